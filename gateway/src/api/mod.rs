@@ -1,0 +1,87 @@
+//! The HTTP API: routes, shared state, request logging.
+
+mod body;
+mod health;
+mod messages;
+pub mod problem;
+
+use crate::authenticate::{AuthError, Authenticator, Caller};
+use crate::catalog::Catalog;
+use crate::directory::Directory;
+use crate::parse::Contracts;
+use crate::publish::{BrokerLink, Publisher};
+use crate::record::Store;
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use problem::{Problem, ProblemType};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub auth: Authenticator,
+    pub contracts: Contracts,
+    pub directory: Arc<Directory>,
+    pub catalog: Catalog,
+    pub store: Store,
+    pub publisher: Publisher,
+    pub link: Arc<BrokerLink>,
+    pub body_limit: usize,
+    /// How long a fresh record is left to its request before the outbox may replay it.
+    pub hold: Duration,
+}
+
+/// The gateway's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/messages", post(messages::post))
+        .route("/v1/messages/{id}", get(messages::get))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/problems", get(problem::list))
+        .route("/problems/{slug}", get(problem::show))
+        .fallback(|| async { Problem::new(ProblemType::NotFound, "no such resource") })
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+impl AppState {
+    /// The caller named by the request's bearer token.
+    pub async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
+        let authorization = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.auth.authenticate(authorization).await.map_err(|e| {
+            tracing::info!(reason = %e, "request not authenticated");
+            match e {
+                AuthError::UnknownOrganisation => {
+                    Problem::new(ProblemType::UnknownOrganisation, e.to_string())
+                }
+                _ => Problem::new(ProblemType::Unauthenticated, e.to_string()),
+            }
+        })
+    }
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,276 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable type.
+//!
+//! A problem's `type` is `/problems/<slug>`; `GET /problems` lists them all with their
+//! meaning. Problem texts carry field names, rule names and ids, never field values.
+
+use crate::parse::FieldError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Every problem the API can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    MalformedJson,
+    UnsupportedMediaType,
+    BodyTooLarge,
+    InvalidMessage,
+    Unauthenticated,
+    UnknownOrganisation,
+    SenderMismatch,
+    UnknownRecipient,
+    RecipientMismatch,
+    LegalBasisUnknown,
+    LegalBasisNotInForce,
+    LegalBasisNotApplicable,
+    IdempotencyConflict,
+    NotFound,
+    BrokerUnavailable,
+    NotReady,
+    Internal,
+}
+
+impl ProblemType {
+    /// Every problem type, for the listing.
+    pub const ALL: [ProblemType; 17] = [
+        Self::MalformedJson,
+        Self::UnsupportedMediaType,
+        Self::BodyTooLarge,
+        Self::InvalidMessage,
+        Self::Unauthenticated,
+        Self::UnknownOrganisation,
+        Self::SenderMismatch,
+        Self::UnknownRecipient,
+        Self::RecipientMismatch,
+        Self::LegalBasisUnknown,
+        Self::LegalBasisNotInForce,
+        Self::LegalBasisNotApplicable,
+        Self::IdempotencyConflict,
+        Self::NotFound,
+        Self::BrokerUnavailable,
+        Self::NotReady,
+        Self::Internal,
+    ];
+
+    /// Slug, HTTP status, title and what it means for the client.
+    pub fn describe(self) -> (&'static str, StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::MalformedJson => (
+                "malformed-json",
+                S::BAD_REQUEST,
+                "Body is not JSON",
+                "The body could not be parsed as JSON. Nothing was recorded.",
+            ),
+            Self::UnsupportedMediaType => (
+                "unsupported-media-type",
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+                "Send the message as application/json. Nothing was recorded.",
+            ),
+            Self::BodyTooLarge => (
+                "body-too-large",
+                S::PAYLOAD_TOO_LARGE,
+                "Body too large",
+                "The body exceeds the gateway's size limit. Nothing was recorded.",
+            ),
+            Self::InvalidMessage => (
+                "invalid-message",
+                S::UNPROCESSABLE_ENTITY,
+                "Message does not fit its contract",
+                "The message breaks the envelope schema or its kind's schema; `errors` names each field and rule. Nothing was recorded.",
+            ),
+            Self::Unauthenticated => (
+                "unauthenticated",
+                S::UNAUTHORIZED,
+                "Bearer token missing or not valid",
+                "Send a valid, unexpired bearer token from the configured issuer, for this gateway's audience, signed with the pinned algorithm.",
+            ),
+            Self::UnknownOrganisation => (
+                "unknown-organisation",
+                S::FORBIDDEN,
+                "Organisation not in the agency directory",
+                "The token's organisation is not an agency of the directory.",
+            ),
+            Self::SenderMismatch => (
+                "sender-mismatch",
+                S::FORBIDDEN,
+                "Message claims another organisation",
+                "An organisation named in the message is not the token's organisation. Nothing was recorded.",
+            ),
+            Self::UnknownRecipient => (
+                "unknown-recipient",
+                S::UNPROCESSABLE_ENTITY,
+                "Recipient not in the agency directory",
+                "The recipient is not an agency of the directory, or it receives no messages. Nothing was recorded.",
+            ),
+            Self::RecipientMismatch => (
+                "recipient-mismatch",
+                S::UNPROCESSABLE_ENTITY,
+                "Recipient does not fit the message",
+                "The recipient cannot take this message, e.g. a bekymringsmelding goes only to the barnevern of the child's municipality. Nothing was recorded.",
+            ),
+            Self::LegalBasisUnknown => (
+                "legal-basis-unknown",
+                S::UNPROCESSABLE_ENTITY,
+                "Unknown legal basis",
+                "The legal-basis tag is not in the catalog (GET /v1/legal-bases). Nothing was recorded.",
+            ),
+            Self::LegalBasisNotInForce => (
+                "legal-basis-not-in-force",
+                S::UNPROCESSABLE_ENTITY,
+                "Legal basis not in force",
+                "The catalog marks this legal basis as proposed or disabled. Nothing was recorded.",
+            ),
+            Self::LegalBasisNotApplicable => (
+                "legal-basis-not-applicable",
+                S::UNPROCESSABLE_ENTITY,
+                "Legal basis does not cover this message",
+                "The legal basis does not serve this message kind, this sender's agency type or this recipient's agency type. Nothing was recorded.",
+            ),
+            Self::IdempotencyConflict => (
+                "idempotency-conflict",
+                S::CONFLICT,
+                "Message id already used for another message",
+                "A message with this id was already posted with a different body (or by another organisation). Choose a new id.",
+            ),
+            Self::NotFound => (
+                "not-found",
+                S::NOT_FOUND,
+                "No such message",
+                "No message with this id was sent by your organisation.",
+            ),
+            Self::BrokerUnavailable => (
+                "broker-unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Message not yet accepted",
+                "The broker did not confirm the message. It is recorded and the gateway keeps trying to route it; repeat the same request (same id, same body) to learn the outcome, or read its status.",
+            ),
+            Self::NotReady => (
+                "not-ready",
+                S::SERVICE_UNAVAILABLE,
+                "Gateway not ready",
+                "The database or the broker is not reachable.",
+            ),
+            Self::Internal => (
+                "internal",
+                S::INTERNAL_SERVER_ERROR,
+                "Internal error",
+                "The gateway failed; the incident is logged with this response's trace id.",
+            ),
+        }
+    }
+
+    /// The stable `type` URI reference.
+    pub fn uri(self) -> String {
+        format!("/problems/{}", self.describe().0)
+    }
+}
+
+/// A problem answer.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: ProblemType,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after_secs: Option<u32>,
+}
+
+impl Problem {
+    /// A problem of `kind` with a value-free `detail`.
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// The same problem, listing field errors.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// The same problem, telling the client when to try again.
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let (_, status, title, _) = self.kind.describe();
+        let body = ProblemBody {
+            type_: self.kind.uri(),
+            title,
+            status: status.as_u16(),
+            detail: &self.detail,
+            errors: &self.errors,
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.kind == ProblemType::Unauthenticated {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct ProblemDoc {
+    #[serde(rename = "type")]
+    type_: String,
+    status: u16,
+    title: &'static str,
+    description: &'static str,
+}
+
+/// `GET /problems`: every problem type and its meaning.
+pub async fn list() -> Json<Vec<serde_json::Value>> {
+    Json(
+        ProblemType::ALL
+            .iter()
+            .map(|p| serde_json::to_value(doc(*p)).expect("serialisable"))
+            .collect(),
+    )
+}
+
+/// `GET /problems/{slug}`: one problem type and its meaning.
+pub async fn show(axum::extract::Path(slug): axum::extract::Path<String>) -> Response {
+    match ProblemType::ALL.iter().find(|p| p.describe().0 == slug) {
+        Some(p) => Json(doc(*p)).into_response(),
+        None => Problem::new(ProblemType::NotFound, "no such problem type").into_response(),
+    }
+}
+
+fn doc(p: ProblemType) -> ProblemDoc {
+    let (_, status, title, description) = p.describe();
+    ProblemDoc {
+        type_: p.uri(),
+        status: status.as_u16(),
+        title,
+        description,
+    }
+}

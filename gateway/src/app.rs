@@ -1,0 +1,230 @@
+//! Start-up: load and check everything, open the store, link to the broker, start the
+//! outbox and serve the API (over TLS when configured).
+
+use crate::api::{AppState, router};
+use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError};
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::Config;
+use crate::devkeys::{DevKey, DevKeyError};
+use crate::directory::{Directory, DirectoryError};
+use crate::parse::{Contracts, ContractsError};
+use crate::publish::{BrokerLink, Outbox, Publisher, Topology};
+use crate::record::{Store, StoreError};
+use jsonwebtoken::Algorithm;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why the gateway did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Contracts(#[from] ContractsError),
+    #[error(transparent)]
+    DevKey(#[from] DevKeyError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("auth.algorithm {0:?} is not an accepted asymmetric algorithm (EdDSA, ES256, RS256)")]
+    Algorithm(String),
+    #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
+    DevKeyNeedsFile,
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load TLS certificate {cert} or key {key}: {source}")]
+    Tls {
+        cert: PathBuf,
+        key: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway.
+pub struct Running {
+    /// The address the API listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// The link to the broker.
+    pub link: Arc<BrokerLink>,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, and closes the broker link.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.server.await;
+    }
+
+    /// Serves until `signal` resolves (then stops gracefully) or the server fails.
+    pub async fn run_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let result = tokio::select! {
+            () = signal => {
+                tracing::info!(addr = %self.addr, "shutting down");
+                self.cancel.cancel();
+                (&mut self.server).await
+            }
+            result = &mut self.server => result,
+        };
+        self.cancel.cancel();
+        result.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Everything the gateway loads from files, checked.
+pub struct Loaded {
+    pub directory: Arc<Directory>,
+    pub catalog: Catalog,
+    pub contracts: Contracts,
+}
+
+/// Loads and checks the directory, the catalog and the schemas.
+pub fn load(config: &Config) -> Result<Loaded, StartError> {
+    Ok(Loaded {
+        directory: Arc::new(Directory::load(&config.directory)?),
+        catalog: Catalog::load(&config.schemas.join("legal-bases.toml"))?,
+        contracts: Contracts::load(&config.schemas)?,
+    })
+}
+
+/// Starts the gateway.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let Loaded {
+        directory,
+        catalog,
+        contracts,
+    } = load(config)?;
+    let algorithm = match config.auth.algorithm.as_str() {
+        "EdDSA" => Algorithm::EdDSA,
+        "ES256" => Algorithm::ES256,
+        "RS256" => Algorithm::RS256,
+        other => return Err(StartError::Algorithm(other.into())),
+    };
+    let source = KeySource::parse(&config.auth.jwks);
+    if let Some(dir) = &config.auth.dev_key_dir {
+        let KeySource::File(path) = &source else {
+            return Err(StartError::DevKeyNeedsFile);
+        };
+        DevKey::ensure(dir)?.write_jwks(path)?;
+        tracing::warn!("development signing key in use: not for production");
+    }
+    let keys = KeySet::load(
+        source,
+        Duration::from_secs(config.auth.jwks_min_refresh_secs),
+    )
+    .await?;
+    let auth = Authenticator::new(
+        &config.auth.issuer,
+        &config.auth.audience,
+        algorithm,
+        keys,
+        directory.clone(),
+    );
+    let store = Store::open(&config.store.sqlite_path).await?;
+
+    let cancel = CancellationToken::new();
+    let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
+    let declare = topology.clone();
+    let link = BrokerLink::spawn(
+        config.broker.url.clone(),
+        "referral-gateway".into(),
+        move |channel| {
+            let topology = declare.clone();
+            async move { topology.declare_routing(&channel).await }
+        },
+        cancel.clone(),
+    );
+    let confirm_timeout = Duration::from_millis(config.broker.confirm_timeout_ms);
+    let publisher = Publisher::new(link.clone(), &topology, confirm_timeout);
+    let outbox = Outbox::new(
+        store.clone(),
+        publisher.clone(),
+        Duration::from_millis(config.outbox.interval_ms),
+        config.outbox.batch,
+    );
+    tokio::spawn({
+        let (link, cancel) = (link.clone(), cancel.clone());
+        async move {
+            link.wait_up(Duration::from_secs(30)).await;
+            outbox.run(cancel).await;
+        }
+    });
+
+    let state = Arc::new(AppState {
+        auth,
+        contracts,
+        directory,
+        catalog,
+        store,
+        publisher,
+        link: link.clone(),
+        body_limit: config.http.body_limit_bytes,
+        hold: confirm_timeout + Duration::from_secs(5),
+    });
+    let app = router(state);
+    let listener =
+        std::net::TcpListener::bind(config.http.listen).map_err(|source| StartError::Bind {
+            addr: config.http.listen,
+            source,
+        })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind {
+            addr: config.http.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.http.listen,
+        source,
+    })?;
+    let handle = axum_server::Handle::new();
+    tokio::spawn({
+        let (handle, cancel) = (handle.clone(), cancel.clone());
+        async move {
+            cancel.cancelled().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        }
+    });
+    let service = app.into_make_service();
+    let server = match &config.http.tls {
+        Some(tls) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .map_err(|source| StartError::Tls {
+                    cert: tls.cert.clone(),
+                    key: tls.key.clone(),
+                    source,
+                })?;
+            let server = axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tokio::spawn(server.handle(handle).serve(service))
+        }
+        None => {
+            let server = axum_server::from_tcp(listener)
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tokio::spawn(server.handle(handle).serve(service))
+        }
+    };
+    tracing::info!(%addr, tls = config.http.tls.is_some(), "gateway listening");
+    Ok(Running {
+        addr,
+        link,
+        cancel,
+        server,
+    })
+}

@@ -1,0 +1,18 @@
+//! The referral gateway. A message's path, module by module:
+//!
+//! [`api`] (HTTP) → [`authenticate`] (JWT) → [`parse`] (schemas) → [`decide`] (legal basis)
+//! → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters.
+
+pub mod api;
+pub mod app;
+pub mod authenticate;
+pub mod catalog;
+pub mod config;
+pub mod decide;
+pub mod devkeys;
+pub mod directory;
+pub mod parse;
+pub mod publish;
+pub mod record;
+pub mod routed;
+pub mod telemetry;

@@ -1,0 +1,117 @@
+//! Publish: hand recorded messages to RabbitMQ and count them as accepted only once the
+//! broker has confirmed them (publisher confirms, `mandatory`, returns are failures).
+
+mod link;
+mod outbox;
+pub mod topology;
+
+pub use link::BrokerLink;
+pub use outbox::{Outbox, retry_delay};
+pub use topology::Topology;
+
+use crate::record::Outgoing;
+use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Confirmation};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// AMQP header carrying the legal-basis tag.
+pub const HEADER_LEGAL_BASIS: &str = "x-legal-basis";
+/// AMQP header carrying the sending agency's id.
+pub const HEADER_SENDER: &str = "x-sender";
+/// AMQP header carrying the W3C trace context.
+pub const HEADER_TRACEPARENT: &str = "traceparent";
+
+/// Why the broker did not take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("no connection to the broker")]
+    Unavailable,
+    #[error("broker channel failed: {0}")]
+    Channel(#[from] lapin::Error),
+    #[error("broker did not confirm within {0:?}")]
+    Timeout(Duration),
+    #[error("broker returned the message as unroutable")]
+    Returned,
+    #[error("broker refused the message (nack)")]
+    Nacked,
+}
+
+/// Publishes messages to the routing exchange with confirms.
+#[derive(Clone)]
+pub struct Publisher {
+    link: Arc<BrokerLink>,
+    exchange: String,
+    confirm_timeout: Duration,
+}
+
+impl Publisher {
+    /// A publisher to `topology`'s routing exchange over `link`.
+    pub fn new(link: Arc<BrokerLink>, topology: &Topology, confirm_timeout: Duration) -> Self {
+        Self {
+            link,
+            exchange: topology.exchange(),
+            confirm_timeout,
+        }
+    }
+
+    /// Publishes one message; `Ok` only when the broker has confirmed it as routed.
+    pub async fn publish(&self, msg: &Outgoing) -> Result<(), PublishError> {
+        let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
+        let confirm = async {
+            channel
+                .basic_publish(
+                    self.exchange.as_str().into(),
+                    msg.routing_key.as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &msg.routed,
+                    properties(msg),
+                )
+                .await?
+                .await
+        };
+        match tokio::time::timeout(self.confirm_timeout, confirm).await {
+            Err(_) => Err(PublishError::Timeout(self.confirm_timeout)),
+            Ok(Err(e)) => Err(PublishError::Channel(e)),
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Returned),
+            Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => Err(PublishError::Nacked),
+        }
+    }
+}
+
+/// AMQP properties of a routed message: its ids, kind and tag, never payload data.
+pub fn properties(msg: &Outgoing) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        HEADER_LEGAL_BASIS.into(),
+        AMQPValue::LongString(msg.legal_basis.as_str().into()),
+    );
+    headers.insert(
+        HEADER_SENDER.into(),
+        AMQPValue::LongString(msg.sender.as_str().into()),
+    );
+    headers.insert(
+        HEADER_TRACEPARENT.into(),
+        AMQPValue::LongString(traceparent(&msg.id).into()),
+    );
+    BasicProperties::default()
+        .with_message_id(msg.id.as_str().into())
+        .with_type(msg.kind.as_str().into())
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_app_id("referral-gateway".into())
+        .with_timestamp(time::OffsetDateTime::now_utc().unix_timestamp() as u64)
+        .with_headers(headers)
+}
+
+/// A W3C `traceparent` whose trace id is the message id, so every hop of a message shares it.
+fn traceparent(message_id: &str) -> String {
+    let trace: String = message_id.chars().filter(|c| *c != '-').collect();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
+}

@@ -1,0 +1,363 @@
+//! Record: the gateway's state (messages, their status history, the outbox, the audit
+//! trail) in SQLite. Everything the rest of the gateway asks of the database goes through
+//! [`Store`], so that a PostgreSQL store can take its place.
+
+mod clock;
+
+pub use clock::{now, timestamp};
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Where a message stands, as the sender sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Recorded by the gateway; the broker has not confirmed it yet.
+    Recorded,
+    /// Confirmed by the broker: on its way to the recipient's adapter.
+    Queued,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Recorded => "recorded",
+            Self::Queued => "queued",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "recorded" => Ok(Self::Recorded),
+            "queued" => Ok(Self::Queued),
+            other => Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
+        }
+    }
+}
+
+/// A message to record: ids, kinds and tags, and the routed bytes.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub kind: String,
+    pub legal_basis: String,
+    pub body_hash: String,
+    pub routing_key: String,
+    pub routed: Vec<u8>,
+}
+
+impl NewMessage {
+    /// The message as the outbox would publish it.
+    pub fn outgoing(&self) -> Outgoing {
+        Outgoing {
+            id: self.id.clone(),
+            sender: self.sender.clone(),
+            kind: self.kind.clone(),
+            legal_basis: self.legal_basis.clone(),
+            routing_key: self.routing_key.clone(),
+            routed: self.routed.clone(),
+            attempts: 0,
+        }
+    }
+}
+
+/// The outcome of recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// The message is new and now recorded, with its outbox entry.
+    New,
+    /// A message with this id was recorded before.
+    Existing {
+        sender: String,
+        body_hash: String,
+        status: Status,
+    },
+}
+
+/// A recorded message that the broker has not confirmed.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: String,
+    pub sender: String,
+    pub kind: String,
+    pub legal_basis: String,
+    pub routing_key: String,
+    pub routed: Vec<u8>,
+    pub attempts: i64,
+}
+
+/// One entry of a status history.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusEntry {
+    pub status: Status,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the sender may see of a message.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub legal_basis: String,
+    pub status: Status,
+    pub history: Vec<StatusEntry>,
+}
+
+/// A failure of the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("database holds an unexpected value: {0}")]
+    Corrupt(String),
+}
+
+/// The gateway's database.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the SQLite database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.into(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.into(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Records a new message with its first status, its outbox entry (due at `hold_until`)
+    /// and its audit entry, in one transaction; or reports the message already recorded.
+    pub async fn record(
+        &self,
+        msg: &NewMessage,
+        hold_until: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        let at = timestamp(now());
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&msg.id)
+        .bind(&msg.sender)
+        .bind(&msg.recipient)
+        .bind(&msg.kind)
+        .bind(&msg.legal_basis)
+        .bind(&msg.body_hash)
+        .bind(&msg.routing_key)
+        .bind(&msg.routed)
+        .bind(Status::Recorded.as_str())
+        .bind(&at)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            let row = sqlx::query("SELECT sender, body_hash, status FROM messages WHERE id = ?")
+                .bind(&msg.id)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok(Recorded::Existing {
+                sender: row.get("sender"),
+                body_hash: row.get("body_hash"),
+                status: Status::parse(row.get("status"))?,
+            });
+        }
+        insert_history(&mut tx, &msg.id, Status::Recorded, &at).await?;
+        sqlx::query("INSERT INTO outbox (message_id, attempts, next_attempt_at) VALUES (?, 0, ?)")
+            .bind(&msg.id)
+            .bind(timestamp(hold_until))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient)
+             VALUES (?, ?, 'recorded', ?, ?, ?, ?)",
+        )
+        .bind(&at)
+        .bind(&msg.sender)
+        .bind(&msg.id)
+        .bind(&msg.kind)
+        .bind(&msg.legal_basis)
+        .bind(&msg.recipient)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded::New)
+    }
+
+    /// Marks a message as confirmed by the broker and takes it out of the outbox.
+    /// Returns false if it was queued already.
+    pub async fn mark_queued(&self, id: &str) -> Result<bool, StoreError> {
+        let at = timestamp(now());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM outbox WHERE message_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let changed = sqlx::query(
+            "UPDATE messages SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(Status::Queued.as_str())
+        .bind(&at)
+        .bind(id)
+        .bind(Status::Recorded.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if changed {
+            insert_history(&mut tx, id, Status::Queued, &at).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Counts a failed attempt and puts the next one off until `until`.
+    pub async fn defer(&self, id: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE message_id = ?",
+        )
+        .bind(timestamp(until))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Unconfirmed messages due by `due_by`, oldest first.
+    pub async fn due(
+        &self,
+        due_by: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.sender, m.kind, m.legal_basis, m.routing_key, m.routed, o.attempts
+             FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?",
+        )
+        .bind(timestamp(due_by))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(outgoing).collect())
+    }
+
+    /// The unconfirmed message with this id, if it is still in the outbox.
+    pub async fn pending(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.id, m.sender, m.kind, m.legal_basis, m.routing_key, m.routed, o.attempts
+             FROM outbox o JOIN messages m ON m.id = o.message_id WHERE m.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(outgoing))
+    }
+
+    /// The status of a message, if `sender` sent it.
+    pub async fn status(&self, id: &str, sender: &str) -> Result<Option<StatusView>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT kind, recipient, legal_basis, status FROM messages WHERE id = ? AND sender = ?",
+        )
+        .bind(id)
+        .bind(sender)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let history = sqlx::query(
+            "SELECT status, at, reason FROM status_history WHERE message_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|h| {
+            Ok(StatusEntry {
+                status: Status::parse(h.get("status"))?,
+                at: h.get("at"),
+                reason: h.get("reason"),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+        Ok(Some(StatusView {
+            message_id: id.into(),
+            kind: row.get("kind"),
+            recipient: row.get("recipient"),
+            legal_basis: row.get("legal_basis"),
+            status: Status::parse(row.get("status"))?,
+            history,
+        }))
+    }
+}
+
+async fn insert_history(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    status: Status,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO status_history (message_id, status, at) VALUES (?, ?, ?)")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Outgoing {
+    Outgoing {
+        id: row.get("id"),
+        sender: row.get("sender"),
+        kind: row.get("kind"),
+        legal_basis: row.get("legal_basis"),
+        routing_key: row.get("routing_key"),
+        routed: row.get("routed"),
+        attempts: row.get("attempts"),
+    }
+}
