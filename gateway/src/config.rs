@@ -2,9 +2,11 @@
 //!
 //! Every key is documented in `ops/config/gateway.example.toml`. An environment variable
 //! `GATEWAY__SECTION__KEY=value` overrides `[section] key`; the value is read as TOML where
-//! it parses as such (numbers, booleans) and as a string otherwise.
+//! it parses as such (numbers, booleans) and as a string otherwise. The adapters read their
+//! file the same way, with their own prefix.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -146,7 +148,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
-    #[error("environment override {var} names no table key path")]
+    #[error("environment override {var} does not name a key of a table")]
     Override { var: String },
     #[error("config file {path} (with environment overrides) is invalid: {source}")]
     Invalid {
@@ -158,33 +160,35 @@ pub enum ConfigError {
 impl Config {
     /// Reads `path` and applies `GATEWAY__…` overrides from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with(path, std::env::vars())
+        load_file(path, ENV_PREFIX, std::env::vars())
     }
+}
 
-    /// Reads `path` and applies overrides from `vars`.
-    pub fn load_with(
-        path: &Path,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let mut table: toml::Table = text.parse().map_err(|source| ConfigError::Toml {
-            path: path.into(),
-            source,
-        })?;
-        for (var, value) in vars {
-            if let Some(key_path) = var.strip_prefix(ENV_PREFIX) {
-                apply_override(&mut table, key_path, &value)
-                    .ok_or_else(|| ConfigError::Override { var: var.clone() })?;
-            }
+/// Reads the TOML file `path` into `T`, after applying the variables of `vars` that start
+/// with `prefix` as overrides (`<prefix>SECTION__KEY`).
+pub fn load_file<T: DeserializeOwned>(
+    path: &Path,
+    prefix: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let mut table: toml::Table = text.parse().map_err(|source| ConfigError::Toml {
+        path: path.into(),
+        source,
+    })?;
+    for (var, value) in vars {
+        if let Some(key_path) = var.strip_prefix(prefix) {
+            apply_override(&mut table, key_path, &value)
+                .ok_or_else(|| ConfigError::Override { var: var.clone() })?;
         }
-        table.try_into().map_err(|source| ConfigError::Invalid {
-            path: path.into(),
-            source,
-        })
     }
+    table.try_into().map_err(|source| ConfigError::Invalid {
+        path: path.into(),
+        source,
+    })
 }
 
 fn apply_override(table: &mut toml::Table, key_path: &str, value: &str) -> Option<()> {
@@ -233,8 +237,9 @@ sqlite_path = "db.sqlite"
 "#,
         )
         .unwrap();
-        let config = Config::load_with(
+        let config: Config = load_file(
             &path,
+            ENV_PREFIX,
             [
                 ("GATEWAY__BROKER__URL".into(), "amqp://y".into()),
                 ("GATEWAY__HTTP__BODY_LIMIT_BYTES".into(), "1024".into()),
@@ -245,7 +250,7 @@ sqlite_path = "db.sqlite"
         assert_eq!(config.broker.url, "amqp://y");
         assert_eq!(config.http.body_limit_bytes, 1024);
         assert_eq!(config.outbox.batch, 100);
-        let bad = Config::load_with(&path, [("GATEWAY__NOPE".into(), "1".into())]);
+        let bad = load_file::<Config>(&path, ENV_PREFIX, [("GATEWAY__NOPE".into(), "1".into())]);
         assert!(matches!(bad, Err(ConfigError::Invalid { .. })));
     }
 }

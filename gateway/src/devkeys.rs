@@ -101,7 +101,7 @@ impl DevKey {
         ttl_secs: i64,
     ) -> Result<String, DevKeyError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = Claims {
+        self.sign(&Claims {
             iss: issuer.into(),
             aud: audience.into(),
             sub: format!("dev-user@{org}"),
@@ -109,10 +109,14 @@ impl DevKey {
             nbf: now,
             iat: now,
             org: org.into(),
-        };
+        })
+    }
+
+    /// Signs arbitrary claims (tests use it for expired, foreign and malformed tokens).
+    pub fn sign(&self, claims: &Claims) -> Result<String, DevKeyError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(DEV_KID.into());
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&self.pkcs8))
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8))
             .map_err(DevKeyError::Sign)
     }
 }

@@ -56,7 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let running = gateway::app::start(&config).await?;
-            running.run_until(shutdown_signal()).await?;
+            running.run_until(gateway::app::shutdown_signal()).await?;
         }
         Command::Token { org, ttl } => {
             let dir = config.auth.dev_key_dir.as_ref().ok_or_else(|| {
@@ -83,14 +83,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -5,14 +5,14 @@ mod link;
 mod outbox;
 pub mod topology;
 
-pub use link::BrokerLink;
+pub use link::{BrokerLink, connection_properties};
 pub use outbox::{Outbox, retry_delay};
 pub use topology::Topology;
 
 use crate::record::Outgoing;
 use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Confirmation};
+use lapin::{BasicProperties, Channel, Confirmation};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,28 +59,49 @@ impl Publisher {
     /// Publishes one message; `Ok` only when the broker has confirmed it as routed.
     pub async fn publish(&self, msg: &Outgoing) -> Result<(), PublishError> {
         let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
-        let confirm = async {
-            channel
-                .basic_publish(
-                    self.exchange.as_str().into(),
-                    msg.routing_key.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    &msg.routed,
-                    properties(msg),
-                )
-                .await?
-                .await
-        };
-        match tokio::time::timeout(self.confirm_timeout, confirm).await {
-            Err(_) => Err(PublishError::Timeout(self.confirm_timeout)),
-            Ok(Err(e)) => Err(PublishError::Channel(e)),
-            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Returned),
-            Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => Err(PublishError::Nacked),
-        }
+        publish_confirmed(
+            &channel,
+            &self.exchange,
+            &msg.routing_key,
+            &msg.routed,
+            properties(msg),
+            self.confirm_timeout,
+        )
+        .await
+    }
+}
+
+/// Publishes `body` as mandatory on a confirming channel and waits at most `timeout` for
+/// the confirm; `Ok` only for an ack of a routed (not returned) message.
+pub async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+    timeout: Duration,
+) -> Result<(), PublishError> {
+    let confirm = async {
+        channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                body,
+                properties,
+            )
+            .await?
+            .await
+    };
+    match tokio::time::timeout(timeout, confirm).await {
+        Err(_) => Err(PublishError::Timeout(timeout)),
+        Ok(Err(e)) => Err(PublishError::Channel(e)),
+        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+        Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Returned),
+        Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => Err(PublishError::Nacked),
     }
 }
 

@@ -1,0 +1,116 @@
+//! The barnevern adapter: puts each bekymringsmelding into the receiving queue of the
+//! recipient barnevern service (from the directory), in the JSON of KS Fiks
+//! `no.ks.fiks.bekymringsmelding.offentlig.v2`, with the gateway's ids in the AMQP properties.
+
+use crate::config::AdaptersConfig;
+use crate::runtime::{Adapter, Outcome};
+use gateway::directory::{AdapterKind, Delivery, Directory};
+use gateway::publish::{BrokerLink, PublishError, Topology, publish_confirmed};
+use gateway::routed::RoutedMessage;
+use lapin::BasicProperties;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The KS Fiks message type of a public reporter's bekymringsmelding.
+pub const KS_TYPE: &str = "no.ks.fiks.bekymringsmelding.offentlig.v2";
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Delivers into barnevern receiving queues.
+pub struct Barnevern {
+    directory: Arc<Directory>,
+    topology: Topology,
+    link: Arc<BrokerLink>,
+}
+
+impl Barnevern {
+    /// An adapter publishing over its own link, which declares every barnevern receiving
+    /// queue of the directory when it connects.
+    pub fn new(
+        directory: Arc<Directory>,
+        topology: Topology,
+        config: &AdaptersConfig,
+        cancel: CancellationToken,
+    ) -> Self {
+        let queues: Vec<String> = directory
+            .served_by(AdapterKind::Barnevern)
+            .filter_map(|a| match &a.delivery {
+                Some(Delivery::Barnevern { receiving_queue }) => Some(receiving_queue.clone()),
+                _ => None,
+            })
+            .collect();
+        let declare = topology.clone();
+        let link = BrokerLink::spawn(
+            config.broker.url.clone(),
+            "adapter-barnevern-out".into(),
+            move |channel| {
+                let (topology, queues) = (declare.clone(), queues.clone());
+                async move {
+                    for queue in &queues {
+                        topology.declare_receiving(&channel, queue).await?;
+                    }
+                    Ok(())
+                }
+            },
+            cancel,
+        );
+        Self {
+            directory,
+            topology,
+            link,
+        }
+    }
+}
+
+impl Adapter for Barnevern {
+    fn kind(&self) -> AdapterKind {
+        AdapterKind::Barnevern
+    }
+
+    async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
+        let queue = match self
+            .directory
+            .get(&msg.recipient.0)
+            .and_then(|a| a.delivery.as_ref())
+        {
+            Some(Delivery::Barnevern { receiving_queue }) => receiving_queue,
+            _ => return Outcome::Permanent("recipient has no barnevern receiving queue".into()),
+        };
+        let Some(channel) = self.link.channel().await else {
+            return Outcome::Transient("no connection to the broker".into());
+        };
+        let body = serde_json::to_vec(&ks_message(msg)).expect("a KS message serialises");
+        let properties = properties.clone().with_type(KS_TYPE.into());
+        match publish_confirmed(
+            &channel,
+            &self.topology.agency_exchange(),
+            queue,
+            &body,
+            properties,
+            CONFIRM_TIMEOUT,
+        )
+        .await
+        {
+            Ok(()) => Outcome::Delivered,
+            Err(PublishError::Returned) => {
+                Outcome::Transient("receiving queue does not exist (yet)".into())
+            }
+            Err(error) => Outcome::Transient(error.to_string()),
+        }
+    }
+}
+
+/// The KS Fiks `offentlig.bekymringsmelding.v2` document: the payload (which follows it
+/// field for field) with the fields the delivering system sets.
+pub fn ks_message(msg: &RoutedMessage) -> serde_json::Value {
+    let mut document = msg.payload.clone();
+    document.insert(
+        "sendingstidspunkt".into(),
+        serde_json::Value::String(msg.recorded_at.clone()),
+    );
+    document.insert(
+        "leveringskanal".into(),
+        serde_json::Value::String("Fagsystem".into()),
+    );
+    serde_json::Value::Object(document)
+}

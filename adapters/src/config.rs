@@ -1,0 +1,49 @@
+//! Adapter configuration: a TOML file, overridable by `ADAPTERS__SECTION__KEY` variables.
+//! Every key is documented in `ops/config/adapters.example.toml`.
+
+use gateway::config::{BrokerConfig, ConfigError, load_file};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "ADAPTERS__";
+
+/// The adapters' configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptersConfig {
+    /// The agency directory file (the same as the gateway's).
+    pub directory: PathBuf,
+    /// The broker (the same prefix and delivery limit as the gateway's).
+    pub broker: BrokerConfig,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+}
+
+/// How work queues are consumed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Unacknowledged messages one adapter holds at most.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            prefetch: default_prefetch(),
+        }
+    }
+}
+
+fn default_prefetch() -> u16 {
+    16
+}
+
+impl AdaptersConfig {
+    /// Reads `path` and applies `ADAPTERS__…` overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_file(path, ENV_PREFIX, std::env::vars())
+    }
+}
