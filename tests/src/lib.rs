@@ -1,1 +1,351 @@
+//! Test harness: a gateway (and, on request, its adapters) per test, isolated by its own
+//! broker name prefix, its own database and port, against the real RabbitMQ.
 
+use adapters::config::{AdaptersConfig, RuntimeConfig};
+use gateway::app::Running;
+use gateway::authenticate::Claims;
+use gateway::config::{AuthConfig, BrokerConfig, Config, HttpConfig, OutboxConfig, StoreConfig};
+use gateway::devkeys::DevKey;
+use gateway::directory::{AdapterKind, Delivery, Directory};
+use gateway::publish::Topology;
+use lapin::message::BasicGetMessage;
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The broker the tests use (`REFERRAL_TEST_AMQP_URL`, default the local guest account).
+pub fn amqp_url() -> String {
+    std::env::var("REFERRAL_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// An example of `schemas/examples/valid/` with a fresh message id.
+pub fn example(name: &str) -> Value {
+    let path = repo()
+        .join("schemas/examples/valid")
+        .join(format!("{name}.json"));
+    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    value["messageId"] = Value::String(uuid::Uuid::new_v4().to_string());
+    value
+}
+
+/// The example bekymringsmelding (Hasle skole → barnevern Oslo) with a fresh id.
+pub fn bekymringsmelding() -> Value {
+    example("no.bekymringsmelding")
+}
+
+/// The school that sends the example bekymringsmelding.
+pub const SCHOOL: &str = "no-oslo-hasle-skole";
+/// The receiving queue (directory name) of barnevern Oslo.
+pub const OSLO_INBOX: &str = "barnevern.0301.inbox";
+
+/// One isolated gateway.
+pub struct Harness {
+    pub prefix: String,
+    pub dir: PathBuf,
+    pub config: Config,
+    pub gateway: Option<Running>,
+    pub adapters: Option<adapters::Running>,
+    pub http: reqwest::Client,
+    key: DevKey,
+    broker: tokio::sync::OnceCell<(Connection, Channel)>,
+}
+
+impl Harness {
+    /// A gateway on the test broker, started and linked.
+    pub async fn new() -> Self {
+        let harness = Self::with(|_| {}).await;
+        assert!(
+            harness.link_up(Duration::from_secs(20)).await,
+            "gateway did not link to the broker"
+        );
+        harness
+    }
+
+    /// A gateway whose configuration `tweak` changes first; not waited for.
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let prefix = format!("t-{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config {
+            http: HttpConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                body_limit_bytes: 64 * 1024,
+                tls: None,
+            },
+            auth: AuthConfig {
+                issuer: "https://idp.test.invalid".into(),
+                audience: "referral-gateway".into(),
+                algorithm: "EdDSA".into(),
+                jwks: dir.join("jwks.json").display().to_string(),
+                jwks_min_refresh_secs: 0,
+                dev_key_dir: Some(dir.join("keys")),
+            },
+            broker: BrokerConfig {
+                url: amqp_url(),
+                prefix: prefix.clone(),
+                delivery_limit: 5,
+                confirm_timeout_ms: 5_000,
+            },
+            store: StoreConfig {
+                sqlite_path: dir.join("gateway.sqlite"),
+            },
+            outbox: OutboxConfig {
+                interval_ms: 200,
+                batch: 100,
+            },
+            directory: repo().join("ops/config/directory.dev.toml"),
+            schemas: repo().join("schemas"),
+        };
+        tweak(&mut config);
+        let key = DevKey::ensure(&dir.join("keys")).unwrap();
+        let gateway = gateway::app::start(&config).await.expect("gateway starts");
+        Self {
+            prefix,
+            dir,
+            config,
+            gateway: Some(gateway),
+            adapters: None,
+            http: reqwest::Client::new(),
+            key,
+            broker: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Waits for the gateway's broker link.
+    pub async fn link_up(&self, limit: Duration) -> bool {
+        self.gateway.as_ref().unwrap().link.wait_up(limit).await
+    }
+
+    /// The API's base URL.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.gateway.as_ref().unwrap().addr)
+    }
+
+    /// Stops the gateway (its database and broker names stay).
+    pub async fn stop_gateway(&mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.stop().await;
+        }
+    }
+
+    /// Starts the gateway again, on the same database, with `tweak` applied to its configuration.
+    pub async fn restart_gateway(&mut self, tweak: impl FnOnce(&mut Config)) {
+        self.stop_gateway().await;
+        tweak(&mut self.config);
+        self.gateway = Some(
+            gateway::app::start(&self.config)
+                .await
+                .expect("gateway restarts"),
+        );
+    }
+
+    /// Starts the adapters on the same broker names.
+    pub fn start_adapters(&mut self) {
+        let config = AdaptersConfig {
+            directory: self.config.directory.clone(),
+            broker: BrokerConfig {
+                url: amqp_url(),
+                ..self.config.broker.clone()
+            },
+            runtime: RuntimeConfig { prefetch: 8 },
+        };
+        let directory = Arc::new(Directory::load(&config.directory).unwrap());
+        self.adapters = Some(adapters::start(&config, directory));
+    }
+
+    /// Valid claims for `org`.
+    pub fn claims(&self, org: &str) -> Claims {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Claims {
+            iss: self.config.auth.issuer.clone(),
+            aud: self.config.auth.audience.clone(),
+            sub: format!("tester@{org}"),
+            exp: now + 600,
+            nbf: now - 5,
+            iat: now - 5,
+            org: org.into(),
+        }
+    }
+
+    /// A token signed by the gateway's trusted key.
+    pub fn sign(&self, claims: &Claims) -> String {
+        self.key.sign(claims).unwrap()
+    }
+
+    /// The JWKS of the key that signs this harness's tokens.
+    pub fn jwks(&self) -> Value {
+        self.key.jwks()
+    }
+
+    /// A valid token for `org`.
+    pub fn token(&self, org: &str) -> String {
+        self.sign(&self.claims(org))
+    }
+
+    /// POSTs `body` as JSON to `/v1/messages`.
+    pub async fn post(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/messages", self.base()))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs the status of message `id`.
+    pub async fn status(&self, token: &str, id: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/v1/messages/{id}", self.base()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// This test's broker names.
+    pub fn topology(&self) -> Topology {
+        Topology::new(&self.prefix, self.config.broker.delivery_limit)
+    }
+
+    /// A channel of the harness's own broker connection.
+    pub async fn channel(&self) -> &Channel {
+        &self
+            .broker
+            .get_or_init(|| async {
+                let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                    .await
+                    .expect("test broker reachable");
+                let channel = connection.create_channel().await.unwrap();
+                (connection, channel)
+            })
+            .await
+            .1
+    }
+
+    /// Messages in `queue` (full name) right now.
+    pub async fn count(&self, queue: &str) -> u32 {
+        self.channel()
+            .await
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map(|q| q.message_count())
+            .unwrap_or(0)
+    }
+
+    /// Takes (and acks) messages from `queue` until `expected` have come or `limit` passes,
+    /// then keeps listening a little to catch any extra (a duplicate would show here).
+    pub async fn drain(
+        &self,
+        queue: &str,
+        expected: usize,
+        limit: Duration,
+    ) -> Vec<BasicGetMessage> {
+        let channel = self.channel().await;
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut got = Vec::new();
+        let mut quiet_until = None;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now > deadline || quiet_until.is_some_and(|q| now > q) {
+                return got;
+            }
+            match channel
+                .basic_get(queue.into(), BasicGetOptions::default())
+                .await
+            {
+                Ok(Some(message)) => {
+                    message
+                        .delivery
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .unwrap();
+                    got.push(message);
+                    if got.len() >= expected && quiet_until.is_none() {
+                        quiet_until =
+                            Some(tokio::time::Instant::now() + Duration::from_millis(500));
+                    }
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Stops everything and deletes this test's queues, exchanges and files.
+    pub async fn cleanup(mut self) {
+        if let Some(adapters) = self.adapters.take() {
+            adapters.stop().await;
+        }
+        self.stop_gateway().await;
+        let topology = self.topology();
+        let directory = Directory::load(&self.config.directory).unwrap();
+        let mut queues: Vec<String> = AdapterKind::ALL
+            .into_iter()
+            .flat_map(|a| [topology.work_queue(a), topology.dead_queue(a)])
+            .collect();
+        queues.extend(directory.served_by(AdapterKind::Barnevern).filter_map(
+            |a| match &a.delivery {
+                Some(Delivery::Barnevern { receiving_queue }) => {
+                    Some(topology.receiving_queue(receiving_queue))
+                }
+                _ => None,
+            },
+        ));
+        let channel = self.channel().await;
+        for queue in queues {
+            let _ = channel
+                .queue_delete(queue.into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for exchange in [
+            topology.exchange(),
+            topology.dead_letter_exchange(),
+            topology.agency_exchange(),
+        ] {
+            let _ = channel
+                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `messageId` property of a consumed message.
+pub fn message_id(message: &BasicGetMessage) -> String {
+    message
+        .delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// The string value of AMQP header `name` of a consumed message.
+pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
+    let headers = message.delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
+        _ => None,
+    }
+}

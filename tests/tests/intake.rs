@@ -1,0 +1,410 @@
+//! Every error path of the intake API: each answers `application/problem+json` with its
+//! stable type, and changes nothing (nothing recorded, nothing routed).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use e2e::{Harness, SCHOOL, bekymringsmelding};
+use gateway::devkeys::DevKey;
+use gateway::directory::AdapterKind;
+use serde_json::{Value, json};
+
+/// Asserts a problem answer and returns its body.
+async fn problem(response: reqwest::Response, status: u16, slug: &str) -> Value {
+    assert_eq!(response.status(), status, "expected {slug}");
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{slug}"));
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// Asserts that nothing about `message` was recorded or routed.
+async fn nothing_changed(h: &Harness, message: &Value) {
+    let id = message["messageId"].as_str().unwrap();
+    assert_eq!(
+        h.status(&h.token(SCHOOL), id).await.status(),
+        404,
+        "not recorded"
+    );
+    assert_eq!(
+        h.count(&h.topology().work_queue(AdapterKind::Barnevern))
+            .await,
+        0,
+        "not routed"
+    );
+}
+
+#[tokio::test]
+async fn tokens_that_are_missing_expired_forged_or_not_for_us_get_401() {
+    let h = Harness::new().await;
+    let message = bekymringsmelding();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let foreign_key = DevKey::ensure(&h.dir.join("foreign-keys")).unwrap();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"dev-1"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&h.claims(SCHOOL)).unwrap());
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &h.claims(SCHOOL),
+        &jsonwebtoken::EncodingKey::from_secret(b"guessable"),
+    )
+    .unwrap();
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("no token", None, "no bearer token"),
+        ("not a JWT", Some("abc.def".into()), "well-formed"),
+        (
+            "alg none",
+            Some(format!("{header}.{claims}.")),
+            "well-formed",
+        ),
+        ("HS256 instead of EdDSA", Some(hs256), "algorithm"),
+        (
+            "expired",
+            Some(h.sign(&{
+                let mut c = h.claims(SCHOOL);
+                c.exp = now - 3600;
+                c.nbf = now - 7200;
+                c
+            })),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            Some(h.sign(&{
+                let mut c = h.claims(SCHOOL);
+                c.nbf = now + 3600;
+                c.exp = now + 7200;
+                c
+            })),
+            "not valid yet",
+        ),
+        (
+            "wrong audience",
+            Some(h.sign(&{
+                let mut c = h.claims(SCHOOL);
+                c.aud = "another-service".into();
+                c
+            })),
+            "audience",
+        ),
+        (
+            "wrong issuer",
+            Some(h.sign(&{
+                let mut c = h.claims(SCHOOL);
+                c.iss = "https://evil.invalid".into();
+                c
+            })),
+            "issuer",
+        ),
+        (
+            "signed by another key",
+            Some(foreign_key.sign(&h.claims(SCHOOL)).unwrap()),
+            "signature",
+        ),
+    ];
+    for (case, token, detail) in cases {
+        let mut request = h
+            .http
+            .post(format!("{}/v1/messages", h.base()))
+            .json(&message);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.headers()["www-authenticate"], "Bearer", "{case}");
+        let body = problem(response, 401, "unauthenticated").await;
+        assert!(
+            body["detail"].as_str().unwrap().contains(detail),
+            "{case}: {body}"
+        );
+    }
+    nothing_changed(&h, &message).await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_token_for_an_organisation_outside_the_directory_gets_403() {
+    let h = Harness::new().await;
+    let message = bekymringsmelding();
+    problem(
+        h.post(&h.token("no-such-school"), &message).await,
+        403,
+        "unknown-organisation",
+    )
+    .await;
+    nothing_changed(&h, &message).await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn bodies_that_are_too_large_not_json_or_malformed_are_refused() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let mut message = bekymringsmelding();
+    message["payload"]["melding"]["historie"] = "x".repeat(70 * 1024).into();
+    problem(h.post(&token, &message).await, 413, "body-too-large").await;
+
+    let chunked = h
+        .http
+        .post(format!("{}/v1/messages", h.base()))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            (0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])),
+        )))
+        .send()
+        .await
+        .unwrap();
+    problem(chunked, 413, "body-too-large").await;
+
+    let text = h
+        .http
+        .post(format!("{}/v1/messages", h.base()))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body(bekymringsmelding().to_string())
+        .send()
+        .await
+        .unwrap();
+    problem(text, 415, "unsupported-media-type").await;
+
+    let broken = h
+        .http
+        .post(format!("{}/v1/messages", h.base()))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"messageId\": \"6f1c2f0e")
+        .send()
+        .await
+        .unwrap();
+    let body = problem(broken, 400, "malformed-json").await;
+    assert!(body["detail"].as_str().unwrap().contains("line 1"));
+    nothing_changed(&h, &message).await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn unknown_fields_get_422_naming_each_one() {
+    let h = Harness::new().await;
+    let mut message = bekymringsmelding();
+    message["sender"] = "no-bergen-nordnes-skole".into();
+    message["payload"]["offentligBarn"][0]["diagnose"] = "ADHD".into();
+    let body = problem(
+        h.post(&h.token(SCHOOL), &message).await,
+        422,
+        "invalid-message",
+    )
+    .await;
+    let errors = body["errors"].as_array().unwrap();
+    for pointer in ["/sender", "/payload/offentligBarn/0/diagnose"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["pointer"] == pointer && e["code"] == "unknown_field"),
+            "{pointer} named in {errors:?}"
+        );
+    }
+    assert!(
+        !body.to_string().contains("ADHD"),
+        "values are never echoed"
+    );
+    nothing_changed(&h, &message).await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn routing_and_legal_basis_refusals_name_their_rule() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, u16, &str, &str)> = vec![
+        (
+            "unknown basis",
+            Box::new(|m| m["legalBasis"]["tag"] = "no.bvl2021.99-9".into()),
+            422,
+            "legal-basis-unknown",
+            "/legalBasis/tag",
+        ),
+        (
+            "basis not in force",
+            Box::new(|m| m["legalBasis"]["tag"] = "no.fvl1967.13g".into()),
+            422,
+            "legal-basis-not-in-force",
+            "/legalBasis/tag",
+        ),
+        (
+            "basis for another kind",
+            Box::new(|m| m["legalBasis"]["tag"] = "no.strl.196".into()),
+            422,
+            "legal-basis-not-applicable",
+            "/legalBasis/tag",
+        ),
+        (
+            "health basis from a school",
+            Box::new(|m| m["legalBasis"]["tag"] = "no.hpl.33".into()),
+            422,
+            "legal-basis-not-applicable",
+            "/legalBasis/tag",
+        ),
+        (
+            "unknown recipient",
+            Box::new(|m| m["recipient"] = "no-nowhere-barnevern".into()),
+            422,
+            "unknown-recipient",
+            "/recipient",
+        ),
+        (
+            "barnevern of another municipality",
+            Box::new(|m| m["recipient"] = "no-bergen-barnevern".into()),
+            422,
+            "recipient-mismatch",
+            "/payload/kommunenummer",
+        ),
+        (
+            "reporter from another organisation",
+            Box::new(|m| {
+                m["payload"]["offentligMelder"]["virksomhet"]["orgnr"] = "964338000".into()
+            }),
+            403,
+            "sender-mismatch",
+            "/payload/offentligMelder/virksomhet/orgnr",
+        ),
+    ];
+    for (case, mutate, status, slug, pointer) in cases {
+        let mut message = bekymringsmelding();
+        mutate(&mut message);
+        let body = problem(h.post(&token, &message).await, status, slug).await;
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{case}");
+        nothing_changed(&h, &message).await;
+    }
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn problem_types_are_documented_by_the_api() {
+    let h = Harness::new().await;
+    let list: Vec<Value> = h
+        .http
+        .get(format!("{}/problems", h.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list.iter()
+            .any(|p| p["type"] == "/problems/body-too-large" && p["status"] == 413)
+    );
+    let one: Value = h
+        .http
+        .get(format!("{}/problems/unauthenticated", h.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["status"], 401);
+    let live = h
+        .http
+        .get(format!("{}/healthz", h.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = h
+        .http
+        .get(format!("{}/readyz", h.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    problem(
+        h.http
+            .get(format!("{}/v2/nothing", h.base()))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not-found",
+    )
+    .await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn keys_come_from_a_jwks_url_refetched_when_a_token_names_an_unknown_key() {
+    let served = std::sync::Arc::new(tokio::sync::RwLock::new(json!({ "keys": [] })));
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get({
+            let served = served.clone();
+            move || async move { axum::Json(served.read().await.clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let h = Harness::with(|c| {
+        c.auth.jwks = url.clone();
+        c.auth.dev_key_dir = None;
+    })
+    .await;
+    assert!(h.link_up(std::time::Duration::from_secs(20)).await);
+    let message = bekymringsmelding();
+    problem(
+        h.post(&h.token(SCHOOL), &message).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    *served.write().await = h.jwks();
+    assert_eq!(
+        h.post(&h.token(SCHOOL), &message).await.status(),
+        202,
+        "key rotated in"
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
+    let dir = std::env::temp_dir().join(format!("gw-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+    let h = Harness::with(|c| {
+        c.http.tls = Some(gateway::config::TlsConfig {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        })
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let port = h.gateway.as_ref().unwrap().addr.port();
+    let live = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let plain = h
+        .http
+        .get(format!("http://localhost:{port}/healthz"))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "no plain HTTP on the TLS port"
+    );
+    h.cleanup().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
