@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 /// The KS Fiks message type of a public reporter's bekymringsmelding.
 pub const KS_TYPE: &str = "no.ks.fiks.bekymringsmelding.offentlig.v2";
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Delivers into barnevern receiving queues.
 pub struct Barnevern {
     directory: Arc<Directory>,
     topology: Topology,
     link: Arc<BrokerLink>,
+    confirm_timeout: Duration,
 }
 
 impl Barnevern {
@@ -32,13 +32,7 @@ impl Barnevern {
         config: &AdaptersConfig,
         cancel: CancellationToken,
     ) -> Self {
-        let queues: Vec<String> = directory
-            .served_by(AdapterKind::Barnevern)
-            .filter_map(|a| match &a.delivery {
-                Some(Delivery::Barnevern { receiving_queue }) => Some(receiving_queue.clone()),
-                _ => None,
-            })
-            .collect();
+        let queues = directory.receiving_queues();
         let declare = topology.clone();
         let link = BrokerLink::spawn(
             config.broker.url.clone(),
@@ -58,6 +52,7 @@ impl Barnevern {
             directory,
             topology,
             link,
+            confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
         }
     }
 }
@@ -77,7 +72,7 @@ impl Adapter for Barnevern {
             _ => return Outcome::Permanent("recipient has no barnevern receiving queue".into()),
         };
         let Some(channel) = self.link.channel().await else {
-            return Outcome::Transient("no connection to the broker".into());
+            return Outcome::transient("no connection to the broker");
         };
         let body = serde_json::to_vec(&ks_message(msg)).expect("a KS message serialises");
         let properties = properties.clone().with_type(KS_TYPE.into());
@@ -87,15 +82,15 @@ impl Adapter for Barnevern {
             queue,
             &body,
             properties,
-            CONFIRM_TIMEOUT,
+            self.confirm_timeout,
         )
         .await
         {
             Ok(()) => Outcome::Delivered,
             Err(PublishError::Returned) => {
-                Outcome::Transient("receiving queue does not exist (yet)".into())
+                Outcome::transient("receiving queue does not exist (yet)")
             }
-            Err(error) => Outcome::Transient(error.to_string()),
+            Err(error) => Outcome::transient(error.to_string()),
         }
     }
 }

@@ -27,18 +27,27 @@ pub struct RuntimeConfig {
     /// Unacknowledged messages one adapter holds at most.
     #[serde(default = "default_prefetch")]
     pub prefetch: u16,
+    /// Seconds after the first failed attempt when a message stops being retried and is
+    /// dead-lettered as expired.
+    #[serde(default = "default_retry_budget")]
+    pub retry_budget_secs: u64,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             prefetch: default_prefetch(),
+            retry_budget_secs: default_retry_budget(),
         }
     }
 }
 
 fn default_prefetch() -> u16 {
     16
+}
+
+fn default_retry_budget() -> u64 {
+    86_400
 }
 
 impl AdaptersConfig {

@@ -11,6 +11,7 @@ use config::AdaptersConfig;
 use gateway::directory::Directory;
 use gateway::publish::Topology;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -39,12 +40,15 @@ pub fn start(config: &AdaptersConfig, directory: Arc<Directory>) -> Running {
         config,
         cancel.clone(),
     ));
-    tasks.spawn(runtime::consume(
-        barnevern,
-        config.broker.url.clone(),
+    let settings = runtime::Settings {
+        url: config.broker.url.clone(),
         topology,
-        config.runtime.prefetch,
-        cancel.clone(),
-    ));
+        prefetch: config.runtime.prefetch,
+        retry: runtime::RetryPolicy {
+            budget: Duration::from_secs(config.runtime.retry_budget_secs),
+        },
+        confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
+    };
+    tasks.spawn(runtime::consume(barnevern, settings, cancel.clone()));
     Running { cancel, tasks }
 }

@@ -100,7 +100,7 @@ pub enum CatalogError {
     #[error("legal-basis catalog {path} is invalid: {source}")]
     Invalid {
         path: PathBuf,
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     #[error("legal-basis catalog: tag {tag} appears twice")]
     DuplicateTag { tag: String },
@@ -140,7 +140,7 @@ impl Catalog {
         })?;
         let file: CatalogFile = toml::from_str(&text).map_err(|source| CatalogError::Invalid {
             path: path.into(),
-            source,
+            source: Box::new(source),
         })?;
         let mut bases = HashMap::new();
         for row in file.basis {

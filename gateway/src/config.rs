@@ -146,14 +146,14 @@ pub enum ConfigError {
     #[error("config file {path} is not valid TOML: {source}")]
     Toml {
         path: PathBuf,
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     #[error("environment override {var} does not name a key of a table")]
     Override { var: String },
     #[error("config file {path} (with environment overrides) is invalid: {source}")]
     Invalid {
         path: PathBuf,
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
 }
 
@@ -177,7 +177,7 @@ pub fn load_file<T: DeserializeOwned>(
     })?;
     let mut table: toml::Table = text.parse().map_err(|source| ConfigError::Toml {
         path: path.into(),
-        source,
+        source: Box::new(source),
     })?;
     for (var, value) in vars {
         if let Some(key_path) = var.strip_prefix(prefix) {
@@ -187,7 +187,7 @@ pub fn load_file<T: DeserializeOwned>(
     }
     table.try_into().map_err(|source| ConfigError::Invalid {
         path: path.into(),
-        source,
+        source: Box::new(source),
     })
 }
 

@@ -135,7 +135,7 @@ pub enum DirectoryError {
     #[error("agency directory {path} is invalid: {source}")]
     Invalid {
         path: PathBuf,
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     #[error("agency directory {path} lists agency {id} twice")]
     Duplicate { path: PathBuf, id: AgencyId },
@@ -157,7 +157,7 @@ impl Directory {
         let file: DirectoryFile =
             toml::from_str(&text).map_err(|source| DirectoryError::Invalid {
                 path: path.into(),
-                source,
+                source: Box::new(source),
             })?;
         let mut agencies = HashMap::new();
         for agency in file.agency {
@@ -177,10 +177,17 @@ impl Directory {
         self.agencies.get(&AgencyId(id.to_string()))
     }
 
-    /// Every agency that receives through `adapter`.
-    pub fn served_by(&self, adapter: AdapterKind) -> impl Iterator<Item = &Agency> {
-        self.agencies
+    /// The AMQP receiving queues (directory names) of every barnevern service, sorted.
+    pub fn receiving_queues(&self) -> Vec<String> {
+        let mut queues: Vec<String> = self
+            .agencies
             .values()
-            .filter(move |a| a.delivery.as_ref().is_some_and(|d| d.adapter() == adapter))
+            .filter_map(|a| match &a.delivery {
+                Some(Delivery::Barnevern { receiving_queue }) => Some(receiving_queue.clone()),
+                _ => None,
+            })
+            .collect();
+        queues.sort();
+        queues
     }
 }

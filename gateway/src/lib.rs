@@ -12,6 +12,7 @@ pub mod decide;
 pub mod devkeys;
 pub mod directory;
 pub mod parse;
+pub mod peek;
 pub mod publish;
 pub mod record;
 pub mod routed;

@@ -36,6 +36,24 @@ enum Command {
     },
     /// Load and check the configuration, directory, catalog and schemas, then exit.
     Check,
+    /// Show the messages waiting in a queue, leaving them there.
+    Peek {
+        /// Queue name (without the broker prefix), e.g. barnevern.0301.inbox.
+        #[arg(long)]
+        queue: String,
+        /// Broker URL to read with (default: the gateway's); use the agency's own account.
+        #[arg(long)]
+        url: Option<String>,
+        /// Messages to show at most.
+        #[arg(long, default_value_t = 10)]
+        max: usize,
+    },
+    /// Print the broker topology as RabbitMQ definitions (ops/rabbitmq/definitions.json).
+    Definitions {
+        /// Virtual host of the definitions.
+        #[arg(long, default_value = "/")]
+        vhost: String,
+    },
 }
 
 #[tokio::main]
@@ -76,6 +94,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ttl,
             )?;
             println!("{token}");
+        }
+        Command::Definitions { vhost } => {
+            let directory = gateway::directory::Directory::load(&config.directory)?;
+            let topology = gateway::publish::Topology::new(
+                &config.broker.prefix,
+                config.broker.delivery_limit,
+            );
+            let definitions = topology.definitions(&vhost, &directory.receiving_queues());
+            println!("{}", serde_json::to_string_pretty(&definitions)?);
+        }
+        Command::Peek { queue, url, max } => {
+            let url = url.unwrap_or_else(|| config.broker.url.clone());
+            let queue = format!("{}{queue}", config.broker.prefix);
+            let seen = gateway::peek::peek(&url, &queue, max).await?;
+            println!("{}", serde_json::to_string_pretty(&seen)?);
         }
         Command::Check => {
             gateway::app::load(&config)?;

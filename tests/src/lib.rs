@@ -6,13 +6,10 @@ use gateway::app::Running;
 use gateway::authenticate::Claims;
 use gateway::config::{AuthConfig, BrokerConfig, Config, HttpConfig, OutboxConfig, StoreConfig};
 use gateway::devkeys::DevKey;
-use gateway::directory::{AdapterKind, Delivery, Directory};
+use gateway::directory::Directory;
 use gateway::publish::Topology;
 use lapin::message::BasicGetMessage;
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use serde_json::Value;
@@ -160,7 +157,10 @@ impl Harness {
                 url: amqp_url(),
                 ..self.config.broker.clone()
             },
-            runtime: RuntimeConfig { prefetch: 8 },
+            runtime: RuntimeConfig {
+                prefetch: 8,
+                ..RuntimeConfig::default()
+            },
         };
         let directory = Arc::new(Directory::load(&config.directory).unwrap());
         self.adapters = Some(adapters::start(&config, directory));
@@ -297,35 +297,11 @@ impl Harness {
             adapters.stop().await;
         }
         self.stop_gateway().await;
-        let topology = self.topology();
         let directory = Directory::load(&self.config.directory).unwrap();
-        let mut queues: Vec<String> = AdapterKind::ALL
-            .into_iter()
-            .flat_map(|a| [topology.work_queue(a), topology.dead_queue(a)])
-            .collect();
-        queues.extend(directory.served_by(AdapterKind::Barnevern).filter_map(
-            |a| match &a.delivery {
-                Some(Delivery::Barnevern { receiving_queue }) => {
-                    Some(topology.receiving_queue(receiving_queue))
-                }
-                _ => None,
-            },
-        ));
-        let channel = self.channel().await;
-        for queue in queues {
-            let _ = channel
-                .queue_delete(queue.into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for exchange in [
-            topology.exchange(),
-            topology.dead_letter_exchange(),
-            topology.agency_exchange(),
-        ] {
-            let _ = channel
-                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-                .await;
-        }
+        let _ = self
+            .topology()
+            .delete(self.channel().await, &directory.receiving_queues())
+            .await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -348,4 +324,30 @@ pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
         lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
         _ => None,
     }
+}
+
+/// Runs `rabbitmqctl` (through `sudo -n` when not root), for tests that restart the broker.
+pub async fn rabbitmqctl(args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let status = tokio::task::spawn_blocking(move || {
+        let is_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        let mut command = if is_root {
+            std::process::Command::new("rabbitmqctl")
+        } else {
+            let mut c = std::process::Command::new("sudo");
+            c.args(["-n", "rabbitmqctl"]);
+            c
+        };
+        command
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .status()
+    })
+    .await
+    .unwrap()
+    .expect("rabbitmqctl runs");
+    assert!(status.success(), "rabbitmqctl failed");
 }

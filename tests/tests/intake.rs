@@ -218,54 +218,53 @@ async fn unknown_fields_get_422_naming_each_one() {
 async fn routing_and_legal_basis_refusals_name_their_rule() {
     let h = Harness::new().await;
     let token = h.token(SCHOOL);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, u16, &str, &str)> = vec![
+    type Mutation = fn(&mut Value);
+    let cases: Vec<(&str, Mutation, u16, &str, &str)> = vec![
         (
             "unknown basis",
-            Box::new(|m| m["legalBasis"]["tag"] = "no.bvl2021.99-9".into()),
+            (|m| m["legalBasis"]["tag"] = "no.bvl2021.99-9".into()),
             422,
             "legal-basis-unknown",
             "/legalBasis/tag",
         ),
         (
             "basis not in force",
-            Box::new(|m| m["legalBasis"]["tag"] = "no.fvl1967.13g".into()),
+            (|m| m["legalBasis"]["tag"] = "no.fvl1967.13g".into()),
             422,
             "legal-basis-not-in-force",
             "/legalBasis/tag",
         ),
         (
             "basis for another kind",
-            Box::new(|m| m["legalBasis"]["tag"] = "no.strl.196".into()),
+            (|m| m["legalBasis"]["tag"] = "no.strl.196".into()),
             422,
             "legal-basis-not-applicable",
             "/legalBasis/tag",
         ),
         (
             "health basis from a school",
-            Box::new(|m| m["legalBasis"]["tag"] = "no.hpl.33".into()),
+            (|m| m["legalBasis"]["tag"] = "no.hpl.33".into()),
             422,
             "legal-basis-not-applicable",
             "/legalBasis/tag",
         ),
         (
             "unknown recipient",
-            Box::new(|m| m["recipient"] = "no-nowhere-barnevern".into()),
+            (|m| m["recipient"] = "no-nowhere-barnevern".into()),
             422,
             "unknown-recipient",
             "/recipient",
         ),
         (
             "barnevern of another municipality",
-            Box::new(|m| m["recipient"] = "no-bergen-barnevern".into()),
+            (|m| m["recipient"] = "no-bergen-barnevern".into()),
             422,
             "recipient-mismatch",
             "/payload/kommunenummer",
         ),
         (
             "reporter from another organisation",
-            Box::new(|m| {
-                m["payload"]["offentligMelder"]["virksomhet"]["orgnr"] = "964338000".into()
-            }),
+            (|m| m["payload"]["offentligMelder"]["virksomhet"]["orgnr"] = "964338000".into()),
             403,
             "sender-mismatch",
             "/payload/offentligMelder/virksomhet/orgnr",

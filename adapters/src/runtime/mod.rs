@@ -1,17 +1,25 @@
 //! The runtime every adapter shares: consume the adapter's work queue with a bounded
-//! prefetch and manual acks, hand each message to the adapter, and act on its outcome.
+//! prefetch and manual acks, hand each message to the adapter, and act on its outcome:
+//! delivered (ack), transient failure (park a copy in a retry queue, then ack: the queue
+//! behind it is never blocked), permanent failure or spent retry budget (dead-letter).
 //! lapin's recovery carries the consumer over a broker restart; when recovery gives up the
 //! runtime reconnects from scratch. On shutdown it stops consuming and waits for deliveries
-//! in flight, whose unacked messages the broker requeues if they do not finish.
+//! in flight; the broker requeues whatever was not acked.
+
+mod retry;
+
+pub use retry::{Next, RetryPolicy};
 
 use futures_util::StreamExt;
 use gateway::directory::AdapterKind;
-use gateway::publish::{Topology, connection_properties};
+use gateway::publish::{Topology, connection_properties, publish_confirmed};
 use gateway::routed::RoutedMessage;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
+};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection};
+use lapin::{BasicProperties, Channel, Connection};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,15 +31,28 @@ use tokio_util::sync::CancellationToken;
 pub enum Outcome {
     /// The agency's system has the message.
     Delivered,
-    /// It may work later (timeout, 5xx, 429, broker hiccup).
-    Transient(String),
+    /// It may work later (timeout, 5xx, 429, broker hiccup), not before `retry_after`.
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// It will never work as it is (4xx, no such receiving queue).
     Permanent(String),
 }
 
+impl Outcome {
+    /// A transient failure without a wish for when to retry.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+}
+
 /// An adapter: hands one message to an agency's system.
 pub trait Adapter: Send + Sync + 'static {
-    /// The adapter kind, naming its work queue.
+    /// The adapter kind, naming its queues.
     fn kind(&self) -> AdapterKind;
 
     /// Delivers `msg` (with the AMQP properties it came with) to its recipient.
@@ -40,6 +61,16 @@ pub trait Adapter: Send + Sync + 'static {
         msg: &RoutedMessage,
         properties: &BasicProperties,
     ) -> impl Future<Output = Outcome> + Send;
+}
+
+/// How the runtime consumes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub url: String,
+    pub topology: Topology,
+    pub prefetch: u16,
+    pub retry: RetryPolicy,
+    pub confirm_timeout: Duration,
 }
 
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -53,17 +84,18 @@ enum SessionError {
     ConsumerEnded,
 }
 
-/// Consumes `adapter`'s work queue until cancelled.
-pub async fn consume<A: Adapter>(
+/// Everything one delivery's handling needs.
+struct Context<A> {
     adapter: Arc<A>,
-    url: String,
-    topology: Topology,
-    prefetch: u16,
-    cancel: CancellationToken,
-) {
+    channel: Channel,
+    settings: Settings,
+}
+
+/// Consumes `adapter`'s work queue until cancelled.
+pub async fn consume<A: Adapter>(adapter: Arc<A>, settings: Settings, cancel: CancellationToken) {
     let name = format!("adapter-{}", adapter.kind().name());
     while !cancel.is_cancelled() {
-        match session(&adapter, &url, &name, &topology, prefetch, &cancel).await {
+        match session(&adapter, &settings, &name, &cancel).await {
             Ok(()) => return,
             Err(error) => tracing::warn!(adapter = %name, %error, "consumer lost; reconnecting"),
         }
@@ -77,27 +109,33 @@ pub async fn consume<A: Adapter>(
 /// One connection's worth of consuming; `Ok` on cancellation, `Err` when it must reconnect.
 async fn session<A: Adapter>(
     adapter: &Arc<A>,
-    url: &str,
+    settings: &Settings,
     name: &str,
-    topology: &Topology,
-    prefetch: u16,
     cancel: &CancellationToken,
 ) -> Result<(), SessionError> {
-    let connection = Connection::connect(url, connection_properties(name)).await?;
+    let connection = Connection::connect(&settings.url, connection_properties(name)).await?;
     let channel = connection.create_channel().await?;
     channel
-        .basic_qos(prefetch, BasicQosOptions::default())
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
         .await?;
-    topology.declare_routing(&channel).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    settings.topology.declare_routing(&channel).await?;
     let mut consumer = channel
         .basic_consume(
-            topology.work_queue(adapter.kind()).into(),
+            settings.topology.work_queue(adapter.kind()).into(),
             name.into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
         .await?;
     tracing::info!(adapter = %name, "consuming");
+    let context = Arc::new(Context {
+        adapter: adapter.clone(),
+        channel: channel.clone(),
+        settings: settings.clone(),
+    });
     let mut in_flight = JoinSet::new();
     let result = loop {
         tokio::select! {
@@ -105,7 +143,7 @@ async fn session<A: Adapter>(
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    in_flight.spawn(handle(adapter.clone(), delivery));
+                    in_flight.spawn(handle(context.clone(), delivery));
                 }
                 Some(Err(error)) => {
                     if let Err(error) = channel.wait_for_recovery(error).await {
@@ -122,8 +160,10 @@ async fn session<A: Adapter>(
     result
 }
 
-/// Hands one delivery to the adapter and acks, requeues or dead-letters it.
-async fn handle<A: Adapter>(adapter: Arc<A>, delivery: Delivery) {
+/// Hands one delivery to the adapter and acks, retries or dead-letters it.
+async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
+    let kind = context.adapter.kind();
+    let adapter = kind.name();
     let message_id = delivery
         .properties
         .message_id()
@@ -131,35 +171,71 @@ async fn handle<A: Adapter>(adapter: Arc<A>, delivery: Delivery) {
         .map(|id| id.to_string())
         .unwrap_or_default();
     let outcome = match serde_json::from_slice::<RoutedMessage>(&delivery.data) {
-        Ok(msg) => adapter.deliver(&msg, &delivery.properties).await,
+        Ok(msg) => context.adapter.deliver(&msg, &delivery.properties).await,
         Err(_) => Outcome::Permanent("not a routed message".into()),
     };
-    let adapter = adapter.kind().name();
-    let acted = match &outcome {
+    let acted = match outcome {
         Outcome::Delivered => {
             tracing::info!(%message_id, adapter, "delivered");
             delivery.ack(BasicAckOptions::default()).await
         }
-        Outcome::Transient(reason) => {
-            tracing::warn!(%message_id, adapter, reason, "delivery failed; will retry");
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await
-        }
         Outcome::Permanent(reason) => {
             tracing::warn!(%message_id, adapter, reason, "delivery failed for good; dead-lettered");
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: false,
-                    ..BasicNackOptions::default()
-                })
-                .await
+            dead_letter(&delivery).await
+        }
+        Outcome::Transient {
+            reason,
+            retry_after,
+        } => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let headers = delivery.properties.headers().as_ref();
+            match context.settings.retry.next(headers, retry_after, now) {
+                Next::GiveUp => {
+                    tracing::warn!(%message_id, adapter, reason, "retry budget spent; dead-lettered as expired");
+                    dead_letter(&delivery).await
+                }
+                Next::Retry {
+                    delay_secs,
+                    attempt,
+                    first_failure,
+                } => {
+                    tracing::warn!(%message_id, adapter, reason, attempt, delay_secs, "delivery failed; will retry");
+                    let parked = publish_confirmed(
+                        &context.channel,
+                        "",
+                        &context.settings.topology.retry_queue(kind, delay_secs),
+                        &delivery.data,
+                        retry::with_retry_headers(&delivery.properties, attempt, first_failure),
+                        context.settings.confirm_timeout,
+                    )
+                    .await;
+                    match parked {
+                        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                        Err(error) => {
+                            tracing::warn!(%message_id, adapter, %error, "cannot park for retry; requeued");
+                            tokio::time::sleep(RECONNECT).await;
+                            delivery
+                                .nack(BasicNackOptions {
+                                    requeue: true,
+                                    ..BasicNackOptions::default()
+                                })
+                                .await
+                        }
+                    }
+                }
+            }
         }
     };
     if let Err(error) = acted {
         tracing::warn!(%message_id, adapter, %error, "ack failed; the broker will redeliver");
     }
+}
+
+async fn dead_letter(delivery: &Delivery) -> Result<bool, lapin::Error> {
+    delivery
+        .nack(BasicNackOptions {
+            requeue: false,
+            ..BasicNackOptions::default()
+        })
+        .await
 }

@@ -1,16 +1,61 @@
 //! The RabbitMQ topology: names, and the declarations made at start-up.
 //!
-//! `ops/rabbitmq/definitions.json` holds the same for an empty prefix.
-//!
 //! - `referrals` (topic): the gateway publishes here with routing key `<adapter>.<recipient>`.
 //! - `adapter.<adapter>` (quorum, delivery limit, dead-lettered): one work queue per adapter.
+//! - `adapter.<adapter>.retry.<delay>` (quorum, message TTL = delay): a failed delivery waits
+//!   here, then is dead-lettered back into the work queue; one queue per delay so that no
+//!   message waits behind a longer one.
 //! - `referrals.dead` (direct) → `adapter.<adapter>.dead` (quorum): what an adapter gave up on.
-//! - `agency` (direct) → the receiving queues of agencies that take messages over AMQP.
+//! - `agency` (direct) → the receiving queues of agencies that take messages over AMQP,
+//!   each bound under its own name.
+//!
+//! The same declarations, for an empty prefix, are `ops/rabbitmq/definitions.json`
+//! (`gateway definitions` writes it; a test keeps the two equal).
 
 use crate::directory::AdapterKind;
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
+
+/// An exchange type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exchange {
+    Topic,
+    Direct,
+}
+
+impl Exchange {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Topic => "topic",
+            Self::Direct => "direct",
+        }
+    }
+}
+
+/// A queue argument's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Arg {
+    Text(String),
+    Number(u32),
+}
+
+/// Exchanges, queues and bindings to declare, as data.
+#[derive(Debug, Default)]
+struct Declarations {
+    /// (name, type)
+    exchanges: Vec<(String, Exchange)>,
+    /// (name, arguments)
+    queues: Vec<(String, Vec<(&'static str, Arg)>)>,
+    /// (queue, exchange, routing key)
+    bindings: Vec<(String, String, String)>,
+}
+
+/// The delays of the retry queues, shortest first.
+pub const RETRY_DELAYS_SECS: [u32; 6] = [1, 5, 30, 120, 600, 1800];
 
 /// Names and declarations, under a prefix.
 #[derive(Debug, Clone)]
@@ -48,6 +93,16 @@ impl Topology {
         format!("{}adapter.{}.dead", self.prefix, adapter.name())
     }
 
+    /// The retry queue of an adapter whose messages wait `delay_secs` (one of
+    /// [`RETRY_DELAYS_SECS`]).
+    pub fn retry_queue(&self, adapter: AdapterKind, delay_secs: u32) -> String {
+        format!(
+            "{}adapter.{}.retry.{delay_secs}s",
+            self.prefix,
+            adapter.name()
+        )
+    }
+
     /// The exchange in front of agencies' receiving queues.
     pub fn agency_exchange(&self) -> String {
         format!("{}agency", self.prefix)
@@ -65,102 +120,159 @@ impl Topology {
 
     /// Declares the routing exchange, the dead-letter exchange and every adapter's queues.
     pub async fn declare_routing(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        declare_exchange(channel, &self.exchange(), ExchangeKind::Topic).await?;
-        declare_exchange(channel, &self.dead_letter_exchange(), ExchangeKind::Direct).await?;
-        for adapter in AdapterKind::ALL {
-            let work = self.work_queue(adapter);
-            let mut args = quorum();
-            args.insert(
-                "x-delivery-limit".into(),
-                AMQPValue::LongUInt(self.delivery_limit),
-            );
-            args.insert(
-                "x-dead-letter-exchange".into(),
-                AMQPValue::LongString(self.dead_letter_exchange().into()),
-            );
-            args.insert(
-                "x-dead-letter-routing-key".into(),
-                AMQPValue::LongString(adapter.name().into()),
-            );
-            declare_queue(channel, &work, args).await?;
-            bind(
-                channel,
-                &work,
-                &self.exchange(),
-                &format!("{}.#", adapter.name()),
-            )
-            .await?;
-            let dead = self.dead_queue(adapter);
-            declare_queue(channel, &dead, quorum()).await?;
-            bind(channel, &dead, &self.dead_letter_exchange(), adapter.name()).await?;
-        }
-        Ok(())
+        declare(channel, &self.routing()).await
     }
 
-    /// Declares an agency's receiving queue (by its directory name), bound under that name.
+    /// Declares an agency's receiving queue (by its directory name) and its exchange.
     pub async fn declare_receiving(
         &self,
         channel: &Channel,
         name: &str,
     ) -> Result<(), lapin::Error> {
-        declare_exchange(channel, &self.agency_exchange(), ExchangeKind::Direct).await?;
-        let queue = self.receiving_queue(name);
-        declare_queue(channel, &queue, quorum()).await?;
-        bind(channel, &queue, &self.agency_exchange(), name).await
+        declare(channel, &self.receiving(&[name.to_string()])).await
+    }
+
+    /// Deletes every queue and exchange of the routing topology and of the receiving queues
+    /// `receiving` (tests and benchmarks tidy up their prefixed names with it).
+    pub async fn delete(
+        &self,
+        channel: &Channel,
+        receiving: &[String],
+    ) -> Result<(), lapin::Error> {
+        for d in [self.routing(), self.receiving(receiving)] {
+            for (queue, _) in &d.queues {
+                channel
+                    .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                    .await?;
+            }
+            for (exchange, _) in &d.exchanges {
+                channel
+                    .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The RabbitMQ definitions document (for `rabbitmqctl import_definitions`) of the
+    /// routing topology and the receiving queues `receiving`, in `vhost`.
+    pub fn definitions(&self, vhost: &str, receiving: &[String]) -> serde_json::Value {
+        let routing = self.routing();
+        let agencies = self.receiving(receiving);
+        let exchanges = routing.exchanges.iter().chain(&agencies.exchanges);
+        let queues = routing.queues.iter().chain(&agencies.queues);
+        let bindings = routing.bindings.iter().chain(&agencies.bindings);
+        serde_json::json!({
+            "vhosts": [{ "name": vhost }],
+            "exchanges": exchanges.map(|(name, kind)| serde_json::json!({
+                "name": name, "vhost": vhost, "type": kind.as_str(), "durable": true,
+                "auto_delete": false, "internal": false, "arguments": {}
+            })).collect::<Vec<_>>(),
+            "queues": queues.map(|(name, args)| serde_json::json!({
+                "name": name, "vhost": vhost, "durable": true, "auto_delete": false,
+                "arguments": args.iter().map(|(k, v)| (k.to_string(), match v {
+                    Arg::Text(t) => serde_json::json!(t),
+                    Arg::Number(n) => serde_json::json!(n),
+                })).collect::<serde_json::Map<_, _>>()
+            })).collect::<Vec<_>>(),
+            "bindings": bindings.map(|(queue, exchange, key)| serde_json::json!({
+                "source": exchange, "vhost": vhost, "destination": queue,
+                "destination_type": "queue", "routing_key": key, "arguments": {}
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn routing(&self) -> Declarations {
+        let mut d = Declarations::default();
+        d.exchanges.push((self.exchange(), Exchange::Topic));
+        d.exchanges
+            .push((self.dead_letter_exchange(), Exchange::Direct));
+        for adapter in AdapterKind::ALL {
+            let (work, dead) = (self.work_queue(adapter), self.dead_queue(adapter));
+            let mut args = quorum();
+            args.push(("x-delivery-limit", Arg::Number(self.delivery_limit)));
+            args.push((
+                "x-dead-letter-exchange",
+                Arg::Text(self.dead_letter_exchange()),
+            ));
+            args.push((
+                "x-dead-letter-routing-key",
+                Arg::Text(adapter.name().into()),
+            ));
+            d.queues.push((work.clone(), args));
+            d.queues.push((dead.clone(), quorum()));
+            d.bindings
+                .push((work, self.exchange(), format!("{}.#", adapter.name())));
+            d.bindings
+                .push((dead, self.dead_letter_exchange(), adapter.name().into()));
+            for delay in RETRY_DELAYS_SECS {
+                let mut args = quorum();
+                args.push(("x-message-ttl", Arg::Number(delay * 1000)));
+                args.push(("x-dead-letter-exchange", Arg::Text(String::new())));
+                args.push((
+                    "x-dead-letter-routing-key",
+                    Arg::Text(self.work_queue(adapter)),
+                ));
+                d.queues.push((self.retry_queue(adapter, delay), args));
+            }
+        }
+        d
+    }
+
+    fn receiving(&self, names: &[String]) -> Declarations {
+        let mut d = Declarations::default();
+        d.exchanges.push((self.agency_exchange(), Exchange::Direct));
+        for name in names {
+            let queue = self.receiving_queue(name);
+            d.queues.push((queue.clone(), quorum()));
+            d.bindings
+                .push((queue, self.agency_exchange(), name.clone()));
+        }
+        d
     }
 }
 
-fn quorum() -> FieldTable {
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    args
+fn quorum() -> Vec<(&'static str, Arg)> {
+    vec![("x-queue-type", Arg::Text("quorum".into()))]
 }
 
-async fn declare_exchange(
-    channel: &Channel,
-    name: &str,
-    kind: ExchangeKind,
-) -> Result<(), lapin::Error> {
-    channel
-        .exchange_declare(
-            name.into(),
-            kind,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-}
-
-async fn declare_queue(
-    channel: &Channel,
-    name: &str,
-    args: FieldTable,
-) -> Result<(), lapin::Error> {
-    channel
-        .queue_declare(name.into(), QueueDeclareOptions::durable(), args)
-        .await
-        .map(drop)
-}
-
-async fn bind(
-    channel: &Channel,
-    queue: &str,
-    exchange: &str,
-    key: &str,
-) -> Result<(), lapin::Error> {
-    channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
+async fn declare(channel: &Channel, d: &Declarations) -> Result<(), lapin::Error> {
+    for (name, kind) in &d.exchanges {
+        let kind = match kind {
+            Exchange::Topic => ExchangeKind::Topic,
+            Exchange::Direct => ExchangeKind::Direct,
+        };
+        let options = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(name.as_str().into(), kind, options, FieldTable::default())
+            .await?;
+    }
+    for (name, args) in &d.queues {
+        let mut table = FieldTable::default();
+        for (key, value) in args {
+            let value = match value {
+                Arg::Text(t) => AMQPValue::LongString(t.as_str().into()),
+                Arg::Number(n) => AMQPValue::LongUInt(*n),
+            };
+            table.insert((*key).into(), value);
+        }
+        channel
+            .queue_declare(name.as_str().into(), QueueDeclareOptions::durable(), table)
+            .await?;
+    }
+    for (queue, exchange, key) in &d.bindings {
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange.as_str().into(),
+                key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
 }

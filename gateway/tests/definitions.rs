@@ -1,0 +1,36 @@
+//! `ops/rabbitmq/definitions.json` is exactly the topology the gateway and adapters declare
+//! (for an empty prefix and the dev directory): regenerate it with `gateway definitions`.
+
+use gateway::directory::Directory;
+use gateway::publish::Topology;
+use std::path::Path;
+
+#[test]
+fn checked_in_definitions_match_the_declared_topology() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let directory = Directory::load(&repo.join("ops/config/directory.dev.toml")).unwrap();
+    let generated = Topology::new("", 5).definitions("/", &directory.receiving_queues());
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("ops/rabbitmq/definitions.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        file, generated,
+        "run: cargo run -p gateway -- definitions > ops/rabbitmq/definitions.json"
+    );
+    let queues = generated["queues"].as_array().unwrap();
+    assert!(
+        queues
+            .iter()
+            .all(|q| q["arguments"]["x-queue-type"] == "quorum")
+    );
+    let work = queues
+        .iter()
+        .find(|q| q["name"] == "adapter.barnevern")
+        .unwrap();
+    assert_eq!(work["arguments"]["x-delivery-limit"], 5);
+    assert_eq!(
+        work["arguments"]["x-dead-letter-exchange"],
+        "referrals.dead"
+    );
+}

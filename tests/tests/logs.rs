@@ -1,0 +1,81 @@
+//! No personal data of a payload appears in the logs: a run through every path (accepted,
+//! delivered, repeated, refused for each reason, unauthenticated) is logged with the
+//! gateway's own subscriber, and none of the example's personal values is in the output.
+
+use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every string value of a JSON document (its personal data, for the example).
+fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.len() >= 4 => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_ids_and_codes_never_payload_values() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // SAFETY: set before any other thread reads the environment in this test binary.
+    unsafe {
+        std::env::set_var(
+            "RUST_LOG",
+            "debug,lapin=warn,sqlx=warn,hyper=info,h2=info,reqwest=info,rustls=info",
+        )
+    };
+    gateway::telemetry::init_with(move || writer.clone());
+
+    let mut h = Harness::new().await;
+    h.start_adapters();
+    let token = h.token(SCHOOL);
+    let message = bekymringsmelding();
+    let id = message["messageId"].as_str().unwrap().to_string();
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let inbox = h.topology().receiving_queue(OSLO_INBOX);
+    assert_eq!(h.drain(&inbox, 1, Duration::from_secs(20)).await.len(), 1);
+
+    let mut refused = bekymringsmelding();
+    refused["payload"]["offentligBarn"][0]["fnr"] = "1234".into();
+    refused["payload"]["offentligBarn"][0]["helse"] = "Ola Testbarn har diagnose".into();
+    assert_eq!(h.post(&token, &refused).await.status(), 422);
+    let mut elsewhere = bekymringsmelding();
+    elsewhere["recipient"] = "no-bergen-barnevern".into();
+    assert_eq!(h.post(&token, &elsewhere).await.status(), 422);
+    let mut conflicting = message.clone();
+    conflicting["payload"]["melding"]["melding"] = "Endret tekst om Ola Testbarn".into();
+    assert_eq!(h.post(&token, &conflicting).await.status(), 409);
+    assert_eq!(h.post("not-a-token", &message).await.status(), 401);
+    h.cleanup().await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains(&id), "the message id is logged");
+    assert!(logs.contains("delivered"), "delivery is logged");
+    let mut personal = Vec::new();
+    strings(&message["payload"], &mut personal);
+    personal.push("Ola Testbarn".into());
+    for value in personal {
+        assert!(
+            !logs.contains(&value),
+            "personal value {value:?} appears in the logs"
+        );
+    }
+}
