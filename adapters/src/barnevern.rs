@@ -62,6 +62,12 @@ impl Adapter for Barnevern {
         AdapterKind::Barnevern
     }
 
+    async fn ready(&self) {
+        while !self.link.wait_up(Duration::from_secs(5)).await {
+            tracing::warn!("barnevern adapter waits for its broker link");
+        }
+    }
+
     async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
         let queue = match self
             .directory

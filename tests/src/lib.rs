@@ -57,7 +57,7 @@ pub struct Harness {
     pub adapters: Option<adapters::Running>,
     pub http: reqwest::Client,
     key: DevKey,
-    broker: tokio::sync::OnceCell<(Connection, Channel)>,
+    broker: tokio::sync::OnceCell<Connection>,
 }
 
 impl Harness {
@@ -73,6 +73,9 @@ impl Harness {
 
     /// A gateway whose configuration `tweak` changes first; not waited for.
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        if std::env::var_os("REFERRAL_TEST_LOG").is_some() {
+            gateway::telemetry::init();
+        }
         let prefix = format!("t-{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
         std::fs::create_dir_all(&dir).unwrap();
@@ -221,22 +224,22 @@ impl Harness {
         Topology::new(&self.prefix, self.config.broker.delivery_limit)
     }
 
-    /// A channel of the harness's own broker connection.
-    pub async fn channel(&self) -> &Channel {
-        &self
-            .broker
+    /// A new channel on the harness's own broker connection (a channel dies with its first
+    /// error, e.g. a queue not declared yet, so each use takes a fresh one).
+    pub async fn channel(&self) -> Channel {
+        self.broker
             .get_or_init(|| async {
-                let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                Connection::connect(&amqp_url(), ConnectionProperties::default())
                     .await
-                    .expect("test broker reachable");
-                let channel = connection.create_channel().await.unwrap();
-                (connection, channel)
+                    .expect("test broker reachable")
             })
             .await
-            .1
+            .create_channel()
+            .await
+            .expect("channel opens")
     }
 
-    /// Messages in `queue` (full name) right now.
+    /// Messages in `queue` (full name) right now; 0 if it does not exist.
     pub async fn count(&self, queue: &str) -> u32 {
         self.channel()
             .await
@@ -261,7 +264,7 @@ impl Harness {
         expected: usize,
         limit: Duration,
     ) -> Vec<BasicGetMessage> {
-        let channel = self.channel().await;
+        let mut channel = self.channel().await;
         let deadline = tokio::time::Instant::now() + limit;
         let mut got = Vec::new();
         let mut quiet_until = None;
@@ -286,7 +289,11 @@ impl Harness {
                             Some(tokio::time::Instant::now() + Duration::from_millis(500));
                     }
                 }
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                Ok(None) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    channel = self.channel().await;
+                }
             }
         }
     }
@@ -300,7 +307,7 @@ impl Harness {
         let directory = Directory::load(&self.config.directory).unwrap();
         let _ = self
             .topology()
-            .delete(self.channel().await, &directory.receiving_queues())
+            .delete(&self.channel().await, &directory.receiving_queues())
             .await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }

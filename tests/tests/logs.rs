@@ -51,7 +51,7 @@ async fn logs_carry_ids_and_codes_never_payload_values() {
     assert_eq!(h.post(&token, &message).await.status(), 202);
     assert_eq!(h.post(&token, &message).await.status(), 202);
     let inbox = h.topology().receiving_queue(OSLO_INBOX);
-    assert_eq!(h.drain(&inbox, 1, Duration::from_secs(20)).await.len(), 1);
+    assert_eq!(h.drain(&inbox, 1, Duration::from_secs(60)).await.len(), 1);
 
     let mut refused = bekymringsmelding();
     refused["payload"]["offentligBarn"][0]["fnr"] = "1234".into();

@@ -28,7 +28,7 @@ async fn accepted_message_reaches_barnevern_receiving_queue_once_even_when_poste
     assert_eq!(second.json::<serde_json::Value>().await.unwrap(), first);
 
     let inbox = h.topology().receiving_queue(OSLO_INBOX);
-    let got = h.drain(&inbox, 1, Duration::from_secs(20)).await;
+    let got = h.drain(&inbox, 1, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 1, "exactly one copy in barnevern Oslo's queue");
     let delivered = &got[0];
     assert_eq!(message_id(delivered), id);
@@ -155,7 +155,7 @@ async fn outbox_publishes_what_was_recorded_before_a_crash() {
     h.restart_gateway(|c| c.broker.url = e2e::amqp_url()).await;
 
     let work = h.topology().work_queue(AdapterKind::Barnevern);
-    let got = h.drain(&work, 1, Duration::from_secs(20)).await;
+    let got = h.drain(&work, 1, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 1);
     assert_eq!(message_id(&got[0]), id);
     let status: serde_json::Value = h.status(&token, &id).await.json().await.unwrap();

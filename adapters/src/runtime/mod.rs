@@ -55,6 +55,10 @@ pub trait Adapter: Send + Sync + 'static {
     /// The adapter kind, naming its queues.
     fn kind(&self) -> AdapterKind;
 
+    /// Resolves once the adapter can deliver (e.g. its own outbound link is up); the
+    /// runtime takes no message before.
+    fn ready(&self) -> impl Future<Output = ()> + Send;
+
     /// Delivers `msg` (with the AMQP properties it came with) to its recipient.
     fn deliver(
         &self,
@@ -122,6 +126,10 @@ async fn session<A: Adapter>(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     settings.topology.declare_routing(&channel).await?;
+    tokio::select! {
+        () = cancel.cancelled() => return Ok(()),
+        () = adapter.ready() => {}
+    }
     let mut consumer = channel
         .basic_consume(
             settings.topology.work_queue(adapter.kind()).into(),

@@ -1,1 +1,228 @@
-fn main() {}
+//! Load benchmark: posts N valid bekymringsmeldinger of a given size to a gateway running
+//! in this process (real SQLite file, real local RabbitMQ) and reports accepted messages per
+//! second with p50/p99 latency; then publishes the same bodies with confirms straight to the
+//! same broker and reports that raw rate and the ratio of the two. With `--rate` it offers a
+//! fixed rate instead (open loop) and reports the latencies at that rate.
+
+use clap::Parser;
+use futures_util::StreamExt;
+use gateway::config::{AuthConfig, BrokerConfig, Config, HttpConfig, OutboxConfig, StoreConfig};
+use gateway::devkeys::DevKey;
+use gateway::directory::{AdapterKind, Directory};
+use gateway::publish::{Topology, publish_confirmed};
+use lapin::options::{ConfirmSelectOptions, QueuePurgeOptions};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    about = "Gateway intake versus raw confirmed publishing"
+)]
+struct Args {
+    /// Messages per run.
+    #[arg(long, default_value_t = 5000)]
+    messages: usize,
+    /// Concurrent clients (closed loop: each sends its next message when the last is answered).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Size of each request body in bytes (approximately).
+    #[arg(long, default_value_t = 2048)]
+    size: usize,
+    /// Offer this many messages per second (open loop) instead of a closed loop.
+    #[arg(long)]
+    rate: Option<u32>,
+    /// The broker.
+    #[arg(
+        long,
+        env = "REFERRAL_BENCH_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let prefix = format!("bench-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
+    let config = Config {
+        http: HttpConfig {
+            listen: "127.0.0.1:0".parse()?,
+            body_limit_bytes: 256 * 1024,
+            tls: None,
+        },
+        auth: AuthConfig {
+            issuer: "https://idp.bench.invalid".into(),
+            audience: "referral-gateway".into(),
+            algorithm: "EdDSA".into(),
+            jwks: dir.join("jwks.json").display().to_string(),
+            jwks_min_refresh_secs: 30,
+            dev_key_dir: Some(dir.join("keys")),
+        },
+        broker: BrokerConfig {
+            url: args.amqp_url.clone(),
+            prefix: prefix.clone(),
+            delivery_limit: 5,
+            confirm_timeout_ms: 5_000,
+        },
+        store: StoreConfig {
+            sqlite_path: dir.join("gateway.sqlite"),
+        },
+        outbox: OutboxConfig::default(),
+        directory: repo.join("ops/config/directory.dev.toml"),
+        schemas: repo.join("schemas"),
+    };
+    let gateway = gateway::app::start(&config).await?;
+    anyhow::ensure!(
+        gateway.link.wait_up(Duration::from_secs(30)).await,
+        "no broker at {}",
+        args.amqp_url
+    );
+    let token = DevKey::ensure(&dir.join("keys"))?.token(
+        &config.auth.issuer,
+        &config.auth.audience,
+        "no-oslo-hasle-skole",
+        3600,
+    )?;
+    let bodies = bodies(&repo, args.messages, args.size)?;
+    let url = format!("http://{}/v1/messages", gateway.addr);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency.max(64))
+        .build()?;
+    let post = |body: Vec<u8>| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        async move {
+            let started = Instant::now();
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            (response.is_ok_and(|r| r.status() == 202), started.elapsed())
+        }
+    };
+
+    println!(
+        "messages={} body={} B concurrency={} rate={}",
+        args.messages,
+        bodies[0].len(),
+        args.concurrency,
+        args.rate.map_or("closed loop".into(), |r| format!("{r}/s"))
+    );
+    let started = Instant::now();
+    let results: Vec<(bool, Duration)> = match args.rate {
+        None => {
+            futures_util::stream::iter(bodies.clone())
+                .map(post)
+                .buffer_unordered(args.concurrency)
+                .collect()
+                .await
+        }
+        Some(rate) => {
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+            let mut running = Vec::with_capacity(bodies.len());
+            for body in bodies.clone() {
+                ticker.tick().await;
+                running.push(tokio::spawn(post(body)));
+            }
+            futures_util::future::join_all(running)
+                .await
+                .into_iter()
+                .map(|r| r.expect("request task"))
+                .collect()
+        }
+    };
+    let elapsed = started.elapsed();
+    let accepted = results.iter().filter(|(ok, _)| *ok).count();
+    let mut latencies: Vec<Duration> = results.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let gateway_rate = accepted as f64 / elapsed.as_secs_f64();
+    println!(
+        "gateway:  {gateway_rate:>8.0} accepted msg/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({accepted}/{} accepted)",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        results.len()
+    );
+
+    let topology = Topology::new(&prefix, 5);
+    let connection = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let work = topology.work_queue(AdapterKind::Barnevern);
+    channel
+        .queue_purge(work.as_str().into(), QueuePurgeOptions::default())
+        .await?;
+    if args.rate.is_none() {
+        let exchange = topology.exchange();
+        let started = Instant::now();
+        let confirmed = futures_util::stream::iter(bodies.iter())
+            .map(|body| {
+                let properties = BasicProperties::default().with_delivery_mode(2);
+                publish_confirmed(
+                    &channel,
+                    &exchange,
+                    "barnevern.no-oslo-barnevern",
+                    body,
+                    properties,
+                    Duration::from_secs(5),
+                )
+            })
+            .buffer_unordered(args.concurrency)
+            .filter(|r| std::future::ready(r.is_ok()))
+            .count()
+            .await;
+        let raw_rate = confirmed as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "raw:      {raw_rate:>8.0} confirmed msg/s  ({confirmed}/{} confirmed)",
+            bodies.len()
+        );
+        println!("ratio:    {:>8.2} (gateway / raw)", gateway_rate / raw_rate);
+    }
+
+    let directory = Directory::load(&config.directory)?;
+    topology
+        .delete(&channel, &directory.receiving_queues())
+        .await?;
+    let _ = connection.close(200, "bench done".into()).await;
+    gateway.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// `n` copies of the example bekymringsmelding, each with its own id, padded to `size` bytes.
+fn bodies(repo: &Path, n: usize, size: usize) -> anyhow::Result<Vec<Vec<u8>>> {
+    let text =
+        std::fs::read_to_string(repo.join("schemas/examples/valid/no.bekymringsmelding.json"))?;
+    let mut example: serde_json::Value = serde_json::from_str(&text)?;
+    let base = serde_json::to_vec(&example)?.len() + 36;
+    let history = example["payload"]["melding"]["historie"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    example["payload"]["melding"]["historie"] =
+        format!("{history}{}", " ".repeat(size.saturating_sub(base))).into();
+    Ok((0..n)
+        .map(|_| {
+            example["messageId"] = uuid::Uuid::new_v4().to_string().into();
+            serde_json::to_vec(&example).expect("JSON")
+        })
+        .collect())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
