@@ -1,6 +1,11 @@
 //! Record: the gateway's state (messages, their status history, the outbox, the audit
 //! trail) in SQLite. Everything the rest of the gateway asks of the database goes through
 //! [`Store`], so that a PostgreSQL store can take its place.
+//!
+//! Writes go through one connection (SQLite has one writer; several connections would only
+//! wait on each other's locks); reads have a pool of their own. Recording a message and
+//! marking it queued are one statement each: triggers write the status history and the
+//! audit trail in the same transaction.
 
 mod clock;
 
@@ -130,17 +135,22 @@ pub enum StoreError {
 /// The gateway's database.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    readers: SqlitePool,
 }
+
+const OUTGOING: &str =
+    "SELECT id, sender, kind, legal_basis, routing_key, routed, attempts FROM messages";
 
 impl Store {
     /// Opens (creating and migrating if needed) the SQLite database at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.into(),
+            source,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
-                path: path.into(),
-                source: sqlx::Error::Io(e),
-            })?;
+            std::fs::create_dir_all(parent).map_err(|e| open_error(sqlx::Error::Io(e)))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -149,36 +159,37 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.into(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+            .map_err(open_error)?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_error)?;
+        Ok(Self { writer, readers })
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
     }
 
-    /// Records a new message with its first status, its outbox entry (due at `hold_until`)
-    /// and its audit entry, in one transaction; or reports the message already recorded.
+    /// Records a new message, in the outbox until `hold_until`, with its first status and
+    /// its audit entry; or reports the message recorded before under this id.
     pub async fn record(
         &self,
         msg: &NewMessage,
         hold_until: OffsetDateTime,
     ) -> Result<Recorded, StoreError> {
         let at = timestamp(now());
-        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&msg.id)
         .bind(&msg.sender)
@@ -191,78 +202,52 @@ impl Store {
         .bind(Status::Recorded.as_str())
         .bind(&at)
         .bind(&at)
-        .execute(&mut *tx)
+        .bind(timestamp(hold_until))
+        .execute(&self.writer)
         .await?
         .rows_affected()
             == 1;
-        if !inserted {
-            let row = sqlx::query("SELECT sender, body_hash, status FROM messages WHERE id = ?")
-                .bind(&msg.id)
-                .fetch_one(&mut *tx)
-                .await?;
-            return Ok(Recorded::Existing {
-                sender: row.get("sender"),
-                body_hash: row.get("body_hash"),
-                status: Status::parse(row.get("status"))?,
-            });
+        if inserted {
+            return Ok(Recorded::New);
         }
-        insert_history(&mut tx, &msg.id, Status::Recorded, &at).await?;
-        sqlx::query("INSERT INTO outbox (message_id, attempts, next_attempt_at) VALUES (?, 0, ?)")
+        let row = sqlx::query("SELECT sender, body_hash, status FROM messages WHERE id = ?")
             .bind(&msg.id)
-            .bind(timestamp(hold_until))
-            .execute(&mut *tx)
+            .fetch_one(&self.writer)
             .await?;
-        sqlx::query(
-            "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient)
-             VALUES (?, ?, 'recorded', ?, ?, ?, ?)",
-        )
-        .bind(&at)
-        .bind(&msg.sender)
-        .bind(&msg.id)
-        .bind(&msg.kind)
-        .bind(&msg.legal_basis)
-        .bind(&msg.recipient)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Recorded::New)
+        Ok(Recorded::Existing {
+            sender: row.get("sender"),
+            body_hash: row.get("body_hash"),
+            status: Status::parse(row.get("status"))?,
+        })
     }
 
-    /// Marks a message as confirmed by the broker and takes it out of the outbox.
+    /// Marks a message as confirmed by the broker, which takes it out of the outbox.
     /// Returns false if it was queued already.
     pub async fn mark_queued(&self, id: &str) -> Result<bool, StoreError> {
-        let at = timestamp(now());
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM outbox WHERE message_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         let changed = sqlx::query(
-            "UPDATE messages SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+            "UPDATE messages SET status = ?, updated_at = ?, next_attempt_at = NULL
+             WHERE id = ? AND status = ?",
         )
         .bind(Status::Queued.as_str())
-        .bind(&at)
+        .bind(timestamp(now()))
         .bind(id)
         .bind(Status::Recorded.as_str())
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await?
         .rows_affected()
             == 1;
-        if changed {
-            insert_history(&mut tx, id, Status::Queued, &at).await?;
-        }
-        tx.commit().await?;
         Ok(changed)
     }
 
     /// Counts a failed attempt and puts the next one off until `until`.
     pub async fn defer(&self, id: &str, until: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE message_id = ?",
+            "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?
+             WHERE id = ? AND next_attempt_at IS NOT NULL",
         )
         .bind(timestamp(until))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -273,26 +258,24 @@ impl Store {
         due_by: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Outgoing>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.sender, m.kind, m.legal_basis, m.routing_key, m.routed, o.attempts
-             FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "{OUTGOING} WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+             ORDER BY next_attempt_at LIMIT ?"
+        ))
         .bind(timestamp(due_by))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         Ok(rows.iter().map(outgoing).collect())
     }
 
     /// The unconfirmed message with this id, if it is still in the outbox.
     pub async fn pending(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
-        let row = sqlx::query(
-            "SELECT m.id, m.sender, m.kind, m.legal_basis, m.routing_key, m.routed, o.attempts
-             FROM outbox o JOIN messages m ON m.id = o.message_id WHERE m.id = ?",
-        )
+        let row = sqlx::query(&format!(
+            "{OUTGOING} WHERE id = ? AND next_attempt_at IS NOT NULL"
+        ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.as_ref().map(outgoing))
     }
@@ -304,7 +287,7 @@ impl Store {
         )
         .bind(id)
         .bind(sender)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?
         else {
             return Ok(None);
@@ -313,7 +296,7 @@ impl Store {
             "SELECT status, at, reason FROM status_history WHERE message_id = ? ORDER BY seq",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?
         .iter()
         .map(|h| {
@@ -333,21 +316,6 @@ impl Store {
             history,
         }))
     }
-}
-
-async fn insert_history(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    id: &str,
-    status: Status,
-    at: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO status_history (message_id, status, at) VALUES (?, ?, ?)")
-        .bind(id)
-        .bind(status.as_str())
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Outgoing {
