@@ -14,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 /// The KS Fiks message type of a public reporter's bekymringsmelding.
 pub const KS_TYPE: &str = "no.ks.fiks.bekymringsmelding.offentlig.v2";
+/// The message type of a notice that the consent a delivered message was sent under is
+/// withdrawn.
+pub const WITHDRAWN_TYPE: &str = "referral-gateway.consent-withdrawn";
 
 /// Delivers into barnevern receiving queues.
 pub struct Barnevern {
@@ -69,24 +72,39 @@ impl Adapter for Barnevern {
     }
 
     async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
-        let queue = match self
-            .directory
-            .get(&msg.recipient.0)
-            .and_then(|a| a.delivery.as_ref())
-        {
-            Some(Delivery::Barnevern { receiving_queue }) => receiving_queue,
-            _ => return Outcome::Permanent("recipient has no barnevern receiving queue".into()),
-        };
-        let Some(channel) = self.link.channel().await else {
-            return Outcome::transient("no connection to the broker");
+        let Some(queue) = self.receiving_queue(&msg.recipient.0) else {
+            return Outcome::Permanent("recipient has no barnevern receiving queue".into());
         };
         let body = serde_json::to_vec(&ks_message(msg)).expect("a KS message serialises");
         let properties = properties.clone().with_type(KS_TYPE.into());
+        self.publish(queue, &body, properties).await
+    }
+
+    async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {
+        let Some(queue) = self.receiving_queue(recipient) else {
+            return Outcome::Permanent("recipient has no barnevern receiving queue".into());
+        };
+        let body = serde_json::json!({ "messageId": message_id, "consentWithdrawn": true });
+        let properties = BasicProperties::default()
+            .with_message_id(format!("{message_id}:withdrawn").as_str().into())
+            .with_type(WITHDRAWN_TYPE.into())
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        self.publish(queue, body.to_string().as_bytes(), properties)
+            .await
+    }
+}
+
+impl Barnevern {
+    async fn publish(&self, queue: &str, body: &[u8], properties: BasicProperties) -> Outcome {
+        let Some(channel) = self.link.channel().await else {
+            return Outcome::transient("no connection to the broker");
+        };
         match publish_confirmed(
             &channel,
             &self.topology.agency_exchange(),
             queue,
-            &body,
+            body,
             properties,
             self.confirm_timeout,
         )
@@ -97,6 +115,13 @@ impl Adapter for Barnevern {
                 Outcome::transient("receiving queue does not exist (yet)")
             }
             Err(error) => Outcome::transient(error.to_string()),
+        }
+    }
+
+    fn receiving_queue(&self, recipient: &str) -> Option<&str> {
+        match self.directory.get(recipient)?.delivery.as_ref()? {
+            Delivery::Barnevern { receiving_queue } => Some(receiving_queue),
+            _ => None,
         }
     }
 }

@@ -31,6 +31,12 @@ pub struct RuntimeConfig {
     /// dead-lettered as expired.
     #[serde(default = "default_retry_budget")]
     pub retry_budget_secs: u64,
+    /// The ledger of delivered and withdrawn messages (SQLite).
+    #[serde(default = "default_ledger")]
+    pub ledger: PathBuf,
+    /// Milliseconds an HTTP inbox has to answer.
+    #[serde(default = "default_inbox_timeout")]
+    pub inbox_timeout_ms: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -38,6 +44,8 @@ impl Default for RuntimeConfig {
         Self {
             prefetch: default_prefetch(),
             retry_budget_secs: default_retry_budget(),
+            ledger: default_ledger(),
+            inbox_timeout_ms: default_inbox_timeout(),
         }
     }
 }
@@ -48,6 +56,14 @@ fn default_prefetch() -> u16 {
 
 fn default_retry_budget() -> u64 {
     86_400
+}
+
+fn default_ledger() -> PathBuf {
+    "data/adapters/ledger.sqlite".into()
+}
+
+fn default_inbox_timeout() -> u64 {
+    10_000
 }
 
 impl AdaptersConfig {

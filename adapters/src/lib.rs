@@ -1,14 +1,16 @@
 //! Agency adapters. Each consumes its work queue (filled by the gateway) and hands every
 //! message to the agency's own system:
 //!
-//! [`runtime`] (consume, ack, recover) → an adapter ([`barnevern`]) → the agency.
+//! [`runtime`] (consume, ack, recover, withdraw) → an adapter ([`barnevern`], [`inbox`])
+//! → the agency.
 
 pub mod barnevern;
 pub mod config;
+pub mod inbox;
 pub mod runtime;
 
 use config::AdaptersConfig;
-use gateway::directory::Directory;
+use gateway::directory::{AdapterKind, Directory};
 use gateway::publish::Topology;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,13 +31,17 @@ impl Running {
     }
 }
 
-/// Starts every adapter of the configuration.
-pub fn start(config: &AdaptersConfig, directory: Arc<Directory>) -> Running {
+/// Starts every adapter of the configuration (barnevern, politikontakt, sspf).
+pub async fn start(
+    config: &AdaptersConfig,
+    directory: Arc<Directory>,
+) -> Result<Running, sqlx::Error> {
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
+    let ledger = runtime::Ledger::open(&config.runtime.ledger).await?;
     let mut tasks = JoinSet::new();
     let barnevern = Arc::new(barnevern::Barnevern::new(
-        directory,
+        directory.clone(),
         topology.clone(),
         config,
         cancel.clone(),
@@ -48,7 +54,17 @@ pub fn start(config: &AdaptersConfig, directory: Arc<Directory>) -> Running {
             budget: Duration::from_secs(config.runtime.retry_budget_secs),
         },
         confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
+        ledger,
     };
-    tasks.spawn(runtime::consume(barnevern, settings, cancel.clone()));
-    Running { cancel, tasks }
+    tasks.spawn(runtime::consume(
+        barnevern,
+        settings.clone(),
+        cancel.clone(),
+    ));
+    let timeout = Duration::from_millis(config.runtime.inbox_timeout_ms);
+    for kind in [AdapterKind::Politikontakt, AdapterKind::Sspf] {
+        let inbox = Arc::new(inbox::Inbox::new(kind, directory.clone(), timeout));
+        tasks.spawn(runtime::consume(inbox, settings.clone(), cancel.clone()));
+    }
+    Ok(Running { cancel, tasks })
 }

@@ -170,6 +170,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         contracts,
         directory,
         catalog,
+        subject_key: store.subject_key().await?,
         store,
         publisher,
         link: link.clone(),

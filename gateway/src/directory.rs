@@ -114,6 +114,9 @@ pub struct Agency {
     pub agency_type: AgencyType,
     pub orgnr: String,
     pub municipality: String,
+    /// A group of agencies (a SIG, an SSP or SSPF forum) rather than one agency.
+    #[serde(default)]
+    pub group: bool,
     /// Absent for agencies that only send.
     pub delivery: Option<Delivery>,
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod authenticate;
 pub mod catalog;
 pub mod config;
+pub mod consent;
 pub mod decide;
 pub mod devkeys;
 pub mod directory;

@@ -153,7 +153,7 @@ impl Harness {
     }
 
     /// Starts the adapters on the same broker names.
-    pub fn start_adapters(&mut self) {
+    pub async fn start_adapters(&mut self) {
         let config = AdaptersConfig {
             directory: self.config.directory.clone(),
             broker: BrokerConfig {
@@ -162,11 +162,16 @@ impl Harness {
             },
             runtime: RuntimeConfig {
                 prefetch: 8,
+                ledger: self.dir.join("ledger.sqlite"),
                 ..RuntimeConfig::default()
             },
         };
         let directory = Arc::new(Directory::load(&config.directory).unwrap());
-        self.adapters = Some(adapters::start(&config, directory));
+        self.adapters = Some(
+            adapters::start(&config, directory)
+                .await
+                .expect("adapters start"),
+        );
     }
 
     /// Valid claims for `org`.
@@ -200,8 +205,13 @@ impl Harness {
 
     /// POSTs `body` as JSON to `/v1/messages`.
     pub async fn post(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.post_to("/v1/messages", token, body).await
+    }
+
+    /// POSTs `body` as JSON to `path` of the API.
+    pub async fn post_to(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
         self.http
-            .post(format!("{}/v1/messages", self.base()))
+            .post(format!("{}{path}", self.base()))
             .bearer_auth(token)
             .json(body)
             .send()
@@ -311,6 +321,107 @@ impl Harness {
             .await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// An agency's HTTP inbox, stood up on port 0: it records every request it answers
+/// (path and JSON body) and answers with the statuses it is told to, then 200.
+#[derive(Clone)]
+pub struct FakeInbox {
+    pub url: String,
+    pub received: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    answers: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl FakeInbox {
+    /// Starts an inbox answering `answers` first, then 200.
+    pub async fn start(answers: &[u16]) -> Self {
+        let inbox = Self {
+            url: String::new(),
+            received: Arc::default(),
+            answers: Arc::new(std::sync::Mutex::new(answers.iter().copied().collect())),
+        };
+        let state = inbox.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+                let state = state.clone();
+                async move {
+                    let status = state.answers.lock().unwrap().pop_front().unwrap_or(200);
+                    state
+                        .received
+                        .lock()
+                        .unwrap()
+                        .push((uri.path().to_owned(), body));
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}/inbox"),
+            ..inbox
+        }
+    }
+
+    /// The message ids of the bodies received at `path`.
+    pub fn ids_at(&self, path: &str) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, b)| b["messageId"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits up to `limit` until `path` received message `id`.
+    pub async fn wait_for(&self, path: &str, id: &str, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self.ids_at(path).iter().any(|i| i == id) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// A copy of the dev directory, in `dir`, whose HTTP inboxes are this inbox.
+    pub fn directory_in(&self, dir: &Path) -> PathBuf {
+        let text = std::fs::read_to_string(repo().join("ops/config/directory.dev.toml")).unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            match line.find("inbox_url = \"") {
+                Some(at) => {
+                    let rest = &line[at + "inbox_url = \"".len()..];
+                    let end = rest.find('"').unwrap();
+                    out.push_str(&line[..at]);
+                    out.push_str(&format!("inbox_url = \"{}\"", self.url));
+                    out.push_str(&rest[end + 1..]);
+                }
+                None => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("directory.toml");
+        std::fs::write(&path, out).unwrap();
+        path
+    }
+}
+
+/// Asserts a problem answer and returns its body.
+pub async fn problem(response: reqwest::Response, status: u16, slug: &str) -> Value {
+    assert_eq!(response.status(), status, "expected {slug}");
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{slug}"));
+    assert_eq!(body["status"], status);
+    body
 }
 
 /// The `messageId` property of a consumed message.

@@ -12,7 +12,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accepting() {
     let mut h = Harness::new().await;
-    h.start_adapters();
+    h.start_adapters().await;
     let token = h.token(SCHOOL);
     let mut expected = BTreeSet::new();
     for _ in 0..5 {

@@ -3,23 +3,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use e2e::{Harness, SCHOOL, bekymringsmelding};
+use e2e::{Harness, SCHOOL, bekymringsmelding, problem};
 use gateway::devkeys::DevKey;
 use gateway::directory::AdapterKind;
 use serde_json::{Value, json};
-
-/// Asserts a problem answer and returns its body.
-async fn problem(response: reqwest::Response, status: u16, slug: &str) -> Value {
-    assert_eq!(response.status(), status, "expected {slug}");
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["type"], format!("/problems/{slug}"));
-    assert_eq!(body["status"], status);
-    body
-}
 
 /// Asserts that nothing about `message` was recorded or routed.
 async fn nothing_changed(h: &Harness, message: &Value) {
@@ -239,7 +226,7 @@ async fn routing_and_legal_basis_refusals_name_their_rule() {
             (|m| m["legalBasis"]["tag"] = "no.strl.196".into()),
             422,
             "legal-basis-not-applicable",
-            "/legalBasis/tag",
+            "/kind",
         ),
         (
             "health basis from a school",

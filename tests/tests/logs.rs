@@ -44,7 +44,7 @@ async fn logs_carry_ids_and_codes_never_payload_values() {
     gateway::telemetry::init_with(move || writer.clone());
 
     let mut h = Harness::new().await;
-    h.start_adapters();
+    h.start_adapters().await;
     let token = h.token(SCHOOL);
     let message = bekymringsmelding();
     let id = message["messageId"].as_str().unwrap().to_string();

@@ -10,7 +10,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn accepted_message_reaches_barnevern_receiving_queue_once_even_when_posted_twice() {
     let mut h = Harness::new().await;
-    h.start_adapters();
+    h.start_adapters().await;
     let token = h.token(SCHOOL);
     let message = bekymringsmelding();
     let id = message["messageId"].as_str().unwrap().to_string();

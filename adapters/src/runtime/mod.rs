@@ -6,8 +6,11 @@
 //! runtime reconnects from scratch. On shutdown it stops consuming and waits for deliveries
 //! in flight; the broker requeues whatever was not acked.
 
+mod control;
+mod ledger;
 mod retry;
 
+pub use ledger::{Entry, Ledger};
 pub use retry::{Next, RetryPolicy};
 
 use futures_util::StreamExt;
@@ -65,6 +68,14 @@ pub trait Adapter: Send + Sync + 'static {
         msg: &RoutedMessage,
         properties: &BasicProperties,
     ) -> impl Future<Output = Outcome> + Send;
+
+    /// Tells `recipient`, which has message `message_id`, that the consent it was sent
+    /// under is withdrawn.
+    fn notify_withdrawn(
+        &self,
+        message_id: &str,
+        recipient: &str,
+    ) -> impl Future<Output = Outcome> + Send;
 }
 
 /// How the runtime consumes.
@@ -75,6 +86,7 @@ pub struct Settings {
     pub prefetch: u16,
     pub retry: RetryPolicy,
     pub confirm_timeout: Duration,
+    pub ledger: Ledger,
 }
 
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -130,6 +142,17 @@ async fn session<A: Adapter>(
         () = cancel.cancelled() => return Ok(()),
         () = adapter.ready() => {}
     }
+    // Withdrawals first, so that nothing already withdrawn is delivered.
+    let control_queue = settings.topology.control_queue(adapter.kind());
+    control::drain(&**adapter, &channel, &control_queue, &settings.ledger).await?;
+    let mut controls = channel
+        .basic_consume(
+            control_queue.as_str().into(),
+            format!("{name}-control").as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     let mut consumer = channel
         .basic_consume(
             settings.topology.work_queue(adapter.kind()).into(),
@@ -149,6 +172,9 @@ async fn session<A: Adapter>(
         tokio::select! {
             () = cancel.cancelled() => break Ok(()),
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            Some(Ok(delivery)) = controls.next() => {
+                control::handle(&**adapter, &settings.ledger, delivery).await;
+            }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     in_flight.spawn(handle(context.clone(), delivery));
@@ -178,13 +204,32 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         .as_ref()
         .map(|id| id.to_string())
         .unwrap_or_default();
-    let outcome = match serde_json::from_slice::<RoutedMessage>(&delivery.data) {
-        Ok(msg) => context.adapter.deliver(&msg, &delivery.properties).await,
-        Err(_) => Outcome::Permanent("not a routed message".into()),
+    let ledger = &context.settings.ledger;
+    let msg = match serde_json::from_slice::<RoutedMessage>(&delivery.data) {
+        Ok(msg) => msg,
+        Err(_) => {
+            tracing::warn!(%message_id, adapter, "not a routed message; dead-lettered");
+            let _ = dead_letter(&delivery).await;
+            return;
+        }
+    };
+    let outcome = match ledger.entry(&message_id).await {
+        Ok(Entry::Unknown) => context.adapter.deliver(&msg, &delivery.properties).await,
+        Ok(entry) => {
+            tracing::info!(%message_id, adapter, ?entry, "not delivered again");
+            if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+                tracing::warn!(%message_id, adapter, %error, "ack failed");
+            }
+            return;
+        }
+        Err(error) => Outcome::transient(format!("ledger: {error}")),
     };
     let acted = match outcome {
         Outcome::Delivered => {
             tracing::info!(%message_id, adapter, "delivered");
+            if let Err(error) = ledger.delivered(&message_id, &msg.recipient.0).await {
+                tracing::error!(%message_id, adapter, %error, "delivery not noted in the ledger");
+            }
             delivery.ack(BasicAckOptions::default()).await
         }
         Outcome::Permanent(reason) => {

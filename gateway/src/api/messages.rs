@@ -1,13 +1,14 @@
 //! `POST /v1/messages` and `GET /v1/messages/{id}`: the path of a message through the gateway.
 
-use super::AppState;
 use super::body::read_json;
 use super::problem::{Problem, ProblemType};
-use crate::catalog::BasisRefusal;
-use crate::decide::{Refusal, decide};
-use crate::parse::{FieldError, ParseError};
+use super::{AppState, explain};
+use crate::authenticate::Caller;
+use crate::consent::Consent;
+use crate::decide::decide;
+use crate::parse::{Envelope, FieldError, ParseError};
 use crate::publish::Topology;
-use crate::record::{NewMessage, Outgoing, Recorded, Status, StatusView, now, timestamp};
+use crate::record::{NewMessage, Outgoing, Recorded, Refused, Status, StatusView, now, timestamp};
 use crate::routed::{RoutedMessage, RoutedSender};
 use axum::Json;
 use axum::body::Body;
@@ -27,16 +28,35 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = app.caller(&headers).await?;
-    let bytes = read_json(&headers, body, app.body_limit).await?;
-    let envelope = app.contracts.parse(&bytes).map_err(|e| {
-        tracing::info!(sender = %caller.agency.id, "message refused: does not fit its contract");
-        parse_problem(e)
-    })?;
+    let envelope = parse(&app, &caller, &headers, body).await?;
+    let consent = cited_consent(&app, &caller, &envelope).await?;
+    let decision = decide(
+        app.facts(&caller, &envelope, consent.as_ref()),
+        &app.directory,
+        &app.catalog,
+    );
     let id = envelope.message_id.to_string();
-    let route = decide(&caller.agency, &envelope, &app.directory, &app.catalog).map_err(|r| {
-        tracing::info!(message_id = %id, sender = %caller.agency.id, kind = %envelope.kind, legal_basis = %envelope.legal_basis.tag, refusal = ?r, "message refused");
-        refusal_problem(r)
-    })?;
+    let Some(route) = decision.route() else {
+        let codes: Vec<&str> = decision.refusals.iter().map(|r| r.rule.code()).collect();
+        tracing::info!(message_id = %id, sender = %caller.agency.id, kind = %envelope.kind, legal_basis = %envelope.legal_basis.tag, refusals = ?codes, "message refused");
+        let reasons = decision
+            .refusals
+            .iter()
+            .map(|r| serde_json::json!({"rule": r.rule.code(), "pointer": r.pointer}))
+            .collect();
+        app.store
+            .record_refusal(&Refused {
+                message_id: &id,
+                sender: &caller.agency.id.0,
+                recipient: &envelope.recipient,
+                kind: envelope.kind.as_str(),
+                legal_basis: &envelope.legal_basis.tag,
+                reasons: serde_json::Value::Array(reasons),
+            })
+            .await
+            .map_err(internal)?;
+        return Err(explain::refusal(&decision, explain::language(&headers)));
+    };
     let body_hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&envelope).expect("an envelope serialises"),
     ));
@@ -55,10 +75,12 @@ pub async fn post(
         body_hash,
         routing_key: Topology::routing_key(route.adapter, &route.recipient.id.0),
         routed: serde_json::to_vec(&routed).expect("a routed message serialises"),
+        consent_ref: envelope.legal_basis.consent_ref.clone(),
     };
+    let warnings = explain::errors(&decision, &decision.warnings, explain::language(&headers));
     let hold_until = now() + app.hold;
     match app.store.record(&new, hold_until).await.map_err(internal)? {
-        Recorded::New => publish(&app, &new.outgoing()).await,
+        Recorded::New => publish(&app, &new.outgoing(), &warnings).await,
         Recorded::Existing {
             sender,
             body_hash,
@@ -72,10 +94,75 @@ pub async fn post(
                 ));
             }
             match (status, app.store.pending(&id).await.map_err(internal)?) {
-                (Status::Recorded, Some(pending)) => publish(&app, &pending).await,
-                _ => Ok(accepted(&id)),
+                (Status::Recorded, Some(pending)) => publish(&app, &pending, &warnings).await,
+                _ => Ok(accepted(&id, status, &warnings)),
             }
         }
+    }
+}
+
+/// `POST /v1/messages/validate`: every check of `POST /v1/messages`, nothing recorded or
+/// sent; answers what would happen.
+pub async fn validate(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = app.caller(&headers).await?;
+    let envelope = parse(&app, &caller, &headers, body).await?;
+    let consent = cited_consent(&app, &caller, &envelope).await?;
+    let decision = decide(
+        app.facts(&caller, &envelope, consent.as_ref()),
+        &app.directory,
+        &app.catalog,
+    );
+    let lang = explain::language(&headers);
+    let route = decision
+        .route()
+        .map(|r| serde_json::json!({"recipient": r.recipient.id, "adapter": r.adapter}));
+    let mut response = Json(serde_json::json!({
+        "messageId": envelope.message_id,
+        "outcome": if route.is_some() { "allowed" } else { "refused" },
+        "legalBasis": decision.basis.map(|b| serde_json::json!({"tag": b.tag, "statute": b.statute, "status": b.status})),
+        "route": route,
+        "refusals": explain::errors(&decision, &decision.refusals, lang),
+        "warnings": explain::errors(&decision, &decision.warnings, lang),
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    Ok(response)
+}
+
+/// Reads and parses the body of a message request.
+async fn parse(
+    app: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Envelope, Problem> {
+    let bytes = read_json(headers, body, app.body_limit).await?;
+    app.contracts.parse(&bytes).map_err(|e| {
+        tracing::info!(sender = %caller.agency.id, "message refused: does not fit its contract");
+        parse_problem(e)
+    })
+}
+
+/// The consent the envelope cites, if the caller's organisation recorded it.
+async fn cited_consent(
+    app: &AppState,
+    caller: &Caller,
+    envelope: &Envelope,
+) -> Result<Option<Consent>, Problem> {
+    match &envelope.legal_basis.consent_ref {
+        None => Ok(None),
+        Some(id) => app
+            .store
+            .consent(&caller.agency.id.0, id)
+            .await
+            .map_err(internal),
     }
 }
 
@@ -99,12 +186,16 @@ pub async fn get(
         })
 }
 
-async fn publish(app: &AppState, msg: &Outgoing) -> Result<Response, Problem> {
+async fn publish(
+    app: &AppState,
+    msg: &Outgoing,
+    warnings: &[FieldError],
+) -> Result<Response, Problem> {
     match app.publisher.publish(msg).await {
         Ok(()) => {
             app.store.mark_queued(&msg.id).await.map_err(internal)?;
             tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
-            Ok(accepted(&msg.id))
+            Ok(accepted(&msg.id, Status::Queued, warnings))
         }
         Err(error) => {
             tracing::warn!(message_id = %msg.id, %error, "broker did not confirm; left to the outbox");
@@ -121,17 +212,17 @@ async fn publish(app: &AppState, msg: &Outgoing) -> Result<Response, Problem> {
     }
 }
 
-fn accepted(id: &str) -> Response {
+fn accepted(id: &str, status: Status, warnings: &[FieldError]) -> Response {
     let location = format!("/v1/messages/{id}");
-    let mut response = (
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({
-            "messageId": id,
-            "status": Status::Queued,
-            "statusUrl": location,
-        })),
-    )
-        .into_response();
+    let mut body = serde_json::json!({
+        "messageId": id,
+        "status": status,
+        "statusUrl": location,
+    });
+    if !warnings.is_empty() {
+        body["warnings"] = serde_json::json!(warnings);
+    }
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -152,72 +243,8 @@ fn parse_problem(error: ParseError) -> Problem {
     }
 }
 
-fn refusal_problem(refusal: Refusal) -> Problem {
-    const TAG: &str = "/legalBasis/tag";
-    match refusal {
-        Refusal::UnknownRecipient => Problem::new(
-            ProblemType::UnknownRecipient,
-            "the recipient is not a receiving agency of the directory",
-        )
-        .with_errors(vec![FieldError::new(
-            "/recipient",
-            "unknown_recipient",
-            "no such receiving agency",
-        )]),
-        Refusal::RecipientMismatch { pointer } => Problem::new(
-            ProblemType::RecipientMismatch,
-            "the recipient does not serve the municipality the message is for",
-        )
-        .with_errors(vec![FieldError::new(
-            pointer,
-            "recipient_mismatch",
-            "does not match the recipient",
-        )]),
-        Refusal::SenderMismatch { pointer } => Problem::new(
-            ProblemType::SenderMismatch,
-            "the message names an organisation other than the token's",
-        )
-        .with_errors(vec![FieldError::new(
-            pointer,
-            "sender_mismatch",
-            "is not your organisation",
-        )]),
-        Refusal::Basis(BasisRefusal::Unknown) => Problem::new(
-            ProblemType::LegalBasisUnknown,
-            "the legal basis is not in the catalog",
-        )
-        .with_errors(vec![FieldError::new(
-            TAG,
-            "unknown_legal_basis",
-            "not in the catalog",
-        )]),
-        Refusal::Basis(BasisRefusal::NotInForce(status)) => Problem::new(
-            ProblemType::LegalBasisNotInForce,
-            format!("the catalog marks this legal basis as {status:?}"),
-        )
-        .with_errors(vec![FieldError::new(TAG, "not_in_force", "not in force")]),
-        Refusal::Basis(reason) => {
-            let (code, detail) = match reason {
-                BasisRefusal::WrongKind => (
-                    "wrong_kind",
-                    "this legal basis does not serve this message kind",
-                ),
-                BasisRefusal::SenderType => (
-                    "sender_type",
-                    "your agency type may not send under this legal basis",
-                ),
-                _ => (
-                    "recipient_type",
-                    "the recipient's agency type may not receive under this legal basis",
-                ),
-            };
-            Problem::new(ProblemType::LegalBasisNotApplicable, detail)
-                .with_errors(vec![FieldError::new(TAG, code, detail)])
-        }
-    }
-}
-
-fn internal(error: crate::record::StoreError) -> Problem {
+/// The problem for a database failure.
+pub fn internal(error: crate::record::StoreError) -> Problem {
     tracing::error!(%error, "database failure");
     Problem::new(
         ProblemType::Internal,

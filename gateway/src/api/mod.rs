@@ -1,14 +1,19 @@
 //! The HTTP API: routes, shared state, request logging.
 
 mod body;
+mod consents;
+mod explain;
 mod health;
+mod legal_bases;
 mod messages;
 pub mod problem;
 
 use crate::authenticate::{AuthError, Authenticator, Caller};
 use crate::catalog::Catalog;
+use crate::consent::{Consent, SubjectKey};
+use crate::decide::Facts;
 use crate::directory::Directory;
-use crate::parse::Contracts;
+use crate::parse::{Contracts, Envelope};
 use crate::publish::{BrokerLink, Publisher};
 use crate::record::Store;
 use axum::Router;
@@ -28,6 +33,7 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     pub catalog: Catalog,
     pub store: Store,
+    pub subject_key: SubjectKey,
     pub publisher: Publisher,
     pub link: Arc<BrokerLink>,
     pub body_limit: usize,
@@ -39,7 +45,13 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/messages", post(messages::post))
+        .route("/v1/messages/validate", post(messages::validate))
         .route("/v1/messages/{id}", get(messages::get))
+        .route("/v1/consents", post(consents::post))
+        .route("/v1/consents/{id}", get(consents::get))
+        .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
+        .route("/v1/legal-bases", get(legal_bases::list))
+        .route("/v1/legal-bases/{tag}", get(legal_bases::show))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/problems", get(problem::list))
@@ -50,6 +62,22 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 impl AppState {
+    /// What a decision on `envelope` from `caller` is made on, today.
+    pub fn facts<'a>(
+        &'a self,
+        caller: &'a Caller,
+        envelope: &'a Envelope,
+        consent: Option<&'a Consent>,
+    ) -> Facts<'a> {
+        Facts {
+            sender: &caller.agency,
+            envelope,
+            consent,
+            subject_key: &self.subject_key,
+            today: crate::record::now().date(),
+        }
+    }
+
     /// The caller named by the request's bearer token.
     pub async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
         let authorization = headers

@@ -24,6 +24,11 @@ pub enum ProblemType {
     LegalBasisUnknown,
     LegalBasisNotInForce,
     LegalBasisNotApplicable,
+    SubjectNotCovered,
+    ConsentNotValid,
+    AttestationMissing,
+    FieldsNotMinimal,
+    IdentifyingText,
     IdempotencyConflict,
     NotFound,
     BrokerUnavailable,
@@ -33,7 +38,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 17] = [
+    pub const ALL: [ProblemType; 22] = [
         Self::MalformedJson,
         Self::UnsupportedMediaType,
         Self::BodyTooLarge,
@@ -46,6 +51,11 @@ impl ProblemType {
         Self::LegalBasisUnknown,
         Self::LegalBasisNotInForce,
         Self::LegalBasisNotApplicable,
+        Self::SubjectNotCovered,
+        Self::ConsentNotValid,
+        Self::AttestationMissing,
+        Self::FieldsNotMinimal,
+        Self::IdentifyingText,
         Self::IdempotencyConflict,
         Self::NotFound,
         Self::BrokerUnavailable,
@@ -129,6 +139,36 @@ impl ProblemType {
                 "Legal basis does not cover this message",
                 "The legal basis does not serve this message kind, this sender's agency type or this recipient's agency type. Nothing was recorded.",
             ),
+            Self::SubjectNotCovered => (
+                "subject-not-covered",
+                S::UNPROCESSABLE_ENTITY,
+                "Legal basis does not cover this person",
+                "The person is older than the legal basis allows, is unborn where it does not cover the unborn, or the age or birth date given disagrees with the national ID or birth date in the payload. Nothing was sent.",
+            ),
+            Self::ConsentNotValid => (
+                "consent-not-valid",
+                S::UNPROCESSABLE_ENTITY,
+                "Consent missing, not valid or out of scope",
+                "The legal basis needs a consent recorded by your organisation (POST /v1/consents) that is not withdrawn, valid today, for this person, purpose, recipient type and every data category sent, and given by the person and/or guardians as the catalog requires. Nothing was sent.",
+            ),
+            Self::AttestationMissing => (
+                "attestation-missing",
+                S::UNPROCESSABLE_ENTITY,
+                "Attestation missing",
+                "The legal basis requires the sender to attest statements (legalBasis.attestation) that are missing, or the message attests statements the basis does not know. Nothing was sent.",
+            ),
+            Self::FieldsNotMinimal => (
+                "fields-not-minimal",
+                S::UNPROCESSABLE_ENTITY,
+                "Fields not allowed or missing under this legal basis",
+                "The payload carries fields the legal basis does not allow, or lacks fields it requires (GET /v1/legal-bases lists both). The gateway refuses rather than strips. Nothing was sent.",
+            ),
+            Self::IdentifyingText => (
+                "identifying-text",
+                S::UNPROCESSABLE_ENTITY,
+                "Anonymised message contains identifying data",
+                "A text field of an anonymised message holds a national ID number, phone number, e-mail address or exact date; `errors` names the field and the kind of identifier. Nothing was sent.",
+            ),
             Self::IdempotencyConflict => (
                 "idempotency-conflict",
                 S::CONFLICT,
@@ -138,8 +178,8 @@ impl ProblemType {
             Self::NotFound => (
                 "not-found",
                 S::NOT_FOUND,
-                "No such message",
-                "No message with this id was sent by your organisation.",
+                "Not found",
+                "No such resource, or none your organisation may see (messages and consents are visible only to the organisation that sent or recorded them).",
             ),
             Self::BrokerUnavailable => (
                 "broker-unavailable",
@@ -175,6 +215,8 @@ pub struct Problem {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u32>,
+    /// The language of `detail` and the errors' texts, when not English.
+    pub language: Option<&'static str>,
 }
 
 impl Problem {
@@ -185,6 +227,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after_secs: None,
+            language: None,
         }
     }
 
@@ -230,6 +273,9 @@ impl IntoResponse for Problem {
         );
         if self.kind == ProblemType::Unauthenticated {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(lang) = self.language {
+            headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang));
         }
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));

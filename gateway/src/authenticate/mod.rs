@@ -31,6 +31,8 @@ pub struct Claims {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub agency: Agency,
+    /// The token's subject: the person (or system) acting for the agency.
+    pub subject: String,
 }
 
 /// Why a request is not authenticated.
@@ -112,7 +114,10 @@ impl Authenticator {
             .get(&claims.org)
             .ok_or(AuthError::UnknownOrganisation)?
             .clone();
-        Ok(Caller { agency })
+        Ok(Caller {
+            agency,
+            subject: claims.sub,
+        })
     }
 }
 

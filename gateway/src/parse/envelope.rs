@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The message kinds the gateway carries; each has a schema `schemas/kinds/<kind>.schema.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 pub enum Kind {
     /// Bekymringsmelding from a public reporter to barnevern (Norway).
     #[serde(rename = "no.bekymringsmelding")]

@@ -13,6 +13,12 @@ pub struct FieldError {
     pub pointer: String,
     pub code: String,
     pub detail: String,
+    /// The statute the rule comes from, for refusals under a legal basis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statute: Option<String>,
+    /// What kinds of identifier a text holds (never the identifiers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub found: Vec<String>,
 }
 
 impl FieldError {
@@ -22,6 +28,8 @@ impl FieldError {
             pointer: pointer.into(),
             code: code.into(),
             detail: detail.into(),
+            statute: None,
+            found: Vec::new(),
         }
     }
 }
@@ -29,6 +37,7 @@ impl FieldError {
 /// The envelope schema and one schema per kind, compiled once at start-up.
 pub struct Contracts {
     envelope: Validator,
+    consent: Validator,
     kinds: HashMap<Kind, Validator>,
 }
 
@@ -65,6 +74,7 @@ impl Contracts {
     /// Compiles `envelope.schema.json` and `kinds/<kind>.schema.json` for every kind.
     pub fn load(dir: &Path) -> Result<Self, ContractsError> {
         let envelope = compile(&dir.join("envelope.schema.json"))?;
+        let consent = compile(&dir.join("consent.schema.json"))?;
         let kinds = Kind::ALL
             .into_iter()
             .map(|kind| {
@@ -72,16 +82,16 @@ impl Contracts {
                 compile(&path).map(|v| (kind, v))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { envelope, kinds })
+        Ok(Self {
+            envelope,
+            consent,
+            kinds,
+        })
     }
 
     /// Parses a request body into an envelope whose payload fits its kind.
     pub fn parse(&self, body: &[u8]) -> Result<Envelope, ParseError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| ParseError::Malformed {
-                line: e.line(),
-                column: e.column(),
-            })?;
+        let value = json(body)?;
         let mut errors = field_errors(&self.envelope, &value, "");
         if let Some(kind) = value
             .get("kind")
@@ -111,10 +121,36 @@ impl Contracts {
         })
     }
 
+    /// Parses a consent record (`consent.schema.json`).
+    pub fn parse_consent<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+    ) -> Result<T, ParseError> {
+        let value = json(body)?;
+        let errors = field_errors(&self.consent, &value, "");
+        if !errors.is_empty() {
+            return Err(ParseError::Invalid(errors));
+        }
+        serde_json::from_value(value).map_err(|_| {
+            ParseError::Invalid(vec![FieldError::new(
+                "",
+                "type",
+                "the record does not fit its contract",
+            )])
+        })
+    }
+
     /// Field errors of `instance` against the schema of `kind` (used by the schema tests).
     pub fn check_payload(&self, kind: Kind, instance: &serde_json::Value) -> Vec<FieldError> {
         field_errors(&self.kinds[&kind], instance, "")
     }
+}
+
+fn json(body: &[u8]) -> Result<serde_json::Value, ParseError> {
+    serde_json::from_slice(body).map_err(|e| ParseError::Malformed {
+        line: e.line(),
+        column: e.column(),
+    })
 }
 
 fn compile(path: &Path) -> Result<Validator, ContractsError> {

@@ -71,6 +71,33 @@ impl Publisher {
     }
 }
 
+impl Publisher {
+    /// Publishes a control message (e.g. a withdrawal) to `adapter`'s control queue;
+    /// `Ok` only when confirmed.
+    pub async fn publish_control(
+        &self,
+        adapter: crate::directory::AdapterKind,
+        kind: &str,
+        body: &[u8],
+    ) -> Result<(), PublishError> {
+        let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
+        let properties = BasicProperties::default()
+            .with_type(kind.into())
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_app_id("referral-gateway".into());
+        publish_confirmed(
+            &channel,
+            &self.exchange,
+            &Topology::control_key(adapter),
+            body,
+            properties,
+            self.confirm_timeout,
+        )
+        .await
+    }
+}
+
 /// Publishes `body` as mandatory on a confirming channel and waits at most `timeout` for
 /// the confirm; `Ok` only for an ack of a routed (not returned) message.
 pub async fn publish_confirmed(

@@ -88,6 +88,16 @@ impl Topology {
         format!("{}adapter.{}", self.prefix, adapter.name())
     }
 
+    /// The control queue of an adapter: withdrawals of messages it must not deliver.
+    pub fn control_queue(&self, adapter: AdapterKind) -> String {
+        format!("{}adapter.{}.control", self.prefix, adapter.name())
+    }
+
+    /// The routing key of control messages for `adapter`.
+    pub fn control_key(adapter: AdapterKind) -> String {
+        format!("control.{}", adapter.name())
+    }
+
     /// The dead-letter queue of an adapter.
     pub fn dead_queue(&self, adapter: AdapterKind) -> String {
         format!("{}adapter.{}.dead", self.prefix, adapter.name())
@@ -201,6 +211,12 @@ impl Topology {
             ));
             d.queues.push((work.clone(), args));
             d.queues.push((dead.clone(), quorum()));
+            d.queues.push((self.control_queue(adapter), quorum()));
+            d.bindings.push((
+                self.control_queue(adapter),
+                self.exchange(),
+                Self::control_key(adapter),
+            ));
             d.bindings
                 .push((work, self.exchange(), format!("{}.#", adapter.name())));
             d.bindings

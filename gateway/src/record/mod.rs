@@ -8,8 +8,10 @@
 //! audit trail in the same transaction.
 
 mod clock;
+mod consents;
 
 pub use clock::{now, timestamp};
+pub use consents::{Affected, ConsentRecorded, Refused, Withdrawal};
 
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -26,6 +28,10 @@ pub enum Status {
     Recorded,
     /// Confirmed by the broker: on its way to the recipient's adapter.
     Queued,
+    /// Handed to the recipient's system.
+    Delivered,
+    /// Stopped before delivery: the consent it was sent under was withdrawn.
+    Withdrawn,
 }
 
 impl Status {
@@ -33,6 +39,8 @@ impl Status {
         match self {
             Self::Recorded => "recorded",
             Self::Queued => "queued",
+            Self::Delivered => "delivered",
+            Self::Withdrawn => "withdrawn",
         }
     }
 
@@ -40,6 +48,8 @@ impl Status {
         match s {
             "recorded" => Ok(Self::Recorded),
             "queued" => Ok(Self::Queued),
+            "delivered" => Ok(Self::Delivered),
+            "withdrawn" => Ok(Self::Withdrawn),
             other => Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
         }
     }
@@ -56,6 +66,8 @@ pub struct NewMessage {
     pub body_hash: String,
     pub routing_key: String,
     pub routed: Vec<u8>,
+    /// The consent cited, if any.
+    pub consent_ref: Option<String>,
 }
 
 impl NewMessage {
@@ -188,8 +200,8 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         let at = timestamp(now());
         let inserted = sqlx::query(
-            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&msg.id)
         .bind(&msg.sender)
@@ -203,6 +215,7 @@ impl Store {
         .bind(&at)
         .bind(&at)
         .bind(timestamp(hold_until))
+        .bind(&msg.consent_ref)
         .execute(&self.writer)
         .await?
         .rows_affected()

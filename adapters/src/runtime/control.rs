@@ -1,0 +1,89 @@
+//! Control messages from the gateway: a consent was withdrawn, so the messages listed must
+//! not be delivered; those already delivered get a withdrawal notice to their recipient.
+
+use super::{Adapter, Entry, Ledger, Outcome};
+use lapin::Channel;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Withdrawal {
+    consent_ref: String,
+    message_ids: Vec<String>,
+}
+
+/// Handles every control message waiting in `queue`, before any work is taken.
+pub async fn drain<A: Adapter>(
+    adapter: &A,
+    channel: &Channel,
+    queue: &str,
+    ledger: &Ledger,
+) -> Result<(), lapin::Error> {
+    while let Some(message) = channel
+        .basic_get(queue.into(), BasicGetOptions::default())
+        .await?
+    {
+        handle(adapter, ledger, message.delivery).await;
+    }
+    Ok(())
+}
+
+/// Handles one control message; acks it once every message it lists is stopped or its
+/// recipient told, and requeues it otherwise.
+pub async fn handle<A: Adapter>(adapter: &A, ledger: &Ledger, delivery: Delivery) {
+    let done = match serde_json::from_slice::<Withdrawal>(&delivery.data) {
+        Ok(w) => withdraw(adapter, ledger, &w).await,
+        Err(_) => {
+            tracing::warn!(
+                adapter = adapter.kind().name(),
+                "unreadable control message dropped"
+            );
+            true
+        }
+    };
+    let acted = if done {
+        delivery.ack(BasicAckOptions::default()).await
+    } else {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        delivery
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            })
+            .await
+    };
+    if let Err(error) = acted {
+        tracing::warn!(%error, "control message not settled; the broker will redeliver it");
+    }
+}
+
+async fn withdraw<A: Adapter>(adapter: &A, ledger: &Ledger, w: &Withdrawal) -> bool {
+    let name = adapter.kind().name();
+    let mut done = true;
+    for id in &w.message_ids {
+        match ledger.withdraw(id).await {
+            Ok(Entry::Delivered { recipient }) => {
+                match adapter.notify_withdrawn(id, &recipient).await {
+                    Outcome::Delivered => {
+                        tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "recipient told of the withdrawal")
+                    }
+                    outcome => {
+                        tracing::warn!(message_id = %id, adapter = name, ?outcome, "withdrawal notice not delivered; will retry");
+                        done = false;
+                    }
+                }
+            }
+            Ok(_) => {
+                tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "message stopped: consent withdrawn")
+            }
+            Err(error) => {
+                tracing::warn!(message_id = %id, adapter = name, %error, "ledger failed");
+                done = false;
+            }
+        }
+    }
+    done
+}

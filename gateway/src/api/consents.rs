@@ -1,0 +1,171 @@
+//! `POST /v1/consents`, `GET /v1/consents/{id}`, `POST /v1/consents/{id}/withdraw`: the
+//! consent registry. A consent is visible to, citable by and withdrawable by the
+//! organisation that recorded it only.
+
+use super::AppState;
+use super::body::read_json;
+use super::messages::internal;
+use super::problem::{Problem, ProblemType};
+use crate::consent::{Consent, ConsentRequest, Recorder};
+use crate::directory::AdapterKind;
+use crate::parse::ParseError;
+use crate::record::{Affected, ConsentRecorded, now, timestamp};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Records a consent; idempotent by its id.
+pub async fn post(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = app.caller(&headers).await?;
+    let bytes = read_json(&headers, body, app.body_limit).await?;
+    let request: ConsentRequest = app.contracts.parse_consent(&bytes).map_err(|e| match e {
+        ParseError::Malformed { line, column } => Problem::new(
+            ProblemType::MalformedJson,
+            format!("the body is not JSON (line {line}, column {column})"),
+        ),
+        ParseError::Invalid(errors) => invalid(errors),
+    })?;
+    let body_hash = hex::encode(Sha256::digest(&bytes));
+    let recorder = Recorder {
+        organisation: &caller.agency.id.0,
+        person: &caller.subject,
+        at: timestamp(now()),
+    };
+    let consent = request
+        .into_consent(recorder, &app.subject_key, &app.catalog)
+        .map_err(invalid)?;
+    match app
+        .store
+        .record_consent(&consent, &body_hash)
+        .await
+        .map_err(internal)?
+    {
+        ConsentRecorded::New => {
+            tracing::info!(consent_id = %consent.consent_id, organisation = %consent.organisation, purpose = %consent.purpose, "consent recorded");
+        }
+        ConsentRecorded::Existing { body_hash: before } if before == body_hash => {}
+        ConsentRecorded::Existing { .. } => {
+            return Err(Problem::new(
+                ProblemType::IdempotencyConflict,
+                "this consent id was used for another consent",
+            ));
+        }
+    }
+    let stored = find(&app, &caller.agency.id.0, &consent.consent_id).await?;
+    let location = format!("/v1/consents/{}", stored.consent_id);
+    let mut response = (StatusCode::CREATED, Json(stored)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// A consent's record (never its subject).
+pub async fn get(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Consent>, Problem> {
+    let caller = app.caller(&headers).await?;
+    find(&app, &caller.agency.id.0, &id).await.map(Json)
+}
+
+/// Withdraws a consent: new messages citing it are refused from now on, messages under
+/// it not yet delivered are stopped, and recipients of delivered ones are told. Repeating
+/// the call repeats the notices (and is how a notice the broker did not confirm is retried).
+pub async fn withdraw(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let caller = app.caller(&headers).await?;
+    let organisation = &caller.agency.id.0;
+    let withdrawal = app
+        .store
+        .withdraw_consent(organisation, &id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    tracing::info!(consent_id = %id, organisation = %organisation, stopped = withdrawal.stopped.len(), delivered = withdrawal.delivered.len(), "consent withdrawn");
+    for (kind, affected) in [
+        ("consent.withdrawn.stop", &withdrawal.stopped),
+        ("consent.withdrawn.notice", &withdrawal.delivered),
+    ] {
+        notify(&app, kind, &id, affected).await?;
+    }
+    let ids = |list: &[Affected]| list.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+    Ok(Json(serde_json::json!({
+        "consentId": id,
+        "withdrawnAt": withdrawal.withdrawn_at,
+        "stopped": ids(&withdrawal.stopped),
+        "notified": ids(&withdrawal.delivered),
+    })))
+}
+
+/// Tells each adapter concerned which messages under a withdrawn consent to stop, or
+/// whose recipients to notify; 503 if the broker does not confirm.
+async fn notify(
+    app: &AppState,
+    kind: &str,
+    consent_id: &str,
+    affected: &[Affected],
+) -> Result<(), Problem> {
+    for adapter in AdapterKind::ALL {
+        let ids: Vec<&str> = affected
+            .iter()
+            .filter(|a| a.routing_key.split('.').next() == Some(adapter.name()))
+            .map(|a| a.id.as_str())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let body = serde_json::to_vec(&serde_json::json!({
+            "consentRef": consent_id,
+            "messageIds": ids,
+        }))
+        .expect("a notice serialises");
+        app.publisher
+            .publish_control(adapter, kind, &body)
+            .await
+            .map_err(|error| {
+                tracing::warn!(consent_id, %error, "withdrawal notice not confirmed");
+                Problem::new(
+                    ProblemType::BrokerUnavailable,
+                    "the consent is withdrawn, but the broker did not confirm the notices; repeat the request",
+                )
+                .retry_after(5)
+            })?;
+    }
+    Ok(())
+}
+
+async fn find(app: &AppState, organisation: &str, id: &str) -> Result<Consent, Problem> {
+    app.store
+        .consent(organisation, id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(not_found)
+}
+
+fn not_found() -> Problem {
+    Problem::new(
+        ProblemType::NotFound,
+        "no consent with this id from your organisation",
+    )
+}
+
+fn invalid(errors: Vec<crate::parse::FieldError>) -> Problem {
+    Problem::new(
+        ProblemType::InvalidMessage,
+        format!("{} field(s) break the consent contract", errors.len()),
+    )
+    .with_errors(errors)
+}

@@ -1,0 +1,592 @@
+//! The legal-basis catalog (`schemas/legal-bases.toml`): policy as data, loaded and checked
+//! at start-up. A malformed or contradictory catalog stops the gateway.
+
+mod profile;
+
+pub use profile::{FieldPattern, FieldProfile, Leaf, leaves};
+
+use crate::directory::AgencyType;
+use crate::parse::Kind;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+/// Whether a basis may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BasisStatus {
+    /// In force and checked against the statute text.
+    InForce,
+    /// In force, but the reference was not checked against the statute text.
+    Unverified,
+    /// Proposed, not law.
+    Proposed,
+    /// Switched off (e.g. no regulation in force).
+    Disabled,
+}
+
+impl BasisStatus {
+    /// Whether messages may be sent under a basis with this status.
+    pub fn usable(self) -> bool {
+        matches!(self, Self::InForce | Self::Unverified)
+    }
+}
+
+/// The agency types a basis names as senders or recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Parties {
+    /// `"*"`: any agency type.
+    Any(&'static str),
+    /// Only these.
+    Only(Vec<AgencyType>),
+}
+
+impl Parties {
+    /// Whether `agency_type` is among them.
+    pub fn admits(&self, agency_type: AgencyType) -> bool {
+        match self {
+            Self::Any(_) => true,
+            Self::Only(types) => types.contains(&agency_type),
+        }
+    }
+
+    /// Whether `agency_type` is named explicitly (not through `"*"`).
+    pub fn names(&self, agency_type: AgencyType) -> bool {
+        matches!(self, Self::Only(types) if types.contains(&agency_type))
+    }
+}
+
+/// Whether a basis lets a group (SIG, SSPF forum, SSP) receive a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupRule {
+    /// One named recipient agency only.
+    #[default]
+    Never,
+    /// A group may receive.
+    Allowed,
+    /// A group may receive if the consent cited covers groups.
+    WithConsent,
+}
+
+/// Whose consent a rule asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentFrom {
+    Subject,
+    Guardians,
+    Both,
+}
+
+/// What consent a basis needs, for the recipients it names (all, when `recipients` is absent).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRule {
+    #[serde(default)]
+    pub recipients: Option<Vec<AgencyType>>,
+    pub from: ConsentFrom,
+    /// Under this age the guardians must consent too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardians_under: Option<u8>,
+    /// Under this age the guardians' consent suffices (the subject's is not asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardians_only_under: Option<u8>,
+}
+
+impl ConsentRule {
+    /// Whether the subject and the guardians must consent, for a subject of `age` years
+    /// (`None`: unborn).
+    pub fn needs(&self, age: Option<u32>) -> (bool, bool) {
+        let under = |limit: Option<u8>| limit.is_some_and(|l| age.is_none_or(|a| a < l.into()));
+        match self.from {
+            ConsentFrom::Subject => (age.is_some(), under(self.guardians_under) || age.is_none()),
+            ConsentFrom::Guardians => (false, true),
+            ConsentFrom::Both => (!under(self.guardians_only_under) && age.is_some(), true),
+        }
+    }
+}
+
+/// The statements of human judgement a sender must attest under a basis.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Every one of these.
+    #[serde(default)]
+    pub all: Vec<String>,
+    /// At least one of these (when any are listed).
+    #[serde(default)]
+    pub any: Vec<String>,
+}
+
+impl Attestation {
+    /// Whether `id` is a statement of this basis.
+    pub fn knows(&self, id: &str) -> bool {
+        self.all.iter().chain(&self.any).any(|s| s == id)
+    }
+}
+
+/// One row of the catalog.
+#[derive(Debug, Clone, Serialize)]
+pub struct Basis {
+    pub tag: String,
+    pub title_original: String,
+    pub title_en: String,
+    pub statute: String,
+    pub source: String,
+    pub status: BasisStatus,
+    pub kinds: Vec<Kind>,
+    pub senders: Parties,
+    pub barred: Vec<AgencyType>,
+    pub warn: Vec<AgencyType>,
+    pub recipients: Parties,
+    pub group: GroupRule,
+    /// The subject must be younger than this.
+    pub max_age: Option<u8>,
+    /// Whether the subject may be an unborn child.
+    pub unborn: bool,
+    pub consent: Vec<ConsentRule>,
+    pub attestation: Attestation,
+    /// The field profile per kind.
+    #[serde(skip)]
+    pub fields: BTreeMap<Kind, Arc<FieldProfile>>,
+    pub note: Option<String>,
+}
+
+impl Basis {
+    /// The consent rule for a recipient of `recipient` type, if the basis asks for consent.
+    pub fn consent_rule(&self, recipient: AgencyType) -> Option<&ConsentRule> {
+        self.consent.iter().find(|r| {
+            r.recipients
+                .as_ref()
+                .is_none_or(|types| types.contains(&recipient))
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasisRow {
+    tag: String,
+    title_original: String,
+    title_en: String,
+    statute: String,
+    source: String,
+    status: BasisStatus,
+    kinds: Vec<Kind>,
+    senders: Vec<String>,
+    #[serde(default)]
+    barred: Vec<AgencyType>,
+    #[serde(default)]
+    warn: Vec<AgencyType>,
+    recipients: Vec<String>,
+    #[serde(default)]
+    group: GroupRule,
+    max_age: Option<u8>,
+    #[serde(default)]
+    unborn: bool,
+    #[serde(default)]
+    consent: Vec<ConsentRule>,
+    #[serde(default)]
+    attestation: Attestation,
+    #[serde(default)]
+    fields: BTreeMap<Kind, String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileRow {
+    kind: Kind,
+    allowed: Vec<String>,
+    #[serde(default)]
+    required: Vec<String>,
+    #[serde(default)]
+    anonymised: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    basis: Vec<BasisRow>,
+    #[serde(default)]
+    profile: BTreeMap<String, ProfileRow>,
+    #[serde(default)]
+    categories: BTreeMap<Kind, BTreeMap<String, String>>,
+}
+
+/// The catalog, by tag.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    bases: HashMap<String, Basis>,
+    profiles: BTreeMap<String, Arc<FieldProfile>>,
+    categories: HashMap<Kind, Vec<(FieldPattern, String)>>,
+}
+
+/// A catalog that is malformed or contradicts itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read legal-basis catalog {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("legal-basis catalog {path} is invalid: {source}")]
+    Invalid {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("legal-basis catalog: tag {tag} appears twice")]
+    DuplicateTag { tag: String },
+    #[error("legal-basis catalog: tag {tag} is not <country>.<act>.<section>")]
+    BadTag { tag: String },
+    #[error("legal-basis catalog: {tag} names unknown agency type {name:?} in {list}")]
+    UnknownAgencyType {
+        tag: String,
+        name: String,
+        list: &'static str,
+    },
+    #[error("legal-basis catalog: {tag} mixes \"*\" with agency types in {list}")]
+    MixedWildcard { tag: String, list: &'static str },
+    #[error(
+        "legal-basis catalog: field pattern {pattern:?} of profile {profile} is not /a/b or /a/*/b"
+    )]
+    BadPattern { profile: String, pattern: String },
+    #[error("legal-basis catalog: {owner} contradicts itself: {why}")]
+    Contradiction { owner: String, why: String },
+}
+
+fn contradiction(owner: &str, why: impl Into<String>) -> CatalogError {
+    CatalogError::Contradiction {
+        owner: owner.into(),
+        why: why.into(),
+    }
+}
+
+impl Catalog {
+    /// Loads and checks `legal-bases.toml`.
+    pub fn load(path: &Path) -> Result<Self, CatalogError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let file: CatalogFile = toml::from_str(&text).map_err(|source| CatalogError::Invalid {
+            path: path.into(),
+            source: Box::new(source),
+        })?;
+        let profiles = file
+            .profile
+            .into_iter()
+            .map(|(name, row)| Ok((name.clone(), Arc::new(FieldProfile::from_row(name, row)?))))
+            .collect::<Result<BTreeMap<_, _>, CatalogError>>()?;
+        let categories = file
+            .categories
+            .into_iter()
+            .map(|(kind, map)| {
+                let patterns = map
+                    .into_iter()
+                    .map(|(pattern, category)| {
+                        let owner = format!("categories.{kind}");
+                        FieldPattern::parse(&pattern).map(|p| (p, category)).ok_or(
+                            CatalogError::BadPattern {
+                                profile: owner,
+                                pattern,
+                            },
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((kind, patterns))
+            })
+            .collect::<Result<HashMap<_, _>, CatalogError>>()?;
+        let mut catalog = Self {
+            bases: HashMap::new(),
+            profiles,
+            categories,
+        };
+        for row in file.basis {
+            let basis = catalog.basis_from_row(row)?;
+            if catalog.bases.contains_key(&basis.tag) {
+                return Err(CatalogError::DuplicateTag { tag: basis.tag });
+            }
+            catalog.bases.insert(basis.tag.clone(), basis);
+        }
+        Ok(catalog)
+    }
+
+    /// The basis with this tag.
+    pub fn get(&self, tag: &str) -> Option<&Basis> {
+        self.bases.get(tag)
+    }
+
+    /// Every basis, by tag.
+    pub fn bases(&self) -> Vec<&Basis> {
+        let mut all: Vec<&Basis> = self.bases.values().collect();
+        all.sort_by(|a, b| a.tag.cmp(&b.tag));
+        all
+    }
+
+    /// The data category of the field at `path` of a `kind` payload (the longest pattern
+    /// that covers it).
+    pub fn category(&self, kind: Kind, path: &[String]) -> Option<&str> {
+        self.categories
+            .get(&kind)?
+            .iter()
+            .filter(|(p, _)| p.covers(path))
+            .max_by_key(|(p, _)| p.segments().len())
+            .map(|(_, c)| c.as_str())
+    }
+
+    /// The data categories of a kind's fields.
+    pub fn category_names(&self, kind: Kind) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .categories
+            .get(&kind)
+            .into_iter()
+            .flatten()
+            .map(|(_, c)| c.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    fn basis_from_row(&self, row: BasisRow) -> Result<Basis, CatalogError> {
+        let well_formed = {
+            let parts: Vec<&str> = row.tag.split('.').collect();
+            parts.len() == 3
+                && ["no", "se", "dk"].contains(&parts[0])
+                && parts.iter().all(|p| !p.is_empty())
+        };
+        if !well_formed {
+            return Err(CatalogError::BadTag { tag: row.tag });
+        }
+        let tag = row.tag.as_str();
+        let senders = parties(tag, &row.senders, "senders")?;
+        let recipients = parties(tag, &row.recipients, "recipients")?;
+        if let Some(t) = row.barred.iter().find(|t| senders.names(**t)) {
+            return Err(contradiction(
+                tag,
+                format!("{t:?} is both a sender and barred"),
+            ));
+        }
+        if let Some(t) = row.warn.iter().find(|t| !senders.admits(**t)) {
+            return Err(contradiction(
+                tag,
+                format!("warns about {t:?}, which is not a sender"),
+            ));
+        }
+        if row.group == GroupRule::WithConsent && row.consent.is_empty() {
+            return Err(contradiction(
+                tag,
+                "group = with_consent but no consent rule",
+            ));
+        }
+        for rule in &row.consent {
+            if let Some(t) = rule
+                .recipients
+                .iter()
+                .flatten()
+                .find(|t| !recipients.admits(**t))
+            {
+                return Err(contradiction(
+                    tag,
+                    format!("consent rule names {t:?}, not a recipient"),
+                ));
+            }
+        }
+        let mut fields = BTreeMap::new();
+        for kind in &row.kinds {
+            let name = row.fields.get(kind).ok_or_else(|| {
+                contradiction(
+                    tag,
+                    format!("serves {kind} but names no field profile for it"),
+                )
+            })?;
+            let profile = self.profiles.get(name).ok_or_else(|| {
+                contradiction(tag, format!("field profile {name} is not in the catalog"))
+            })?;
+            if profile.kind != *kind {
+                return Err(contradiction(
+                    tag,
+                    format!("field profile {name} is not for {kind}"),
+                ));
+            }
+            if !row.consent.is_empty() {
+                self.check_categorised(profile)?;
+            }
+            fields.insert(*kind, profile.clone());
+        }
+        if let Some(kind) = row.fields.keys().find(|k| !row.kinds.contains(k)) {
+            return Err(contradiction(
+                tag,
+                format!("names a field profile for {kind}, which it does not serve"),
+            ));
+        }
+        Ok(Basis {
+            tag: row.tag,
+            title_original: row.title_original,
+            title_en: row.title_en,
+            statute: row.statute,
+            source: row.source,
+            status: row.status,
+            kinds: row.kinds,
+            senders,
+            barred: row.barred,
+            warn: row.warn,
+            recipients,
+            group: row.group,
+            max_age: row.max_age,
+            unborn: row.unborn,
+            consent: row.consent,
+            attestation: row.attestation,
+            fields,
+            note: row.note,
+        })
+    }
+
+    /// A consent covers data categories, so every field a consent-based profile allows
+    /// must have one.
+    fn check_categorised(&self, profile: &FieldProfile) -> Result<(), CatalogError> {
+        match profile
+            .allowed
+            .iter()
+            .find(|p| self.category(profile.kind, p.segments()).is_none())
+        {
+            Some(p) => Err(contradiction(
+                &profile.name,
+                format!("field {p} is used under consent but has no data category"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FieldProfile {
+    fn from_row(name: String, row: ProfileRow) -> Result<Self, CatalogError> {
+        let patterns = |list: Vec<String>| {
+            list.into_iter()
+                .map(|pattern| {
+                    FieldPattern::parse(&pattern).ok_or_else(|| CatalogError::BadPattern {
+                        profile: name.clone(),
+                        pattern,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let allowed = patterns(row.allowed)?;
+        let required = patterns(row.required)?;
+        if let Some(r) = required
+            .iter()
+            .find(|r| !allowed.iter().any(|a| a.covers(r.segments())))
+        {
+            return Err(contradiction(
+                &name,
+                format!("requires {r}, which it does not allow"),
+            ));
+        }
+        Ok(Self {
+            name,
+            kind: row.kind,
+            allowed,
+            required,
+            anonymised: row.anonymised,
+        })
+    }
+}
+
+fn parties(tag: &str, names: &[String], list: &'static str) -> Result<Parties, CatalogError> {
+    if names.iter().any(|n| n == "*") {
+        return if names.len() == 1 {
+            Ok(Parties::Any("*"))
+        } else {
+            Err(CatalogError::MixedWildcard {
+                tag: tag.into(),
+                list,
+            })
+        };
+    }
+    names
+        .iter()
+        .map(|name| {
+            serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                CatalogError::UnknownAgencyType {
+                    tag: tag.into(),
+                    name: name.clone(),
+                    list,
+                }
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Parties::Only)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Catalog, CatalogError> {
+        let dir = std::env::temp_dir().join(format!("gw-catalog-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        Catalog::load(&path)
+    }
+
+    const ROW: &str = r#"[[basis]]
+tag = "no.x.1"
+title_original = "t"
+title_en = "t"
+statute = "s"
+source = "s"
+status = "in_force"
+"#;
+
+    fn contradiction_of(text: &str) -> String {
+        match load(text) {
+            Err(CatalogError::Contradiction { why, .. }) => why,
+            other => panic!("expected a contradiction, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_shipped_catalog_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/legal-bases.toml");
+        let catalog = Catalog::load(&path).unwrap();
+        assert!(catalog.get("no.bvl2021.13-2").is_some());
+    }
+
+    #[test]
+    fn unknown_agency_types_are_refused() {
+        let err = load(&format!(
+            "{ROW}kinds = []\nsenders = [\"teacher\"]\nrecipients = [\"*\"]\n"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(err, CatalogError::UnknownAgencyType { ref name, .. } if name == "teacher"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn contradictions_stop_the_load() {
+        let barred = contradiction_of(&format!(
+            "{ROW}kinds = []\nsenders = [\"polis\"]\nbarred = [\"polis\"]\nrecipients = [\"*\"]\n"
+        ));
+        assert!(barred.contains("both a sender and barred"), "{barred}");
+        let no_profile = contradiction_of(&format!(
+            "{ROW}kinds = [\"no.politikontakt\"]\nsenders = [\"*\"]\nrecipients = [\"*\"]\n"
+        ));
+        assert!(no_profile.contains("no field profile"), "{no_profile}");
+        let required = contradiction_of(
+            "[profile.p]\nkind = \"no.politikontakt\"\nallowed = [\"/beskrivelse\"]\nrequired = [\"/person\"]\n[[basis]]\ntag = \"no.x.1\"\ntitle_original = \"t\"\ntitle_en = \"t\"\nstatute = \"s\"\nsource = \"s\"\nstatus = \"in_force\"\nkinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\n",
+        );
+        assert!(required.contains("does not allow"), "{required}");
+        let uncategorised = contradiction_of(&format!(
+            "[profile.p]\nkind = \"no.politikontakt\"\nallowed = [\"/beskrivelse\"]\n{ROW}kinds = [\"no.politikontakt\"]\nsenders = [\"*\"]\nrecipients = [\"*\"]\nconsent = [{{ from = \"subject\" }}]\nfields = {{ \"no.politikontakt\" = \"p\" }}\n"
+        ));
+        assert!(
+            uncategorised.contains("no data category"),
+            "{uncategorised}"
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! Decide: whether a parsed message may be sent where it says, under the basis it names.
+//!
+//! Every check runs and every failure is reported (refuse, never strip): the recipient is a
+//! receiving agency of the directory and fits the message; the legal basis is in the
+//! catalog, in force, and covers the kind, the sender's and the recipient's agency types
+//! and the subject's age; the consent it needs is cited, valid and in scope; the sender
+//! attests what the basis asks; the payload carries only the fields the basis allows, all
+//! it requires, and (anonymised) no identifier in its text. [`decide`] is pure: the consent
+//! is looked up before, and the day is given.
+
+mod fields;
+mod reason;
+mod scan;
+pub mod subject;
+
+pub use reason::{Lang, Rule};
+pub use scan::Identifier;
+
+use crate::catalog::{Basis, Catalog, GroupRule};
+use crate::consent::{Consent, Grantor, SubjectKey};
+use crate::directory::{AdapterKind, Agency, Directory};
+use crate::parse::{Envelope, Kind};
+use time::Date;
+
+/// What the decision is made on.
+#[derive(Clone, Copy)]
+pub struct Facts<'a> {
+    /// The authenticated sender.
+    pub sender: &'a Agency,
+    pub envelope: &'a Envelope,
+    /// The consent the envelope cites, if the sender's organisation recorded one by that id.
+    pub consent: Option<&'a Consent>,
+    pub subject_key: &'a SubjectKey,
+    /// The day the decision is made (ages and consent validity are taken on it).
+    pub today: Date,
+}
+
+/// One failed check: the rule and the field (a JSON pointer into the envelope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub rule: Rule,
+    pub pointer: String,
+    /// For identifiers found in text: what kind.
+    pub found: Vec<Identifier>,
+}
+
+impl Reason {
+    fn new(rule: Rule, pointer: impl Into<String>) -> Self {
+        Self {
+            rule,
+            pointer: pointer.into(),
+            found: Vec::new(),
+        }
+    }
+}
+
+/// Where an allowed message goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'a> {
+    pub basis: &'a Basis,
+    pub recipient: &'a Agency,
+    pub adapter: AdapterKind,
+}
+
+/// The outcome: a route if nothing failed, and every reason and warning.
+#[derive(Debug, Clone)]
+pub struct Decision<'a> {
+    /// The basis named, if the catalog has it (for the statute in explanations).
+    pub basis: Option<&'a Basis>,
+    pub refusals: Vec<Reason>,
+    pub warnings: Vec<Reason>,
+    route: Option<Route<'a>>,
+}
+
+impl<'a> Decision<'a> {
+    /// The route, if the message is allowed.
+    pub fn route(&self) -> Option<Route<'a>> {
+        self.route.filter(|_| self.refusals.is_empty())
+    }
+}
+
+const TAG: &str = "/legalBasis/tag";
+
+/// Decides on one message.
+pub fn decide<'a>(
+    facts: Facts<'_>,
+    directory: &'a Directory,
+    catalog: &'a Catalog,
+) -> Decision<'a> {
+    let envelope = facts.envelope;
+    let mut refusals = Vec::new();
+    let mut warnings = Vec::new();
+    let recipient = directory
+        .get(&envelope.recipient)
+        .and_then(|r| Some((r, r.delivery.as_ref()?.adapter())));
+    if recipient.is_none() {
+        refusals.push(Reason::new(Rule::UnknownRecipient, "/recipient"));
+    }
+    check_bekymringsmelding(facts, recipient.map(|r| r.0), &mut refusals);
+    let basis = catalog.get(&envelope.legal_basis.tag);
+    match basis {
+        None => refusals.push(Reason::new(Rule::BasisUnknown, TAG)),
+        Some(b) if !b.status.usable() => refusals.push(Reason::new(Rule::BasisNotInForce, TAG)),
+        Some(b) => {
+            let mut check = Check {
+                facts,
+                basis: b,
+                recipient: recipient.map(|r| r.0),
+                catalog,
+                refusals: &mut refusals,
+                warnings: &mut warnings,
+            };
+            check.all();
+        }
+    }
+    let route = match (basis, recipient) {
+        (Some(basis), Some((recipient, adapter))) => Some(Route {
+            basis,
+            recipient,
+            adapter,
+        }),
+        _ => None,
+    };
+    Decision {
+        basis,
+        refusals,
+        warnings,
+        route,
+    }
+}
+
+/// A bekymringsmelding goes to the barnevern of the child's municipality and names the
+/// sender's own organisation as the reporter's.
+fn check_bekymringsmelding(facts: Facts<'_>, recipient: Option<&Agency>, out: &mut Vec<Reason>) {
+    if facts.envelope.kind != Kind::NoBekymringsmelding {
+        return;
+    }
+    let payload = &facts.envelope.payload;
+    if payload.str_at("/offentligMelder/virksomhet/orgnr") != Some(facts.sender.orgnr.as_str()) {
+        out.push(Reason::new(
+            Rule::SenderOrganisation,
+            "/payload/offentligMelder/virksomhet/orgnr",
+        ));
+    }
+    if let Some(r) = recipient
+        && payload.str_at("/kommunenummer") != Some(r.municipality.as_str())
+    {
+        out.push(Reason::new(
+            Rule::RecipientMunicipality,
+            "/payload/kommunenummer",
+        ));
+    }
+}
+
+struct Check<'c, 'a> {
+    facts: Facts<'c>,
+    basis: &'a Basis,
+    recipient: Option<&'a Agency>,
+    catalog: &'a Catalog,
+    refusals: &'c mut Vec<Reason>,
+    warnings: &'c mut Vec<Reason>,
+}
+
+impl Check<'_, '_> {
+    fn refuse(&mut self, rule: Rule, pointer: impl Into<String>) {
+        self.refusals.push(Reason::new(rule, pointer));
+    }
+
+    fn all(&mut self) {
+        let kind = self.facts.envelope.kind;
+        if !self.basis.kinds.contains(&kind) {
+            self.refuse(Rule::BasisWrongKind, "/kind");
+        }
+        self.parties();
+        let age = self.subject();
+        self.consent(age);
+        self.attestation();
+        if let Some(profile) = self.basis.fields.get(&kind) {
+            fields::check(profile, &self.facts.envelope.payload, self.refusals);
+        }
+    }
+
+    fn parties(&mut self) {
+        let sender = self.facts.sender.agency_type;
+        if self.basis.barred.contains(&sender) {
+            self.refuse(Rule::SenderBarred, TAG);
+        } else if !self.basis.senders.admits(sender) {
+            self.refuse(Rule::SenderType, TAG);
+        }
+        if self.basis.warn.contains(&sender) {
+            self.warnings.push(Reason::new(Rule::SenderWarned, TAG));
+        }
+        let Some(recipient) = self.recipient else {
+            return;
+        };
+        if !self.basis.recipients.admits(recipient.agency_type) {
+            self.refuse(Rule::RecipientType, "/recipient");
+        }
+        if recipient.group && self.basis.group == GroupRule::Never {
+            self.refuse(Rule::GroupRecipient, "/recipient");
+        }
+    }
+
+    /// Checks the subject's age against the basis; returns the age the consent rules use
+    /// (`None`: unborn).
+    fn subject(&mut self) -> Option<u32> {
+        let (envelope, today) = (self.facts.envelope, self.facts.today);
+        let stated = subject::births_in(envelope.kind, &envelope.payload);
+        let mut births = Vec::new();
+        for (pointer, birth) in stated {
+            match birth {
+                Some(b) => births.push((pointer, b)),
+                None => self.refuse(Rule::SubjectUnknownBirth, pointer),
+            }
+        }
+        if !births.is_empty()
+            && !births
+                .iter()
+                .any(|(_, b)| subject::claim_agrees(&envelope.subject, *b, today))
+        {
+            self.refuse(Rule::SubjectMismatch, "/subject");
+        }
+        let ages: Vec<(String, Option<u32>)> = if births.is_empty() {
+            subject::claimed_age(&envelope.subject, today)
+                .map(|a| ("/subject".to_owned(), a))
+                .into_iter()
+                .collect()
+        } else {
+            births
+                .into_iter()
+                .map(|(p, b)| (p, b.age_on(today)))
+                .collect()
+        };
+        for (pointer, age) in &ages {
+            match age {
+                None if !self.basis.unborn => self.refuse(Rule::SubjectUnborn, pointer.clone()),
+                Some(a) if self.basis.max_age.is_some_and(|max| *a >= u32::from(max)) => {
+                    self.refuse(Rule::SubjectTooOld, pointer.clone())
+                }
+                _ => {}
+            }
+        }
+        ages.first().and_then(|(_, a)| *a)
+    }
+
+    fn consent(&mut self, age: Option<u32>) {
+        let Some(recipient) = self.recipient else {
+            return;
+        };
+        let Some(rule) = self.basis.consent_rule(recipient.agency_type) else {
+            if recipient.group && self.basis.group == GroupRule::WithConsent {
+                self.refuse(Rule::GroupRecipient, "/recipient");
+            }
+            return;
+        };
+        const REF: &str = "/legalBasis/consentRef";
+        let envelope = self.facts.envelope;
+        if envelope.legal_basis.consent_ref.is_none() {
+            return self.refuse(Rule::ConsentMissing, REF);
+        }
+        let Some(consent) = self.facts.consent else {
+            return self.refuse(Rule::ConsentUnknown, REF);
+        };
+        if consent.withdrawn_at.is_some() {
+            return self.refuse(Rule::ConsentWithdrawn, REF);
+        }
+        if !consent.valid_on(self.facts.today) {
+            self.refuse(Rule::ConsentNotValid, REF);
+        }
+        let subject = subject::identity(envelope.kind, &envelope.payload)
+            .and_then(|s| s.canonical())
+            .map(|c| self.facts.subject_key.hash(&c));
+        if subject.as_deref() != Some(consent.subject_hash.as_str()) {
+            self.refuse(Rule::ConsentSubject, "/payload");
+        }
+        if consent.purpose != envelope.kind {
+            self.refuse(Rule::ConsentPurpose, "/kind");
+        }
+        if !consent.recipient_types.contains(&recipient.agency_type)
+            || recipient.group && !consent.groups
+        {
+            self.refuse(Rule::ConsentRecipient, "/recipient");
+        }
+        for leaf in crate::catalog::leaves(envelope.payload.fields()) {
+            let category = self.catalog.category(envelope.kind, &leaf.path);
+            if !category.is_some_and(|c| consent.categories.iter().any(|k| k == c)) {
+                self.refuse(Rule::ConsentCategory, format!("/payload{}", leaf.pointer()));
+            }
+        }
+        let (subject_needed, guardians_needed) = rule.needs(age);
+        if guardians_needed && !consent.granted_by.contains(&Grantor::Guardians) {
+            self.refuse(Rule::GuardianConsentMissing, REF);
+        }
+        if subject_needed && !consent.granted_by.contains(&Grantor::Subject) {
+            self.refuse(Rule::SubjectConsentMissing, REF);
+        }
+    }
+
+    fn attestation(&mut self) {
+        const AT: &str = "/legalBasis/attestation";
+        let wanted = &self.basis.attestation;
+        let given: Vec<&String> = self
+            .facts
+            .envelope
+            .legal_basis
+            .attestation
+            .iter()
+            .flat_map(|m| m.keys())
+            .collect();
+        for id in &wanted.all {
+            if !given.contains(&id) {
+                self.refuse(Rule::AttestationMissing, format!("{AT}/{id}"));
+            }
+        }
+        if !wanted.any.is_empty() && !wanted.any.iter().any(|id| given.contains(&id)) {
+            self.refuse(Rule::AttestationMissing, AT);
+        }
+        for id in given {
+            if !wanted.knows(id) {
+                self.refuse(Rule::AttestationUnknown, format!("{AT}/{id}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The legal-basis engine through the API: refusals explained in the reader's language and
+//! recorded without payload, the dry run, the catalog listing, the consent registry, and
+//! withdrawal stopping an undelivered message against the real broker.
+
+use e2e::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, problem};
+use gateway::directory::AdapterKind;
+use gateway::record::Store;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const POLICE_INBOX: &str = "/inbox";
+const WITHDRAWALS: &str = "/inbox/withdrawals";
+
+fn consent(id: &str) -> Value {
+    json!({
+        "consentId": id,
+        "subject": { "nameAndBirthDate": { "name": "Ola  Testbarn", "birthDate": "2011-05-01" } },
+        "grantedBy": ["subject", "guardians"],
+        "categories": ["referral", "concern", "measures", "identity", "birth_date"],
+        "recipientTypes": ["police"],
+        "purpose": "no.politikontakt",
+        "validFrom": "2026-01-01",
+        "validTo": "2099-12-31",
+        "form": "written"
+    })
+}
+
+/// The example referral under consent, citing `consent_id`.
+fn referral(consent_id: &str) -> Value {
+    let mut message = example("no.politikontakt.consent");
+    message["legalBasis"]["consentRef"] = json!(consent_id);
+    message
+}
+
+fn id(message: &Value) -> String {
+    message["messageId"].as_str().unwrap().to_owned()
+}
+
+async fn status_of(h: &Harness, message: &Value) -> Value {
+    h.status(&h.token(SCHOOL), &id(message))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn refusals_are_explained_in_the_readers_language_and_recorded_without_payload() {
+    let h = Harness::new().await;
+    let mut message = bekymringsmelding();
+    message["legalBasis"]["attestation"] = json!({ "ground_serious_neglect": true });
+    message["payload"]["kommunenummer"] = json!("4601");
+    for (language, text) in [
+        ("nb-NO,nb;q=0.9", "En vurdering hjemmelen krever"),
+        ("sv", "En bedömning som grunden kräver"),
+        ("en", "A statement this legal basis requires"),
+    ] {
+        let response = h
+            .http
+            .post(format!("{}/v1/messages", h.base()))
+            .bearer_auth(h.token(SCHOOL))
+            .header("accept-language", language)
+            .json(&message)
+            .send()
+            .await
+            .unwrap();
+        let lang = response.headers()["content-language"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(lang, &language[..2]);
+        let body = problem(response, 422, "recipient-mismatch").await;
+        let errors = body["errors"].as_array().unwrap();
+        let attestation = errors
+            .iter()
+            .find(|e| e["code"] == "attestation_missing")
+            .expect("every reason is reported");
+        assert_eq!(
+            attestation["pointer"],
+            "/legalBasis/attestation/reason_to_believe"
+        );
+        assert!(
+            attestation["detail"].as_str().unwrap().starts_with(text),
+            "{attestation}"
+        );
+        assert_eq!(
+            attestation["statute"],
+            "Barnevernsloven (LOV-2021-06-18-97) § 13-2"
+        );
+        assert!(errors.iter().any(|e| e["code"] == "recipient_municipality"));
+    }
+    assert_eq!(status_of(&h, &message).await["type"], "/problems/not-found");
+    let store = Store::open(&h.config.store.sqlite_path).await.unwrap();
+    let refusals = store.refusals(&id(&message), SCHOOL).await.unwrap();
+    assert_eq!(refusals.len(), 3, "each refused post is recorded");
+    let recorded = refusals[0].to_string();
+    assert!(
+        recorded.contains("attestation_missing") && recorded.contains("recipient_municipality")
+    );
+    for value in ["Ola Testbarn", "09031450000", "Kari"] {
+        assert!(
+            !recorded.contains(value),
+            "no payload in the refusal record"
+        );
+    }
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_dry_run_answers_what_would_happen_and_changes_nothing() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let allowed = bekymringsmelding();
+    let body: Value = h
+        .post_to("/v1/messages/validate", &token, &allowed)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["outcome"], "allowed", "{body}");
+    assert_eq!(body["route"]["recipient"], "no-oslo-barnevern");
+    assert_eq!(body["legalBasis"]["tag"], "no.bvl2021.13-2");
+    let mut refused = bekymringsmelding();
+    refused["legalBasis"]["tag"] = json!("no.fvl1967.13g");
+    let response = h.post_to("/v1/messages/validate", &token, &refused).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["outcome"], "refused");
+    assert_eq!(body["refusals"][0]["code"], "not_in_force");
+    for message in [&allowed, &refused] {
+        assert_eq!(h.status(&token, &id(message)).await.status(), 404);
+    }
+    assert_eq!(
+        h.count(&h.topology().work_queue(AdapterKind::Barnevern))
+            .await,
+        0
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_catalog_lists_allowed_and_required_fields_per_basis_and_kind() {
+    let h = Harness::new().await;
+    let list: Value = h
+        .http
+        .get(format!("{}/v1/legal-bases", h.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bases = list["bases"].as_array().unwrap();
+    assert!(bases.len() >= 20);
+    let anonymised = bases
+        .iter()
+        .find(|b| b["tag"] == "no.fvl1967.13a-2")
+        .unwrap();
+    let fields = &anonymised["fields"]["no.politikontakt"];
+    assert_eq!(
+        fields["allowed"],
+        json!(["/henvisendeEnhet", "/bekymringskategori", "/beskrivelse"])
+    );
+    assert_eq!(fields["anonymised"], true);
+    assert!(
+        list["categories"]["no.politikontakt"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("identity"))
+    );
+    let one = h
+        .http
+        .get(format!("{}/v1/legal-bases/se.osl.10-27", h.base()))
+        .send()
+        .await
+        .unwrap();
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(
+        one["barred"],
+        json!(["socialtjanst", "elevhalsa_medicinsk"])
+    );
+    let missing = h
+        .http
+        .get(format!("{}/v1/legal-bases/no.x.1", h.base()))
+        .send()
+        .await
+        .unwrap();
+    problem(missing, 404, "not-found").await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn consents_are_recorded_idempotently_and_seen_by_their_organisation_only() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let first = h.post_to("/v1/consents", &token, &consent("c-a")).await;
+    assert_eq!(first.status(), 201);
+    assert_eq!(first.headers()["location"], "/v1/consents/c-a");
+    let first: Value = first.json().await.unwrap();
+    assert!(
+        !first.to_string().contains("Testbarn"),
+        "the subject is never stored or shown"
+    );
+    assert_eq!(first["recordedBy"], format!("tester@{SCHOOL}"));
+    let again = h.post_to("/v1/consents", &token, &consent("c-a")).await;
+    assert_eq!(again.status(), 201);
+    let mut other = consent("c-a");
+    other["validTo"] = json!("2030-01-01");
+    problem(
+        h.post_to("/v1/consents", &token, &other).await,
+        409,
+        "idempotency-conflict",
+    )
+    .await;
+    let elsewhere = h
+        .http
+        .get(format!("{}/v1/consents/c-a", h.base()))
+        .bearer_auth(h.token("no-bergen-nordnes-skole"))
+        .send()
+        .await
+        .unwrap();
+    problem(elsewhere, 404, "not-found").await;
+    let mut bad = consent("c-b");
+    bad["subject"] = json!({ "fodselsnummer": "31029950000" });
+    bad["categories"] = json!(["referral", "diagnosis"]);
+    bad["validTo"] = json!("2025-01-01");
+    let body = problem(
+        h.post_to("/v1/consents", &token, &bad).await,
+        422,
+        "invalid-message",
+    )
+    .await;
+    let pointers: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/subject", "/categories/1", "/validTo"]);
+    assert!(!body.to_string().contains("31029950000"));
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_refuses_new_ones() {
+    let inbox = FakeInbox::start(&[]).await;
+    let directory =
+        inbox.directory_in(&std::env::temp_dir().join(format!("inbox-{}", uuid::Uuid::new_v4())));
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    let token = h.token(SCHOOL);
+    for c in ["c-stop", "c-told"] {
+        assert_eq!(
+            h.post_to("/v1/consents", &token, &consent(c))
+                .await
+                .status(),
+            201
+        );
+    }
+    // Queued while no adapter runs, then its consent is withdrawn.
+    let stopped = referral("c-stop");
+    assert_eq!(h.post(&token, &stopped).await.status(), 202);
+    let withdrawal: Value = h
+        .post_to("/v1/consents/c-stop/withdraw", &token, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(withdrawal["stopped"], json!([id(&stopped)]));
+    assert_eq!(status_of(&h, &stopped).await["status"], "withdrawn");
+    let again = referral("c-stop");
+    let body = problem(h.post(&token, &again).await, 422, "consent-not-valid").await;
+    assert_eq!(body["errors"][0]["code"], "consent_withdrawn");
+
+    // The adapter starts: the withdrawn message never reaches the police contact; one
+    // posted after it under another consent does.
+    let delivered = referral("c-told");
+    assert_eq!(h.post(&token, &delivered).await.status(), 202);
+    h.start_adapters().await;
+    assert!(
+        inbox
+            .wait_for(POLICE_INBOX, &id(&delivered), Duration::from_secs(20))
+            .await
+    );
+    assert_eq!(
+        inbox.ids_at(POLICE_INBOX),
+        [id(&delivered)],
+        "the withdrawn message is not delivered"
+    );
+
+    // Withdrawing the consent of a delivered message tells its recipient.
+    let told = h
+        .post_to("/v1/consents/c-told/withdraw", &token, &json!({}))
+        .await;
+    assert_eq!(told.status(), 200);
+    assert!(
+        inbox
+            .wait_for(WITHDRAWALS, &id(&delivered), Duration::from_secs(20))
+            .await
+    );
+    h.cleanup().await;
+}
