@@ -1,0 +1,58 @@
+//! Decision time per message: schema validation, then the legal-basis engine (basis,
+//! parties, subject, attestation, field profile), for the example 2 KiB bekymringsmelding
+//! and an anonymised referral whose text is scanned. Run: `cargo bench -p gateway`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use gateway::catalog::Catalog;
+use gateway::consent::SubjectKey;
+use gateway::decide::{Facts, decide};
+use gateway::directory::Directory;
+use gateway::parse::Contracts;
+use std::hint::black_box;
+use std::path::Path;
+
+fn bench(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let contracts = Contracts::load(&root.join("schemas")).unwrap();
+    let catalog = Catalog::load(&root.join("schemas/legal-bases.toml")).unwrap();
+    let directory = Directory::load(&root.join("ops/config/directory.dev.toml")).unwrap();
+    let key = SubjectKey::new(b"bench");
+    let today = gateway::record::now().date();
+    let sender = directory.get("no-oslo-hasle-skole").unwrap();
+    for name in ["no.bekymringsmelding", "no.politikontakt.anonymised"] {
+        let body = std::fs::read(root.join(format!("schemas/examples/valid/{name}.json"))).unwrap();
+        let envelope = contracts.parse(&body).unwrap();
+        let facts = Facts {
+            sender,
+            envelope: &envelope,
+            consent: None,
+            subject_key: &key,
+            today,
+        };
+        assert!(
+            decide(facts, &directory, &catalog).route().is_some(),
+            "{name} is allowed"
+        );
+        let size = body.len();
+        c.bench_function(&format!("{name} ({size} B): decide"), |b| {
+            b.iter(|| {
+                decide(black_box(facts), &directory, &catalog)
+                    .refusals
+                    .len()
+            })
+        });
+        c.bench_function(&format!("{name} ({size} B): schema + decide"), |b| {
+            b.iter(|| {
+                let envelope = contracts.parse(black_box(&body)).unwrap();
+                let facts = Facts {
+                    envelope: &envelope,
+                    ..facts
+                };
+                decide(facts, &directory, &catalog).refusals.len()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
