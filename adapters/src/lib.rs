@@ -10,6 +10,7 @@ pub mod inbox;
 pub mod runtime;
 
 use config::AdaptersConfig;
+use gateway::deadlines::Clock;
 use gateway::directory::{AdapterKind, Directory};
 use gateway::publish::Topology;
 use std::sync::Arc;
@@ -32,9 +33,11 @@ impl Running {
 }
 
 /// Starts every adapter of the configuration (barnevern, politikontakt, sspf).
+/// `clock` tells the barnevern adapter the time for office hours.
 pub async fn start(
     config: &AdaptersConfig,
     directory: Arc<Directory>,
+    clock: Arc<Clock>,
 ) -> Result<Running, sqlx::Error> {
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
@@ -44,8 +47,11 @@ pub async fn start(
         directory.clone(),
         topology.clone(),
         config,
+        clock,
+        ledger.clone(),
         cancel.clone(),
     ));
+    tasks.spawn(barnevern.clone().receipts(cancel.clone()));
     let settings = runtime::Settings {
         url: config.broker.url.clone(),
         topology,

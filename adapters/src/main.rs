@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
 async fn run(cli: &Cli) -> anyhow::Result<()> {
     let config = AdaptersConfig::load(&cli.config)?;
     let directory = Arc::new(Directory::load(&config.directory)?);
-    let running = adapters::start(&config, directory).await?;
+    let running = adapters::start(&config, directory, Arc::default()).await?;
     gateway::app::shutdown_signal().await;
     tracing::info!("adapters shutting down");
     running.stop().await;

@@ -5,8 +5,10 @@ use crate::api::{AppState, router};
 use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
+use crate::deadlines::Clock;
 use crate::devkeys::{DevKey, DevKeyError};
 use crate::directory::{Directory, DirectoryError};
+use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
 use crate::publish::{BrokerLink, Outbox, Publisher, Topology};
 use crate::record::{Store, StoreError};
@@ -56,6 +58,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The link to the broker.
     pub link: Arc<BrokerLink>,
+    /// The gateway's clock (tests move it to test deadlines).
+    pub clock: Arc<Clock>,
     cancel: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -165,6 +169,15 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         }
     });
 
+    let metrics = Arc::new(Metrics::default());
+    tokio::spawn(crate::track::run(
+        link.clone(),
+        topology.clone(),
+        store.clone(),
+        metrics.clone(),
+        cancel.clone(),
+    ));
+    let clock = Arc::new(Clock::default());
     let state = Arc::new(AppState {
         auth,
         contracts,
@@ -176,6 +189,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         link: link.clone(),
         body_limit: config.http.body_limit_bytes,
         hold: confirm_timeout + Duration::from_secs(5),
+        clock: clock.clone(),
+        deadlines: config.deadlines.clone(),
+        metrics,
     });
     let app = router(state);
     let listener =
@@ -225,6 +241,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     Ok(Running {
         addr,
         link,
+        clock,
         cancel,
         server,
     })

@@ -23,6 +23,9 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub outbox: OutboxConfig,
+    /// When delivery, receipt and feedback are due, per kind.
+    #[serde(default)]
+    pub deadlines: crate::deadlines::DeadlinesConfig,
     /// The agency directory file.
     pub directory: PathBuf,
     /// The folder with the contracts: envelope and kind schemas, legal-basis catalog.

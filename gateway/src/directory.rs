@@ -70,6 +70,12 @@ impl AdapterKind {
     /// Every adapter; each has its own work queue.
     pub const ALL: [AdapterKind; 3] = [Self::Barnevern, Self::Politikontakt, Self::Sspf];
 
+    /// The adapter a routing key (`<adapter>.<recipient>`) leads to.
+    pub fn of_routing_key(key: &str) -> Option<Self> {
+        let name = key.split('.').next()?;
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     /// The adapter's name in queue names and routing keys.
     pub fn name(self) -> &'static str {
         match self {
@@ -84,8 +90,20 @@ impl AdapterKind {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "adapter", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delivery {
-    /// Into an AMQP queue that the agency's case system consumes.
-    Barnevern { receiving_queue: String },
+    /// Into an AMQP queue that the agency's case system consumes; urgent messages outside
+    /// office hours into the on-call service's queue. Receipts come back from `broker_user`.
+    Barnevern {
+        receiving_queue: String,
+        /// The broker account the service's case system uses (receipts are checked against it).
+        #[serde(default)]
+        broker_user: Option<String>,
+        /// The barnevernvakt's (on-call) receiving queue.
+        #[serde(default)]
+        on_call_queue: Option<String>,
+        /// When the service itself is open; urgent messages outside go on call.
+        #[serde(default)]
+        office_hours: Option<OfficeHours>,
+    },
     /// POSTed to the police contact's HTTPS inbox.
     Politikontakt { inbox_url: String },
     /// POSTed to the SSPF/SIG coordinator's inbox.
@@ -100,6 +118,39 @@ impl Delivery {
             Self::Politikontakt { .. } => AdapterKind::Politikontakt,
             Self::Sspf { .. } => AdapterKind::Sspf,
         }
+    }
+}
+
+/// Opening hours of a service, in its local time (a fixed UTC offset).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeHours {
+    /// ISO weekdays it is open, 1 = Monday.
+    pub weekdays: Vec<u8>,
+    /// `HH:MM`, local.
+    pub open: String,
+    /// `HH:MM`, local.
+    pub close: String,
+    /// Minutes east of UTC (60 for CET; daylight saving time is not applied).
+    pub utc_offset_minutes: i16,
+}
+
+impl OfficeHours {
+    /// Whether the service is open at `at`.
+    pub fn open_at(&self, at: time::OffsetDateTime) -> bool {
+        let local = at.to_offset(
+            time::UtcOffset::from_whole_seconds(i32::from(self.utc_offset_minutes) * 60)
+                .unwrap_or(time::UtcOffset::UTC),
+        );
+        let minutes = |hhmm: &str| -> Option<u16> {
+            let (h, m) = hhmm.split_once(':')?;
+            Some(h.parse::<u16>().ok()? * 60 + m.parse::<u16>().ok()?)
+        };
+        let now = u16::from(local.hour()) * 60 + u16::from(local.minute());
+        self.weekdays
+            .contains(&local.weekday().number_from_monday())
+            && minutes(&self.open).is_some_and(|o| o <= now)
+            && minutes(&self.close).is_some_and(|c| now < c)
     }
 }
 
@@ -180,17 +231,31 @@ impl Directory {
         self.agencies.get(&AgencyId(id.to_string()))
     }
 
-    /// The AMQP receiving queues (directory names) of every barnevern service, sorted.
+    /// The agency whose case system uses `broker_user`.
+    pub fn by_broker_user(&self, broker_user: &str) -> Option<&Agency> {
+        self.agencies.values().find(|a| {
+            matches!(&a.delivery, Some(Delivery::Barnevern { broker_user: Some(u), .. }) if u == broker_user)
+        })
+    }
+
+    /// The AMQP receiving queues (directory names) of every barnevern service and on-call
+    /// service, sorted.
     pub fn receiving_queues(&self) -> Vec<String> {
         let mut queues: Vec<String> = self
             .agencies
             .values()
-            .filter_map(|a| match &a.delivery {
-                Some(Delivery::Barnevern { receiving_queue }) => Some(receiving_queue.clone()),
-                _ => None,
+            .flat_map(|a| match &a.delivery {
+                Some(Delivery::Barnevern {
+                    receiving_queue,
+                    on_call_queue,
+                    ..
+                }) => [Some(receiving_queue.clone()), on_call_queue.clone()],
+                _ => [None, None],
             })
+            .flatten()
             .collect();
         queues.sort();
+        queues.dedup();
         queues
     }
 }

@@ -1,7 +1,8 @@
 //! The referral gateway. A message's path, module by module:
 //!
 //! [`api`] (HTTP) → [`authenticate`] (JWT) → [`parse`] (schemas) → [`decide`] (legal basis)
-//! → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters.
+//! → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters
+//! → [`track`] (status events and receipts back from the adapters; [`deadlines`]).
 
 pub mod api;
 pub mod app;
@@ -9,12 +10,15 @@ pub mod authenticate;
 pub mod catalog;
 pub mod config;
 pub mod consent;
+pub mod deadlines;
 pub mod decide;
 pub mod devkeys;
 pub mod directory;
+pub mod metrics;
 pub mod parse;
 pub mod peek;
 pub mod publish;
 pub mod record;
 pub mod routed;
 pub mod telemetry;
+pub mod track;

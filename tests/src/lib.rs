@@ -58,6 +58,8 @@ pub struct Harness {
     pub http: reqwest::Client,
     key: DevKey,
     broker: tokio::sync::OnceCell<Connection>,
+    /// The adapters' clock (office hours), movable before they start.
+    pub adapter_clock: Arc<gateway::deadlines::Clock>,
 }
 
 impl Harness {
@@ -106,6 +108,7 @@ impl Harness {
                 interval_ms: 200,
                 batch: 100,
             },
+            deadlines: Default::default(),
             directory: repo().join("ops/config/directory.dev.toml"),
             schemas: repo().join("schemas"),
         };
@@ -121,6 +124,7 @@ impl Harness {
             http: reqwest::Client::new(),
             key,
             broker: tokio::sync::OnceCell::new(),
+            adapter_clock: Arc::default(),
         }
     }
 
@@ -168,7 +172,7 @@ impl Harness {
         };
         let directory = Arc::new(Directory::load(&config.directory).unwrap());
         self.adapters = Some(
-            adapters::start(&config, directory)
+            adapters::start(&config, directory, self.adapter_clock.clone())
                 .await
                 .expect("adapters start"),
         );
@@ -217,6 +221,18 @@ impl Harness {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Waits up to `limit` until message `id` has `status`; returns its last status view.
+    pub async fn wait_status(&self, token: &str, id: &str, status: &str, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let view: Value = self.status(token, id).await.json().await.unwrap();
+            if view["status"] == status || tokio::time::Instant::now() > deadline {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// GETs the status of message `id`.
@@ -389,26 +405,32 @@ impl FakeInbox {
 
     /// A copy of the dev directory, in `dir`, whose HTTP inboxes are this inbox.
     pub fn directory_in(&self, dir: &Path) -> PathBuf {
-        let text = std::fs::read_to_string(repo().join("ops/config/directory.dev.toml")).unwrap();
-        let mut out = String::new();
-        for line in text.lines() {
-            match line.find("inbox_url = \"") {
-                Some(at) => {
-                    let rest = &line[at + "inbox_url = \"".len()..];
-                    let end = rest.find('"').unwrap();
-                    out.push_str(&line[..at]);
-                    out.push_str(&format!("inbox_url = \"{}\"", self.url));
-                    out.push_str(&rest[end + 1..]);
-                }
-                None => out.push_str(line),
-            }
-            out.push('\n');
-        }
-        std::fs::create_dir_all(dir).unwrap();
-        let path = dir.join("directory.toml");
-        std::fs::write(&path, out).unwrap();
-        path
+        dev_directory_with(
+            dir,
+            &[
+                ("http://127.0.0.1:9101/inbox", &self.url),
+                ("http://127.0.0.1:9102/inbox", &self.url),
+            ],
+        )
     }
+}
+
+/// A copy of the dev directory in `dir` with each `(from, to)` text replaced.
+pub fn dev_directory_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo().join("ops/config/directory.dev.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the dev directory has {from}");
+        text = text.replace(from, to);
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("directory.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A fresh temporary folder.
+pub fn temp_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()))
 }
 
 /// Asserts a problem answer and returns its body.

@@ -60,15 +60,16 @@ async fn accepted_message_reaches_barnevern_receiving_queue_once_even_when_poste
         0
     );
 
-    let status: serde_json::Value = h.status(&token, &id).await.json().await.unwrap();
-    assert_eq!(status["status"], "queued");
+    let status = h
+        .wait_status(&token, &id, "delivered", Duration::from_secs(20))
+        .await;
     let history: Vec<&str> = status["history"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["status"].as_str().unwrap())
         .collect();
-    assert_eq!(history, ["recorded", "queued"]);
+    assert_eq!(history, ["recorded", "queued", "delivered"]);
     assert!(status["history"][0]["at"].is_string());
     h.cleanup().await;
 }

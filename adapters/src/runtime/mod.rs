@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use gateway::directory::AdapterKind;
 use gateway::publish::{Topology, connection_properties, publish_confirmed};
 use gateway::routed::RoutedMessage;
+use gateway::track::{Event, StatusEvent};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -215,8 +216,12 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
     };
     let outcome = match ledger.entry(&message_id).await {
         Ok(Entry::Unknown) => context.adapter.deliver(&msg, &delivery.properties).await,
-        Ok(entry) => {
-            tracing::info!(%message_id, adapter, ?entry, "not delivered again");
+        Ok(Entry::Delivered { .. }) => {
+            tracing::info!(%message_id, adapter, "delivered before; not delivered again");
+            Outcome::Delivered
+        }
+        Ok(Entry::Withdrawn) => {
+            tracing::info!(%message_id, adapter, "consent withdrawn; not delivered");
             if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
                 tracing::warn!(%message_id, adapter, %error, "ack failed");
             }
@@ -230,10 +235,17 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             if let Err(error) = ledger.delivered(&message_id, &msg.recipient.0).await {
                 tracing::error!(%message_id, adapter, %error, "delivery not noted in the ledger");
             }
-            delivery.ack(BasicAckOptions::default()).await
+            match report(&context, &message_id, Event::Delivered, None).await {
+                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                Err(error) => {
+                    tracing::warn!(%message_id, adapter, %error, "delivery not reported; requeued");
+                    requeue(&delivery).await
+                }
+            }
         }
         Outcome::Permanent(reason) => {
             tracing::warn!(%message_id, adapter, reason, "delivery failed for good; dead-lettered");
+            report_best_effort(&context, &message_id, Event::Failed, &reason).await;
             dead_letter(&delivery).await
         }
         Outcome::Transient {
@@ -245,6 +257,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             match context.settings.retry.next(headers, retry_after, now) {
                 Next::GiveUp => {
                     tracing::warn!(%message_id, adapter, reason, "retry budget spent; dead-lettered as expired");
+                    report_best_effort(&context, &message_id, Event::Expired, &reason).await;
                     dead_letter(&delivery).await
                 }
                 Next::Retry {
@@ -263,16 +276,14 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
                     )
                     .await;
                     match parked {
-                        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                        Ok(()) => {
+                            report_best_effort(&context, &message_id, Event::Retrying, &reason)
+                                .await;
+                            delivery.ack(BasicAckOptions::default()).await
+                        }
                         Err(error) => {
                             tracing::warn!(%message_id, adapter, %error, "cannot park for retry; requeued");
-                            tokio::time::sleep(RECONNECT).await;
-                            delivery
-                                .nack(BasicNackOptions {
-                                    requeue: true,
-                                    ..BasicNackOptions::default()
-                                })
-                                .await
+                            requeue(&delivery).await
                         }
                     }
                 }
@@ -282,6 +293,51 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
     if let Err(error) = acted {
         tracing::warn!(%message_id, adapter, %error, "ack failed; the broker will redeliver");
     }
+}
+
+/// Reports an event of `message_id` to the gateway; `Ok` once the broker confirmed it.
+async fn report<A: Adapter>(
+    context: &Context<A>,
+    message_id: &str,
+    event: Event,
+    reason: Option<&str>,
+) -> Result<(), gateway::publish::PublishError> {
+    let event = StatusEvent {
+        message_id: message_id.into(),
+        adapter: context.adapter.kind(),
+        event,
+        reason: reason.map(str::to_owned),
+    };
+    gateway::track::report(
+        &context.channel,
+        &context.settings.topology,
+        &event,
+        context.settings.confirm_timeout,
+    )
+    .await
+}
+
+/// Reports a failure; if the broker does not take the report, the message's status stays
+/// where it is (and shows as overdue) rather than the message being retried for it.
+async fn report_best_effort<A: Adapter>(
+    context: &Context<A>,
+    message_id: &str,
+    event: Event,
+    reason: &str,
+) {
+    if let Err(error) = report(context, message_id, event, Some(reason)).await {
+        tracing::warn!(%message_id, %error, event = event.as_str(), "event not reported");
+    }
+}
+
+async fn requeue(delivery: &Delivery) -> Result<bool, lapin::Error> {
+    tokio::time::sleep(RECONNECT).await;
+    delivery
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        })
+        .await
 }
 
 async fn dead_letter(delivery: &Delivery) -> Result<bool, lapin::Error> {

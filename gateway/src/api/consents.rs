@@ -121,7 +121,7 @@ async fn notify(
     for adapter in AdapterKind::ALL {
         let ids: Vec<&str> = affected
             .iter()
-            .filter(|a| a.routing_key.split('.').next() == Some(adapter.name()))
+            .filter(|a| AdapterKind::of_routing_key(&a.routing_key) == Some(adapter))
             .map(|a| a.id.as_str())
             .collect();
         if ids.is_empty() {

@@ -24,3 +24,31 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::
         ))
     }
 }
+
+/// `GET /metrics`: Prometheus exposition.
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::problem::Problem> {
+    let mut overdue = std::collections::BTreeMap::new();
+    for view in app
+        .store
+        .open_messages(None)
+        .await
+        .map_err(super::messages::internal)?
+    {
+        let Ok(kind) = serde_json::from_value(serde_json::Value::String(view.kind.clone())) else {
+            continue;
+        };
+        for missed in app
+            .deadlines
+            .missed(kind, view.status, &view.history, app.clock.now())
+        {
+            let missed = serde_json::to_value(missed).expect("serialises");
+            *overdue
+                .entry((
+                    view.kind.clone(),
+                    missed.as_str().unwrap_or_default().to_owned(),
+                ))
+                .or_insert(0) += 1;
+        }
+    }
+    Ok(app.metrics.render(&overdue))
+}

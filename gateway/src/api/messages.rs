@@ -6,13 +6,14 @@ use super::{AppState, explain};
 use crate::authenticate::Caller;
 use crate::consent::Consent;
 use crate::decide::decide;
+use crate::directory::AdapterKind;
 use crate::parse::{Envelope, FieldError, ParseError};
 use crate::publish::Topology;
 use crate::record::{NewMessage, Outgoing, Recorded, Refused, Status, StatusView, now, timestamp};
 use crate::routed::{RoutedMessage, RoutedSender};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -55,6 +56,7 @@ pub async fn post(
             })
             .await
             .map_err(internal)?;
+        app.metrics.count_refused(codes[0]);
         return Err(explain::refusal(&decision, explain::language(&headers)));
     };
     let body_hash = hex::encode(Sha256::digest(
@@ -177,13 +179,49 @@ pub async fn get(
         .status(&id, &caller.agency.id.0)
         .await
         .map_err(internal)?
-        .map(Json)
+        .map(|view| Json(with_overdue(&app, view)))
         .ok_or_else(|| {
             Problem::new(
                 ProblemType::NotFound,
                 "no message with this id from your organisation",
             )
         })
+}
+
+/// `GET /v1/messages[?overdue=true]`: the sender's open messages (not yet in a final
+/// status), or only those past a deadline.
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(filter): Query<ListFilter>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let caller = app.caller(&headers).await?;
+    let views: Vec<StatusView> = app
+        .store
+        .open_messages(Some(&caller.agency.id.0))
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|v| with_overdue(&app, v))
+        .filter(|v| !filter.overdue || !v.overdue.is_empty())
+        .collect();
+    Ok(Json(serde_json::json!({ "messages": views })))
+}
+
+/// The filter of the message listing.
+#[derive(serde::Deserialize)]
+pub struct ListFilter {
+    #[serde(default)]
+    overdue: bool,
+}
+
+fn with_overdue(app: &AppState, mut view: StatusView) -> StatusView {
+    if let Ok(kind) = serde_json::from_value(serde_json::Value::String(view.kind.clone())) {
+        view.overdue = app
+            .deadlines
+            .missed(kind, view.status, &view.history, app.clock.now());
+    }
+    view
 }
 
 async fn publish(
@@ -193,7 +231,11 @@ async fn publish(
 ) -> Result<Response, Problem> {
     match app.publisher.publish(msg).await {
         Ok(()) => {
-            app.store.mark_queued(&msg.id).await.map_err(internal)?;
+            if app.store.mark_queued(&msg.id).await.map_err(internal)?
+                && let Some(adapter) = AdapterKind::of_routing_key(&msg.routing_key)
+            {
+                app.metrics.count_accepted(adapter);
+            }
             tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
             Ok(accepted(&msg.id, Status::Queued, warnings))
         }

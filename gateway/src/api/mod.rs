@@ -39,12 +39,15 @@ pub struct AppState {
     pub body_limit: usize,
     /// How long a fresh record is left to its request before the outbox may replay it.
     pub hold: Duration,
+    pub clock: Arc<crate::deadlines::Clock>,
+    pub deadlines: crate::deadlines::DeadlinesConfig,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The gateway's routes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/v1/messages", post(messages::post))
+        .route("/v1/messages", post(messages::post).get(messages::list))
         .route("/v1/messages/validate", post(messages::validate))
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/consents", post(consents::post))
@@ -52,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
         .route("/v1/legal-bases", get(legal_bases::list))
         .route("/v1/legal-bases/{tag}", get(legal_bases::show))
+        .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/problems", get(problem::list))
@@ -74,7 +78,7 @@ impl AppState {
             envelope,
             consent,
             subject_key: &self.subject_key,
-            today: crate::record::now().date(),
+            today: self.clock.now().date(),
         }
     }
 

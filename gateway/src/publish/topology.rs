@@ -88,6 +88,14 @@ impl Topology {
         format!("{}adapter.{}", self.prefix, adapter.name())
     }
 
+    /// The queue of status events from the adapters, which the gateway consumes.
+    pub fn status_queue(&self) -> String {
+        format!("{}gateway.status", self.prefix)
+    }
+
+    /// The routing key of status events.
+    pub const STATUS_KEY: &str = "status";
+
     /// The control queue of an adapter: withdrawals of messages it must not deliver.
     pub fn control_queue(&self, adapter: AdapterKind) -> String {
         format!("{}adapter.{}.control", self.prefix, adapter.name())
@@ -118,6 +126,16 @@ impl Topology {
         format!("{}agency", self.prefix)
     }
 
+    /// The exchange barnevern case systems publish receipts to (routing key `barnevern`).
+    pub fn receipts_exchange(&self) -> String {
+        format!("{}receipts", self.prefix)
+    }
+
+    /// The queue of receipts the barnevern adapter consumes.
+    pub fn receipts_queue(&self) -> String {
+        format!("{}adapter.barnevern.receipts", self.prefix)
+    }
+
     /// The full name of an agency's receiving queue as the directory names it.
     pub fn receiving_queue(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
@@ -133,13 +151,14 @@ impl Topology {
         declare(channel, &self.routing()).await
     }
 
-    /// Declares an agency's receiving queue (by its directory name) and its exchange.
+    /// Declares agencies' receiving queues (by their directory names), their exchange, and
+    /// the receipts exchange and queue.
     pub async fn declare_receiving(
         &self,
         channel: &Channel,
-        name: &str,
+        names: &[String],
     ) -> Result<(), lapin::Error> {
-        declare(channel, &self.receiving(&[name.to_string()])).await
+        declare(channel, &self.receiving(names)).await
     }
 
     /// Deletes every queue and exchange of the routing topology and of the receiving queues
@@ -197,6 +216,12 @@ impl Topology {
         d.exchanges.push((self.exchange(), Exchange::Topic));
         d.exchanges
             .push((self.dead_letter_exchange(), Exchange::Direct));
+        d.queues.push((self.status_queue(), quorum()));
+        d.bindings.push((
+            self.status_queue(),
+            self.exchange(),
+            Self::STATUS_KEY.into(),
+        ));
         for adapter in AdapterKind::ALL {
             let (work, dead) = (self.work_queue(adapter), self.dead_queue(adapter));
             let mut args = quorum();
@@ -238,6 +263,14 @@ impl Topology {
     fn receiving(&self, names: &[String]) -> Declarations {
         let mut d = Declarations::default();
         d.exchanges.push((self.agency_exchange(), Exchange::Direct));
+        d.exchanges
+            .push((self.receipts_exchange(), Exchange::Direct));
+        d.queues.push((self.receipts_queue(), quorum()));
+        d.bindings.push((
+            self.receipts_queue(),
+            self.receipts_exchange(),
+            "barnevern".into(),
+        ));
         for name in names {
             let queue = self.receiving_queue(name);
             d.queues.push((queue.clone(), quorum()));

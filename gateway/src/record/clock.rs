@@ -16,3 +16,8 @@ pub fn timestamp(at: OffsetDateTime) -> String {
         ))
         .expect("a UTC time formats")
 }
+
+/// Reads a timestamp written by [`timestamp`].
+pub fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}

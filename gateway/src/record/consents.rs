@@ -141,8 +141,8 @@ impl Store {
             return Ok(None);
         };
         sqlx::query(
-            "UPDATE messages SET status = ?, updated_at = ?, next_attempt_at = NULL
-             WHERE sender = ? AND consent_ref = ? AND status IN (?, ?)",
+            "UPDATE messages SET status = ?, status_reason = 'consent withdrawn', updated_at = ?,
+             next_attempt_at = NULL WHERE sender = ? AND consent_ref = ? AND status IN (?, ?)",
         )
         .bind(Status::Withdrawn.as_str())
         .bind(&at)

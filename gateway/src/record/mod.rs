@@ -10,7 +10,7 @@
 mod clock;
 mod consents;
 
-pub use clock::{now, timestamp};
+pub use clock::{now, parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Refused, Withdrawal};
 
 use serde::Serialize;
@@ -21,7 +21,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Where a message stands, as the sender sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Recorded by the gateway; the broker has not confirmed it yet.
@@ -32,15 +32,52 @@ pub enum Status {
     Delivered,
     /// Stopped before delivery: the consent it was sent under was withdrawn.
     Withdrawn,
+    /// The recipient's system confirmed it has the message (a `mottatt` receipt).
+    Received,
+    /// The recipient gave feedback (a `tilbakemelding` receipt).
+    FeedbackGiven,
+    /// Delivery failed for good, or the recipient's system reported a failure (`feilet`).
+    Failed,
+    /// Not delivered within the retry budget.
+    Expired,
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    /// The status's name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Recorded => "recorded",
             Self::Queued => "queued",
             Self::Delivered => "delivered",
             Self::Withdrawn => "withdrawn",
+            Self::Received => "received",
+            Self::FeedbackGiven => "feedback_given",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Whether nothing more happens to a message in this status.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::FeedbackGiven | Self::Failed | Self::Expired | Self::Withdrawn
+        )
+    }
+
+    /// The statuses a message may move to this one from (later events never undo earlier
+    /// ones; a failure ends the story).
+    pub fn follows(self) -> &'static [Status] {
+        use Status::*;
+        match self {
+            Recorded => &[],
+            Queued => &[Recorded],
+            Delivered => &[Recorded, Queued],
+            Received => &[Recorded, Queued, Delivered],
+            FeedbackGiven => &[Recorded, Queued, Delivered, Received],
+            Failed => &[Recorded, Queued, Delivered],
+            Expired => &[Recorded, Queued],
+            Withdrawn => &[Recorded, Queued],
         }
     }
 
@@ -50,6 +87,10 @@ impl Status {
             "queued" => Ok(Self::Queued),
             "delivered" => Ok(Self::Delivered),
             "withdrawn" => Ok(Self::Withdrawn),
+            "received" => Ok(Self::Received),
+            "feedback_given" => Ok(Self::FeedbackGiven),
+            "failed" => Ok(Self::Failed),
+            "expired" => Ok(Self::Expired),
             other => Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
         }
     }
@@ -129,6 +170,9 @@ pub struct StatusView {
     pub legal_basis: String,
     pub status: Status,
     pub history: Vec<StatusEntry>,
+    /// Deadlines it has missed (filled in by the API, from the deadlines configuration).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<crate::deadlines::Missed>,
 }
 
 /// A failure of the database.
@@ -252,6 +296,34 @@ impl Store {
         Ok(changed)
     }
 
+    /// Moves a message to `status` (with a value-free `reason`) if it may move there from
+    /// where it is; returns whether it moved.
+    pub async fn advance(
+        &self,
+        id: &str,
+        status: Status,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let from = status.follows();
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let placeholders = vec!["?"; from.len()].join(", ");
+        let sql = format!(
+            "UPDATE messages SET status = ?, status_reason = ?, updated_at = ?, next_attempt_at = NULL
+             WHERE id = ? AND status IN ({placeholders})"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(timestamp(now()))
+            .bind(id);
+        for s in from {
+            query = query.bind(s.as_str());
+        }
+        Ok(query.execute(&self.writer).await?.rows_affected() == 1)
+    }
+
     /// Counts a failed attempt and puts the next one off until `until`.
     pub async fn defer(&self, id: &str, until: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query(
@@ -327,7 +399,43 @@ impl Store {
             legal_basis: row.get("legal_basis"),
             status: Status::parse(row.get("status"))?,
             history,
+            overdue: Vec::new(),
         }))
+    }
+
+    /// Every message not yet in a final status (of `sender`, if given), oldest first.
+    pub async fn open_messages(&self, sender: Option<&str>) -> Result<Vec<StatusView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.kind, m.recipient, m.legal_basis, m.status, h.status AS h_status, h.at, h.reason
+             FROM messages m JOIN status_history h ON h.message_id = m.id
+             WHERE m.status NOT IN ('feedback_given', 'failed', 'expired', 'withdrawn')
+               AND (?1 IS NULL OR m.sender = ?1)
+             ORDER BY m.created_at, m.id, h.seq",
+        )
+        .bind(sender)
+        .fetch_all(&self.readers)
+        .await?;
+        let mut views: Vec<StatusView> = Vec::new();
+        for row in rows {
+            let id: String = row.get("id");
+            if views.last().is_none_or(|v| v.message_id != id) {
+                views.push(StatusView {
+                    message_id: id,
+                    kind: row.get("kind"),
+                    recipient: row.get("recipient"),
+                    legal_basis: row.get("legal_basis"),
+                    status: Status::parse(row.get("status"))?,
+                    history: Vec::new(),
+                    overdue: Vec::new(),
+                });
+            }
+            views.last_mut().expect("pushed").history.push(StatusEntry {
+                status: Status::parse(row.get("h_status"))?,
+                at: row.get("at"),
+                reason: row.get("reason"),
+            });
+        }
+        Ok(views)
     }
 }
 

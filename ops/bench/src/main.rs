@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             sqlite_path: dir.join("gateway.sqlite"),
         },
         outbox: OutboxConfig::default(),
+        deadlines: Default::default(),
         directory: repo.join("ops/config/directory.dev.toml"),
         schemas: repo.join("schemas"),
     };

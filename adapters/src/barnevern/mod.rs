@@ -1,10 +1,16 @@
 //! The barnevern adapter: puts each bekymringsmelding into the receiving queue of the
-//! recipient barnevern service (from the directory), in the JSON of KS Fiks
-//! `no.ks.fiks.bekymringsmelding.offentlig.v2`, with the gateway's ids in the AMQP properties.
+//! recipient barnevern service (from the directory), or, if urgent and outside the
+//! service's office hours, into its barnevernvakt's (on-call) queue, in the JSON of KS Fiks
+//! `no.ks.fiks.bekymringsmelding.offentlig.v2`, with the gateway's ids in the AMQP
+//! properties. It takes the services' receipts (see [`receipts`]) back to the gateway.
+
+pub mod receipts;
 
 use crate::config::AdaptersConfig;
-use crate::runtime::{Adapter, Outcome};
+use crate::runtime::{Adapter, Ledger, Outcome};
+use gateway::deadlines::Clock;
 use gateway::directory::{AdapterKind, Delivery, Directory};
+use gateway::parse::Urgency;
 use gateway::publish::{BrokerLink, PublishError, Topology, publish_confirmed};
 use gateway::routed::RoutedMessage;
 use lapin::BasicProperties;
@@ -24,6 +30,8 @@ pub struct Barnevern {
     topology: Topology,
     link: Arc<BrokerLink>,
     confirm_timeout: Duration,
+    clock: Arc<Clock>,
+    ledger: Ledger,
 }
 
 impl Barnevern {
@@ -33,6 +41,8 @@ impl Barnevern {
         directory: Arc<Directory>,
         topology: Topology,
         config: &AdaptersConfig,
+        clock: Arc<Clock>,
+        ledger: Ledger,
         cancel: CancellationToken,
     ) -> Self {
         let queues = directory.receiving_queues();
@@ -42,12 +52,7 @@ impl Barnevern {
             "adapter-barnevern-out".into(),
             move |channel| {
                 let (topology, queues) = (declare.clone(), queues.clone());
-                async move {
-                    for queue in &queues {
-                        topology.declare_receiving(&channel, queue).await?;
-                    }
-                    Ok(())
-                }
+                async move { topology.declare_receiving(&channel, &queues).await }
             },
             cancel,
         );
@@ -56,6 +61,8 @@ impl Barnevern {
             topology,
             link,
             confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
+            clock,
+            ledger,
         }
     }
 }
@@ -72,8 +79,27 @@ impl Adapter for Barnevern {
     }
 
     async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
-        let Some(queue) = self.receiving_queue(&msg.recipient.0) else {
+        let Some(Delivery::Barnevern {
+            receiving_queue,
+            on_call_queue,
+            office_hours,
+            ..
+        }) = self
+            .directory
+            .get(&msg.recipient.0)
+            .and_then(|a| a.delivery.as_ref())
+        else {
             return Outcome::Permanent("recipient has no barnevern receiving queue".into());
+        };
+        let closed = office_hours
+            .as_ref()
+            .is_some_and(|h| !h.open_at(self.clock.now()));
+        let queue = match on_call_queue {
+            Some(on_call) if msg.urgency == Urgency::Urgent && closed => {
+                tracing::info!(message_id = %msg.message_id, "urgent outside office hours: to the on-call service");
+                on_call
+            }
+            _ => receiving_queue,
         };
         let body = serde_json::to_vec(&ks_message(msg)).expect("a KS message serialises");
         let properties = properties.clone().with_type(KS_TYPE.into());
@@ -120,7 +146,9 @@ impl Barnevern {
 
     fn receiving_queue(&self, recipient: &str) -> Option<&str> {
         match self.directory.get(recipient)?.delivery.as_ref()? {
-            Delivery::Barnevern { receiving_queue } => Some(receiving_queue),
+            Delivery::Barnevern {
+                receiving_queue, ..
+            } => Some(receiving_queue),
             _ => None,
         }
     }

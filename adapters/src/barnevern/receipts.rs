@@ -1,0 +1,165 @@
+//! Receipts from barnevern case systems: `mottatt` (received), `feilet` (failed, with a
+//! reason code) and `tilbakemelding` (feedback given to the reporter: whether an
+//! investigation was opened). A case system publishes them to the `receipts` exchange
+//! (routing key `barnevern`) with its own broker account, setting `user_id` (which RabbitMQ
+//! checks against the account), `correlation_id` (the message id) and `type`. A receipt
+//! moves the message's status on at the gateway; one for a message the adapter did not
+//! deliver, or from another service's account, is refused and logged.
+
+use super::Barnevern;
+use crate::runtime::Entry;
+use futures_util::StreamExt;
+use gateway::directory::AdapterKind;
+use gateway::track::{Event, StatusEvent, report};
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions};
+use lapin::types::FieldTable;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// `type` of a received receipt (KS Fiks).
+pub const RECEIVED: &str = "no.ks.fiks.bekymringsmelding.mottatt.v1";
+/// `type` of a failed receipt (KS Fiks), body `{"code": "<reason code>"}`.
+pub const FAILED: &str = "no.ks.fiks.bekymringsmelding.feilet.v1";
+/// `type` of a feedback receipt, body `{"undersokelseApnet": true|false}`.
+pub const FEEDBACK: &str = "no.ks.fiks.bekymringsmelding.tilbakemelding.v1";
+
+/// Why a receipt is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptRefusal {
+    #[error("receipt without a known type")]
+    UnknownType,
+    #[error("receipt without correlation id")]
+    NoMessageId,
+    #[error("receipt from an account that is no barnevern service's")]
+    UnknownAccount,
+    #[error("receipt for a message this adapter did not deliver")]
+    UnknownMessage,
+    #[error("receipt from another service than the message's recipient")]
+    OtherAgency,
+}
+
+impl Barnevern {
+    /// Consumes receipts until cancelled.
+    pub async fn receipts(self: std::sync::Arc<Self>, cancel: CancellationToken) {
+        while !cancel.is_cancelled() {
+            if let Some(channel) = self.link.channel().await {
+                let consumed = channel
+                    .basic_consume(
+                        self.topology.receipts_queue().as_str().into(),
+                        "adapter-barnevern-receipts".into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await;
+                if let Ok(mut consumer) = consumed {
+                    loop {
+                        let delivery = tokio::select! {
+                            () = cancel.cancelled() => return,
+                            next = consumer.next() => match next {
+                                Some(Ok(d)) => d,
+                                _ => break,
+                            },
+                        };
+                        if !self.receipt(&channel, delivery).await {
+                            break;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Handles one receipt; false if the channel failed.
+    async fn receipt(&self, channel: &lapin::Channel, delivery: Delivery) -> bool {
+        match self.check(&delivery).await {
+            Ok(event) => {
+                if let Err(error) =
+                    report(channel, &self.topology, &event, self.confirm_timeout).await
+                {
+                    tracing::warn!(message_id = %event.message_id, %error, "receipt not passed on; will be redelivered");
+                    return false;
+                }
+                tracing::info!(message_id = %event.message_id, event = event.event.as_str(), "receipt");
+            }
+            Err(refusal) => {
+                let message_id = delivery
+                    .properties
+                    .correlation_id()
+                    .as_ref()
+                    .map(|c| c.to_string());
+                let account = delivery
+                    .properties
+                    .user_id()
+                    .as_ref()
+                    .map(|u| u.to_string());
+                tracing::warn!(?message_id, ?account, reason = %refusal, "receipt refused");
+            }
+        }
+        delivery.ack(BasicAckOptions::default()).await.is_ok()
+    }
+
+    /// The status event a receipt stands for, or why it is refused.
+    pub async fn check(&self, delivery: &Delivery) -> Result<StatusEvent, ReceiptRefusal> {
+        let p = &delivery.properties;
+        let kind = p.kind().as_ref().map(|t| t.to_string()).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap_or_default();
+        let (event, reason) = match kind.as_str() {
+            RECEIVED => (Event::Received, None),
+            FAILED => {
+                let code = body["code"].as_str().filter(|c| {
+                    !c.is_empty()
+                        && c.len() <= 40
+                        && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                });
+                (
+                    Event::Failed,
+                    Some(format!(
+                        "barnevern reported: {}",
+                        code.unwrap_or("unspecified")
+                    )),
+                )
+            }
+            FEEDBACK => (
+                Event::FeedbackGiven,
+                Some(
+                    match body["undersokelseApnet"].as_bool() {
+                        Some(true) => "investigation opened",
+                        Some(false) => "no investigation",
+                        None => "feedback given",
+                    }
+                    .to_owned(),
+                ),
+            ),
+            _ => return Err(ReceiptRefusal::UnknownType),
+        };
+        let message_id = p
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.to_string())
+            .ok_or(ReceiptRefusal::NoMessageId)?;
+        let account = p
+            .user_id()
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let agency = self
+            .directory
+            .by_broker_user(&account)
+            .ok_or(ReceiptRefusal::UnknownAccount)?;
+        match self.ledger.entry(&message_id).await {
+            Ok(Entry::Delivered { recipient }) if recipient == agency.id.0 => Ok(StatusEvent {
+                message_id,
+                adapter: AdapterKind::Barnevern,
+                event,
+                reason,
+            }),
+            Ok(Entry::Delivered { .. }) => Err(ReceiptRefusal::OtherAgency),
+            _ => Err(ReceiptRefusal::UnknownMessage),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Deadlines: when delivery, the recipient's receipt and its feedback are due, per message
+//! kind (configurable; defaults after domain.md § 7), and which of them a message has missed.
+
+use crate::parse::Kind;
+use crate::record::{Status, StatusEntry};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicI64, Ordering};
+use time::{Duration, OffsetDateTime};
+
+/// The deadlines of one kind.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadline {
+    pub kind: Kind,
+    /// Hours after acceptance by which the message must be delivered.
+    pub deliver_within_hours: i64,
+    /// Hours after acceptance by which the recipient's receipt (`received`) is due.
+    pub receipt_within_hours: Option<i64>,
+    /// Days after the receipt by which the recipient's feedback is due.
+    pub feedback_within_days: Option<i64>,
+}
+
+/// The deadlines of every kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlinesConfig {
+    #[serde(default = "defaults")]
+    pub rule: Vec<Deadline>,
+}
+
+impl Default for DeadlinesConfig {
+    fn default() -> Self {
+        Self { rule: defaults() }
+    }
+}
+
+/// Norway: a bekymringsmelding is received at once and answered with feedback within three
+/// weeks (bvl); referrals to the police contact and SSPF/SIG requests are delivered within a day.
+fn defaults() -> Vec<Deadline> {
+    vec![
+        Deadline {
+            kind: Kind::NoBekymringsmelding,
+            deliver_within_hours: 1,
+            receipt_within_hours: Some(24),
+            feedback_within_days: Some(21),
+        },
+        Deadline {
+            kind: Kind::NoPolitikontakt,
+            deliver_within_hours: 24,
+            receipt_within_hours: None,
+            feedback_within_days: None,
+        },
+        Deadline {
+            kind: Kind::SeSspfSig,
+            deliver_within_hours: 24,
+            receipt_within_hours: None,
+            feedback_within_days: None,
+        },
+    ]
+}
+
+/// A deadline a message has missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missed {
+    Delivery,
+    Receipt,
+    Feedback,
+}
+
+impl DeadlinesConfig {
+    /// The deadlines a message of `kind`, with this status history, has missed at `now`.
+    pub fn missed(
+        &self,
+        kind: Kind,
+        status: Status,
+        history: &[StatusEntry],
+        now: OffsetDateTime,
+    ) -> Vec<Missed> {
+        let Some(rule) = self.rule.iter().find(|r| r.kind == kind) else {
+            return Vec::new();
+        };
+        let at = |s: Status| {
+            history
+                .iter()
+                .find(|h| h.status == s)
+                .and_then(|h| crate::record::parse_timestamp(&h.at))
+        };
+        let Some(accepted) = at(Status::Recorded) else {
+            return Vec::new();
+        };
+        let mut missed = Vec::new();
+        let open = |done: &[Status]| !done.contains(&status) && !status.is_final();
+        if open(&[Status::Delivered, Status::Received, Status::FeedbackGiven])
+            && now > accepted + Duration::hours(rule.deliver_within_hours)
+        {
+            missed.push(Missed::Delivery);
+        }
+        if let Some(hours) = rule.receipt_within_hours
+            && open(&[Status::Received, Status::FeedbackGiven])
+            && now > accepted + Duration::hours(hours)
+        {
+            missed.push(Missed::Receipt);
+        }
+        if let Some(days) = rule.feedback_within_days
+            && open(&[Status::FeedbackGiven])
+            && now > at(Status::Received).unwrap_or(accepted) + Duration::days(days)
+        {
+            missed.push(Missed::Feedback);
+        }
+        missed
+    }
+}
+
+/// The gateway's clock: the real time, shifted by an offset tests can set (deadlines are
+/// tested by moving the clock, not by waiting).
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_secs: AtomicI64,
+}
+
+impl Clock {
+    /// Now, as the gateway sees it.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.offset_secs
+            .fetch_add(by.whole_seconds(), Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,92 @@
+//! Prometheus metrics (`GET /metrics`): messages accepted and refused, the adapters'
+//! events (delivered, retrying, failed and expired: the last two are dead-lettered), and
+//! messages overdue. Labels are adapters, kinds, rule codes and events: never personal data.
+
+use crate::directory::AdapterKind;
+use crate::track::Event;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Counters, by metric name and label set.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+}
+
+const ACCEPTED: &str = "referral_messages_accepted_total";
+const REFUSED: &str = "referral_messages_refused_total";
+const EVENTS: &str = "referral_adapter_events_total";
+const OVERDUE: &str = "referral_messages_overdue";
+
+impl Metrics {
+    fn add(&self, name: &'static str, labels: String) {
+        *self
+            .counters
+            .lock()
+            .expect("metrics lock")
+            .entry((name, labels))
+            .or_default() += 1;
+    }
+
+    /// A message accepted for `adapter`.
+    pub fn count_accepted(&self, adapter: AdapterKind) {
+        self.add(ACCEPTED, format!("adapter=\"{}\"", adapter.name()));
+    }
+
+    /// A message refused, leading with rule `code`.
+    pub fn count_refused(&self, code: &str) {
+        self.add(REFUSED, format!("rule=\"{code}\""));
+    }
+
+    /// An event reported by `adapter`.
+    pub fn count_event(&self, adapter: AdapterKind, event: Event) {
+        self.add(
+            EVENTS,
+            format!(
+                "adapter=\"{}\",event=\"{}\"",
+                adapter.name(),
+                event.as_str()
+            ),
+        );
+    }
+
+    /// The exposition text, with the overdue gauge (`(kind, missed deadline) → count`).
+    pub fn render(&self, overdue: &BTreeMap<(String, String), u64>) -> String {
+        let mut out = String::new();
+        let counters = self.counters.lock().expect("metrics lock");
+        for (name, help) in [
+            (
+                ACCEPTED,
+                "Messages accepted (recorded and confirmed), by adapter.",
+            ),
+            (
+                REFUSED,
+                "Messages refused by the legal-basis engine, by leading rule.",
+            ),
+            (
+                EVENTS,
+                "Adapter events by adapter and event (failed and expired are dead-lettered).",
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((_, labels), value) in counters
+                .range((name, String::new())..)
+                .take_while(|((n, _), _)| *n == name)
+            {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP {OVERDUE} Open messages past a deadline, by kind and deadline.\n# TYPE {OVERDUE} gauge"
+        );
+        for ((kind, missed), value) in overdue {
+            let _ = writeln!(
+                out,
+                "{OVERDUE}{{kind=\"{kind}\",deadline=\"{missed}\"}} {value}"
+            );
+        }
+        out
+    }
+}

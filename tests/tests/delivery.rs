@@ -1,0 +1,312 @@
+//! Delivery through the adapters, against the real broker: the police contact's inbox
+//! (stood up in the test) failing and then answering, failing for good, barnevern receipts
+//! moving the status on, urgent reports at night going on call, and overdue messages shown
+//! by moving the gateway's clock.
+
+use e2e::{FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, example, temp_dir};
+use lapin::BasicProperties;
+use lapin::options::BasicPublishOptions;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn id(message: &Value) -> String {
+    message["messageId"].as_str().unwrap().to_owned()
+}
+
+async fn with_inbox(answers: &[u16]) -> (Harness, FakeInbox) {
+    let inbox = FakeInbox::start(answers).await;
+    let directory = inbox.directory_in(&temp_dir());
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.start_adapters().await;
+    (h, inbox)
+}
+
+fn statuses(view: &Value) -> Vec<&str> {
+    view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_referral_reaches_the_police_contact_once_though_its_inbox_answers_503_three_times() {
+    let (h, inbox) = with_inbox(&[503, 503, 503]).await;
+    let token = h.token(SCHOOL);
+    let message = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let view = h
+        .wait_status(&token, &id(&message), "delivered", Duration::from_secs(90))
+        .await;
+    assert_eq!(
+        statuses(&view),
+        ["recorded", "queued", "delivered"],
+        "{view}"
+    );
+    assert_eq!(
+        inbox.ids_at("/inbox"),
+        vec![id(&message); 4],
+        "three 503s, then one 200"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        inbox.ids_at("/inbox").len(),
+        4,
+        "delivered once, never again"
+    );
+    let metrics = h
+        .http
+        .get(format!("{}/metrics", h.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "referral_adapter_events_total{adapter=\"politikontakt\",event=\"retrying\"} 3"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "referral_adapter_events_total{adapter=\"politikontakt\",event=\"delivered\"} 1"
+    ));
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
+    let (h, inbox) = with_inbox(&[400]).await;
+    let token = h.token(SCHOOL);
+    let message = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let view = h
+        .wait_status(&token, &id(&message), "failed", Duration::from_secs(20))
+        .await;
+    assert_eq!(view["status"], "failed", "{view}");
+    assert_eq!(view["history"][2]["reason"], "inbox answered 400");
+    assert_eq!(inbox.ids_at("/inbox").len(), 1, "not retried");
+    let dead = h
+        .topology()
+        .dead_queue(gateway::directory::AdapterKind::Politikontakt);
+    assert_eq!(h.count(&dead).await, 1, "dead-lettered");
+    h.cleanup().await;
+}
+
+async fn receipt(h: &Harness, kind: &str, message_id: &str, body: Value) {
+    h.channel()
+        .await
+        .basic_publish(
+            h.topology().receipts_exchange().as_str().into(),
+            "barnevern".into(),
+            BasicPublishOptions::default(),
+            body.to_string().as_bytes(),
+            BasicProperties::default()
+                .with_type(kind.into())
+                .with_user_id("guest".into())
+                .with_correlation_id(message_id.into()),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refused() {
+    // Barnevern Oslo's case system uses the test's broker account.
+    let directory = dev_directory_with(
+        &temp_dir(),
+        &[(
+            "broker_user = \"barnevern-0301\"",
+            "broker_user = \"guest\"",
+        )],
+    );
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.start_adapters().await;
+    let token = h.token(SCHOOL);
+    let oslo = bekymringsmelding();
+    assert_eq!(h.post(&token, &oslo).await.status(), 202);
+    // A message to barnevern Bergen, from a Bergen school.
+    let bergen_school = "no-bergen-nordnes-skole";
+    let mut bergen = bekymringsmelding();
+    bergen["recipient"] = json!("no-bergen-barnevern");
+    bergen["payload"]["kommunenummer"] = json!("4601");
+    bergen["payload"]["offentligMelder"]["virksomhet"]["orgnr"] = json!("964338000");
+    assert_eq!(h.post(&h.token(bergen_school), &bergen).await.status(), 202);
+    for (t, m) in [(&token, &oslo), (&h.token(bergen_school), &bergen)] {
+        let view = h
+            .wait_status(t, &id(m), "delivered", Duration::from_secs(20))
+            .await;
+        assert_eq!(view["status"], "delivered");
+    }
+
+    receipt(
+        &h,
+        adapters::barnevern::receipts::RECEIVED,
+        &id(&oslo),
+        json!({}),
+    )
+    .await;
+    let view = h
+        .wait_status(&token, &id(&oslo), "received", Duration::from_secs(20))
+        .await;
+    assert_eq!(view["status"], "received");
+    receipt(
+        &h,
+        adapters::barnevern::receipts::FEEDBACK,
+        &id(&oslo),
+        json!({"undersokelseApnet": true}),
+    )
+    .await;
+    let view = h
+        .wait_status(
+            &token,
+            &id(&oslo),
+            "feedback_given",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(
+        statuses(&view),
+        [
+            "recorded",
+            "queued",
+            "delivered",
+            "received",
+            "feedback_given"
+        ]
+    );
+    assert_eq!(view["history"][4]["reason"], "investigation opened");
+
+    // Oslo's account cannot sign for Bergen's message, nor for one never delivered.
+    receipt(
+        &h,
+        adapters::barnevern::receipts::RECEIVED,
+        &id(&bergen),
+        json!({}),
+    )
+    .await;
+    receipt(
+        &h,
+        adapters::barnevern::receipts::RECEIVED,
+        &uuid::Uuid::new_v4().to_string(),
+        json!({}),
+    )
+    .await;
+    receipt(
+        &h,
+        adapters::barnevern::receipts::FAILED,
+        &id(&oslo),
+        json!({"code": "late"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let view: Value = h
+        .status(&h.token(bergen_school), &id(&bergen))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        view["status"], "delivered",
+        "a receipt from another service is refused"
+    );
+    let view: Value = h.status(&token, &id(&oslo)).await.json().await.unwrap();
+    assert_eq!(
+        view["status"], "feedback_given",
+        "a status never moves back"
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_urgent_report_at_night_goes_to_the_on_call_service() {
+    let mut h = Harness::new().await;
+    // 02:00 in Oslo (UTC+1) on the adapters' clock.
+    let now = time::OffsetDateTime::now_utc();
+    let night = now.replace_time(time::Time::from_hms(1, 0, 0).unwrap()) + time::Duration::days(1);
+    h.adapter_clock.advance(night - now);
+    h.start_adapters().await;
+    let token = h.token(SCHOOL);
+    let mut urgent = bekymringsmelding();
+    urgent["urgency"] = json!("urgent");
+    let normal = bekymringsmelding();
+    for m in [&urgent, &normal] {
+        assert_eq!(h.post(&token, m).await.status(), 202);
+        h.wait_status(&token, &id(m), "delivered", Duration::from_secs(20))
+            .await;
+    }
+    let topology = h.topology();
+    let on_call: Vec<String> = h
+        .drain(
+            &topology.receiving_queue("barnevernvakt.0301.inbox"),
+            1,
+            Duration::from_secs(5),
+        )
+        .await
+        .iter()
+        .map(e2e::message_id)
+        .collect();
+    assert_eq!(on_call, [id(&urgent)]);
+    let office: Vec<String> = h
+        .drain(
+            &topology.receiving_queue(e2e::OSLO_INBOX),
+            1,
+            Duration::from_secs(5),
+        )
+        .await
+        .iter()
+        .map(e2e::message_id)
+        .collect();
+    assert_eq!(office, [id(&normal)], "not urgent: waits for office hours");
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_past_its_deadline_shows_as_overdue() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let message = bekymringsmelding();
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let view: Value = h.status(&token, &id(&message)).await.json().await.unwrap();
+    assert!(view.get("overdue").is_none(), "not overdue yet: {view}");
+    h.gateway
+        .as_ref()
+        .unwrap()
+        .clock
+        .advance(time::Duration::days(2));
+    let view: Value = h.status(&token, &id(&message)).await.json().await.unwrap();
+    assert_eq!(view["overdue"], json!(["delivery", "receipt"]));
+    let list: Value = h
+        .http
+        .get(format!("{}/v1/messages?overdue=true", h.base()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["messages"][0]["messageId"], id(&message));
+    let metrics = h
+        .http
+        .get(format!("{}/metrics", h.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "referral_messages_overdue{kind=\"no.bekymringsmelding\",deadline=\"receipt\"} 1"
+        ),
+        "{metrics}"
+    );
+    h.cleanup().await;
+}
