@@ -105,9 +105,21 @@ pub enum Delivery {
         office_hours: Option<OfficeHours>,
     },
     /// POSTed to the police contact's HTTPS inbox.
-    Politikontakt { inbox_url: String },
+    Politikontakt {
+        inbox_url: String,
+        /// How to get a bearer token; none: the inbox takes unauthenticated requests
+        /// (development only).
+        #[serde(default)]
+        credentials: Option<ClientCredentials>,
+    },
     /// POSTed to the SSPF/SIG coordinator's inbox.
-    Sspf { inbox_url: String },
+    Sspf {
+        inbox_url: String,
+        /// How to get a bearer token; none: the inbox takes unauthenticated requests
+        /// (development only).
+        #[serde(default)]
+        credentials: Option<ClientCredentials>,
+    },
 }
 
 impl Delivery {
@@ -119,6 +131,17 @@ impl Delivery {
             Self::Sspf { .. } => AdapterKind::Sspf,
         }
     }
+}
+
+/// How an adapter gets a bearer token for an agency's inbox: the OAuth 2.0
+/// client-credentials grant at the agency's token endpoint. The secret is never in the
+/// directory: it is read from the environment variable named here.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret_env: String,
 }
 
 /// Opening hours of a service, in its local time (a fixed UTC offset).

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use gateway::config::Config;
 use gateway::devkeys::DevKey;
+use gateway::directory::AdapterKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,11 +49,57 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         max: usize,
     },
+    /// Send a receipt as a barnevern case system does (development and demonstration).
+    Receipt {
+        /// received, failed or feedback.
+        #[arg(long)]
+        kind: String,
+        /// The message the receipt is for.
+        #[arg(long)]
+        message_id: String,
+        /// The case system's broker URL (its own account, which the receipt is checked against).
+        #[arg(long)]
+        url: String,
+        /// For feedback: an investigation was opened.
+        #[arg(long)]
+        investigation_opened: bool,
+        /// For failed: a reason code.
+        #[arg(long, default_value = "unspecified")]
+        code: String,
+    },
+    /// Dead letters of an adapter: list them (metadata only) or replay them.
+    Dead {
+        #[command(subcommand)]
+        action: DeadAction,
+    },
     /// Print the broker topology as RabbitMQ definitions (ops/rabbitmq/definitions.json).
     Definitions {
         /// Virtual host of the definitions.
         #[arg(long, default_value = "/")]
         vhost: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadAction {
+    /// List an adapter's dead letters, or inspect one (ids, kind, tag, sender, why, when;
+    /// never the body).
+    List {
+        /// barnevern, politikontakt or sspf.
+        #[arg(long)]
+        adapter: String,
+        /// Only this message.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Put dead letters back into the adapter's work queue, with a fresh retry budget.
+    Replay {
+        /// barnevern, politikontakt or sspf.
+        #[arg(long)]
+        adapter: String,
+        /// Message ids to replay (repeatable); none: all.
+        #[arg(long)]
+        id: Vec<String>,
     },
 }
 
@@ -109,6 +156,66 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let queue = format!("{}{queue}", config.broker.prefix);
             let seen = gateway::peek::peek(&url, &queue, max).await?;
             println!("{}", serde_json::to_string_pretty(&seen)?);
+        }
+        Command::Dead { action } => {
+            let adapter = |name: &str| -> anyhow::Result<AdapterKind> {
+                serde_json::from_value(serde_json::Value::String(name.into())).map_err(|_| {
+                    anyhow::anyhow!("no adapter {name:?}: barnevern, politikontakt or sspf")
+                })
+            };
+            let topology = gateway::publish::Topology::new(
+                &config.broker.prefix,
+                config.broker.delivery_limit,
+            );
+            let connection = lapin::Connection::connect(
+                &config.broker.url,
+                gateway::publish::connection_properties("gateway-operator"),
+            )
+            .await?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(lapin::options::ConfirmSelectOptions::default())
+                .await?;
+            match action {
+                DeadAction::List { adapter: name, id } => {
+                    let mut letters =
+                        gateway::dead::list(&channel, &topology, adapter(&name)?).await?;
+                    letters.retain(|l| id.is_none() || l.message_id == id);
+                    println!("{}", serde_json::to_string_pretty(&letters)?);
+                }
+                DeadAction::Replay { adapter: name, id } => {
+                    let replayed =
+                        gateway::dead::replay(&channel, &topology, adapter(&name)?, &id).await?;
+                    println!("{}", serde_json::to_string_pretty(&replayed)?);
+                }
+            }
+            let _ = connection.close(200, "done".into()).await;
+        }
+        Command::Receipt {
+            kind,
+            message_id,
+            url,
+            investigation_opened,
+            code,
+        } => {
+            let (kind, body) = match kind.as_str() {
+                "received" => (gateway::receipt::RECEIVED, serde_json::json!({})),
+                "failed" => (
+                    gateway::receipt::FAILED,
+                    serde_json::json!({ "code": code }),
+                ),
+                "feedback" => (
+                    gateway::receipt::FEEDBACK,
+                    serde_json::json!({ "undersokelseApnet": investigation_opened }),
+                ),
+                other => anyhow::bail!("no receipt kind {other:?}: received, failed or feedback"),
+            };
+            let topology = gateway::publish::Topology::new(
+                &config.broker.prefix,
+                config.broker.delivery_limit,
+            );
+            gateway::receipt::send(&url, &topology, kind, &message_id, &body).await?;
+            println!("receipt sent");
         }
         Command::Check => {
             gateway::app::load(&config)?;

@@ -64,7 +64,7 @@ pub async fn peek(url: &str, queue: &str, max: usize) -> Result<Vec<Peeked>, lap
 }
 
 /// A header value as plain JSON (strings as strings, numbers as numbers).
-fn header_value(value: &AMQPValue) -> serde_json::Value {
+pub fn header_value(value: &AMQPValue) -> serde_json::Value {
     match value {
         AMQPValue::LongString(s) => s.to_string().into(),
         AMQPValue::ShortString(s) => s.as_str().into(),
@@ -73,6 +73,7 @@ fn header_value(value: &AMQPValue) -> serde_json::Value {
         AMQPValue::LongInt(n) => (*n).into(),
         AMQPValue::LongUInt(n) => (*n).into(),
         AMQPValue::ShortInt(n) => (*n).into(),
+        AMQPValue::Timestamp(t) => (*t).into(),
         other => format!("{other:?}").into(),
     }
 }

@@ -207,6 +207,15 @@ impl Harness {
         self.sign(&self.claims(org))
     }
 
+    /// GETs `path` of the API (with a bearer token, if given).
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.base()));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
     /// POSTs `body` as JSON to `/v1/messages`.
     pub async fn post(&self, token: &str, body: &Value) -> reqwest::Response {
         self.post_to("/v1/messages", token, body).await
@@ -345,8 +354,13 @@ impl Harness {
 pub struct FakeInbox {
     pub url: String,
     pub received: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    /// The `Authorization` header of each request received at the inbox.
+    pub authorizations: Arc<std::sync::Mutex<Vec<Option<String>>>>,
     answers: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
 }
+
+/// The access token the fake token endpoint (`<inbox>/token`) hands out.
+pub const FAKE_TOKEN: &str = "inbox-token-1";
 
 impl FakeInbox {
     /// Starts an inbox answering `answers` first, then 200.
@@ -354,23 +368,38 @@ impl FakeInbox {
         let inbox = Self {
             url: String::new(),
             received: Arc::default(),
+            authorizations: Arc::default(),
             answers: Arc::new(std::sync::Mutex::new(answers.iter().copied().collect())),
         };
         let state = inbox.clone();
-        let app = axum::Router::new().fallback(
-            move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
-                let state = state.clone();
-                async move {
-                    let status = state.answers.lock().unwrap().pop_front().unwrap_or(200);
-                    state
-                        .received
-                        .lock()
-                        .unwrap()
-                        .push((uri.path().to_owned(), body));
-                    axum::http::StatusCode::from_u16(status).unwrap()
-                }
-            },
-        );
+        let app = axum::Router::new()
+            .route(
+                "/inbox/token",
+                axum::routing::post(|| async {
+                    axum::Json(serde_json::json!({"access_token": FAKE_TOKEN, "expires_in": 300}))
+                }),
+            )
+            .fallback(
+                move |uri: axum::http::Uri,
+                      headers: axum::http::HeaderMap,
+                      axum::Json(body): axum::Json<Value>| {
+                    let state = state.clone();
+                    async move {
+                        let status = state.answers.lock().unwrap().pop_front().unwrap_or(200);
+                        let authorization = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        state.authorizations.lock().unwrap().push(authorization);
+                        state
+                            .received
+                            .lock()
+                            .unwrap()
+                            .push((uri.path().to_owned(), body));
+                        axum::http::StatusCode::from_u16(status).unwrap()
+                    }
+                },
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -4,8 +4,6 @@
 //! by moving the gateway's clock.
 
 use e2e::{FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, example, temp_dir};
-use lapin::BasicProperties;
-use lapin::options::BasicPublishOptions;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -56,15 +54,7 @@ async fn a_referral_reaches_the_police_contact_once_though_its_inbox_answers_503
         4,
         "delivered once, never again"
     );
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.get("/metrics", None).await.text().await.unwrap();
     assert!(
         metrics.contains(
             "referral_adapter_events_total{adapter=\"politikontakt\",event=\"retrying\"} 3"
@@ -74,6 +64,38 @@ async fn a_referral_reaches_the_police_contact_once_though_its_inbox_answers_503
     assert!(metrics.contains(
         "referral_adapter_events_total{adapter=\"politikontakt\",event=\"delivered\"} 1"
     ));
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_inbox_gets_a_bearer_token_from_the_agencys_client_credentials_grant() {
+    let inbox = FakeInbox::start(&[]).await;
+    let secret_env = format!("INBOX_SECRET_{}", uuid::Uuid::new_v4().simple());
+    // SAFETY: a variable no other test reads, set before the adapters start.
+    unsafe { std::env::set_var(&secret_env, "dev-only-secret") };
+    let url = inbox.url.clone();
+    let credentials = format!(
+        r#"inbox_url = "{url}", credentials = {{ token_url = "{url}/token", client_id = "gateway", client_secret_env = "{secret_env}" }}"#
+    );
+    let directory = dev_directory_with(
+        &temp_dir(),
+        &[(r#"inbox_url = "http://127.0.0.1:9101/inbox""#, &credentials)],
+    );
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.start_adapters().await;
+    let token = h.token(SCHOOL);
+    let message = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    assert!(
+        inbox
+            .wait_for("/inbox", &id(&message), Duration::from_secs(20))
+            .await
+    );
+    assert_eq!(
+        *inbox.authorizations.lock().unwrap(),
+        [Some(format!("Bearer {}", e2e::FAKE_TOKEN))]
+    );
     h.cleanup().await;
 }
 
@@ -97,20 +119,7 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
 }
 
 async fn receipt(h: &Harness, kind: &str, message_id: &str, body: Value) {
-    h.channel()
-        .await
-        .basic_publish(
-            h.topology().receipts_exchange().as_str().into(),
-            "barnevern".into(),
-            BasicPublishOptions::default(),
-            body.to_string().as_bytes(),
-            BasicProperties::default()
-                .with_type(kind.into())
-                .with_user_id("guest".into())
-                .with_correlation_id(message_id.into()),
-        )
-        .await
-        .unwrap()
+    gateway::receipt::send(&e2e::amqp_url(), &h.topology(), kind, message_id, &body)
         .await
         .unwrap();
 }
@@ -145,20 +154,14 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
         assert_eq!(view["status"], "delivered");
     }
 
-    receipt(
-        &h,
-        adapters::barnevern::receipts::RECEIVED,
-        &id(&oslo),
-        json!({}),
-    )
-    .await;
+    receipt(&h, gateway::receipt::RECEIVED, &id(&oslo), json!({})).await;
     let view = h
         .wait_status(&token, &id(&oslo), "received", Duration::from_secs(20))
         .await;
     assert_eq!(view["status"], "received");
     receipt(
         &h,
-        adapters::barnevern::receipts::FEEDBACK,
+        gateway::receipt::FEEDBACK,
         &id(&oslo),
         json!({"undersokelseApnet": true}),
     )
@@ -184,23 +187,17 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
     assert_eq!(view["history"][4]["reason"], "investigation opened");
 
     // Oslo's account cannot sign for Bergen's message, nor for one never delivered.
+    receipt(&h, gateway::receipt::RECEIVED, &id(&bergen), json!({})).await;
     receipt(
         &h,
-        adapters::barnevern::receipts::RECEIVED,
-        &id(&bergen),
-        json!({}),
-    )
-    .await;
-    receipt(
-        &h,
-        adapters::barnevern::receipts::RECEIVED,
+        gateway::receipt::RECEIVED,
         &uuid::Uuid::new_v4().to_string(),
         json!({}),
     )
     .await;
     receipt(
         &h,
-        adapters::barnevern::receipts::FAILED,
+        gateway::receipt::FAILED,
         &id(&oslo),
         json!({"code": "late"}),
     )
@@ -283,25 +280,13 @@ async fn a_message_past_its_deadline_shows_as_overdue() {
     let view: Value = h.status(&token, &id(&message)).await.json().await.unwrap();
     assert_eq!(view["overdue"], json!(["delivery", "receipt"]));
     let list: Value = h
-        .http
-        .get(format!("{}/v1/messages?overdue=true", h.base()))
-        .bearer_auth(&token)
-        .send()
+        .get("/v1/messages?overdue=true", Some(&token))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(list["messages"][0]["messageId"], id(&message));
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.get("/metrics", None).await.text().await.unwrap();
     assert!(
         metrics.contains(
             "referral_messages_overdue{kind=\"no.bekymringsmelding\",deadline=\"receipt\"} 1"

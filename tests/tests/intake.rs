@@ -270,53 +270,23 @@ async fn routing_and_legal_basis_refusals_name_their_rule() {
 #[tokio::test]
 async fn problem_types_are_documented_by_the_api() {
     let h = Harness::new().await;
-    let list: Vec<Value> = h
-        .http
-        .get(format!("{}/problems", h.base()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = h.get("/problems", None).await.json().await.unwrap();
     assert!(
         list.iter()
             .any(|p| p["type"] == "/problems/body-too-large" && p["status"] == 413)
     );
     let one: Value = h
-        .http
-        .get(format!("{}/problems/unauthenticated", h.base()))
-        .send()
+        .get("/problems/unauthenticated", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(one["status"], 401);
-    let live = h
-        .http
-        .get(format!("{}/healthz", h.base()))
-        .send()
-        .await
-        .unwrap();
+    let live = h.get("/healthz", None).await;
     assert_eq!(live.status(), 200);
-    let ready = h
-        .http
-        .get(format!("{}/readyz", h.base()))
-        .send()
-        .await
-        .unwrap();
+    let ready = h.get("/readyz", None).await;
     assert_eq!(ready.status(), 200);
-    problem(
-        h.http
-            .get(format!("{}/v2/nothing", h.base()))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not-found",
-    )
-    .await;
+    problem(h.get("/v2/nothing", None).await, 404, "not-found").await;
     h.cleanup().await;
 }
 

@@ -141,15 +141,7 @@ async fn the_dry_run_answers_what_would_happen_and_changes_nothing() {
 #[tokio::test]
 async fn the_catalog_lists_allowed_and_required_fields_per_basis_and_kind() {
     let h = Harness::new().await;
-    let list: Value = h
-        .http
-        .get(format!("{}/v1/legal-bases", h.base()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = h.get("/v1/legal-bases", None).await.json().await.unwrap();
     let bases = list["bases"].as_array().unwrap();
     assert!(bases.len() >= 20);
     let anonymised = bases
@@ -168,23 +160,13 @@ async fn the_catalog_lists_allowed_and_required_fields_per_basis_and_kind() {
             .unwrap()
             .contains(&json!("identity"))
     );
-    let one = h
-        .http
-        .get(format!("{}/v1/legal-bases/se.osl.10-27", h.base()))
-        .send()
-        .await
-        .unwrap();
+    let one = h.get("/v1/legal-bases/se.osl.10-27", None).await;
     let one: Value = one.json().await.unwrap();
     assert_eq!(
         one["barred"],
         json!(["socialtjanst", "elevhalsa_medicinsk"])
     );
-    let missing = h
-        .http
-        .get(format!("{}/v1/legal-bases/no.x.1", h.base()))
-        .send()
-        .await
-        .unwrap();
+    let missing = h.get("/v1/legal-bases/no.x.1", None).await;
     problem(missing, 404, "not-found").await;
     h.cleanup().await;
 }

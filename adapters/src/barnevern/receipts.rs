@@ -17,12 +17,7 @@ use lapin::types::FieldTable;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// `type` of a received receipt (KS Fiks).
-pub const RECEIVED: &str = "no.ks.fiks.bekymringsmelding.mottatt.v1";
-/// `type` of a failed receipt (KS Fiks), body `{"code": "<reason code>"}`.
-pub const FAILED: &str = "no.ks.fiks.bekymringsmelding.feilet.v1";
-/// `type` of a feedback receipt, body `{"undersokelseApnet": true|false}`.
-pub const FEEDBACK: &str = "no.ks.fiks.bekymringsmelding.tilbakemelding.v1";
+pub use gateway::receipt::{FAILED, FEEDBACK, RECEIVED};
 
 /// Why a receipt is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

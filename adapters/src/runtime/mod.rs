@@ -271,7 +271,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
                         "",
                         &context.settings.topology.retry_queue(kind, delay_secs),
                         &delivery.data,
-                        retry::with_retry_headers(&delivery.properties, attempt, first_failure),
+                        retry::for_retry(&delivery.properties, attempt, first_failure, delay_secs),
                         context.settings.confirm_timeout,
                     )
                     .await;

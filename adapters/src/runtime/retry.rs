@@ -58,8 +58,23 @@ impl RetryPolicy {
     }
 }
 
+/// `properties` of a copy parked for `delay_secs`: the attempt count and first failure set,
+/// and a per-message expiry of 80–100 % of the delay, so that messages failing together do
+/// not all come back together (jitter; the queue's TTL is the upper bound).
+pub fn for_retry(
+    properties: &BasicProperties,
+    attempt: u32,
+    first_failure: i64,
+    delay_secs: u32,
+) -> BasicProperties {
+    let percent = 80 + u64::from(time::OffsetDateTime::now_utc().nanosecond()) % 21;
+    let expiration = u64::from(delay_secs) * 1000 * percent / 100;
+    with_retry_headers(properties, attempt, first_failure)
+        .with_expiration(expiration.to_string().as_str().into())
+}
+
 /// `properties` with the attempt count and first failure set.
-pub fn with_retry_headers(
+fn with_retry_headers(
     properties: &BasicProperties,
     attempt: u32,
     first_failure: i64,
@@ -92,6 +107,21 @@ mod tests {
     fn headers(attempt: i64, first: i64) -> FieldTable {
         let props = with_retry_headers(&BasicProperties::default(), attempt as u32, first);
         props.headers().clone().unwrap()
+    }
+
+    #[test]
+    fn parked_copies_expire_within_80_to_100_percent_of_the_delay() {
+        for _ in 0..50 {
+            let props = for_retry(&BasicProperties::default(), 1, 0, 30);
+            let ms: u64 = props
+                .expiration()
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .parse()
+                .unwrap();
+            assert!((24_000..=30_000).contains(&ms), "{ms}");
+        }
     }
 
     #[test]

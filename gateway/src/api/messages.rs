@@ -5,7 +5,7 @@ use super::problem::{Problem, ProblemType};
 use super::{AppState, explain};
 use crate::authenticate::Caller;
 use crate::consent::Consent;
-use crate::decide::decide;
+use crate::decide::{Decision, decide};
 use crate::directory::AdapterKind;
 use crate::parse::{Envelope, FieldError, ParseError};
 use crate::publish::Topology;
@@ -28,14 +28,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers).await?;
-    let envelope = parse(&app, &caller, &headers, body).await?;
-    let consent = cited_consent(&app, &caller, &envelope).await?;
-    let decision = decide(
-        app.facts(&caller, &envelope, consent.as_ref()),
-        &app.directory,
-        &app.catalog,
-    );
+    let (caller, envelope, decision) = assess(&app, &headers, body).await?;
     let id = envelope.message_id.to_string();
     let Some(route) = decision.route() else {
         let codes: Vec<&str> = decision.refusals.iter().map(|r| r.rule.code()).collect();
@@ -110,14 +103,7 @@ pub async fn validate(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers).await?;
-    let envelope = parse(&app, &caller, &headers, body).await?;
-    let consent = cited_consent(&app, &caller, &envelope).await?;
-    let decision = decide(
-        app.facts(&caller, &envelope, consent.as_ref()),
-        &app.directory,
-        &app.catalog,
-    );
+    let (_, envelope, decision) = assess(&app, &headers, body).await?;
     let lang = explain::language(&headers);
     let route = decision
         .route()
@@ -136,6 +122,23 @@ pub async fn validate(
         HeaderValue::from_static(lang.tag()),
     );
     Ok(response)
+}
+
+/// Authenticates, parses and decides on a message request.
+async fn assess<'a>(
+    app: &'a AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Caller, Envelope, Decision<'a>), Problem> {
+    let caller = app.caller(headers).await?;
+    let envelope = parse(app, &caller, headers, body).await?;
+    let consent = cited_consent(app, &caller, &envelope).await?;
+    let decision = decide(
+        app.facts(&caller, &envelope, consent.as_ref()),
+        &app.directory,
+        &app.catalog,
+    );
+    Ok((caller, envelope, decision))
 }
 
 /// Reads and parses the body of a message request.

@@ -72,7 +72,8 @@ impl Status {
         match self {
             Recorded => &[],
             Queued => &[Recorded],
-            Delivered => &[Recorded, Queued],
+            // From failed or expired too: an operator replayed it.
+            Delivered => &[Recorded, Queued, Failed, Expired],
             Received => &[Recorded, Queued, Delivered],
             FeedbackGiven => &[Recorded, Queued, Delivered, Received],
             Failed => &[Recorded, Queued, Delivered],

@@ -1,10 +1,13 @@
 //! The HTTP inbox adapter: POSTs each message to the recipient agency's inbox API (the
 //! police contact's, the SSPF/SIG coordinator's; `schemas/inbox.openapi.yaml`). 2xx is
 //! delivered; 408, 429, 5xx and network failures are transient (honouring `Retry-After`);
-//! any other answer is permanent.
+//! any other answer is permanent. Requests carry a bearer token from the agency's
+//! client-credentials grant ([`token`]) when the directory names one.
+
+mod token;
 
 use crate::runtime::{Adapter, Outcome};
-use gateway::directory::{AdapterKind, Delivery, Directory};
+use gateway::directory::{AdapterKind, ClientCredentials, Delivery, Directory};
 use gateway::routed::RoutedMessage;
 use lapin::BasicProperties;
 use reqwest::StatusCode;
@@ -16,6 +19,7 @@ pub struct Inbox {
     kind: AdapterKind,
     directory: Arc<Directory>,
     client: reqwest::Client,
+    tokens: token::Tokens,
 }
 
 impl Inbox {
@@ -30,27 +34,59 @@ impl Inbox {
             kind,
             directory,
             client,
+            tokens: token::Tokens::default(),
         }
     }
 
-    fn inbox_url(&self, recipient: &str) -> Option<&str> {
+    fn inbox(&self, recipient: &str) -> Option<(&str, Option<&ClientCredentials>)> {
         match self.directory.get(recipient)?.delivery.as_ref()? {
-            Delivery::Politikontakt { inbox_url } | Delivery::Sspf { inbox_url } => Some(inbox_url),
+            Delivery::Politikontakt {
+                inbox_url,
+                credentials,
+            }
+            | Delivery::Sspf {
+                inbox_url,
+                credentials,
+            } => Some((inbox_url, credentials.as_ref())),
             Delivery::Barnevern { .. } => None,
         }
     }
 
-    async fn post(&self, url: String, message_id: &str, body: &serde_json::Value) -> Outcome {
-        let response = self
-            .client
-            .post(url)
-            .header("Idempotency-Key", message_id)
-            .json(body)
-            .send()
-            .await;
-        match response {
-            Err(error) => Outcome::transient(format!("inbox unreachable: {}", kind_of(&error))),
-            Ok(r) => classify(r.status(), retry_after(r.headers())),
+    /// POSTs `body`; a 401 to a cached token is tried once more with a fresh one.
+    async fn post(
+        &self,
+        url: &str,
+        credentials: Option<&ClientCredentials>,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Outcome {
+        let mut fresh = false;
+        loop {
+            let mut request = self
+                .client
+                .post(url)
+                .header("Idempotency-Key", key)
+                .json(body);
+            if let Some(credentials) = credentials {
+                match self.tokens.get(&self.client, credentials).await {
+                    Ok(token) => request = request.bearer_auth(token),
+                    Err(error) => return Outcome::transient(format!("no token: {error}")),
+                }
+            }
+            let response = match request.send().await {
+                Err(error) => {
+                    return Outcome::transient(format!("inbox unreachable: {}", kind_of(&error)));
+                }
+                Ok(r) => r,
+            };
+            if let (StatusCode::UNAUTHORIZED, Some(credentials), false) =
+                (response.status(), credentials, fresh)
+            {
+                self.tokens.forget(credentials).await;
+                fresh = true;
+                continue;
+            }
+            return classify(response.status(), retry_after(response.headers()));
         }
     }
 }
@@ -63,26 +99,22 @@ impl Adapter for Inbox {
     async fn ready(&self) {}
 
     async fn deliver(&self, msg: &RoutedMessage, _: &BasicProperties) -> Outcome {
-        let Some(url) = self.inbox_url(&msg.recipient.0) else {
+        let Some((url, credentials)) = self.inbox(&msg.recipient.0) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };
         let body = serde_json::to_value(msg).expect("a routed message serialises");
-        self.post(url.to_owned(), &msg.message_id.to_string(), &body)
+        self.post(url, credentials, &msg.message_id.to_string(), &body)
             .await
     }
 
     async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {
-        let Some(url) = self.inbox_url(recipient) else {
+        let Some((url, credentials)) = self.inbox(recipient) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };
         let body = serde_json::json!({ "messageId": message_id, "consentWithdrawn": true });
         let key = format!("{message_id}:withdrawn");
-        self.post(
-            format!("{}/withdrawals", url.trim_end_matches('/')),
-            &key,
-            &body,
-        )
-        .await
+        let url = format!("{}/withdrawals", url.trim_end_matches('/'));
+        self.post(&url, credentials, &key, &body).await
     }
 }
 

@@ -1,0 +1,175 @@
+//! Dead letters, for operators: list what an adapter gave up on (metadata only: ids, kind,
+//! tag, sender, why and when, never the body) and replay chosen messages into the adapter's
+//! work queue, with a fresh retry budget.
+
+use crate::directory::AdapterKind;
+use crate::peek::header_value;
+use crate::publish::{PublishError, Topology, publish_confirmed};
+use lapin::Channel;
+use lapin::message::BasicGetMessage;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use serde::Serialize;
+use std::time::Duration;
+
+/// What an operator sees of a dead letter.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub message_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub legal_basis: Option<String>,
+    pub sender: Option<String>,
+    /// Why the broker dead-lettered it (`rejected`: the adapter gave up; `delivery_limit`).
+    pub reason: Option<String>,
+    /// Failed attempts before (from the adapter's retry header).
+    pub attempts: Option<serde_json::Value>,
+    /// When it was first dead-lettered (Unix seconds).
+    pub dead_since: Option<serde_json::Value>,
+}
+
+/// Why an operation on dead letters failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadError {
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("republishing failed: {0}")]
+    Publish(#[from] PublishError),
+}
+
+/// Every dead letter of `adapter`, left in place.
+pub async fn list(
+    channel: &Channel,
+    topology: &Topology,
+    adapter: AdapterKind,
+) -> Result<Vec<DeadLetter>, DeadError> {
+    let taken = take_all(channel, &topology.dead_queue(adapter)).await?;
+    let letters = taken.iter().map(describe).collect();
+    put_back(channel, &taken).await?;
+    Ok(letters)
+}
+
+/// Replays the dead letters of `adapter` whose ids are in `ids` (all, if `ids` is empty)
+/// into its work queue; returns the ids replayed.
+pub async fn replay(
+    channel: &Channel,
+    topology: &Topology,
+    adapter: AdapterKind,
+    ids: &[String],
+) -> Result<Vec<String>, DeadError> {
+    let taken = take_all(channel, &topology.dead_queue(adapter)).await?;
+    let mut replayed = Vec::new();
+    let mut kept = Vec::new();
+    for message in taken {
+        let id = message
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|i| i.to_string());
+        if !ids.is_empty() && !id.as_ref().is_some_and(|i| ids.contains(i)) {
+            kept.push(message);
+            continue;
+        }
+        let properties = fresh(&message.delivery.properties);
+        let work = topology.work_queue(adapter);
+        let published = publish_confirmed(
+            channel,
+            "",
+            &work,
+            &message.delivery.data,
+            properties,
+            Duration::from_secs(5),
+        )
+        .await;
+        if let Err(error) = published {
+            kept.push(message);
+            put_back(channel, &kept).await?;
+            return Err(error.into());
+        }
+        message.delivery.ack(BasicAckOptions::default()).await?;
+        tracing::info!(message_id = ?id, adapter = adapter.name(), "dead letter replayed");
+        replayed.extend(id);
+    }
+    put_back(channel, &kept).await?;
+    Ok(replayed)
+}
+
+async fn take_all(channel: &Channel, queue: &str) -> Result<Vec<BasicGetMessage>, lapin::Error> {
+    let mut taken = Vec::new();
+    while let Some(message) = channel
+        .basic_get(queue.into(), BasicGetOptions::default())
+        .await?
+    {
+        taken.push(message);
+    }
+    Ok(taken)
+}
+
+async fn put_back(channel: &Channel, messages: &[BasicGetMessage]) -> Result<(), lapin::Error> {
+    for message in messages {
+        channel
+            .basic_nack(
+                message.delivery.delivery_tag,
+                BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The properties of a replayed copy: the same ids, without its death and retry history.
+fn fresh(properties: &lapin::BasicProperties) -> lapin::BasicProperties {
+    let mut headers = FieldTable::default();
+    for (key, value) in properties
+        .headers()
+        .as_ref()
+        .map(|h| h.inner().clone())
+        .unwrap_or_default()
+    {
+        let key_text = key.to_string();
+        if !key_text.starts_with("x-death")
+            && !key_text.starts_with("x-first-death")
+            && !key_text.starts_with("x-last-death")
+            && !key_text.starts_with("x-retry")
+            && !key_text.starts_with("x-first-failure")
+        {
+            headers.insert(key, value);
+        }
+    }
+    properties.clone().with_headers(headers)
+}
+
+fn describe(message: &BasicGetMessage) -> DeadLetter {
+    let p = &message.delivery.properties;
+    let header = |name: &str| {
+        p.headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(name).map(header_value))
+    };
+    let text = |name: &str| header(name).and_then(|v| v.as_str().map(str::to_owned));
+    let first_death = p
+        .headers()
+        .as_ref()
+        .and_then(|h| match h.inner().get("x-death") {
+            Some(AMQPValue::FieldArray(deaths)) => deaths.as_slice().first().cloned(),
+            _ => None,
+        });
+    let death_field = |name: &str| match &first_death {
+        Some(AMQPValue::FieldTable(t)) => t.inner().get(name).map(header_value),
+        _ => None,
+    };
+    DeadLetter {
+        message_id: p.message_id().as_ref().map(|i| i.to_string()),
+        kind: p.kind().as_ref().map(|k| k.to_string()),
+        legal_basis: text(crate::publish::HEADER_LEGAL_BASIS),
+        sender: text(crate::publish::HEADER_SENDER),
+        reason: death_field("reason").and_then(|v| v.as_str().map(str::to_owned)),
+        attempts: header("x-retry-attempt"),
+        dead_since: death_field("time"),
+    }
+}
