@@ -49,12 +49,11 @@ impl SubjectRef {
     pub fn canonical(&self) -> Option<String> {
         match self {
             Self::Personnummer(p) => {
-                crate::decide::subject::personnummer_birth(p)?;
+                let birth = crate::decide::subject::personnummer_birth(p)?;
                 let digits: String = p.chars().filter(char::is_ascii_digit).collect();
                 let full = if digits.len() == 12 {
                     digits
                 } else {
-                    let birth = crate::decide::subject::personnummer_birth(p)?;
                     format!("{}{}", birth.year() / 100, digits)
                 };
                 Some(format!("se:{full}"))

@@ -4,9 +4,8 @@
 use super::{Adapter, Entry, Ledger, Outcome};
 use lapin::Channel;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use serde::Deserialize;
-use std::time::Duration;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,13 +46,7 @@ pub async fn handle<A: Adapter>(adapter: &A, ledger: &Ledger, delivery: Delivery
     let acted = if done {
         delivery.ack(BasicAckOptions::default()).await
     } else {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        delivery
-            .nack(BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            })
-            .await
+        super::requeue(&delivery).await
     };
     if let Err(error) = acted {
         tracing::warn!(%error, "control message not settled; the broker will redeliver it");

@@ -69,9 +69,7 @@ impl Publisher {
         )
         .await
     }
-}
 
-impl Publisher {
     /// Publishes a control message (e.g. a withdrawal) to `adapter`'s control queue;
     /// `Ok` only when confirmed.
     pub async fn publish_control(
