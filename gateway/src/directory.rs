@@ -13,8 +13,8 @@ pub enum Country {
     DK,
 }
 
-/// Agency types: the vocabulary of the legal-basis catalog (domain.md § 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+/// Agency types: the vocabulary of the legal-basis catalog, each of one country.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyType {
     // Norway
@@ -44,6 +44,20 @@ pub enum AgencyType {
     Kommune,
     Politi,
     Ssp,
+}
+
+impl AgencyType {
+    /// The country whose agencies are of this type.
+    pub fn country(self) -> Country {
+        use AgencyType::*;
+        match self {
+            School | Kindergarten | SchoolHealth | Health | Barnevern | Barnevernvakt | Police
+            | Slt | Nav | Konfliktraad | Municipal => Country::NO,
+            Skola | Elevhalsa | ElevhalsaMedicinsk | Socialtjanst | Polis | Fritid | Trygghet
+            | SspfSamordnare | Sig => Country::SE,
+            Skole | Kommune | Politi | Ssp => Country::DK,
+        }
+    }
 }
 
 /// An agency id as used in tokens (`org`) and envelopes (`recipient`).
@@ -216,6 +230,8 @@ pub enum DirectoryError {
     },
     #[error("agency directory {path} lists agency {id} twice")]
     Duplicate { path: PathBuf, id: AgencyId },
+    #[error("agency directory {path}: agency {id} is of a type of another country than its own")]
+    ForeignType { path: PathBuf, id: AgencyId },
 }
 
 #[derive(Deserialize)]
@@ -239,6 +255,12 @@ impl Directory {
         let mut agencies = HashMap::new();
         for agency in file.agency {
             let id = agency.id.clone();
+            if agency.agency_type.country() != agency.country {
+                return Err(DirectoryError::ForeignType {
+                    path: path.into(),
+                    id,
+                });
+            }
             if agencies.insert(id.clone(), agency).is_some() {
                 return Err(DirectoryError::Duplicate {
                     path: path.into(),

@@ -6,7 +6,7 @@ use gateway::catalog::{Basis, Catalog, Parties};
 use gateway::consent::{Consent, ConsentForm, Grantor, SubjectKey};
 use gateway::decide::subject::parse_date;
 use gateway::decide::{Facts, Rule, decide};
-use gateway::directory::{AgencyType, Directory};
+use gateway::directory::{AgencyType, Country, Directory};
 use gateway::parse::{Contracts, Kind};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -62,8 +62,9 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
             } else {
                 r#"{ adapter = "politikontakt", inbox_url = "http://127.0.0.1:9/inbox" }"#.into()
             };
+            let country = serde_json::to_value(agency_type(t).country()).unwrap();
             toml.push_str(&format!(
-                "[[agency]]\nid = \"{id}\"\nname = \"{t}\"\ncountry = \"NO\"\ntype = \"{t}\"\norgnr = \"{:09}\"\nmunicipality = \"0301\"\ngroup = {group}\ndelivery = {delivery}\n\n",
+                "[[agency]]\nid = \"{id}\"\nname = \"{t}\"\ncountry = {country}\ntype = \"{t}\"\norgnr = \"{:09}\"\nmunicipality = \"0301\"\ngroup = {group}\ndelivery = {delivery}\n\n",
                 900_000_000 + i * 2 + usize::from(group)
             ));
         }
@@ -154,27 +155,23 @@ fn first(parties: &Parties, fallback: AgencyType) -> AgencyType {
     }
 }
 
-/// The message that satisfies `basis` (for bases no kind uses: a referral to the police
-/// contact, refused for its kind only).
+/// The message that satisfies `basis` (for bases no kind uses: a message of a kind of the
+/// basis' country, refused for its kind, and for its recipient and country only).
 fn satisfying(basis: &Basis) -> Case {
-    let kind = basis
-        .kinds
-        .first()
-        .copied()
-        .unwrap_or(Kind::NoPolitikontakt);
+    let kind = basis.kinds.first().copied().unwrap_or(match basis.country {
+        Country::SE => Kind::SeSspfSig,
+        _ => Kind::NoPolitikontakt,
+    });
+    satisfying_of(basis, kind)
+}
+
+/// The message of `kind` that satisfies `basis`.
+fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
     let recipient = basis
         .consent
         .iter()
         .find_map(|r| r.recipients.as_ref().map(|t| t[0]))
-        .unwrap_or_else(|| {
-            first(
-                &basis.recipients,
-                match kind {
-                    Kind::NoBekymringsmelding => AgencyType::Barnevern,
-                    _ => AgencyType::Police,
-                },
-            )
-        });
+        .unwrap_or_else(|| first(&basis.recipients, WORLD.catalog.kind(kind).recipients[0]));
     let sender = first(&basis.senders, AgencyType::School);
     let sender_agency = WORLD.directory.get(&type_name(sender)).unwrap();
     let person_allowed = basis
@@ -290,13 +287,23 @@ fn example(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The reasons a satisfying message of `basis` is refused with anyway: none, or only its
-/// kind for bases no kind of the gateway uses yet.
-fn baseline(basis: &Basis) -> Vec<Rule> {
+/// Checks the reasons a satisfying message of `basis` is refused with anyway: none, or, for
+/// bases no kind of the gateway uses yet, its kind (and the kind's recipients and country).
+fn check_baseline(basis: &Basis, rules: &[Rule]) {
     if basis.kinds.is_empty() {
-        vec![Rule::BasisWrongKind]
+        assert!(
+            rules.contains(&Rule::BasisWrongKind),
+            "{}: {rules:?}",
+            basis.tag
+        );
+        let only_kind = [Rule::BasisWrongKind, Rule::KindRecipient, Rule::CrossBorder];
+        assert!(
+            rules.iter().all(|r| only_kind.contains(r)),
+            "{}: {rules:?}",
+            basis.tag
+        );
     } else {
-        vec![]
+        assert_eq!(rules, [], "{}: satisfying message", basis.tag);
     }
 }
 
@@ -325,7 +332,7 @@ fn every_row_allows_a_satisfying_message_and_refuses_each_violation() {
     let bases = w.catalog.bases();
     assert!(
         bases.len() >= 20,
-        "the catalog holds the bases of domain.md § 4"
+        "the catalog holds the bases of Norway, Sweden and Denmark"
     );
     for basis in bases {
         if !basis.status.usable() {
@@ -333,13 +340,7 @@ fn every_row_allows_a_satisfying_message_and_refuses_each_violation() {
             assert_eq!(rules, [Rule::BasisNotInForce], "{}", basis.tag);
             continue;
         }
-        let base = baseline(basis);
-        assert_eq!(
-            satisfying(basis).decide().unwrap(),
-            base,
-            "{}: satisfying message",
-            basis.tag
-        );
+        check_baseline(basis, &satisfying(basis).decide().unwrap());
 
         if let Some(t) = other_type(|t| basis.senders.admits(t) || basis.barred.contains(&t)) {
             expect_refused(basis, "wrong sender type", Rule::SenderType, |c| {
@@ -471,7 +472,38 @@ fn check_fields(basis: &Basis, profile: &gateway::catalog::FieldProfile) {
 
 fn check_consent(basis: &Basis) {
     type Violation = (&'static str, Rule, fn(&mut Case));
-    let cases: [Violation; 9] = [
+    let case = satisfying(basis);
+    let rule = basis.consent_rule(case.recipient_type()).unwrap();
+    let age = Some(16); // the satisfying message's subject
+    if rule.needs(age, true).1 {
+        expect_refused(
+            basis,
+            "consent of the person only",
+            Rule::GuardianConsentMissing,
+            |c| c.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject],
+        );
+    }
+    if rule.needs(age, false).0 {
+        expect_refused(
+            basis,
+            "consent of the guardians only",
+            Rule::SubjectConsentMissing,
+            |c| c.consent.as_mut().unwrap().granted_by = vec![Grantor::Guardians],
+        );
+    }
+    // An adult's own consent always suffices: the guardians are never asked.
+    let mut adult = satisfying(basis);
+    adult.set_birth("1990-01-01");
+    adult.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject];
+    adult.consent.as_mut().unwrap().subject_hash = subject_hash(&adult.envelope);
+    let rules = adult.decide().unwrap();
+    assert!(
+        !rules.contains(&Rule::GuardianConsentMissing)
+            && !rules.contains(&Rule::SubjectConsentMissing),
+        "{}: an adult's own consent: {rules:?}",
+        basis.tag
+    );
+    let cases: [Violation; 8] = [
         ("no consent cited", Rule::ConsentMissing, |c| {
             c.envelope["legalBasis"]
                 .as_object_mut()
@@ -508,11 +540,6 @@ fn check_consent(basis: &Basis) {
                     .categories
                     .retain(|k| k != "concern")
             },
-        ),
-        (
-            "consent of the person only",
-            Rule::GuardianConsentMissing,
-            |c| c.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject],
         ),
     ];
     for (what, rule, violate) in cases {
@@ -598,7 +625,7 @@ fn an_age_claim_that_disagrees_with_the_national_id_is_refused() {
 
 #[test]
 fn sig_takes_the_guardians_alone_under_15_and_both_from_15() {
-    let mut case = case_for("se.osl.10-1");
+    let mut case = case_for("se.osl.12-2");
     assert_eq!(case.recipient_type(), AgencyType::Sig);
     case.consent.as_mut().unwrap().granted_by = vec![Grantor::Guardians];
     assert_eq!(
@@ -613,6 +640,38 @@ fn sig_takes_the_guardians_alone_under_15_and_both_from_15() {
 }
 
 #[test]
+fn sspf_takes_the_guardians_or_a_mature_minor_alone() {
+    let mut case = case_for("se.osl.12-2");
+    case.envelope["recipient"] = json!("sspf-samordnare");
+    case.envelope["payload"]["forum"] = json!("sspf");
+    let plan = case.envelope["payload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("individuellPlan")
+        .unwrap();
+    case.envelope["payload"]["planeradeInsatser"] = plan;
+    case.consent.as_mut().unwrap().recipient_types = vec![AgencyType::SspfSamordnare];
+    case.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject];
+    assert_eq!(case.decide().unwrap(), [], "16 years old, alone");
+    case.set_birth("2012-06-15");
+    case.consent.as_mut().unwrap().subject_hash = subject_hash(&case.envelope);
+    assert_eq!(
+        case.decide().unwrap(),
+        [Rule::GuardianConsentMissing],
+        "14 years old, alone"
+    );
+    case.consent.as_mut().unwrap().granted_by = vec![Grantor::Guardians];
+    assert_eq!(case.decide().unwrap(), [], "14 years old, the guardians");
+}
+
+#[test]
+fn the_old_consent_tag_is_refused_and_names_its_replacement() {
+    let mut case = case_for("se.osl.12-2");
+    case.envelope["legalBasis"]["tag"] = json!("se.osl.10-1");
+    assert_eq!(case.decide().unwrap(), [Rule::BasisReplaced]);
+}
+
+#[test]
 fn norwegian_consent_needs_the_guardians_for_a_minor() {
     let mut case = case_for("no.fvl1967.13a-1");
     case.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject];
@@ -621,7 +680,7 @@ fn norwegian_consent_needs_the_guardians_for_a_minor() {
 
 #[test]
 fn a_group_recipient_needs_a_consent_that_covers_groups() {
-    let mut case = case_for("se.osl.10-1");
+    let mut case = case_for("se.osl.12-2");
     case.envelope["recipient"] = json!("sig-group");
     assert_eq!(case.decide().unwrap(), [Rule::ConsentRecipient]);
     case.consent.as_mut().unwrap().groups = true;
@@ -643,4 +702,255 @@ fn every_reason_is_reported_not_just_the_first() {
     ] {
         assert!(rules.contains(&rule), "{rule:?} in {rules:?}");
     }
+}
+
+/// Every basis of `kind` that is usable.
+fn bases_of(kind: Kind) -> Vec<&'static Basis> {
+    WORLD
+        .catalog
+        .bases()
+        .into_iter()
+        .filter(|b| b.status.usable() && b.kinds.contains(&kind))
+        .collect()
+}
+
+/// Applies `violate` to the message of `kind` that satisfies `basis` and checks that
+/// `rule` is among the reasons it is refused with.
+fn expect_refused_as(
+    basis: &Basis,
+    kind: Kind,
+    what: &str,
+    rule: Rule,
+    violate: impl FnOnce(&mut Case),
+) {
+    let mut case = satisfying_of(basis, kind);
+    violate(&mut case);
+    let rules = case
+        .decide()
+        .unwrap_or_else(|e| panic!("{}: {what}: does not parse: {e}", basis.tag));
+    assert!(
+        rules.contains(&rule),
+        "{}: {kind}: {what}: expected {rule:?}, got {rules:?}",
+        basis.tag
+    );
+}
+
+#[test]
+fn a_weak_claim_never_overrides_a_national_id_or_birth_date() {
+    // Each variation plants a claim (flag, age, birth date) that contradicts the national ID.
+    type Variation = (&'static str, fn(&mut Case));
+    let variations: [Variation; 5] = [
+        ("unborn flag beside an adult's fnr", |c| {
+            c.set_birth("1990-05-01");
+            c.envelope["payload"]["offentligBarn"][0]["ufoedt"] = json!(true);
+            c.envelope["subject"] = json!({ "unborn": true });
+        }),
+        ("unborn flag beside a child's fnr", |c| {
+            c.envelope["payload"]["offentligBarn"][0]["ufoedt"] = json!(true);
+        }),
+        ("unborn claim in the envelope", |c| {
+            c.envelope["subject"] = json!({ "unborn": true });
+        }),
+        ("a younger age claimed", |c| {
+            c.set_birth("1990-05-01");
+            c.envelope["subject"] = json!({ "age": 10 });
+        }),
+        ("a second child flagged unborn with an fnr", |c| {
+            let mut second = c.envelope["payload"]["offentligBarn"][0].clone();
+            second["ufoedt"] = json!(true);
+            c.envelope["payload"]["offentligBarn"]
+                .as_array_mut()
+                .unwrap()
+                .push(second);
+        }),
+    ];
+    for basis in bases_of(Kind::NoBekymringsmelding) {
+        for (what, plant) in variations {
+            expect_refused_as(
+                basis,
+                Kind::NoBekymringsmelding,
+                what,
+                Rule::SubjectMismatch,
+                plant,
+            );
+        }
+    }
+    for basis in bases_of(Kind::SeSspfSig) {
+        expect_refused_as(
+            basis,
+            Kind::SeSspfSig,
+            "a younger age",
+            Rule::SubjectMismatch,
+            |c| {
+                c.set_birth("1990-05-01");
+                c.envelope["subject"] = json!({ "age": 12 });
+            },
+        );
+    }
+    for basis in bases_of(Kind::NoPolitikontakt)
+        .into_iter()
+        .filter(|b| b.fields[&Kind::NoPolitikontakt].allows(&["person".into()]))
+    {
+        expect_refused_as(
+            basis,
+            Kind::NoPolitikontakt,
+            "another birth date",
+            Rule::SubjectMismatch,
+            |c| {
+                c.envelope["subject"] = json!({ "birthDate": "2015-01-01" });
+            },
+        );
+    }
+}
+
+#[test]
+fn no_birth_in_the_future_or_unreadable_passes_an_age_limit() {
+    for basis in bases_of(Kind::NoBekymringsmelding) {
+        expect_refused_as(
+            basis,
+            Kind::NoBekymringsmelding,
+            "fnr born 2035",
+            Rule::SubjectUnknownBirth,
+            |c| {
+                c.envelope["payload"]["offentligBarn"][0]["fnr"] = json!("01013550000");
+                c.envelope["subject"] = json!({ "age": 5 });
+            },
+        );
+        expect_refused_as(
+            basis,
+            Kind::NoBekymringsmelding,
+            "fnr 31 February",
+            Rule::SubjectUnknownBirth,
+            |c| {
+                c.envelope["payload"]["offentligBarn"][0]["fnr"] = json!("31021050000");
+            },
+        );
+    }
+    for basis in bases_of(Kind::NoPolitikontakt) {
+        expect_refused_as(
+            basis,
+            Kind::NoPolitikontakt,
+            "claimed birth in the future",
+            Rule::SubjectUnknownBirth,
+            |c| {
+                if c.envelope["payload"].get("person").is_some() {
+                    c.envelope["payload"]["person"]["fodselsdato"] = json!("2030-01-01");
+                }
+                c.envelope["subject"] = json!({ "birthDate": "2030-01-01" });
+            },
+        );
+        expect_refused_as(
+            basis,
+            Kind::NoPolitikontakt,
+            "claimed impossible date",
+            Rule::SubjectUnknownBirth,
+            |c| {
+                c.envelope["payload"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("person");
+                c.envelope["subject"] = json!({ "birthDate": "2010-02-31" });
+            },
+        );
+    }
+}
+
+#[test]
+fn a_kind_goes_only_to_the_agency_types_it_names_whatever_the_basis() {
+    for kind in Kind::ALL {
+        let allowed = &WORLD.catalog.kind(kind).recipients;
+        for basis in bases_of(kind) {
+            for t in TYPES.iter().map(|t| agency_type(t)) {
+                if allowed.contains(&t) {
+                    continue;
+                }
+                let mut case = satisfying_of(basis, kind);
+                case.envelope["recipient"] = json!(type_name(t));
+                let rules = case.decide().unwrap();
+                assert_eq!(
+                    rules.first(),
+                    Some(&Rule::KindRecipient),
+                    "{}: {kind} to {t:?}: {rules:?}",
+                    basis.tag
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sender_recipient_and_basis_belong_to_one_country() {
+    // A Swedish school citing a Norwegian basis, to a Norwegian recipient.
+    let mut case = case_for("no.fvl1967.13a-2");
+    case.sender = AgencyType::Skola;
+    assert!(case.decide().unwrap().contains(&Rule::CrossBorder));
+    // A Norwegian school sending the Swedish kind under the Swedish basis.
+    let mut case = case_for("se.osl.12-2");
+    case.sender = AgencyType::School;
+    assert!(case.decide().unwrap().contains(&Rule::CrossBorder));
+    // A Norwegian message to a Norwegian recipient under a Swedish or Danish basis.
+    for tag in ["se.osl.10-27", "dk.rpl.115", "se.osl.12-2"] {
+        let mut case = case_for("no.fvl1967.13a-2");
+        case.envelope["legalBasis"]["tag"] = json!(tag);
+        let rules = case.decide().unwrap();
+        assert!(rules.contains(&Rule::CrossBorder), "{tag}: {rules:?}");
+    }
+}
+
+#[test]
+fn health_personnel_share_under_their_own_act_not_the_public_administration_act() {
+    for tag in [
+        "no.fvl1967.13b-1-5",
+        "no.fvl1967.13b-1-6",
+        "no.fvl1967.13b-1-7",
+        "no.fvl1967.13a-1",
+    ] {
+        for sender in [AgencyType::Health, AgencyType::SchoolHealth] {
+            let mut case = case_for(tag);
+            case.sender = sender;
+            assert!(
+                case.decide().unwrap().contains(&Rule::SenderBarred),
+                "{tag} from {sender:?}"
+            );
+        }
+    }
+    for tag in ["no.hpl.22", "no.hpl.23-4", "no.hpl.31"] {
+        assert_eq!(case_for(tag).decide().unwrap(), [], "{tag}");
+    }
+}
+
+#[test]
+fn barnevern_reports_offences_only_for_its_own_tasks() {
+    let mut case = case_for("no.fvl1967.13b-1-6");
+    case.sender = AgencyType::Barnevern;
+    case.envelope["legalBasis"]["attestation"] =
+        json!({ "sent_by_authorised_manager": true, "public_interest": true });
+    let rules = case.decide().unwrap();
+    assert!(rules.contains(&Rule::AttestationMissing), "{rules:?}");
+    assert!(rules.contains(&Rule::AttestationUnknown), "{rules:?}");
+    case.envelope["legalBasis"]["attestation"] =
+        json!({ "sent_by_authorised_manager": true, "natural_link_to_tasks": true });
+    assert_eq!(case.decide().unwrap(), []);
+}
+
+#[test]
+fn the_police_never_send_an_identified_message_under_politiregisterloven_24() {
+    for tag in ["no.polregl.24-1", "no.polregl.24-2"] {
+        let basis = WORLD.catalog.get(tag).unwrap();
+        assert!(!basis.kinds.contains(&Kind::NoBekymringsmelding), "{tag}");
+    }
+    assert!(WORLD.catalog.get("no.polregl.24-1").unwrap().consent.len() == 1);
+    let mut case = case_for("no.polregl.24-2");
+    case.envelope["legalBasis"]["tag"] = json!("no.polregl.24");
+    assert_eq!(case.decide().unwrap(), [Rule::BasisReplaced]);
+}
+
+#[test]
+fn in_a_cooperation_group_the_general_clause_needs_a_case_by_case_weighing() {
+    let mut case = case_for("se.osl.10-27");
+    case.envelope["recipient"] = json!("sig-group");
+    let rules = case.decide().unwrap();
+    assert!(rules.contains(&Rule::AttestationMissing), "{rules:?}");
+    case.envelope["legalBasis"]["attestation"]["weighed_case_by_case_for_group"] = json!(true);
+    assert!(!case.decide().unwrap().contains(&Rule::AttestationMissing));
 }

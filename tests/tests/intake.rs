@@ -16,12 +16,63 @@ async fn nothing_changed(h: &Harness, message: &Value) {
         404,
         "not recorded"
     );
-    assert_eq!(
-        h.count(&h.topology().work_queue(AdapterKind::Barnevern))
-            .await,
-        0,
-        "not routed"
-    );
+    for adapter in AdapterKind::ALL {
+        assert_eq!(
+            h.count(&h.topology().work_queue(adapter)).await,
+            0,
+            "not routed to {adapter:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unlawful_messages_from_valid_senders_are_refused_and_change_nothing() {
+    let h = Harness::new().await;
+    type Attack = (&'static str, &'static str, fn(&mut Value));
+    let attacks: [Attack; 6] = [
+        ("an adult flagged unborn", "subject-not-covered", |m| {
+            let child = &mut m["payload"]["offentligBarn"][0];
+            child["fnr"] = json!("01059012345");
+            child["ufoedt"] = json!(true);
+            m["subject"] = json!({ "unborn": true });
+        }),
+        ("a younger age claimed", "subject-not-covered", |m| {
+            m["subject"] = json!({ "age": 3 });
+        }),
+        (
+            "a bekymringsmelding to the police contact",
+            "recipient-mismatch",
+            |m| {
+                m["recipient"] = json!("no-oslo-politikontakt");
+            },
+        ),
+        (
+            "a bekymringsmelding to the SSPF coordinator",
+            "recipient-mismatch",
+            |m| {
+                m["recipient"] = json!("se-malmo-sspf");
+            },
+        ),
+        (
+            "a Swedish basis for a Norwegian message",
+            "cross-border",
+            |m| {
+                m["legalBasis"]["tag"] = json!("se.osl.10-28");
+            },
+        ),
+        ("the old consent tag", "legal-basis-unknown", |m| {
+            m["legalBasis"]["tag"] = json!("se.osl.10-1");
+        }),
+    ];
+    for (what, slug, attack) in attacks {
+        let mut message = bekymringsmelding();
+        message["messageId"] = json!(uuid::Uuid::new_v4());
+        attack(&mut message);
+        let body = problem(h.post(&h.token(SCHOOL), &message).await, 422, slug).await;
+        assert!(!body["errors"].as_array().unwrap().is_empty(), "{what}");
+        nothing_changed(&h, &message).await;
+    }
+    h.cleanup().await;
 }
 
 #[tokio::test]
@@ -223,7 +274,7 @@ async fn routing_and_legal_basis_refusals_name_their_rule() {
         ),
         (
             "basis for another kind",
-            (|m| m["legalBasis"]["tag"] = "no.strl.196".into()),
+            (|m| m["legalBasis"]["tag"] = "no.fvl1967.13a-2".into()),
             422,
             "legal-basis-not-applicable",
             "/kind",

@@ -10,7 +10,7 @@ use crate::config::AdaptersConfig;
 use crate::runtime::{Adapter, Ledger, Outcome};
 use gateway::deadlines::Clock;
 use gateway::directory::{AdapterKind, Delivery, Directory};
-use gateway::parse::Urgency;
+use gateway::parse::{Kind, Urgency};
 use gateway::publish::{BrokerLink, PublishError, Topology, publish_confirmed};
 use gateway::routed::RoutedMessage;
 use lapin::BasicProperties;
@@ -79,6 +79,11 @@ impl Adapter for Barnevern {
     }
 
     async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
+        if msg.kind != Kind::NoBekymringsmelding {
+            // The gateway never routes another kind here; a body that is not a KS
+            // bekymringsmelding never travels with the KS type.
+            return Outcome::Permanent(format!("kind {} is not a bekymringsmelding", msg.kind));
+        }
         let Some(Delivery::Barnevern {
             receiving_queue,
             on_call_queue,

@@ -25,6 +25,7 @@ pub fn errors(decision: &Decision<'_>, reasons: &[Reason], lang: Lang) -> Vec<Fi
                 .basis
                 .filter(|_| cites_basis(r.rule))
                 .map(|b| b.statute.clone());
+            error.replaced_by = r.replaced_by.clone();
             error.found = r
                 .found
                 .iter()
@@ -71,8 +72,10 @@ fn cites_basis(rule: Rule) -> bool {
         rule,
         Rule::UnknownRecipient
             | Rule::RecipientMunicipality
+            | Rule::KindRecipient
             | Rule::SenderOrganisation
             | Rule::BasisUnknown
+            | Rule::BasisReplaced
     )
 }
 
@@ -81,9 +84,10 @@ pub fn problem_type(rule: Rule) -> ProblemType {
     use Rule as R;
     match rule {
         R::UnknownRecipient => ProblemType::UnknownRecipient,
-        R::RecipientMunicipality => ProblemType::RecipientMismatch,
+        R::RecipientMunicipality | R::KindRecipient => ProblemType::RecipientMismatch,
+        R::CrossBorder => ProblemType::CrossBorder,
         R::SenderOrganisation => ProblemType::SenderMismatch,
-        R::BasisUnknown => ProblemType::LegalBasisUnknown,
+        R::BasisUnknown | R::BasisReplaced => ProblemType::LegalBasisUnknown,
         R::BasisNotInForce => ProblemType::LegalBasisNotInForce,
         R::BasisWrongKind
         | R::SenderType

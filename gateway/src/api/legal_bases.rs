@@ -1,6 +1,7 @@
 //! `GET /v1/legal-bases` and `GET /v1/legal-bases/{tag}`: the catalog, read-only, with each
 //! basis' field profiles (allowed and required fields per kind), and the data categories
-//! consent is given for, so a sending system can build its forms from it.
+//! consent is given for, the agency types each kind may go to, and the tags no longer
+//! used, so a sending system can build its forms from it.
 
 use super::AppState;
 use super::problem::{Problem, ProblemType};
@@ -21,8 +22,17 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
             )
         })
         .collect();
+    let kinds: serde_json::Map<String, serde_json::Value> = Kind::ALL
+        .iter()
+        .map(|k| {
+            let rule = serde_json::to_value(app.catalog.kind(*k)).expect("a kind serialises");
+            (k.as_str().to_owned(), rule)
+        })
+        .collect();
     Json(serde_json::json!({
         "bases": app.catalog.bases().into_iter().map(view).collect::<Vec<_>>(),
+        "aliases": app.catalog.aliases(),
+        "kinds": kinds,
         "categories": categories,
     }))
 }

@@ -21,6 +21,7 @@ pub enum ProblemType {
     SenderMismatch,
     UnknownRecipient,
     RecipientMismatch,
+    CrossBorder,
     LegalBasisUnknown,
     LegalBasisNotInForce,
     LegalBasisNotApplicable,
@@ -38,7 +39,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 22] = [
+    pub const ALL: [ProblemType; 23] = [
         Self::MalformedJson,
         Self::UnsupportedMediaType,
         Self::BodyTooLarge,
@@ -48,6 +49,7 @@ impl ProblemType {
         Self::SenderMismatch,
         Self::UnknownRecipient,
         Self::RecipientMismatch,
+        Self::CrossBorder,
         Self::LegalBasisUnknown,
         Self::LegalBasisNotInForce,
         Self::LegalBasisNotApplicable,
@@ -119,13 +121,19 @@ impl ProblemType {
                 "recipient-mismatch",
                 S::UNPROCESSABLE_ENTITY,
                 "Recipient does not fit the message",
-                "The recipient cannot take this message, e.g. a bekymringsmelding goes only to the barnevern of the child's municipality. Nothing was recorded.",
+                "The recipient cannot take this message: each kind goes only to the agency types it names (a bekymringsmelding to barnevern or its barnevernvakt, a politikontakt referral to the police, an SSPF/SIG request to the coordinator or the group), and a bekymringsmelding only to the barnevern of the child's municipality. Nothing was recorded.",
+            ),
+            Self::CrossBorder => (
+                "cross-border",
+                S::UNPROCESSABLE_ENTITY,
+                "Sender, recipient and legal basis in different countries",
+                "One message, one jurisdiction: the sender, the recipient, the message kind and the legal basis must all belong to the same country unless the catalog declares the basis for cross-border use (none does). Nothing was recorded.",
             ),
             Self::LegalBasisUnknown => (
                 "legal-basis-unknown",
                 S::UNPROCESSABLE_ENTITY,
                 "Unknown legal basis",
-                "The legal-basis tag is not in the catalog (GET /v1/legal-bases). Nothing was recorded.",
+                "The legal-basis tag is not in the catalog (GET /v1/legal-bases), or is no longer used (`replacedBy` names the tags that replace it). Nothing was recorded.",
             ),
             Self::LegalBasisNotInForce => (
                 "legal-basis-not-in-force",
@@ -143,7 +151,7 @@ impl ProblemType {
                 "subject-not-covered",
                 S::UNPROCESSABLE_ENTITY,
                 "Legal basis does not cover this person",
-                "The person is older than the legal basis allows, is unborn where it does not cover the unborn, or the age or birth date given disagrees with the national ID or birth date in the payload. Nothing was sent.",
+                "The person is older than the legal basis allows, is unborn where it does not cover the unborn, no birth date in the past can be read, or a weaker claim (an age, a birth date, an unborn flag) disagrees with a national ID or birth date in the same message. Nothing was sent.",
             ),
             Self::ConsentNotValid => (
                 "consent-not-valid",

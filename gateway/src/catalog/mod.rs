@@ -5,12 +5,13 @@ mod profile;
 
 pub use profile::{FieldPattern, FieldProfile, Leaf, leaves};
 
-use crate::directory::AgencyType;
+use crate::directory::{AgencyType, Country};
 use crate::parse::Kind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
 /// Whether a basis may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,12 +80,17 @@ pub enum ConsentFrom {
     Both,
 }
 
+/// The age of majority: from it a person's own consent suffices and the guardians' is
+/// never asked (NO, SE, DK alike).
+pub const ADULT_AGE: u32 = 18;
+
 /// What consent a basis needs, for the recipients it names (all, when `recipients` is absent).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRule {
     #[serde(default)]
     pub recipients: Option<Vec<AgencyType>>,
+    /// Whose consent a minor's case needs.
     pub from: ConsentFrom,
     /// Under this age the guardians must consent too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,17 +98,34 @@ pub struct ConsentRule {
     /// Under this age the guardians' consent suffices (the subject's is not asked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardians_only_under: Option<u8>,
+    /// From this age a minor's own consent suffices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_alone_from: Option<u8>,
 }
 
 impl ConsentRule {
     /// Whether the subject and the guardians must consent, for a subject of `age` years
-    /// (`None`: unborn).
-    pub fn needs(&self, age: Option<u32>) -> (bool, bool) {
-        let under = |limit: Option<u8>| limit.is_some_and(|l| age.is_none_or(|a| a < l.into()));
-        match self.from {
-            ConsentFrom::Subject => (age.is_some(), under(self.guardians_under) || age.is_none()),
-            ConsentFrom::Guardians => (false, true),
-            ConsentFrom::Both => (!under(self.guardians_only_under) && age.is_some(), true),
+    /// (`None`: unborn) whose consent `subject_gave` or not: an adult alone; for an unborn
+    /// child or a young one the guardians alone; a minor old enough to consent alone who
+    /// did so; otherwise as `from` says.
+    pub fn needs(&self, age: Option<u32>, subject_gave: bool) -> (bool, bool) {
+        let Some(age) = age else {
+            return (false, true);
+        };
+        let under = |limit: Option<u8>| limit.is_some_and(|l| age < u32::from(l));
+        let from = |limit: Option<u8>| limit.is_some_and(|l| age >= u32::from(l));
+        if age >= ADULT_AGE {
+            (true, false)
+        } else if under(self.guardians_only_under) {
+            (false, true)
+        } else if subject_gave && from(self.subject_alone_from) {
+            (true, false)
+        } else {
+            match self.from {
+                ConsentFrom::Subject => (true, under(self.guardians_under)),
+                ConsentFrom::Guardians => (false, true),
+                ConsentFrom::Both => (true, true),
+            }
         }
     }
 }
@@ -117,13 +140,52 @@ pub struct Attestation {
     /// At least one of these (when any are listed).
     #[serde(default)]
     pub any: Vec<String>,
+    /// Every one of these too, when the recipient is a group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group: Vec<String>,
 }
 
 impl Attestation {
     /// Whether `id` is a statement of this basis.
     pub fn knows(&self, id: &str) -> bool {
-        self.all.iter().chain(&self.any).any(|s| s == id)
+        self.all
+            .iter()
+            .chain(&self.any)
+            .chain(&self.group)
+            .any(|s| s == id)
     }
+}
+
+/// A basis' age limit as the catalog states it: a number of years, or `"none"`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+enum AgeLimit {
+    Years(u8),
+    Word(NoLimit),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum NoLimit {
+    None,
+}
+
+/// What a message kind is: its country and who may receive it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindRule {
+    pub country: Country,
+    /// The agency types that may receive it, whatever the basis.
+    pub recipients: Vec<AgencyType>,
+}
+
+/// A tag no longer used, and the tags that replace it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alias {
+    pub tag: String,
+    pub replaced_by: Vec<String>,
+    pub why: String,
 }
 
 /// One row of the catalog.
@@ -141,12 +203,22 @@ pub struct Basis {
     pub warn: Vec<AgencyType>,
     pub recipients: Parties,
     pub group: GroupRule,
-    /// The subject must be younger than this.
+    /// The country whose law it is (the tag's first part).
+    pub country: Country,
+    /// Whether sender, recipient and basis may belong to different countries.
+    pub cross_border: bool,
+    /// The subject must be younger than this (`None`: no limit, see `max_age_why`).
     pub max_age: Option<u8>,
+    /// Why the basis has no age limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age_why: Option<String>,
     /// Whether the subject may be an unborn child.
     pub unborn: bool,
     pub consent: Vec<ConsentRule>,
     pub attestation: Attestation,
+    /// Statements that replace `attestation` for a sender type.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attestation_for: BTreeMap<AgencyType, Attestation>,
     /// The field profile per kind.
     #[serde(skip)]
     pub fields: BTreeMap<Kind, Arc<FieldProfile>>,
@@ -161,6 +233,13 @@ impl Basis {
                 .as_ref()
                 .is_none_or(|types| types.contains(&recipient))
         })
+    }
+
+    /// The statements a sender of `sender` type must attest.
+    pub fn attestation_of(&self, sender: AgencyType) -> &Attestation {
+        self.attestation_for
+            .get(&sender)
+            .unwrap_or(&self.attestation)
     }
 }
 
@@ -182,13 +261,18 @@ struct BasisRow {
     recipients: Vec<String>,
     #[serde(default)]
     group: GroupRule,
-    max_age: Option<u8>,
+    max_age: Option<AgeLimit>,
+    max_age_why: Option<String>,
     #[serde(default)]
     unborn: bool,
+    #[serde(default)]
+    cross_border: bool,
     #[serde(default)]
     consent: Vec<ConsentRule>,
     #[serde(default)]
     attestation: Attestation,
+    #[serde(default)]
+    attestation_for: BTreeMap<AgencyType, Attestation>,
     #[serde(default)]
     fields: BTreeMap<Kind, String>,
     note: Option<String>,
@@ -210,6 +294,10 @@ struct ProfileRow {
 struct CatalogFile {
     basis: Vec<BasisRow>,
     #[serde(default)]
+    kind: BTreeMap<Kind, KindRule>,
+    #[serde(default)]
+    alias: Vec<Alias>,
+    #[serde(default)]
     profile: BTreeMap<String, ProfileRow>,
     #[serde(default)]
     categories: BTreeMap<Kind, BTreeMap<String, String>>,
@@ -219,6 +307,8 @@ struct CatalogFile {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     bases: HashMap<String, Basis>,
+    kinds: BTreeMap<Kind, KindRule>,
+    aliases: HashMap<String, Alias>,
     profiles: BTreeMap<String, Arc<FieldProfile>>,
     categories: HashMap<Kind, Vec<(FieldPattern, String)>>,
 }
@@ -298,8 +388,24 @@ impl Catalog {
                 Ok((kind, patterns))
             })
             .collect::<Result<HashMap<_, _>, CatalogError>>()?;
+        if let Some(kind) = Kind::ALL.iter().find(|k| !file.kind.contains_key(k)) {
+            return Err(contradiction(
+                &format!("kind.{kind}"),
+                "every message kind needs a [kind] entry naming its country and recipients",
+            ));
+        }
+        for (kind, rule) in &file.kind {
+            if let Some(t) = rule.recipients.iter().find(|t| t.country() != rule.country) {
+                return Err(contradiction(
+                    &format!("kind.{kind}"),
+                    format!("recipient type {t:?} is not of country {:?}", rule.country),
+                ));
+            }
+        }
         let mut catalog = Self {
             bases: HashMap::new(),
+            kinds: file.kind,
+            aliases: HashMap::new(),
             profiles,
             categories,
         };
@@ -310,12 +416,48 @@ impl Catalog {
             }
             catalog.bases.insert(basis.tag.clone(), basis);
         }
+        for alias in file.alias {
+            if catalog.bases.contains_key(&alias.tag) || catalog.aliases.contains_key(&alias.tag) {
+                return Err(CatalogError::DuplicateTag { tag: alias.tag });
+            }
+            if let Some(t) = alias
+                .replaced_by
+                .iter()
+                .find(|t| !catalog.bases.contains_key(*t))
+            {
+                return Err(contradiction(
+                    &alias.tag,
+                    format!("is replaced by {t}, which is not in the catalog"),
+                ));
+            }
+            if alias.replaced_by.is_empty() {
+                return Err(contradiction(&alias.tag, "an alias names no replacement"));
+            }
+            catalog.aliases.insert(alias.tag.clone(), alias);
+        }
         Ok(catalog)
     }
 
     /// The basis with this tag.
     pub fn get(&self, tag: &str) -> Option<&Basis> {
         self.bases.get(tag)
+    }
+
+    /// The alias with this tag: a tag no longer used.
+    pub fn alias(&self, tag: &str) -> Option<&Alias> {
+        self.aliases.get(tag)
+    }
+
+    /// Every alias, by tag.
+    pub fn aliases(&self) -> Vec<&Alias> {
+        let mut all: Vec<&Alias> = self.aliases.values().collect();
+        all.sort_by(|a, b| a.tag.cmp(&b.tag));
+        all
+    }
+
+    /// The country and recipients of a message kind (every kind has one: checked at load).
+    pub fn kind(&self, kind: Kind) -> &KindRule {
+        &self.kinds[&kind]
     }
 
     /// Every basis, by tag.
@@ -351,16 +493,37 @@ impl Catalog {
     }
 
     fn basis_from_row(&self, row: BasisRow) -> Result<Basis, CatalogError> {
-        let well_formed = {
-            let parts: Vec<&str> = row.tag.split('.').collect();
-            parts.len() == 3
-                && ["no", "se", "dk"].contains(&parts[0])
-                && parts.iter().all(|p| !p.is_empty())
+        let parts: Vec<&str> = row.tag.split('.').collect();
+        let country = match parts[0] {
+            _ if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) => None,
+            "no" => Some(Country::NO),
+            "se" => Some(Country::SE),
+            "dk" => Some(Country::DK),
+            _ => None,
         };
-        if !well_formed {
+        let Some(country) = country else {
             return Err(CatalogError::BadTag { tag: row.tag });
-        }
+        };
         let tag = row.tag.as_str();
+        let max_age = match (row.max_age, &row.max_age_why) {
+            (Some(AgeLimit::Years(years)), None) => Some(years),
+            (Some(AgeLimit::Word(NoLimit::None)), Some(why)) if !why.trim().is_empty() => None,
+            (None, _) => {
+                return Err(contradiction(
+                    tag,
+                    "states no age limit: give max_age, or max_age = \"none\" and max_age_why",
+                ));
+            }
+            (Some(AgeLimit::Years(_)), Some(_)) => {
+                return Err(contradiction(
+                    tag,
+                    "max_age_why is only for max_age = \"none\"",
+                ));
+            }
+            (Some(AgeLimit::Word(_)), _) => {
+                return Err(contradiction(tag, "max_age = \"none\" needs max_age_why"));
+            }
+        };
         let senders = parties(tag, &row.senders, "senders")?;
         let recipients = parties(tag, &row.recipients, "recipients")?;
         if let Some(t) = row.barred.iter().find(|t| senders.names(**t)) {
@@ -373,6 +536,34 @@ impl Catalog {
             return Err(contradiction(
                 tag,
                 format!("warns about {t:?}, which is not a sender"),
+            ));
+        }
+        let parties_of_country =
+            |types: &[AgencyType]| types.iter().all(|t| t.country() == country);
+        let named = |p: &Parties| match p {
+            Parties::Any(_) => Vec::new(),
+            Parties::Only(types) => types.clone(),
+        };
+        let one_country = parties_of_country(&named(&senders))
+            && parties_of_country(&named(&recipients))
+            && parties_of_country(&row.barred)
+            && row.kinds.iter().all(|k| self.kinds[k].country == country);
+        if !row.cross_border && !one_country {
+            return Err(contradiction(
+                tag,
+                "names an agency type or kind of another country without cross_border",
+            ));
+        }
+        if let Some(t) = row.attestation_for.keys().find(|t| !senders.admits(**t)) {
+            return Err(contradiction(
+                tag,
+                format!("attestation_for names {t:?}, which is not a sender"),
+            ));
+        }
+        if !row.attestation.group.is_empty() && row.group == GroupRule::Never {
+            return Err(contradiction(
+                tag,
+                "asks for group attestations but never sends to a group",
             ));
         }
         if row.group == GroupRule::WithConsent && row.consent.is_empty() {
@@ -435,10 +626,14 @@ impl Catalog {
             warn: row.warn,
             recipients,
             group: row.group,
-            max_age: row.max_age,
+            country,
+            cross_border: row.cross_border,
+            max_age,
+            max_age_why: row.max_age_why,
             unborn: row.unborn,
             consent: row.consent,
             attestation: row.attestation,
+            attestation_for: row.attestation_for,
             fields,
             note: row.note,
         })
@@ -528,9 +723,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gw-catalog-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.toml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, format!("{text}\n{KINDS}")).unwrap();
         Catalog::load(&path)
     }
+
+    const KINDS: &str = r#"[kind."no.bekymringsmelding"]
+country = "NO"
+recipients = ["barnevern"]
+[kind."no.politikontakt"]
+country = "NO"
+recipients = ["police"]
+[kind."se.sspf-sig"]
+country = "SE"
+recipients = ["sig"]
+"#;
 
     const ROW: &str = r#"[[basis]]
 tag = "no.x.1"
@@ -539,6 +745,7 @@ title_en = "t"
 statute = "s"
 source = "s"
 status = "in_force"
+max_age = 18
 "#;
 
     fn contradiction_of(text: &str) -> String {
@@ -577,9 +784,9 @@ status = "in_force"
             "{ROW}kinds = [\"no.politikontakt\"]\nsenders = [\"*\"]\nrecipients = [\"*\"]\n"
         ));
         assert!(no_profile.contains("no field profile"), "{no_profile}");
-        let required = contradiction_of(
-            "[profile.p]\nkind = \"no.politikontakt\"\nallowed = [\"/beskrivelse\"]\nrequired = [\"/person\"]\n[[basis]]\ntag = \"no.x.1\"\ntitle_original = \"t\"\ntitle_en = \"t\"\nstatute = \"s\"\nsource = \"s\"\nstatus = \"in_force\"\nkinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\n",
-        );
+        let required = contradiction_of(&format!(
+            "[profile.p]\nkind = \"no.politikontakt\"\nallowed = [\"/beskrivelse\"]\nrequired = [\"/person\"]\n{ROW}kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\n"
+        ));
         assert!(required.contains("does not allow"), "{required}");
         let uncategorised = contradiction_of(&format!(
             "[profile.p]\nkind = \"no.politikontakt\"\nallowed = [\"/beskrivelse\"]\n{ROW}kinds = [\"no.politikontakt\"]\nsenders = [\"*\"]\nrecipients = [\"*\"]\nconsent = [{{ from = \"subject\" }}]\nfields = {{ \"no.politikontakt\" = \"p\" }}\n"
@@ -588,5 +795,67 @@ status = "in_force"
             uncategorised.contains("no data category"),
             "{uncategorised}"
         );
+        let foreign = contradiction_of(&format!(
+            "{ROW}kinds = []\nsenders = [\"skola\"]\nrecipients = [\"*\"]\n"
+        ));
+        assert!(foreign.contains("another country"), "{foreign}");
+    }
+
+    #[test]
+    fn every_row_states_its_age_limit_or_why_it_has_none() {
+        let row = ROW.replace("max_age = 18\n", "");
+        let rest = "kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\n";
+        let silent = contradiction_of(&format!("{row}{rest}"));
+        assert!(silent.contains("states no age limit"), "{silent}");
+        let unexplained = contradiction_of(&format!("{row}max_age = \"none\"\n{rest}"));
+        assert!(unexplained.contains("needs max_age_why"), "{unexplained}");
+        let explained = load(&format!(
+            "{row}max_age = \"none\"\nmax_age_why = \"adults too\"\n{rest}"
+        ))
+        .unwrap();
+        assert_eq!(explained.get("no.x.1").unwrap().max_age, None);
+        assert!(load(&format!("{row}max_age = \"never\"\n{rest}")).is_err());
+    }
+
+    #[test]
+    fn aliases_name_bases_that_exist() {
+        let rest = "kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\n";
+        let dangling = contradiction_of(&format!(
+            "{ROW}{rest}[[alias]]\ntag = \"no.x.0\"\nreplaced_by = [\"no.x.2\"]\nwhy = \"w\"\n"
+        ));
+        assert!(dangling.contains("not in the catalog"), "{dangling}");
+        let twice = load(&format!(
+            "{ROW}{rest}[[alias]]\ntag = \"no.x.1\"\nreplaced_by = [\"no.x.1\"]\nwhy = \"w\"\n"
+        ));
+        assert!(matches!(twice, Err(CatalogError::DuplicateTag { .. })));
+    }
+
+    #[test]
+    fn consent_rules_never_ask_guardians_for_an_adult_nor_an_infant_itself() {
+        let rule = |from, only_under, alone_from| ConsentRule {
+            recipients: None,
+            from,
+            guardians_under: Some(18),
+            guardians_only_under: only_under,
+            subject_alone_from: alone_from,
+        };
+        let both = rule(ConsentFrom::Both, Some(15), None);
+        assert_eq!(both.needs(Some(18), false), (true, false), "adult");
+        assert_eq!(both.needs(Some(16), true), (true, true));
+        assert_eq!(both.needs(Some(14), true), (false, true));
+        assert_eq!(both.needs(None, false), (false, true), "unborn");
+        let guardians = rule(ConsentFrom::Guardians, None, Some(15));
+        assert_eq!(guardians.needs(Some(40), true), (true, false), "adult");
+        assert_eq!(
+            guardians.needs(Some(16), true),
+            (true, false),
+            "mature minor alone"
+        );
+        assert_eq!(guardians.needs(Some(16), false), (false, true));
+        assert_eq!(guardians.needs(Some(14), true), (false, true));
+        let subject = rule(ConsentFrom::Subject, Some(12), None);
+        assert_eq!(subject.needs(Some(2), false), (false, true), "infant");
+        assert_eq!(subject.needs(Some(16), true), (true, true));
+        assert_eq!(subject.needs(Some(18), true), (true, false));
     }
 }

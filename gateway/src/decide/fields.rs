@@ -23,9 +23,11 @@ pub fn check(profile: &FieldProfile, payload: &Payload, out: &mut Vec<Reason>) {
             let found = identifiers(text);
             if !found.is_empty() {
                 out.push(Reason {
-                    rule: Rule::IdentifierInText,
-                    pointer: format!("/payload{}", leaf.pointer()),
                     found,
+                    ..Reason::new(
+                        Rule::IdentifierInText,
+                        format!("/payload{}", leaf.pointer()),
+                    )
                 });
             }
         }

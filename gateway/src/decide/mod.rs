@@ -1,9 +1,11 @@
 //! Decide: whether a parsed message may be sent where it says, under the basis it names.
 //!
-//! Every check runs and every failure is reported (refuse, never strip): the recipient is a
-//! receiving agency of the directory and fits the message; the legal basis is in the
+//! The kind binds the recipient's agency type whatever the basis: a kind sent to any other
+//! type is refused, and that reason leads. Every check runs and every failure is reported
+//! (refuse, never strip): the recipient is a receiving agency of the directory and fits the
+//! message; sender, recipient and basis belong to one country; the legal basis is in the
 //! catalog, in force, and covers the kind, the sender's and the recipient's agency types
-//! and the subject's age; the consent it needs is cited, valid and in scope; the sender
+//! and the subject's age (a claim never overrides a national ID or birth date); the consent it needs is cited, valid and in scope; the sender
 //! attests what the basis asks; the payload carries only the fields the basis allows, all
 //! it requires, and (anonymised) no identifier in its text. [`decide`] is pure: the consent
 //! is looked up before, and the day is given.
@@ -42,6 +44,8 @@ pub struct Reason {
     pub pointer: String,
     /// For identifiers found in text: what kind.
     pub found: Vec<Identifier>,
+    /// For a tag no longer used: the tags that replace it.
+    pub replaced_by: Vec<String>,
 }
 
 impl Reason {
@@ -50,6 +54,7 @@ impl Reason {
             rule,
             pointer: pointer.into(),
             found: Vec::new(),
+            replaced_by: Vec::new(),
         }
     }
 }
@@ -93,13 +98,35 @@ pub fn decide<'a>(
     let recipient = directory
         .get(&envelope.recipient)
         .and_then(|r| Some((r, r.delivery.as_ref()?.adapter())));
-    if recipient.is_none() {
-        refusals.push(Reason::new(Rule::UnknownRecipient, "/recipient"));
+    let kind = catalog.kind(envelope.kind);
+    match recipient {
+        None => refusals.push(Reason::new(Rule::UnknownRecipient, "/recipient")),
+        Some((r, _)) if !kind.recipients.contains(&r.agency_type) => {
+            refusals.push(Reason::new(Rule::KindRecipient, "/recipient"))
+        }
+        Some(_) => {}
     }
     check_bekymringsmelding(facts, recipient.map(|r| r.0), &mut refusals);
     let basis = catalog.get(&envelope.legal_basis.tag);
+    let one_country = [
+        Some(facts.sender.country),
+        recipient.map(|r| r.0.country),
+        basis.map(|b| b.country),
+    ]
+    .into_iter()
+    .flatten()
+    .all(|c| c == kind.country);
+    if !one_country && !basis.is_some_and(|b| b.cross_border) {
+        refusals.push(Reason::new(Rule::CrossBorder, TAG));
+    }
     match basis {
-        None => refusals.push(Reason::new(Rule::BasisUnknown, TAG)),
+        None => refusals.push(match catalog.alias(&envelope.legal_basis.tag) {
+            Some(alias) => Reason {
+                replaced_by: alias.replaced_by.clone(),
+                ..Reason::new(Rule::BasisReplaced, TAG)
+            },
+            None => Reason::new(Rule::BasisUnknown, TAG),
+        }),
         Some(b) if !b.status.usable() => refusals.push(Reason::new(Rule::BasisNotInForce, TAG)),
         Some(b) => {
             let mut check = Check {
@@ -205,12 +232,17 @@ impl Check<'_, '_> {
     /// (`None`: unborn).
     fn subject(&mut self) -> Option<u32> {
         let (envelope, today) = (self.facts.envelope, self.facts.today);
-        let stated = subject::births_in(envelope.kind, &envelope.payload);
+        let stated = subject::births_in(envelope.kind, &envelope.payload, today);
         let mut births = Vec::new();
         for (pointer, birth) in stated {
             match birth {
-                Some(b) => births.push((pointer, b)),
-                None => self.refuse(Rule::SubjectUnknownBirth, pointer),
+                Ok(b) => births.push((pointer, b)),
+                Err(subject::BirthError::Unreadable) => {
+                    self.refuse(Rule::SubjectUnknownBirth, pointer)
+                }
+                Err(subject::BirthError::Contradicted) => {
+                    self.refuse(Rule::SubjectMismatch, pointer)
+                }
             }
         }
         if !births.is_empty()
@@ -221,7 +253,11 @@ impl Check<'_, '_> {
             self.refuse(Rule::SubjectMismatch, "/subject");
         }
         let ages: Vec<(String, Option<u32>)> = if births.is_empty() {
-            subject::claimed_age(&envelope.subject, today)
+            let claimed = subject::claimed_age(&envelope.subject, today);
+            if claimed.is_none() {
+                self.refuse(Rule::SubjectUnknownBirth, "/subject");
+            }
+            claimed
                 .map(|a| ("/subject".to_owned(), a))
                 .into_iter()
                 .collect()
@@ -287,7 +323,8 @@ impl Check<'_, '_> {
                 self.refuse(Rule::ConsentCategory, format!("/payload{}", leaf.pointer()));
             }
         }
-        let (subject_needed, guardians_needed) = rule.needs(age);
+        let subject_gave = consent.granted_by.contains(&Grantor::Subject);
+        let (subject_needed, guardians_needed) = rule.needs(age, subject_gave);
         if guardians_needed && !consent.granted_by.contains(&Grantor::Guardians) {
             self.refuse(Rule::GuardianConsentMissing, REF);
         }
@@ -298,7 +335,8 @@ impl Check<'_, '_> {
 
     fn attestation(&mut self) {
         const AT: &str = "/legalBasis/attestation";
-        let wanted = &self.basis.attestation;
+        let wanted = self.basis.attestation_of(self.facts.sender.agency_type);
+        let group = self.recipient.is_some_and(|r| r.group);
         let given: Vec<&String> = self
             .facts
             .envelope
@@ -307,7 +345,8 @@ impl Check<'_, '_> {
             .iter()
             .flat_map(|m| m.keys())
             .collect();
-        for id in &wanted.all {
+        let group_statements = wanted.group.iter().filter(|_| group);
+        for id in wanted.all.iter().chain(group_statements) {
             if !given.contains(&id) {
                 self.refuse(Rule::AttestationMissing, format!("{AT}/{id}"));
             }

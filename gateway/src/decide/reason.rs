@@ -89,6 +89,16 @@ rules! {
         nb: "Mottakeren betjener ikke kommunen meldingen gjelder.",
         sv: "Mottagaren betjänar inte den kommun meddelandet gäller."
     }
+    KindRecipient => "kind_recipient" {
+        en: "This kind of message cannot go to this type of agency.",
+        nb: "Denne typen melding kan ikke sendes til denne typen virksomhet.",
+        sv: "Denna typ av meddelande kan inte skickas till denna typ av verksamhet."
+    }
+    CrossBorder => "cross_border" {
+        en: "Sender, recipient and legal basis must belong to the same country.",
+        nb: "Avsender, mottaker og hjemmel må høre til samme land.",
+        sv: "Avsändare, mottagare och rättslig grund måste höra till samma land."
+    }
     SenderOrganisation => "sender_organisation" {
         en: "The message names an organisation that is not yours.",
         nb: "Meldingen oppgir en annen virksomhet enn din egen.",
@@ -99,10 +109,15 @@ rules! {
         nb: "Dette hjemmelsgrunnlaget finnes ikke i katalogen.",
         sv: "Denna rättsliga grund finns inte i katalogen."
     }
+    BasisReplaced => "legal_basis_replaced" {
+        en: "This tag is no longer used: the tags in `replacedBy` replace it.",
+        nb: "Denne taggen brukes ikke lenger: taggene i `replacedBy` erstatter den.",
+        sv: "Denna tagg används inte längre: taggarna i `replacedBy` ersätter den."
+    }
     BasisNotInForce => "not_in_force" {
-        en: "This legal basis is not in force.",
-        nb: "Dette hjemmelsgrunnlaget er ikke i kraft.",
-        sv: "Denna rättsliga grund gäller inte."
+        en: "This legal basis is not in force, or nothing under it is (e.g. a power to make regulations under which no regulation is in force); see the statute.",
+        nb: "Dette hjemmelsgrunnlaget er ikke i kraft, eller ingenting etter det er det (f.eks. en forskriftshjemmel uten forskrift i kraft); se lovhenvisningen.",
+        sv: "Denna rättsliga grund gäller inte, eller inget som meddelats med stöd av den gäller (t.ex. ett bemyndigande utan föreskrifter i kraft); se lagrummet."
     }
     BasisWrongKind => "wrong_kind" {
         en: "This legal basis does not cover this kind of message.",
@@ -150,9 +165,9 @@ rules! {
         sv: "Angiven ålder eller födelsedatum stämmer inte med personnumret eller födelsedatumet i meddelandet."
     }
     SubjectUnknownBirth => "subject_birth_unreadable" {
-        en: "No birth date can be read from this national ID.",
-        nb: "Fødselsnummeret gir ingen gyldig fødselsdato.",
-        sv: "Personnumret ger inget giltigt födelsedatum."
+        en: "No birth date in the past can be read from this national ID or date.",
+        nb: "Fødselsnummeret eller datoen gir ingen gyldig fødselsdato tilbake i tid.",
+        sv: "Personnumret eller datumet ger inget giltigt födelsedatum bakåt i tiden."
     }
     ConsentMissing => "consent_missing" {
         en: "This legal basis requires a reference to a recorded consent.",

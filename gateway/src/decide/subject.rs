@@ -104,8 +104,28 @@ pub fn personnummer_birth(number: &str) -> Option<Date> {
     date(year, month, day as u8)
 }
 
-/// Every subject whose birth the payload states, with the field that states it.
-pub fn births_in(kind: Kind, payload: &Payload) -> Vec<(String, Option<Birth>)> {
+/// Why no birth can be taken from what a payload states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BirthError {
+    /// No valid date in the past can be read from the national ID or birth date.
+    Unreadable,
+    /// A weaker statement (an unborn flag) contradicts a national ID in the same place.
+    Contradicted,
+}
+
+/// Every subject whose birth the payload states, with the field that states it. A national
+/// ID or birth date is a fact: an unborn flag beside one is a contradiction, and a date
+/// after `today` is not a birth.
+pub fn births_in(
+    kind: Kind,
+    payload: &Payload,
+    today: Date,
+) -> Vec<(String, Result<Birth, BirthError>)> {
+    let born = |date: Option<Date>| {
+        date.filter(|d| *d <= today)
+            .map(Birth::On)
+            .ok_or(BirthError::Unreadable)
+    };
     let fields = payload.fields();
     match kind {
         Kind::NoBekymringsmelding => fields
@@ -115,17 +135,20 @@ pub fn births_in(kind: Kind, payload: &Payload) -> Vec<(String, Option<Birth>)> 
             .flatten()
             .enumerate()
             .map(|(i, child)| {
-                if child.get("ufoedt").and_then(|v| v.as_bool()) == Some(true) {
-                    (
+                let unborn = child.get("ufoedt").and_then(|v| v.as_bool()) == Some(true);
+                match (unborn, child.get("fnr").and_then(|v| v.as_str())) {
+                    (true, None) => (
                         format!("/payload/offentligBarn/{i}/ufoedt"),
-                        Some(Birth::Unborn),
-                    )
-                } else {
-                    let fnr = child.get("fnr").and_then(|v| v.as_str()).unwrap_or("");
-                    (
+                        Ok(Birth::Unborn),
+                    ),
+                    (true, Some(_)) => (
+                        format!("/payload/offentligBarn/{i}/ufoedt"),
+                        Err(BirthError::Contradicted),
+                    ),
+                    (false, fnr) => (
                         format!("/payload/offentligBarn/{i}/fnr"),
-                        fnr_birth(fnr).map(Birth::On),
-                    )
+                        born(fnr.and_then(fnr_birth)),
+                    ),
                 }
             })
             .collect(),
@@ -134,7 +157,7 @@ pub fn births_in(kind: Kind, payload: &Payload) -> Vec<(String, Option<Birth>)> 
             .map(|d| {
                 (
                     "/payload/person/fodselsdato".to_owned(),
-                    parse_date(d).map(Birth::On),
+                    born(parse_date(d)),
                 )
             })
             .into_iter()
@@ -144,7 +167,7 @@ pub fn births_in(kind: Kind, payload: &Payload) -> Vec<(String, Option<Birth>)> 
             .map(|p| {
                 (
                     "/payload/personnummer".to_owned(),
-                    personnummer_birth(p).map(Birth::On),
+                    born(personnummer_birth(p)),
                 )
             })
             .into_iter()
@@ -161,11 +184,14 @@ pub fn claim_agrees(subject: &Subject, birth: Birth, today: Date) -> bool {
     }
 }
 
-/// The subject's age on `today` as the envelope claims it (`None`: unborn).
+/// The subject's age on `today` as the envelope claims it (`None`: unborn; nothing for a
+/// birth date that is not a date in the past).
 pub fn claimed_age(subject: &Subject, today: Date) -> Option<Option<u32>> {
     match subject {
         Subject::Age(years) => Some(Some(u32::from(*years))),
-        Subject::BirthDate(d) => parse_date(d).map(|b| Birth::On(b).age_on(today)),
+        Subject::BirthDate(d) => parse_date(d)
+            .filter(|b| *b <= today)
+            .map(|b| Birth::On(b).age_on(today)),
         Subject::Unborn(_) => Some(None),
     }
 }

@@ -19,6 +19,9 @@ pub struct FieldError {
     /// What kinds of identifier a text holds (never the identifiers).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub found: Vec<String>,
+    /// For a legal-basis tag no longer used: the tags that replace it.
+    #[serde(rename = "replacedBy", skip_serializing_if = "Vec::is_empty")]
+    pub replaced_by: Vec<String>,
 }
 
 impl FieldError {
@@ -30,6 +33,7 @@ impl FieldError {
             detail: detail.into(),
             statute: None,
             found: Vec::new(),
+            replaced_by: Vec::new(),
         }
     }
 }
