@@ -415,3 +415,159 @@ async fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
     h.cleanup().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Personal data an attacker plants where names, values, paths and parameters go.
+const PLANTED: [&str; 3] = ["Kari Nordmann", "01059012345", "kari@example.invalid"];
+
+/// Sends `request` and checks the answer: an error is problem+json, and nothing planted
+/// comes back, in the body or a header.
+async fn echoes_nothing(what: &str, request: reqwest::RequestBuilder) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = format!("{:?}", response.headers());
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = response.text().await.unwrap();
+    if status.is_client_error() || status.is_server_error() {
+        assert_eq!(
+            content_type, "application/problem+json",
+            "{what}: {status} {body}"
+        );
+    }
+    for planted in PLANTED {
+        let encoded = planted.replace(' ', "%20");
+        for seen in [&body, &headers] {
+            assert!(
+                !seen.contains(planted) && !seen.contains(&encoded),
+                "{what}: answer echoes planted data: {seen}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_answer_echoes_what_the_request_planted() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let url = |path: &str| format!("{}{path}", h.base());
+    let post = |body: String| {
+        h.http
+            .post(url("/v1/messages"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let name = PLANTED[0];
+    let fnr = PLANTED[1];
+    let mut bodies: Vec<(String, Value)> = Vec::new();
+    let mut with = |what: &str, edit: &dyn Fn(&mut Value)| {
+        let mut m = bekymringsmelding();
+        edit(&mut m);
+        bodies.push((what.to_owned(), m));
+    };
+    with("unknown property named with a person", &|m| {
+        m[name] = json!(fnr);
+    });
+    with("unknown nested property named with an fnr", &|m| {
+        m["payload"]["offentligBarn"][0][fnr] = json!(name);
+    });
+    with("unknown property in the legal basis", &|m| {
+        m["legalBasis"][PLANTED[2]] = json!(true);
+    });
+    with("attestation named with a person", &|m| {
+        m["legalBasis"]["attestation"][name] = json!(true);
+    });
+    with("attestation value", &|m| {
+        m["legalBasis"]["attestation"]["reason_to_believe"] = json!(name);
+    });
+    with("tag", &|m| {
+        m["legalBasis"]["tag"] = json!(format!("no.x.{fnr}"))
+    });
+    with("recipient", &|m| m["recipient"] = json!(fnr));
+    with("consent reference", &|m| {
+        m["legalBasis"]["consentRef"] = json!(fnr)
+    });
+    with("message id", &|m| m["messageId"] = json!(name));
+    with("kind", &|m| m["kind"] = json!(name));
+    with("subject age", &|m| m["subject"] = json!({ "age": fnr }));
+    with("subject birth date", &|m| {
+        m["subject"] = json!({ "birthDate": fnr })
+    });
+    with("a value of the wrong type", &|m| {
+        m["payload"]["offentligBarn"][0]["fnr"] = json!(format!("{name} {fnr}"));
+    });
+    with(
+        "payload field of a valid message to the wrong place",
+        &|m| {
+            m["recipient"] = json!("no-bergen-barnevern");
+            m["payload"]["offentligBarn"][0]["personnavn"] = json!(name);
+        },
+    );
+    for (what, body) in bodies {
+        echoes_nothing(what.as_str(), post(body.to_string())).await;
+    }
+    echoes_nothing("not JSON", post(format!("{{\"name\": \"{name}\", {fnr}"))).await;
+    for path in [
+        format!("/v1/messages/{fnr}"),
+        format!("/v1/consents/{name}"),
+        format!("/v1/legal-bases/{fnr}"),
+        format!("/problems/{name}"),
+        format!("/{name}/{fnr}"),
+        format!("/v1/messages?{name}={fnr}"),
+        format!("/v1/messages?overdue={fnr}"),
+        "/v1/messages/%FF%FE".to_owned(),
+    ] {
+        echoes_nothing(
+            &format!("GET {path}"),
+            h.http.get(url(&path)).bearer_auth(&token),
+        )
+        .await;
+    }
+    echoes_nothing(
+        "wrong method",
+        h.http
+            .delete(url(&format!("/v1/messages/{fnr}")))
+            .bearer_auth(&token),
+    )
+    .await;
+    echoes_nothing(
+        "token made of personal data",
+        h.http
+            .get(url("/v1/messages"))
+            .header("authorization", format!("Bearer {fnr}.{fnr}.x")),
+    )
+    .await;
+    echoes_nothing(
+        "content type",
+        h.http
+            .post(url("/v1/messages"))
+            .bearer_auth(&token)
+            .header("content-type", format!("text/{fnr}"))
+            .body(bekymringsmelding().to_string()),
+    )
+    .await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn wrong_methods_and_bad_parameters_get_problems() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let response = h
+        .http
+        .delete(format!("{}/v1/messages", h.base()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    problem(response, 405, "method-not-allowed").await;
+    for query in ["overdue=maybe", "unknown=1"] {
+        let response = h.get(&format!("/v1/messages?{query}"), Some(&token)).await;
+        problem(response, 400, "bad-request").await;
+    }
+    h.cleanup().await;
+}

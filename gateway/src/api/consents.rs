@@ -26,13 +26,10 @@ pub async fn post(
 ) -> Result<Response, Problem> {
     let caller = app.caller(&headers).await?;
     let bytes = read_json(&headers, body, app.body_limit).await?;
-    let request: ConsentRequest = app.contracts.parse_consent(&bytes).map_err(|e| match e {
-        ParseError::Malformed { line, column } => Problem::new(
-            ProblemType::MalformedJson,
-            format!("the body is not JSON (line {line}, column {column})"),
-        ),
-        ParseError::Invalid(errors) => invalid(errors),
-    })?;
+    let request: ConsentRequest = app
+        .contracts
+        .parse_consent(&bytes)
+        .map_err(|e| Problem::of_parse(e, "consent"))?;
     let body_hash = hex::encode(Sha256::digest(&bytes));
     let recorder = Recorder {
         organisation: &caller.agency.id.0,
@@ -41,7 +38,7 @@ pub async fn post(
     };
     let consent = request
         .into_consent(recorder, &app.subject_key, &app.catalog)
-        .map_err(invalid)?;
+        .map_err(|errors| Problem::of_parse(ParseError::Invalid(errors), "consent"))?;
     match app
         .store
         .record_consent(&consent, &body_hash)
@@ -160,12 +157,4 @@ fn not_found() -> Problem {
         ProblemType::NotFound,
         "no consent with this id from your organisation",
     )
-}
-
-fn invalid(errors: Vec<crate::parse::FieldError>) -> Problem {
-    Problem::new(
-        ProblemType::InvalidMessage,
-        format!("{} field(s) break the consent contract", errors.len()),
-    )
-    .with_errors(errors)
 }

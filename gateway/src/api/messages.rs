@@ -7,7 +7,7 @@ use crate::authenticate::Caller;
 use crate::consent::Consent;
 use crate::decide::{Decision, decide};
 use crate::directory::AdapterKind;
-use crate::parse::{Envelope, FieldError, ParseError};
+use crate::parse::{Envelope, FieldError};
 use crate::publish::Topology;
 use crate::record::{NewMessage, Outgoing, Recorded, Refused, Status, StatusView, now, timestamp};
 use crate::routed::{RoutedMessage, RoutedSender};
@@ -151,7 +151,7 @@ async fn parse(
     let bytes = read_json(headers, body, app.body_limit).await?;
     app.contracts.parse(&bytes).map_err(|e| {
         tracing::info!(sender = %caller.agency.id, "message refused: does not fit its contract");
-        parse_problem(e)
+        Problem::of_parse(e, "message")
     })
 }
 
@@ -213,6 +213,7 @@ pub async fn list(
 
 /// The filter of the message listing.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListFilter {
     #[serde(default)]
     overdue: bool,
@@ -272,20 +273,6 @@ fn accepted(id: &str, status: Status, warnings: &[FieldError]) -> Response {
         response.headers_mut().insert(header::LOCATION, value);
     }
     response
-}
-
-fn parse_problem(error: ParseError) -> Problem {
-    match error {
-        ParseError::Malformed { line, column } => Problem::new(
-            ProblemType::MalformedJson,
-            format!("the body is not JSON (line {line}, column {column})"),
-        ),
-        ParseError::Invalid(errors) => Problem::new(
-            ProblemType::InvalidMessage,
-            format!("{} field(s) break the contract", errors.len()),
-        )
-        .with_errors(errors),
-    }
 }
 
 /// The problem for a database failure.

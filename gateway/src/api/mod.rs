@@ -61,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/problems", get(problem::list))
         .route("/problems/{slug}", get(problem::show))
         .fallback(|| async { Problem::new(ProblemType::NotFound, "no such resource") })
+        .layer(axum::middleware::map_response(problems_only))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -97,6 +98,35 @@ impl AppState {
             }
         })
     }
+}
+
+/// Every error answer is `application/problem+json`: a rejection of the framework's own (a
+/// path or query that cannot be read, a method the route does not take) becomes the
+/// problem of its status, and its text, which may quote the request, is dropped.
+async fn problems_only(response: Response) -> Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/problem+json");
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let kind = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ProblemType::MethodNotAllowed,
+        StatusCode::NOT_FOUND => ProblemType::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE => ProblemType::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemType::UnsupportedMediaType,
+        s if s.is_client_error() => ProblemType::BadRequest,
+        _ => ProblemType::Internal,
+    };
+    let mut problem = Problem::new(kind, kind.describe().2).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

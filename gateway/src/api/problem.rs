@@ -3,7 +3,7 @@
 //! A problem's `type` is `/problems/<slug>`; `GET /problems` lists them all with their
 //! meaning. Problem texts carry field names, rule names and ids, never field values.
 
-use crate::parse::FieldError;
+use crate::parse::{FieldError, ParseError};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemType {
     MalformedJson,
+    BadRequest,
+    MethodNotAllowed,
     UnsupportedMediaType,
     BodyTooLarge,
     InvalidMessage,
@@ -39,8 +41,10 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 23] = [
+    pub const ALL: [ProblemType; 25] = [
         Self::MalformedJson,
+        Self::BadRequest,
+        Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
         Self::BodyTooLarge,
         Self::InvalidMessage,
@@ -74,6 +78,18 @@ impl ProblemType {
                 S::BAD_REQUEST,
                 "Body is not JSON",
                 "The body could not be parsed as JSON. Nothing was recorded.",
+            ),
+            Self::BadRequest => (
+                "bad-request",
+                S::BAD_REQUEST,
+                "Request not understood",
+                "The path or the query parameters could not be read (an unknown parameter, a value of the wrong type). Nothing was recorded.",
+            ),
+            Self::MethodNotAllowed => (
+                "method-not-allowed",
+                S::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                "The resource exists but does not take this method; `Allow` lists those it takes. Nothing was recorded.",
             ),
             Self::UnsupportedMediaType => (
                 "unsupported-media-type",
@@ -236,6 +252,22 @@ impl Problem {
             errors: Vec::new(),
             retry_after_secs: None,
             language: None,
+        }
+    }
+
+    /// The problem for a body that is not JSON or breaks the contract of `what` (a
+    /// message, a consent): positions and pointers, never values.
+    pub fn of_parse(error: ParseError, what: &str) -> Self {
+        match error {
+            ParseError::Malformed { line, column } => Self::new(
+                ProblemType::MalformedJson,
+                format!("the body is not JSON (line {line}, column {column})"),
+            ),
+            ParseError::Invalid(errors) => Self::new(
+                ProblemType::InvalidMessage,
+                format!("{} field(s) break the {what} contract", errors.len()),
+            )
+            .with_errors(errors),
         }
     }
 

@@ -24,11 +24,40 @@ pub struct FieldError {
     pub replaced_by: Vec<String>,
 }
 
+/// Whether a property name may be named in an answer: a letter, then letters, digits, `_`
+/// and `-`, at most 64 characters, and no run of more than three digits (a national ID or
+/// a date is made of letters and digits too). Anything else may be personal data put where
+/// a name goes.
+pub fn is_plain_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes[0].is_ascii_alphabetic()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        && !bytes.windows(4).any(|w| w.iter().all(u8::is_ascii_digit))
+}
+
+/// `pointer` up to its first segment that is neither a plain name nor an array index: an
+/// answer never carries more of the request than that.
+pub fn plain_pointer(pointer: &str) -> String {
+    let index = |s: &str| (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    pointer
+        .split('/')
+        .skip(1)
+        .take_while(|segment| is_plain_name(segment) || index(segment))
+        .fold(String::new(), |mut out, segment| {
+            out.push('/');
+            out.push_str(segment);
+            out
+        })
+}
+
 impl FieldError {
-    /// A field error at `pointer` breaking `code`.
+    /// A field error at `pointer` (cut to its plain part) breaking `code`.
     pub fn new(pointer: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
         Self {
-            pointer: pointer.into(),
+            pointer: plain_pointer(&pointer.into()),
             code: code.into(),
             detail: detail.into(),
             statute: None,
@@ -195,20 +224,25 @@ fn describe(kind: &ValidationErrorKind, at: &str) -> Vec<FieldError> {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => unexpected
             .iter()
-            .map(|name| {
-                FieldError::new(
-                    format!("{at}/{}", escape(name)),
+            .map(|name| match is_plain_name(name) {
+                true => FieldError::new(
+                    format!("{at}/{name}"),
                     "unknown_field",
-                    format!("unknown field `{name}`: the contract does not allow it"),
-                )
+                    "unknown field: the contract does not allow it",
+                ),
+                false => FieldError::new(
+                    at,
+                    "unknown_field",
+                    "an unknown property was found under this object; the contract does not allow it",
+                ),
             })
             .collect(),
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
             vec![FieldError::new(
-                format!("{at}/{}", escape(name)),
+                format!("{at}/{name}"),
                 "required",
-                format!("field `{name}` is required"),
+                "this field is required",
             )]
         }
         other => {
@@ -222,6 +256,40 @@ fn describe(kind: &ValidationErrorKind, at: &str) -> Vec<FieldError> {
     }
 }
 
-fn escape(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
+#[cfg(test)]
+mod tests {
+    use super::{is_plain_name, plain_pointer};
+
+    #[test]
+    fn only_plain_names_are_named() {
+        for name in ["fnr", "offentligBarn", "behov_for-tolk", "adresse2"] {
+            assert!(is_plain_name(name), "{name}");
+        }
+        for name in [
+            "",
+            "01059012345",
+            "kari1905",
+            "Kari Nordmann",
+            "kari@x.no",
+            "æøå",
+            "_x",
+        ] {
+            assert!(!is_plain_name(name), "{name}");
+        }
+        assert!(!is_plain_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn pointers_stop_before_the_first_segment_that_is_not_plain() {
+        assert_eq!(
+            plain_pointer("/payload/offentligBarn/0/fnr"),
+            "/payload/offentligBarn/0/fnr"
+        );
+        assert_eq!(
+            plain_pointer("/payload/offentligBarn/0/01059012345"),
+            "/payload/offentligBarn/0"
+        );
+        assert_eq!(plain_pointer("/Kari Nordmann/x"), "");
+        assert_eq!(plain_pointer("/a/1234/b"), "/a");
+    }
 }
