@@ -2,7 +2,7 @@
 //! outbox and serve the API (over TLS when configured).
 
 use crate::api::{AppState, router};
-use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError};
+use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError, TokenRules};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
 use crate::deadlines::Clock;
@@ -132,13 +132,14 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         Duration::from_secs(config.auth.jwks_min_refresh_secs),
     )
     .await?;
-    let auth = Authenticator::new(
-        &config.auth.issuer,
-        &config.auth.audience,
+    let rules = TokenRules {
+        issuer: config.auth.issuer.clone(),
+        audience: config.auth.audience.clone(),
         algorithm,
-        keys,
-        directory.clone(),
-    );
+        max_lifetime_secs: config.auth.max_token_lifetime_secs,
+        typ: config.auth.typ.clone(),
+    };
+    let auth = Authenticator::new(rules, keys, directory.clone());
     let store = Store::open(&config.store.sqlite_path).await?;
 
     let cancel = CancellationToken::new();

@@ -66,6 +66,13 @@ pub struct AuthConfig {
     /// Least time between two fetches of the key set when a token names an unknown key.
     #[serde(default = "default_jwks_refresh")]
     pub jwks_min_refresh_secs: u64,
+    /// Longest lifetime (`exp - iat`) a token may have (RFC 8725 § 3.10 advice).
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: i64,
+    /// If set, the `typ` a token's header must have (e.g. `at+jwt`, RFC 9068 § 2.1;
+    /// compared case-insensitively, with or without `application/`).
+    #[serde(default)]
+    pub typ: Option<String>,
     /// Development only: a folder holding a signing key generated at first run, whose
     /// public half is written to `jwks` (which must then be a path). Never set in production.
     pub dev_key_dir: Option<PathBuf>,
@@ -124,6 +131,9 @@ fn default_algorithm() -> String {
 }
 fn default_jwks_refresh() -> u64 {
     30
+}
+fn default_max_token_lifetime() -> i64 {
+    3600
 }
 fn default_delivery_limit() -> u32 {
     5

@@ -114,8 +114,18 @@ impl DevKey {
 
     /// Signs arbitrary claims (tests use it for expired, foreign and malformed tokens).
     pub fn sign(&self, claims: &Claims) -> Result<String, DevKeyError> {
+        self.sign_with(claims, |_| {})
+    }
+
+    /// Signs arbitrary claims under a header `edit` changes (tests: `crit`, `typ`).
+    pub fn sign_with(
+        &self,
+        claims: &Claims,
+        edit: impl FnOnce(&mut Header),
+    ) -> Result<String, DevKeyError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(DEV_KID.into());
+        edit(&mut header);
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8))
             .map_err(DevKeyError::Sign)
     }

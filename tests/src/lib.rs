@@ -93,6 +93,8 @@ impl Harness {
                 algorithm: "EdDSA".into(),
                 jwks: dir.join("jwks.json").display().to_string(),
                 jwks_min_refresh_secs: 0,
+                max_token_lifetime_secs: 3600,
+                typ: None,
                 dev_key_dir: Some(dir.join("keys")),
             },
             broker: BrokerConfig {
@@ -195,6 +197,15 @@ impl Harness {
     /// A token signed by the gateway's trusted key.
     pub fn sign(&self, claims: &Claims) -> String {
         self.key.sign(claims).unwrap()
+    }
+
+    /// A token signed by the gateway's trusted key under a header `edit` changes.
+    pub fn sign_with(
+        &self,
+        claims: &Claims,
+        edit: impl FnOnce(&mut jsonwebtoken::Header),
+    ) -> String {
+        self.key.sign_with(claims, edit).unwrap()
     }
 
     /// The JWKS of the key that signs this harness's tokens.

@@ -571,3 +571,95 @@ async fn wrong_methods_and_bad_parameters_get_problems() {
     }
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn tokens_with_unknown_critical_extensions_long_lives_future_issue_or_wrong_type_get_401() {
+    let h = Harness::with(|c| c.auth.typ = Some("at+jwt".into())).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let at_jwt = |typ: &str| {
+        let typ = typ.to_owned();
+        move |header: &mut jsonwebtoken::Header| header.typ = Some(typ)
+    };
+    let claims = h.claims(SCHOOL);
+    let lifetime = |secs: i64| {
+        let mut c = h.claims(SCHOOL);
+        c.iat = now;
+        c.nbf = now;
+        c.exp = now + secs;
+        c
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "crit naming an extension",
+            h.sign_with(&claims, |header| {
+                header.typ = Some("at+jwt".into());
+                header.crit = Some(vec!["exp".into()]);
+            }),
+            "critical",
+        ),
+        (
+            "empty crit",
+            h.sign_with(&claims, |header| {
+                header.typ = Some("at+jwt".into());
+                header.crit = Some(vec![]);
+            }),
+            "critical",
+        ),
+        (
+            "typ JWT where at+jwt is required",
+            h.sign_with(&claims, at_jwt("JWT")),
+            "type",
+        ),
+        (
+            "no typ",
+            h.sign_with(&claims, |header| header.typ = None),
+            "type",
+        ),
+        (
+            "lives a day",
+            h.sign_with(&lifetime(86_400), at_jwt("at+jwt")),
+            "longer",
+        ),
+        (
+            "lives forever",
+            h.sign_with(&lifetime(i64::MAX - now), at_jwt("at+jwt")),
+            "longer",
+        ),
+        (
+            "issued in an hour",
+            h.sign_with(
+                &{
+                    let mut c = h.claims(SCHOOL);
+                    c.iat = now + 3600;
+                    c
+                },
+                at_jwt("at+jwt"),
+            ),
+            "future",
+        ),
+    ];
+    let message = bekymringsmelding();
+    for (what, token, says) in cases {
+        let body = problem(h.post(&token, &message).await, 401, "unauthenticated").await;
+        assert!(
+            body["detail"].as_str().unwrap().contains(says),
+            "{what}: {body}"
+        );
+    }
+    let id = message["messageId"].as_str().unwrap();
+    let reader = h.sign_with(&claims, at_jwt("at+jwt"));
+    assert_eq!(h.status(&reader, id).await.status(), 404, "not recorded");
+    // The scheme is case-insensitive, and typ may carry its media-type prefix.
+    for (scheme, typ) in [("bearer", "at+jwt"), ("BEARER", "application/AT+JWT")] {
+        let token = h.sign_with(&claims, at_jwt(typ));
+        let response = h
+            .http
+            .get(format!("{}/v1/messages", h.base()))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme} {typ}");
+    }
+    h.cleanup().await;
+}

@@ -1,8 +1,10 @@
 //! Authenticate: a bearer JWT, checked against the keys of a JWKS, names the sending agency.
 //!
 //! The algorithm is pinned, and issuer, audience, expiry and not-before are all required
-//! and checked. The token's `org` claim must be an agency of the directory; that agency is
-//! the sender, whatever the body says.
+//! and checked; a `crit` header is refused (the gateway understands no extension, RFC 7515
+//! § 4.1.11), `iat` may not lie in the future nor `exp` too far after it, and `typ` is
+//! checked when configured (RFC 8725, RFC 9068). The token's `org` claim must be an agency
+//! of the directory; that agency is the sender, whatever the body says.
 
 mod keys;
 
@@ -58,57 +60,96 @@ pub enum AuthError {
     Audience,
     #[error("token lacks a required claim")]
     MissingClaim,
+    #[error("token names critical header extensions the gateway does not understand")]
+    Critical,
+    #[error("token type is not the accepted one")]
+    Type,
+    #[error("token was issued in the future")]
+    IssuedInFuture,
+    #[error("token lives longer than the gateway accepts")]
+    TooLong,
     #[error("token organisation is not in the agency directory")]
     UnknownOrganisation,
 }
 
+/// Seconds of clock skew allowed between the issuer and the gateway.
+const LEEWAY_SECS: i64 = 30;
+
+/// What the gateway accepts of a token beyond its signature.
+#[derive(Debug, Clone)]
+pub struct TokenRules {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: Algorithm,
+    /// Longest `exp - iat`.
+    pub max_lifetime_secs: i64,
+    /// The `typ` the header must name, if any.
+    pub typ: Option<String>,
+}
+
 /// Checks bearer tokens.
 pub struct Authenticator {
-    algorithm: Algorithm,
+    rules: TokenRules,
     validation: Validation,
     keys: KeySet,
     directory: Arc<Directory>,
 }
 
 impl Authenticator {
-    /// An authenticator for tokens from `issuer` to `audience`, signed with `algorithm`.
-    pub fn new(
-        issuer: &str,
-        audience: &str,
-        algorithm: Algorithm,
-        keys: KeySet,
-        directory: Arc<Directory>,
-    ) -> Self {
-        let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
+    /// An authenticator for tokens that follow `rules`, signed by a key of `keys`.
+    pub fn new(rules: TokenRules, keys: KeySet, directory: Arc<Directory>) -> Self {
+        let mut validation = Validation::new(rules.algorithm);
+        validation.set_issuer(&[&rules.issuer]);
+        validation.set_audience(&[&rules.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS as u64;
         Self {
-            algorithm,
+            rules,
             validation,
             keys,
             directory,
         }
     }
 
-    /// Authenticates the value of an `Authorization` header.
+    /// Authenticates the value of an `Authorization` header (the scheme's name is
+    /// case-insensitive, RFC 9110 § 11.1).
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
         let token = authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|h| h.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
-        if header.alg != self.algorithm {
+        if header.alg != self.rules.algorithm {
             return Err(AuthError::Algorithm);
+        }
+        if header.crit.is_some() {
+            return Err(AuthError::Critical);
+        }
+        if let Some(wanted) = &self.rules.typ {
+            let typ = header.typ.as_deref().unwrap_or("");
+            let typ = typ
+                .get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .map_or(typ, |_| &typ[12..]);
+            if !typ.eq_ignore_ascii_case(wanted) {
+                return Err(AuthError::Type);
+            }
         }
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
         let key = self.keys.get(&kid).await.ok_or(AuthError::UnknownKey)?;
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map_err(|e| classify(e.kind()))?
             .claims;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if claims.iat > now + LEEWAY_SECS {
+            return Err(AuthError::IssuedInFuture);
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.rules.max_lifetime_secs {
+            return Err(AuthError::TooLong);
+        }
         let agency = self
             .directory
             .get(&claims.org)

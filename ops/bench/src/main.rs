@@ -60,6 +60,8 @@ async fn main() -> anyhow::Result<()> {
             algorithm: "EdDSA".into(),
             jwks: dir.join("jwks.json").display().to_string(),
             jwks_min_refresh_secs: 30,
+            max_token_lifetime_secs: 3600,
+            typ: None,
             dev_key_dir: Some(dir.join("keys")),
         },
         broker: BrokerConfig {
