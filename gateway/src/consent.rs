@@ -1,5 +1,5 @@
 //! Consent records: what a person (or their guardians) agreed may be shared, with whom,
-//! for what, and until when (domain.md § 5).
+//! for what, and until when.
 //!
 //! The gateway never stores who the subject is: only a keyed hash of their national ID
 //! (or name and birth date), which a message citing the consent must match.

@@ -1,5 +1,8 @@
 //! Deadlines: when delivery, the recipient's receipt and its feedback are due, per message
-//! kind (configurable; defaults after domain.md § 7), and which of them a message has missed.
+//! kind (configurable; defaults after the Norwegian child welfare act), and which of them a
+//! message has missed. Delivery and receipt deadlines are this gateway's operational targets
+//! (the law says "without undue delay"); the feedback deadline is law (barnevernsloven:
+//! three weeks from the report reaching barnevern, i.e. its delivery into barnevern's queue).
 
 use crate::parse::Kind;
 use crate::record::{Status, StatusEntry};
@@ -12,11 +15,13 @@ use time::{Duration, OffsetDateTime};
 #[serde(deny_unknown_fields)]
 pub struct Deadline {
     pub kind: Kind,
-    /// Hours after acceptance by which the message must be delivered.
+    /// Hours after acceptance by which the message must be delivered (an operational
+    /// target, not law).
     pub deliver_within_hours: i64,
-    /// Hours after acceptance by which the recipient's receipt (`received`) is due.
+    /// Hours after acceptance by which the recipient's receipt (`received`) is due (an
+    /// operational target).
     pub receipt_within_hours: Option<i64>,
-    /// Days after the receipt by which the recipient's feedback is due.
+    /// Days after delivery into the recipient's system by which its feedback is due.
     pub feedback_within_days: Option<i64>,
 }
 
@@ -34,8 +39,10 @@ impl Default for DeadlinesConfig {
     }
 }
 
-/// Norway: a bekymringsmelding is received at once and answered with feedback within three
-/// weeks (bvl); referrals to the police contact and SSPF/SIG requests are delivered within a day.
+/// Norway: a bekymringsmelding is delivered within an hour and receipted within a day
+/// (operational targets), and answered with feedback within three weeks of reaching
+/// barnevern (law); referrals to the police contact and SSPF/SIG requests are delivered
+/// within a day (an operational target).
 fn defaults() -> Vec<Deadline> {
     vec![
         Deadline {
@@ -104,7 +111,8 @@ impl DeadlinesConfig {
         }
         if let Some(days) = rule.feedback_within_days
             && open(&[Status::FeedbackGiven])
-            && now > at(Status::Received).unwrap_or(accepted) + Duration::days(days)
+            && let Some(delivered) = at(Status::Delivered)
+            && now > delivered + Duration::days(days)
         {
             missed.push(Missed::Feedback);
         }
@@ -129,5 +137,35 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         self.offset_secs
             .fetch_add(by.whole_seconds(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn entry(status: Status, at: &str) -> StatusEntry {
+        StatusEntry {
+            status,
+            at: at.into(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn feedback_is_due_three_weeks_after_delivery_not_after_the_receipt() {
+        let deadlines = DeadlinesConfig::default();
+        let history = [
+            entry(Status::Recorded, "2026-01-01T10:00:00.000000Z"),
+            entry(Status::Queued, "2026-01-01T10:00:00.000000Z"),
+            entry(Status::Delivered, "2026-01-01T10:01:00.000000Z"),
+            // The case system signs for it a week later: the three weeks still run from delivery.
+            entry(Status::Received, "2026-01-08T10:00:00.000000Z"),
+        ];
+        let missed =
+            |now| deadlines.missed(Kind::NoBekymringsmelding, Status::Received, &history, now);
+        assert_eq!(missed(datetime!(2026-01-22 10:00 UTC)), []);
+        assert_eq!(missed(datetime!(2026-01-22 10:02 UTC)), [Missed::Feedback]);
     }
 }

@@ -105,15 +105,16 @@ impl AdapterKind {
 #[serde(tag = "adapter", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delivery {
     /// Into an AMQP queue that the agency's case system consumes; urgent messages outside
-    /// office hours into the on-call service's queue. Receipts come back from `broker_user`.
+    /// office hours to the on-call service (an agency of its own). Receipts come back from
+    /// `broker_user`, the account of the agency that received the message.
     Barnevern {
         receiving_queue: String,
         /// The broker account the service's case system uses (receipts are checked against it).
         #[serde(default)]
         broker_user: Option<String>,
-        /// The barnevernvakt's (on-call) receiving queue.
+        /// The agency id of the service's barnevernvakt (on-call service).
         #[serde(default)]
-        on_call_queue: Option<String>,
+        on_call: Option<AgencyId>,
         /// When the service itself is open; urgent messages outside go on call.
         #[serde(default)]
         office_hours: Option<OfficeHours>,
@@ -158,7 +159,8 @@ pub struct ClientCredentials {
     pub client_secret_env: String,
 }
 
-/// Opening hours of a service, in its local time (a fixed UTC offset).
+/// Opening hours of a service, in its local time (an IANA time zone, daylight saving
+/// applied).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfficeHours {
@@ -168,24 +170,28 @@ pub struct OfficeHours {
     pub open: String,
     /// `HH:MM`, local.
     pub close: String,
-    /// Minutes east of UTC (60 for CET; daylight saving time is not applied).
-    pub utc_offset_minutes: i16,
+    /// The IANA time zone, e.g. `Europe/Oslo`.
+    pub time_zone: String,
 }
 
 impl OfficeHours {
-    /// Whether the service is open at `at`.
+    /// Whether the service is open at `at` (closed if the time zone is unknown: the
+    /// directory is checked for that at load).
     pub fn open_at(&self, at: time::OffsetDateTime) -> bool {
-        let local = at.to_offset(
-            time::UtcOffset::from_whole_seconds(i32::from(self.utc_offset_minutes) * 60)
-                .unwrap_or(time::UtcOffset::UTC),
-        );
+        let Ok(zone) = jiff::tz::TimeZone::get(&self.time_zone) else {
+            return false;
+        };
+        let Ok(instant) = jiff::Timestamp::from_second(at.unix_timestamp()) else {
+            return false;
+        };
+        let local = instant.to_zoned(zone);
         let minutes = |hhmm: &str| -> Option<u16> {
             let (h, m) = hhmm.split_once(':')?;
             Some(h.parse::<u16>().ok()? * 60 + m.parse::<u16>().ok()?)
         };
-        let now = u16::from(local.hour()) * 60 + u16::from(local.minute());
-        self.weekdays
-            .contains(&local.weekday().number_from_monday())
+        let now = local.hour() as u16 * 60 + local.minute() as u16;
+        let weekday = local.weekday().to_monday_one_offset() as u8;
+        self.weekdays.contains(&weekday)
             && minutes(&self.open).is_some_and(|o| o <= now)
             && minutes(&self.close).is_some_and(|c| now < c)
     }
@@ -232,6 +238,12 @@ pub enum DirectoryError {
     Duplicate { path: PathBuf, id: AgencyId },
     #[error("agency directory {path}: agency {id} is of a type of another country than its own")]
     ForeignType { path: PathBuf, id: AgencyId },
+    #[error(
+        "agency directory {path}: agency {id}'s on-call service is not a barnevernvakt of the directory with a receiving queue"
+    )]
+    OnCall { path: PathBuf, id: AgencyId },
+    #[error("agency directory {path}: agency {id}'s office hours name an unknown time zone")]
+    TimeZone { path: PathBuf, id: AgencyId },
 }
 
 #[derive(Deserialize)]
@@ -268,7 +280,46 @@ impl Directory {
                 });
             }
         }
-        Ok(Self { agencies })
+        let directory = Self { agencies };
+        for agency in directory.agencies.values() {
+            let Some(Delivery::Barnevern {
+                on_call,
+                office_hours,
+                ..
+            }) = &agency.delivery
+            else {
+                continue;
+            };
+            let error = |id: &AgencyId| (path.to_path_buf(), id.clone());
+            if let Some(on_call) = on_call
+                && directory.on_call_of(on_call).is_none()
+            {
+                let (path, id) = error(&agency.id);
+                return Err(DirectoryError::OnCall { path, id });
+            }
+            if office_hours
+                .as_ref()
+                .is_some_and(|h| jiff::tz::TimeZone::get(&h.time_zone).is_err())
+            {
+                let (path, id) = error(&agency.id);
+                return Err(DirectoryError::TimeZone { path, id });
+            }
+        }
+        Ok(directory)
+    }
+
+    /// The on-call service `id` names, if it is a barnevernvakt with a receiving queue:
+    /// the agency and its queue.
+    pub fn on_call_of(&self, id: &AgencyId) -> Option<(&Agency, &str)> {
+        let agency = self.agencies.get(id)?;
+        match &agency.delivery {
+            Some(Delivery::Barnevern {
+                receiving_queue, ..
+            }) if agency.agency_type == AgencyType::Barnevernvakt => {
+                Some((agency, receiving_queue.as_str()))
+            }
+            _ => None,
+        }
     }
 
     /// The agency with this id.
@@ -289,18 +340,46 @@ impl Directory {
         let mut queues: Vec<String> = self
             .agencies
             .values()
-            .flat_map(|a| match &a.delivery {
+            .filter_map(|a| match &a.delivery {
                 Some(Delivery::Barnevern {
-                    receiving_queue,
-                    on_call_queue,
-                    ..
-                }) => [Some(receiving_queue.clone()), on_call_queue.clone()],
-                _ => [None, None],
+                    receiving_queue, ..
+                }) => Some(receiving_queue.clone()),
+                _ => None,
             })
-            .flatten()
             .collect();
         queues.sort();
         queues.dedup();
         queues
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OfficeHours;
+    use time::macros::datetime;
+
+    #[test]
+    fn office_hours_follow_local_time_with_daylight_saving() {
+        let oslo = OfficeHours {
+            weekdays: vec![1, 2, 3, 4, 5],
+            open: "08:00".into(),
+            close: "15:30".into(),
+            time_zone: "Europe/Oslo".into(),
+        };
+        // Monday in winter (UTC+1): 07:30 UTC is 08:30 in Oslo.
+        assert!(oslo.open_at(datetime!(2026-01-05 07:30 UTC)));
+        assert!(!oslo.open_at(datetime!(2026-01-05 06:30 UTC)));
+        // Monday in summer (UTC+2): 06:30 UTC is 08:30 in Oslo; 14:00 UTC is 16:00.
+        assert!(oslo.open_at(datetime!(2026-06-01 06:30 UTC)));
+        assert!(!oslo.open_at(datetime!(2026-06-01 14:00 UTC)));
+        assert!(oslo.open_at(datetime!(2026-06-01 13:00 UTC)));
+        // Saturday, and the night the clocks go forward.
+        assert!(!oslo.open_at(datetime!(2026-06-06 09:00 UTC)));
+        assert!(!oslo.open_at(datetime!(2026-03-29 01:30 UTC)));
+        let nowhere = OfficeHours {
+            time_zone: "Europe/Nowhere".into(),
+            ..oslo
+        };
+        assert!(!nowhere.open_at(datetime!(2026-01-05 07:30 UTC)));
     }
 }

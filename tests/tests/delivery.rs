@@ -265,6 +265,40 @@ async fn an_urgent_report_at_night_goes_to_the_on_call_service() {
 }
 
 #[tokio::test]
+async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_service() {
+    for (on_call_signs, expected) in [(true, "received"), (false, "delivered")] {
+        // The test's broker account is the on-call service's, or the day service's.
+        let account = if on_call_signs {
+            "broker_user = \"barnevernvakt-0301\""
+        } else {
+            "broker_user = \"barnevern-0301\""
+        };
+        let directory = dev_directory_with(&temp_dir(), &[(account, "broker_user = \"guest\"")]);
+        let mut h = Harness::with(|c| c.directory = directory).await;
+        let now = time::OffsetDateTime::now_utc();
+        let night =
+            now.replace_time(time::Time::from_hms(1, 0, 0).unwrap()) + time::Duration::days(1);
+        h.adapter_clock.advance(night - now);
+        h.start_adapters().await;
+        let token = h.token(SCHOOL);
+        let mut urgent = bekymringsmelding();
+        urgent["urgency"] = json!("urgent");
+        assert_eq!(h.post(&token, &urgent).await.status(), 202);
+        h.wait_status(&token, &id(&urgent), "delivered", Duration::from_secs(20))
+            .await;
+        receipt(&h, gateway::receipt::RECEIVED, &id(&urgent), json!({})).await;
+        let view = h
+            .wait_status(&token, &id(&urgent), "received", Duration::from_secs(5))
+            .await;
+        assert_eq!(
+            view["status"], expected,
+            "on-call service signs: {on_call_signs}"
+        );
+        h.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn a_message_past_its_deadline_shows_as_overdue() {
     let h = Harness::new().await;
     let token = h.token(SCHOOL);

@@ -86,7 +86,7 @@ impl Adapter for Barnevern {
         }
         let Some(Delivery::Barnevern {
             receiving_queue,
-            on_call_queue,
+            on_call,
             office_hours,
             ..
         }) = self
@@ -99,16 +99,23 @@ impl Adapter for Barnevern {
         let closed = office_hours
             .as_ref()
             .is_some_and(|h| !h.open_at(self.clock.now()));
-        let queue = match on_call_queue {
-            Some(on_call) if msg.urgency == Urgency::Urgent && closed => {
-                tracing::info!(message_id = %msg.message_id, "urgent outside office hours: to the on-call service");
-                on_call
+        let on_call = on_call
+            .as_ref()
+            .and_then(|id| self.directory.on_call_of(id))
+            .filter(|_| msg.urgency == Urgency::Urgent && closed);
+        let (queue, to) = match on_call {
+            Some((agency, queue)) => {
+                tracing::info!(message_id = %msg.message_id, on_call = %agency.id, "urgent outside office hours: to the on-call service");
+                (queue, Some(agency.id.clone()))
             }
-            _ => receiving_queue,
+            None => (receiving_queue.as_str(), None),
         };
         let body = serde_json::to_vec(&ks_message(msg)).expect("a KS message serialises");
         let properties = properties.clone().with_type(KS_TYPE.into());
-        self.publish(queue, &body, properties).await
+        match self.publish(queue, &body, properties).await {
+            Outcome::Delivered { .. } => Outcome::Delivered { to },
+            failed => failed,
+        }
     }
 
     async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {
@@ -141,7 +148,7 @@ impl Barnevern {
         )
         .await
         {
-            Ok(()) => Outcome::Delivered,
+            Ok(()) => Outcome::DELIVERED,
             Err(PublishError::Returned) => {
                 Outcome::transient("receiving queue does not exist (yet)")
             }

@@ -121,7 +121,7 @@ impl Adapter for Inbox {
 /// What an inbox's answer means.
 pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Outcome {
     if status.is_success() {
-        return Outcome::Delivered;
+        return Outcome::DELIVERED;
     }
     let reason = format!("inbox answered {}", status.as_u16());
     if status == StatusCode::REQUEST_TIMEOUT
@@ -165,8 +165,8 @@ mod tests {
 
     #[test]
     fn answers_are_classified() {
-        assert_eq!(classify(StatusCode::OK, None), Outcome::Delivered);
-        assert_eq!(classify(StatusCode::ACCEPTED, None), Outcome::Delivered);
+        assert_eq!(classify(StatusCode::OK, None), Outcome::DELIVERED);
+        assert_eq!(classify(StatusCode::ACCEPTED, None), Outcome::DELIVERED);
         for transient in [408, 429, 500, 502, 503] {
             let status = StatusCode::from_u16(transient).unwrap();
             assert!(

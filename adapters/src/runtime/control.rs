@@ -60,7 +60,7 @@ async fn withdraw<A: Adapter>(adapter: &A, ledger: &Ledger, w: &Withdrawal) -> b
         match ledger.withdraw(id).await {
             Ok(Entry::Delivered { recipient }) => {
                 match adapter.notify_withdrawn(id, &recipient).await {
-                    Outcome::Delivered => {
+                    Outcome::Delivered { .. } => {
                         tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "recipient told of the withdrawal")
                     }
                     outcome => {

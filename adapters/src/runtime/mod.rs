@@ -14,7 +14,7 @@ pub use ledger::{Entry, Ledger};
 pub use retry::{Next, RetryPolicy};
 
 use futures_util::StreamExt;
-use gateway::directory::AdapterKind;
+use gateway::directory::{AdapterKind, AgencyId};
 use gateway::publish::{Topology, connection_properties, publish_confirmed};
 use gateway::routed::RoutedMessage;
 use gateway::track::{Event, StatusEvent};
@@ -33,8 +33,10 @@ use tokio_util::sync::CancellationToken;
 /// What became of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The agency's system has the message.
-    Delivered,
+    /// The agency's system has the message: the recipient's, or, where `to` names one, the
+    /// agency that took it in the recipient's place (its on-call service). Receipts and
+    /// withdrawal notices go by that agency.
+    Delivered { to: Option<AgencyId> },
     /// It may work later (timeout, 5xx, 429, broker hiccup), not before `retry_after`.
     Transient {
         reason: String,
@@ -45,6 +47,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Delivered to the message's recipient.
+    pub const DELIVERED: Outcome = Outcome::Delivered { to: None };
+
     /// A transient failure without a wish for when to retry.
     pub fn transient(reason: impl Into<String>) -> Self {
         Self::Transient {
@@ -218,7 +223,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Ok(Entry::Unknown) => context.adapter.deliver(&msg, &delivery.properties).await,
         Ok(Entry::Delivered { .. }) => {
             tracing::info!(%message_id, adapter, "delivered before; not delivered again");
-            Outcome::Delivered
+            Outcome::DELIVERED
         }
         Ok(Entry::Withdrawn) => {
             tracing::info!(%message_id, adapter, "consent withdrawn; not delivered");
@@ -230,9 +235,10 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Err(error) => Outcome::transient(format!("ledger: {error}")),
     };
     let acted = match outcome {
-        Outcome::Delivered => {
+        Outcome::Delivered { to } => {
             tracing::info!(%message_id, adapter, "delivered");
-            if let Err(error) = ledger.delivered(&message_id, &msg.recipient.0).await {
+            let to = to.as_ref().unwrap_or(&msg.recipient);
+            if let Err(error) = ledger.delivered(&message_id, &to.0).await {
                 tracing::error!(%message_id, adapter, %error, "delivery not noted in the ledger");
             }
             match report(&context, &message_id, Event::Delivered, None).await {
