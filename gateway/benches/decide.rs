@@ -1,6 +1,7 @@
 //! Decision time per message: schema validation, then the legal-basis engine (basis,
-//! parties, subject, attestation, field profile), for the example 2 KiB bekymringsmelding
-//! and an anonymised referral whose text is scanned. Run: `cargo bench -p gateway`.
+//! parties, subject, attestation, field profile), for the example 2 KiB bekymringsmelding,
+//! the example anonymised referral and one whose scanned text is 2 KiB; and the scan of a
+//! 2 KiB text alone. Run: `cargo bench -p gateway`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::catalog::Catalog;
@@ -19,8 +20,32 @@ fn bench(c: &mut Criterion) {
     let key = SubjectKey::new(b"bench");
     let today = gateway::record::now().date();
     let sender = directory.get("no-oslo-hasle-skole").unwrap();
-    for name in ["no.bekymringsmelding", "no.politikontakt.anonymised"] {
-        let body = std::fs::read(root.join(format!("schemas/examples/valid/{name}.json"))).unwrap();
+    // 2 KiB of ordinary case description, as an anonymised message carries it.
+    let sentences = std::fs::read_to_string(root.join("gateway/tests/samples/ordinary.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text: String = sentences.chars().take(2048).collect();
+    c.bench_function(&format!("scan only ({} B of text)", text.len()), |b| {
+        b.iter(|| catalog.lexicon().identifiers(black_box(&text)).len())
+    });
+    let example = |name: &str| {
+        std::fs::read(root.join(format!("schemas/examples/valid/{name}.json"))).unwrap()
+    };
+    let mut long: serde_json::Value =
+        serde_json::from_slice(&example("no.politikontakt.anonymised")).unwrap();
+    long["payload"]["beskrivelse"] = serde_json::json!(text);
+    let messages = [
+        ("no.bekymringsmelding", example("no.bekymringsmelding")),
+        (
+            "no.politikontakt.anonymised",
+            example("no.politikontakt.anonymised"),
+        ),
+        ("anonymised, 2 KiB text", serde_json::to_vec(&long).unwrap()),
+    ];
+    for (name, body) in messages {
         let envelope = contracts.parse(&body).unwrap();
         let facts = Facts {
             sender,

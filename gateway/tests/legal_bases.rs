@@ -201,7 +201,7 @@ fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
         }
         Kind::NoPolitikontakt => {
             let mut p = json!({
-                "henvisendeEnhet": "Skolen",
+                "henvisendeEnhet": "Oslo kommune",
                 "bekymringskategori": "annet",
                 "beskrivelse": "Bekymring for en elev på ungdomstrinnet.",
             });
@@ -452,6 +452,12 @@ fn check_fields(basis: &Basis, profile: &gateway::catalog::FieldProfile) {
             "CPR 150610-1234",
             "ring 912 34 567",
             "ola@example.invalid",
+            "ola (at) example [dot] no",
+            "den 3. mars",
+            "i uke 12",
+            "i 9B",
+            "med Ingrid",
+            "på Tøyen",
         ] {
             expect_refused(
                 basis,
@@ -460,6 +466,18 @@ fn check_fields(basis: &Basis, profile: &gateway::catalog::FieldProfile) {
                 |c| {
                     c.envelope["payload"]["beskrivelse"] =
                         json!(format!("Eleven, {text}, trenger hjelp."));
+                },
+            );
+        }
+    }
+    if !profile.municipality_fields.is_empty() {
+        for unit in ["Hasle skole", "Politiet", "Ola Nordmann"] {
+            expect_refused(
+                basis,
+                "a referring unit that is no municipality",
+                Rule::IdentifierInText,
+                |c| {
+                    c.envelope["payload"]["henvisendeEnhet"] = json!(unit);
                 },
             );
         }

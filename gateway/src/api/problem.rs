@@ -191,7 +191,7 @@ impl ProblemType {
                 "identifying-text",
                 S::UNPROCESSABLE_ENTITY,
                 "Anonymised message contains identifying data",
-                "A text field of an anonymised message holds a national ID number, phone number, e-mail address or exact date; `errors` names the field and the kind of identifier. Nothing was sent.",
+                "A text field of an anonymised message holds an identifier (a national ID number, phone number, e-mail address, date, week number, class marker, given name or place name, also when obfuscated), or its referring unit is not a municipality; `errors` names the field and, in `found`, the class, never the text. Nothing was sent.",
             ),
             Self::IdempotencyConflict => (
                 "idempotency-conflict",

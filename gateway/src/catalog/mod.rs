@@ -5,6 +5,7 @@ mod profile;
 
 pub use profile::{FieldPattern, FieldProfile, Leaf, leaves};
 
+use crate::decide::{Lexicon, LexiconError};
 use crate::directory::{AgencyType, Country};
 use crate::parse::Kind;
 use serde::{Deserialize, Serialize};
@@ -287,6 +288,8 @@ struct ProfileRow {
     required: Vec<String>,
     #[serde(default)]
     anonymised: bool,
+    #[serde(default)]
+    municipality_fields: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -307,6 +310,7 @@ struct CatalogFile {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     bases: HashMap<String, Basis>,
+    lexicon: Lexicon,
     kinds: BTreeMap<Kind, KindRule>,
     aliases: HashMap<String, Alias>,
     profiles: BTreeMap<String, Arc<FieldProfile>>,
@@ -344,6 +348,8 @@ pub enum CatalogError {
     BadPattern { profile: String, pattern: String },
     #[error("legal-basis catalog: {owner} contradicts itself: {why}")]
     Contradiction { owner: String, why: String },
+    #[error("legal-basis catalog: {0}")]
+    Lexicon(#[from] LexiconError),
 }
 
 fn contradiction(owner: &str, why: impl Into<String>) -> CatalogError {
@@ -402,8 +408,14 @@ impl Catalog {
                 ));
             }
         }
+        // The anonymisation scan's name lists lie beside the catalog, in `names/`.
+        let lexicon = match profiles.values().any(|p| p.anonymised) {
+            true => Lexicon::load(&path.with_file_name("names"))?,
+            false => Lexicon::default(),
+        };
         let mut catalog = Self {
             bases: HashMap::new(),
+            lexicon,
             kinds: file.kind,
             aliases: HashMap::new(),
             profiles,
@@ -441,6 +453,11 @@ impl Catalog {
     /// The basis with this tag.
     pub fn get(&self, tag: &str) -> Option<&Basis> {
         self.bases.get(tag)
+    }
+
+    /// The name lists of the anonymisation scan.
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
     }
 
     /// The alias with this tag: a tag no longer used.
@@ -670,6 +687,13 @@ impl FieldProfile {
         };
         let allowed = patterns(row.allowed)?;
         let required = patterns(row.required)?;
+        let municipality_fields = patterns(row.municipality_fields)?;
+        if !municipality_fields.is_empty() && !row.anonymised {
+            return Err(contradiction(
+                &name,
+                "municipality_fields are only for anonymised profiles",
+            ));
+        }
         if let Some(r) = required
             .iter()
             .find(|r| !allowed.iter().any(|a| a.covers(r.segments())))
@@ -685,6 +709,7 @@ impl FieldProfile {
             allowed,
             required,
             anonymised: row.anonymised,
+            municipality_fields,
         })
     }
 }

@@ -109,6 +109,9 @@ pub struct FieldProfile {
     pub required: Vec<FieldPattern>,
     /// Anonymised sharing: every text field is scanned for identifiers.
     pub anonymised: bool,
+    /// Fields that must name a municipality (the referring unit of an anonymised message),
+    /// not a school or a service.
+    pub municipality_fields: Vec<FieldPattern>,
 }
 
 impl FieldProfile {

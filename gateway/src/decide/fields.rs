@@ -1,15 +1,16 @@
 //! The field profile check: only the fields a basis allows, every field it requires, and
 //! in anonymised messages no identifier in any text.
 
-use super::scan::identifiers;
+use super::scan::{Identifier, Lexicon};
 use super::{Reason, Rule};
 use crate::catalog::{FieldProfile, leaves};
 use crate::parse::Payload;
 use serde_json::Value;
 
 /// Adds a reason for each field `payload` carries that `profile` does not allow (the
-/// topmost such field), each it requires that is missing, and each text with an identifier.
-pub fn check(profile: &FieldProfile, payload: &Payload, out: &mut Vec<Reason>) {
+/// topmost such field), each it requires that is missing, and each text with an identifier
+/// (for a field that must name a municipality: each that does not).
+pub fn check(profile: &FieldProfile, payload: &Payload, lexicon: &Lexicon, out: &mut Vec<Reason>) {
     let mut refused: Vec<String> = Vec::new();
     for leaf in leaves(payload.fields()) {
         if !profile.allows(&leaf.path) {
@@ -20,7 +21,15 @@ pub fn check(profile: &FieldProfile, payload: &Payload, out: &mut Vec<Reason>) {
         } else if profile.anonymised
             && let Value::String(text) = leaf.value
         {
-            let found = identifiers(text);
+            let municipality = profile
+                .municipality_fields
+                .iter()
+                .any(|p| p.covers(&leaf.path));
+            let found = match municipality {
+                true if lexicon.is_municipality(text) => Vec::new(),
+                true => vec![Identifier::ReferringUnit],
+                false => lexicon.identifiers(text),
+            };
             if !found.is_empty() {
                 out.push(Reason {
                     found,

@@ -16,7 +16,7 @@ mod scan;
 pub mod subject;
 
 pub use reason::{Lang, Rule};
-pub use scan::Identifier;
+pub use scan::{Identifier, Lexicon, LexiconError};
 
 use crate::catalog::{Basis, Catalog, GroupRule};
 use crate::consent::{Consent, Grantor, SubjectKey};
@@ -203,7 +203,13 @@ impl Check<'_, '_> {
         self.consent(age);
         self.attestation();
         if let Some(profile) = self.basis.fields.get(&kind) {
-            fields::check(profile, &self.facts.envelope.payload, self.refusals);
+            let lexicon = self.catalog.lexicon();
+            fields::check(
+                profile,
+                &self.facts.envelope.payload,
+                lexicon,
+                self.refusals,
+            );
         }
     }
 

@@ -240,9 +240,9 @@ rules! {
         sv: "Denna uppgift krävs enligt denna grund."
     }
     IdentifierInText => "identifier_in_text" {
-        en: "The text contains something that can identify a person (a national ID, phone number, e-mail address or exact date); an anonymised message may not.",
-        nb: "Teksten inneholder noe som kan identifisere en person (fødselsnummer, telefonnummer, e-postadresse eller nøyaktig dato); en anonymisert melding kan ikke det.",
-        sv: "Texten innehåller något som kan identifiera en person (personnummer, telefonnummer, e-postadress eller exakt datum); ett avidentifierat meddelande får inte det."
+        en: "The text contains something that can identify a person (`found` names what: a national ID, phone number, e-mail address, date, week number, class, name or place), or a referring unit that is not a municipality; an anonymised message may not.",
+        nb: "Teksten inneholder noe som kan identifisere en person (`found` sier hva: fødselsnummer, telefonnummer, e-postadresse, dato, ukenummer, klasse, navn eller sted), eller en henvisende enhet som ikke er en kommune; en anonymisert melding kan ikke det.",
+        sv: "Texten innehåller något som kan identifiera en person (`found` anger vad: personnummer, telefonnummer, e-postadress, datum, veckonummer, klass, namn eller ort), eller en remitterande enhet som inte är en kommun; ett avidentifierat meddelande får inte det."
     }
 }
 
