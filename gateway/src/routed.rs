@@ -18,7 +18,10 @@ pub struct RoutedSender {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoutedMessage {
+    /// The gateway's id of the message (unique across senders).
     pub message_id: MessageId,
+    /// The id the sender chose, for the recipient to quote back to the sender.
+    pub sender_message_id: MessageId,
     pub kind: Kind,
     pub sender: RoutedSender,
     pub recipient: AgencyId,
@@ -31,10 +34,16 @@ pub struct RoutedMessage {
 }
 
 impl RoutedMessage {
-    /// The routed form of an allowed envelope from `sender`.
-    pub fn new(envelope: &Envelope, sender: RoutedSender, recorded_at: String) -> Self {
+    /// The routed form of an allowed envelope from `sender`, under the gateway's id `id`.
+    pub fn new(
+        envelope: &Envelope,
+        id: MessageId,
+        sender: RoutedSender,
+        recorded_at: String,
+    ) -> Self {
         Self {
-            message_id: envelope.message_id,
+            message_id: id,
+            sender_message_id: envelope.message_id,
             kind: envelope.kind,
             sender,
             recipient: AgencyId(envelope.recipient.clone()),

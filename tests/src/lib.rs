@@ -514,6 +514,12 @@ pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
     }
 }
 
+/// The gateway's id of `message` from `sender`: the id queues, inboxes, receipts and dead
+/// letters carry.
+pub fn gateway_id(sender: &str, message: &Value) -> String {
+    gateway::record::gateway_id(sender, message["messageId"].as_str().unwrap())
+}
+
 /// Runs `rabbitmqctl` (through `sudo -n` when not root), for tests that restart the broker.
 pub async fn rabbitmqctl(args: &[&str]) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();

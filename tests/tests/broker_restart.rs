@@ -5,7 +5,7 @@
 //! This binary restarts the shared local broker, so it holds a single test; `cargo test`
 //! runs test binaries one after another, so no other test sees the restart.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, message_id, rabbitmqctl};
+use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, message_id, rabbitmqctl};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -18,14 +18,14 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
     for _ in 0..5 {
         let message = bekymringsmelding();
         assert_eq!(h.post(&token, &message).await.status(), 202);
-        expected.insert(message["messageId"].as_str().unwrap().to_string());
+        expected.insert(gateway_id(SCHOOL, &message));
     }
 
     rabbitmqctl(&["stop_app"]).await;
     let during = bekymringsmelding();
     let answer = h.post(&token, &during).await;
     assert_eq!(answer.status(), 503, "no 202 while the broker is down");
-    expected.insert(during["messageId"].as_str().unwrap().to_string());
+    expected.insert(gateway_id(SCHOOL, &during));
     rabbitmqctl(&["start_app"]).await;
     rabbitmqctl(&["await_startup"]).await;
 
@@ -43,11 +43,11 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    expected.insert(first_after["messageId"].as_str().unwrap().to_string());
+    expected.insert(gateway_id(SCHOOL, &first_after));
     for _ in 0..4 {
         let message = bekymringsmelding();
         assert_eq!(h.post(&token, &message).await.status(), 202);
-        expected.insert(message["messageId"].as_str().unwrap().to_string());
+        expected.insert(gateway_id(SCHOOL, &message));
     }
 
     let inbox = h.topology().receiving_queue(OSLO_INBOX);

@@ -11,6 +11,11 @@ fn id(message: &Value) -> String {
     message["messageId"].as_str().unwrap().to_owned()
 }
 
+/// The gateway's id of a message from the Oslo school.
+fn gid(message: &Value) -> String {
+    e2e::gateway_id(SCHOOL, message)
+}
+
 async fn with_inbox(answers: &[u16]) -> (Harness, FakeInbox) {
     let inbox = FakeInbox::start(answers).await;
     let directory = inbox.directory_in(&temp_dir());
@@ -45,7 +50,7 @@ async fn a_referral_reaches_the_police_contact_once_though_its_inbox_answers_503
     );
     assert_eq!(
         inbox.ids_at("/inbox"),
-        vec![id(&message); 4],
+        vec![gid(&message); 4],
         "three 503s, then one 200"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -89,7 +94,7 @@ async fn the_inbox_gets_a_bearer_token_from_the_agencys_client_credentials_grant
     assert_eq!(h.post(&token, &message).await.status(), 202);
     assert!(
         inbox
-            .wait_for("/inbox", &id(&message), Duration::from_secs(20))
+            .wait_for("/inbox", &gid(&message), Duration::from_secs(20))
             .await
     );
     assert_eq!(
@@ -154,7 +159,7 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
         assert_eq!(view["status"], "delivered");
     }
 
-    receipt(&h, gateway::receipt::RECEIVED, &id(&oslo), json!({})).await;
+    receipt(&h, gateway::receipt::RECEIVED, &gid(&oslo), json!({})).await;
     let view = h
         .wait_status(&token, &id(&oslo), "received", Duration::from_secs(20))
         .await;
@@ -162,7 +167,7 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
     receipt(
         &h,
         gateway::receipt::FEEDBACK,
-        &id(&oslo),
+        &gid(&oslo),
         json!({"undersokelseApnet": true}),
     )
     .await;
@@ -187,7 +192,8 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
     assert_eq!(view["history"][4]["reason"], "investigation opened");
 
     // Oslo's account cannot sign for Bergen's message, nor for one never delivered.
-    receipt(&h, gateway::receipt::RECEIVED, &id(&bergen), json!({})).await;
+    let bergen_id = e2e::gateway_id(bergen_school, &bergen);
+    receipt(&h, gateway::receipt::RECEIVED, &bergen_id, json!({})).await;
     receipt(
         &h,
         gateway::receipt::RECEIVED,
@@ -198,7 +204,7 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
     receipt(
         &h,
         gateway::receipt::FAILED,
-        &id(&oslo),
+        &gid(&oslo),
         json!({"code": "late"}),
     )
     .await;
@@ -249,7 +255,7 @@ async fn an_urgent_report_at_night_goes_to_the_on_call_service() {
         .iter()
         .map(e2e::message_id)
         .collect();
-    assert_eq!(on_call, [id(&urgent)]);
+    assert_eq!(on_call, [gid(&urgent)]);
     let office: Vec<String> = h
         .drain(
             &topology.receiving_queue(e2e::OSLO_INBOX),
@@ -260,7 +266,7 @@ async fn an_urgent_report_at_night_goes_to_the_on_call_service() {
         .iter()
         .map(e2e::message_id)
         .collect();
-    assert_eq!(office, [id(&normal)], "not urgent: waits for office hours");
+    assert_eq!(office, [gid(&normal)], "not urgent: waits for office hours");
     h.cleanup().await;
 }
 
@@ -286,7 +292,7 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
         assert_eq!(h.post(&token, &urgent).await.status(), 202);
         h.wait_status(&token, &id(&urgent), "delivered", Duration::from_secs(20))
             .await;
-        receipt(&h, gateway::receipt::RECEIVED, &id(&urgent), json!({})).await;
+        receipt(&h, gateway::receipt::RECEIVED, &gid(&urgent), json!({})).await;
         let view = h
             .wait_status(&token, &id(&urgent), "received", Duration::from_secs(5))
             .await;

@@ -36,6 +36,11 @@ fn id(message: &Value) -> String {
     message["messageId"].as_str().unwrap().to_owned()
 }
 
+/// The gateway's id of a message from the Oslo school.
+fn gid(message: &Value) -> String {
+    e2e::gateway_id(SCHOOL, message)
+}
+
 async fn status_of(h: &Harness, message: &Value) -> Value {
     h.status(&h.token(SCHOOL), &id(message))
         .await
@@ -261,12 +266,12 @@ async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_r
     h.start_adapters().await;
     assert!(
         inbox
-            .wait_for(POLICE_INBOX, &id(&delivered), Duration::from_secs(20))
+            .wait_for(POLICE_INBOX, &gid(&delivered), Duration::from_secs(20))
             .await
     );
     assert_eq!(
         inbox.ids_at(POLICE_INBOX),
-        [id(&delivered)],
+        [gid(&delivered)],
         "the withdrawn message is not delivered"
     );
 
@@ -277,7 +282,7 @@ async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_r
     assert_eq!(told.status(), 200);
     assert!(
         inbox
-            .wait_for(WITHDRAWALS, &id(&delivered), Duration::from_secs(20))
+            .wait_for(WITHDRAWALS, &gid(&delivered), Duration::from_secs(20))
             .await
     );
     h.cleanup().await;

@@ -2,7 +2,7 @@
 //! queue exactly once; no 202 without the broker's confirm; the outbox heals what was
 //! recorded but never confirmed.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, header, message_id};
+use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, header, message_id};
 use gateway::directory::AdapterKind;
 use lapin::options::QueueDeleteOptions;
 use std::time::Duration;
@@ -31,7 +31,8 @@ async fn accepted_message_reaches_barnevern_receiving_queue_once_even_when_poste
     let got = h.drain(&inbox, 1, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 1, "exactly one copy in barnevern Oslo's queue");
     let delivered = &got[0];
-    assert_eq!(message_id(delivered), id);
+    assert_eq!(message_id(delivered), gateway_id(SCHOOL, &message));
+    assert_eq!(first["gatewayId"], gateway_id(SCHOOL, &message));
     assert_eq!(
         delivered
             .delivery
@@ -71,6 +72,61 @@ async fn accepted_message_reaches_barnevern_receiving_queue_once_even_when_poste
         .collect();
     assert_eq!(history, ["recorded", "queued", "delivered"]);
     assert!(status["history"][0]["at"].is_string());
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_id_belongs_to_its_sender_another_sender_using_it_neither_blocks_nor_learns() {
+    let mut h = Harness::new().await;
+    h.start_adapters().await;
+    let oslo = bekymringsmelding();
+    // Nordnes skole in Bergen uses the same message id for its own report to Bergen.
+    let bergen_school = "no-bergen-nordnes-skole";
+    let mut bergen = bekymringsmelding();
+    bergen["recipient"] = "no-bergen-barnevern".into();
+    bergen["payload"]["kommunenummer"] = "4601".into();
+    bergen["payload"]["offentligMelder"]["virksomhet"]["orgnr"] = "964338000".into();
+    assert_eq!(bergen["messageId"], oslo["messageId"]);
+    let id = oslo["messageId"].as_str().unwrap();
+    // Both at once, racing for the same id: each is accepted as its sender's own.
+    let (oslo_token, bergen_token) = (h.token(SCHOOL), h.token(bergen_school));
+    let (a, b) = tokio::join!(h.post(&oslo_token, &oslo), h.post(&bergen_token, &bergen));
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["messageId"], b["messageId"]);
+    assert_ne!(a["gatewayId"], b["gatewayId"]);
+    for (org, message) in [(SCHOOL, &oslo), (bergen_school, &bergen)] {
+        let view: serde_json::Value = h.status(&h.token(org), id).await.json().await.unwrap();
+        assert_eq!(
+            view["recipient"], message["recipient"],
+            "{org} reads its own"
+        );
+        assert_eq!(view["gatewayId"], gateway_id(org, message));
+    }
+    // A third organisation using the id learns nothing: no such message of its own.
+    let third = h.status(&h.token("no-oslo-helsestasjon"), id).await;
+    assert_eq!(third.status(), 404);
+    // Each reaches its own barnevern, under its own gateway id.
+    for (queue, org, message) in [
+        (OSLO_INBOX, SCHOOL, &oslo),
+        ("barnevern.4601.inbox", bergen_school, &bergen),
+    ] {
+        let got = h
+            .drain(
+                &h.topology().receiving_queue(queue),
+                1,
+                Duration::from_secs(30),
+            )
+            .await;
+        assert_eq!(got.len(), 1, "{queue}");
+        assert_eq!(message_id(&got[0]), gateway_id(org, message));
+    }
+    // Reusing an id is a conflict only within one sender.
+    let mut changed = oslo.clone();
+    changed["payload"]["melding"]["melding"] = "Endret.".into();
+    let conflict = h.post(&h.token(SCHOOL), &changed).await;
+    assert_eq!(conflict.status(), 409);
     h.cleanup().await;
 }
 
@@ -158,7 +214,7 @@ async fn outbox_publishes_what_was_recorded_before_a_crash() {
     let work = h.topology().work_queue(AdapterKind::Barnevern);
     let got = h.drain(&work, 1, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 1);
-    assert_eq!(message_id(&got[0]), id);
+    assert_eq!(message_id(&got[0]), gateway_id(SCHOOL, &message));
     let status: serde_json::Value = h.status(&token, &id).await.json().await.unwrap();
     assert_eq!(status["status"], "queued");
     // The client repeating its request now gets the 202 it was waiting for, and no copy.

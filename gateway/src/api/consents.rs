@@ -98,7 +98,7 @@ pub async fn withdraw(
     ] {
         notify(&app, kind, &id, affected).await?;
     }
-    let ids = |list: &[Affected]| list.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+    let ids = |list: &[Affected]| list.iter().map(|a| a.client_id.clone()).collect::<Vec<_>>();
     Ok(Json(serde_json::json!({
         "consentId": id,
         "withdrawnAt": withdrawal.withdrawn_at,

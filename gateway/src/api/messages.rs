@@ -7,9 +7,12 @@ use crate::authenticate::Caller;
 use crate::consent::Consent;
 use crate::decide::{Decision, decide};
 use crate::directory::AdapterKind;
+use crate::parse::MessageId;
 use crate::parse::{Envelope, FieldError};
 use crate::publish::Topology;
-use crate::record::{NewMessage, Outgoing, Recorded, Refused, Status, StatusView, now, timestamp};
+use crate::record::{
+    NewMessage, Outgoing, Recorded, Refused, Status, StatusView, gateway_id, now, timestamp,
+};
 use crate::routed::{RoutedMessage, RoutedSender};
 use axum::Json;
 use axum::body::Body;
@@ -29,7 +32,8 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, Problem> {
     let (caller, envelope, decision) = assess(&app, &headers, body).await?;
-    let id = envelope.message_id.to_string();
+    let client_id = envelope.message_id.to_string();
+    let id = gateway_id(&caller.agency.id.0, &client_id);
     let Some(route) = decision.route() else {
         let codes: Vec<&str> = decision.refusals.iter().map(|r| r.rule.code()).collect();
         tracing::info!(message_id = %id, sender = %caller.agency.id, kind = %envelope.kind, legal_basis = %envelope.legal_basis.tag, refusals = ?codes, "message refused");
@@ -40,7 +44,7 @@ pub async fn post(
             .collect();
         app.store
             .record_refusal(&Refused {
-                message_id: &id,
+                message_id: &client_id,
                 sender: &caller.agency.id.0,
                 recipient: &envelope.recipient,
                 kind: envelope.kind.as_str(),
@@ -60,9 +64,15 @@ pub async fn post(
         agency_type: caller.agency.agency_type,
         orgnr: caller.agency.orgnr.clone(),
     };
-    let routed = RoutedMessage::new(&envelope, sender, timestamp(now()));
+    let routed = RoutedMessage::new(
+        &envelope,
+        MessageId(id.parse().expect("a gateway id is a UUID")),
+        sender,
+        timestamp(now()),
+    );
     let new = NewMessage {
         id: id.clone(),
+        client_id: client_id.clone(),
         sender: caller.agency.id.0.clone(),
         recipient: route.recipient.id.0.clone(),
         kind: envelope.kind.as_str().into(),
@@ -74,14 +84,14 @@ pub async fn post(
     };
     let warnings = explain::errors(&decision, &decision.warnings, explain::language(&headers));
     let hold_until = now() + app.hold;
+    let ids = Ids {
+        client: &client_id,
+        gateway: &id,
+    };
     match app.store.record(&new, hold_until).await.map_err(internal)? {
-        Recorded::New => publish(&app, &new.outgoing(), &warnings).await,
-        Recorded::Existing {
-            sender,
-            body_hash,
-            status,
-        } => {
-            if sender != new.sender || body_hash != new.body_hash {
+        Recorded::New => publish(&app, ids, &new.outgoing(), &warnings).await,
+        Recorded::Existing { body_hash, status } => {
+            if body_hash != new.body_hash {
                 tracing::info!(message_id = %id, sender = %new.sender, "message id reused for another message");
                 return Err(Problem::new(
                     ProblemType::IdempotencyConflict,
@@ -89,8 +99,8 @@ pub async fn post(
                 ));
             }
             match (status, app.store.pending(&id).await.map_err(internal)?) {
-                (Status::Recorded, Some(pending)) => publish(&app, &pending, &warnings).await,
-                _ => Ok(accepted(&id, status, &warnings)),
+                (Status::Recorded, Some(pending)) => publish(&app, ids, &pending, &warnings).await,
+                _ => Ok(accepted(ids, status, &warnings)),
             }
         }
     }
@@ -228,8 +238,16 @@ fn with_overdue(app: &AppState, mut view: StatusView) -> StatusView {
     view
 }
 
+/// A message's ids: the sender's, and the gateway's.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    client: &'a str,
+    gateway: &'a str,
+}
+
 async fn publish(
     app: &AppState,
+    ids: Ids<'_>,
     msg: &Outgoing,
     warnings: &[FieldError],
 ) -> Result<Response, Problem> {
@@ -241,7 +259,7 @@ async fn publish(
                 app.metrics.count_accepted(adapter);
             }
             tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
-            Ok(accepted(&msg.id, Status::Queued, warnings))
+            Ok(accepted(ids, Status::Queued, warnings))
         }
         Err(error) => {
             tracing::warn!(message_id = %msg.id, %error, "broker did not confirm; left to the outbox");
@@ -258,10 +276,11 @@ async fn publish(
     }
 }
 
-fn accepted(id: &str, status: Status, warnings: &[FieldError]) -> Response {
-    let location = format!("/v1/messages/{id}");
+fn accepted(ids: Ids<'_>, status: Status, warnings: &[FieldError]) -> Response {
+    let location = format!("/v1/messages/{}", ids.client);
     let mut body = serde_json::json!({
-        "messageId": id,
+        "messageId": ids.client,
+        "gatewayId": ids.gateway,
         "status": status,
         "statusUrl": location,
     });

@@ -197,7 +197,7 @@ impl ProblemType {
                 "idempotency-conflict",
                 S::CONFLICT,
                 "Message id already used for another message",
-                "A message with this id was already posted with a different body (or by another organisation). Choose a new id.",
+                "Your organisation already posted a message with this id and a different body. Choose a new id (ids are your organisation's own: another organisation's ids never conflict with yours).",
             ),
             Self::NotFound => (
                 "not-found",

@@ -17,7 +17,10 @@ pub enum ConsentRecorded {
 /// A message stopped or to be told of a withdrawal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Affected {
+    /// The gateway's id, as the adapters know it.
     pub id: String,
+    /// The sender's id, as the sender knows it.
+    pub client_id: String,
     pub routing_key: String,
 }
 
@@ -152,7 +155,7 @@ impl Store {
         .bind(Status::Queued.as_str())
         .execute(&mut *tx)
         .await?;
-        let rows = sqlx::query("SELECT id, routing_key, status FROM messages WHERE sender = ? AND consent_ref = ? ORDER BY created_at")
+        let rows = sqlx::query("SELECT id, client_id, routing_key, status FROM messages WHERE sender = ? AND consent_ref = ? ORDER BY created_at")
             .bind(organisation)
             .bind(id)
             .fetch_all(&mut *tx)
@@ -165,6 +168,7 @@ impl Store {
         for row in rows {
             let affected = Affected {
                 id: row.get("id"),
+                client_id: row.get("client_id"),
                 routing_key: row.get("routing_key"),
             };
             match Status::parse(row.get("status"))? {

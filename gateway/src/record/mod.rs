@@ -97,10 +97,21 @@ impl Status {
     }
 }
 
+/// The gateway's id of a message: a UUIDv5 of the sending organisation and the id the
+/// sender chose. The same pair always gives the same id (a repeated request finds its
+/// message); two senders' ids never give the same one.
+pub fn gateway_id(sender: &str, client_id: &str) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::uuid!("5b0e8f5e-2d0a-4c1e-9a57-8e2f3c1d7a40");
+    uuid::Uuid::new_v5(&NAMESPACE, format!("{sender}\n{client_id}").as_bytes()).to_string()
+}
+
 /// A message to record: ids, kinds and tags, and the routed bytes.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
+    /// The gateway's id ([`gateway_id`]).
     pub id: String,
+    /// The id the sender chose (its idempotency key, with the sender).
+    pub client_id: String,
     pub sender: String,
     pub recipient: String,
     pub kind: String,
@@ -132,12 +143,8 @@ impl NewMessage {
 pub enum Recorded {
     /// The message is new and now recorded, with its outbox entry.
     New,
-    /// A message with this id was recorded before.
-    Existing {
-        sender: String,
-        body_hash: String,
-        status: Status,
-    },
+    /// The sender recorded a message with this id before.
+    Existing { body_hash: String, status: Status },
 }
 
 /// A recorded message that the broker has not confirmed.
@@ -165,7 +172,10 @@ pub struct StatusEntry {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
+    /// The sender's id of the message.
     pub message_id: String,
+    /// The gateway's id: the one the recipient's system, receipts and operators know.
+    pub gateway_id: String,
     pub kind: String,
     pub recipient: String,
     pub legal_basis: String,
@@ -237,7 +247,7 @@ impl Store {
     }
 
     /// Records a new message, in the outbox until `hold_until`, with its first status and
-    /// its audit entry; or reports the message recorded before under this id.
+    /// its audit entry; or reports the message its sender recorded before under this id.
     pub async fn record(
         &self,
         msg: &NewMessage,
@@ -245,10 +255,11 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         let at = timestamp(now());
         let inserted = sqlx::query(
-            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(&msg.id)
+        .bind(&msg.client_id)
         .bind(&msg.sender)
         .bind(&msg.recipient)
         .bind(&msg.kind)
@@ -268,12 +279,14 @@ impl Store {
         if inserted {
             return Ok(Recorded::New);
         }
-        let row = sqlx::query("SELECT sender, body_hash, status FROM messages WHERE id = ?")
-            .bind(&msg.id)
-            .fetch_one(&self.writer)
-            .await?;
+        let row = sqlx::query(
+            "SELECT body_hash, status FROM messages WHERE sender = ? AND client_id = ?",
+        )
+        .bind(&msg.sender)
+        .bind(&msg.client_id)
+        .fetch_one(&self.writer)
+        .await?;
         Ok(Recorded::Existing {
-            sender: row.get("sender"),
             body_hash: row.get("body_hash"),
             status: Status::parse(row.get("status"))?,
         })
@@ -366,22 +379,27 @@ impl Store {
         Ok(row.as_ref().map(outgoing))
     }
 
-    /// The status of a message, if `sender` sent it.
-    pub async fn status(&self, id: &str, sender: &str) -> Result<Option<StatusView>, StoreError> {
+    /// The status of the message `sender` sent under its id `client_id`.
+    pub async fn status(
+        &self,
+        client_id: &str,
+        sender: &str,
+    ) -> Result<Option<StatusView>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT kind, recipient, legal_basis, status FROM messages WHERE id = ? AND sender = ?",
+            "SELECT id, kind, recipient, legal_basis, status FROM messages WHERE client_id = ? AND sender = ?",
         )
-        .bind(id)
+        .bind(client_id)
         .bind(sender)
         .fetch_optional(&self.readers)
         .await?
         else {
             return Ok(None);
         };
+        let id: String = row.get("id");
         let history = sqlx::query(
             "SELECT status, at, reason FROM status_history WHERE message_id = ? ORDER BY seq",
         )
-        .bind(id)
+        .bind(&id)
         .fetch_all(&self.readers)
         .await?
         .iter()
@@ -394,7 +412,8 @@ impl Store {
         })
         .collect::<Result<_, StoreError>>()?;
         Ok(Some(StatusView {
-            message_id: id.into(),
+            message_id: client_id.into(),
+            gateway_id: id,
             kind: row.get("kind"),
             recipient: row.get("recipient"),
             legal_basis: row.get("legal_basis"),
@@ -407,7 +426,7 @@ impl Store {
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
     pub async fn open_messages(&self, sender: Option<&str>) -> Result<Vec<StatusView>, StoreError> {
         let rows = sqlx::query(
-            "SELECT m.id, m.kind, m.recipient, m.legal_basis, m.status, h.status AS h_status, h.at, h.reason
+            "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, h.status AS h_status, h.at, h.reason
              FROM messages m JOIN status_history h ON h.message_id = m.id
              WHERE m.status NOT IN ('feedback_given', 'failed', 'expired', 'withdrawn')
                AND (?1 IS NULL OR m.sender = ?1)
@@ -419,9 +438,10 @@ impl Store {
         let mut views: Vec<StatusView> = Vec::new();
         for row in rows {
             let id: String = row.get("id");
-            if views.last().is_none_or(|v| v.message_id != id) {
+            if views.last().is_none_or(|v| v.gateway_id != id) {
                 views.push(StatusView {
-                    message_id: id,
+                    message_id: row.get("client_id"),
+                    gateway_id: id,
                     kind: row.get("kind"),
                     recipient: row.get("recipient"),
                     legal_basis: row.get("legal_basis"),
@@ -449,5 +469,66 @@ fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Outgoing {
         routing_key: row.get("routing_key"),
         routed: row.get("routed"),
         attempts: row.get("attempts"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_recorded_before_sender_ids_keep_their_id_as_their_senders() {
+        let dir = std::env::temp_dir().join(format!("gw-migrate-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("gateway.sqlite");
+        std::fs::create_dir_all(&dir).unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let old = SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations");
+        let sender_ids = before
+            .migrations
+            .iter()
+            .position(|m| m.description.contains("sender message ids"))
+            .expect("the migration exists");
+        before.migrations = before.migrations[..sender_ids].to_vec().into();
+        before.run(&old).await.unwrap();
+        let id = "6f1c2f0e-8a4b-4c55-9d6e-0b7a1f2c3d4e";
+        sqlx::query(
+            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+             VALUES (?, 'school', 'bv', 'no.bekymringsmelding', 'no.bvl2021.13-2', 'h', 'k', x'00', 'queued', 't', 't')",
+        )
+        .bind(id)
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        let view = store
+            .status(id, "school")
+            .await
+            .unwrap()
+            .expect("found by its id");
+        assert_eq!(
+            (view.message_id.as_str(), view.gateway_id.as_str()),
+            (id, id)
+        );
+        assert!(store.status(id, "another").await.unwrap().is_none());
+        // The same id from another sender is a message of its own.
+        let new = NewMessage {
+            id: gateway_id("another", id),
+            client_id: id.into(),
+            sender: "another".into(),
+            recipient: "bv".into(),
+            kind: "no.bekymringsmelding".into(),
+            legal_basis: "no.bvl2021.13-2".into(),
+            body_hash: "h2".into(),
+            routing_key: "k".into(),
+            routed: vec![0],
+            consent_ref: None,
+        };
+        assert_eq!(store.record(&new, now()).await.unwrap(), Recorded::New);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
