@@ -335,3 +335,46 @@ async fn a_message_past_its_deadline_shows_as_overdue() {
     );
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
+    // A routed politikontakt referral put on the barnevern adapter's route, as a bug or a
+    // forged publish would: it is failed and dead-lettered, and nothing reaches barnevern.
+    let mut h = Harness::new().await;
+    h.start_adapters().await;
+    let referral = example("no.politikontakt.anonymised");
+    let gid = e2e::gateway_id(SCHOOL, &referral);
+    let routed = json!({
+        "messageId": gid,
+        "senderMessageId": referral["messageId"],
+        "kind": "no.politikontakt",
+        "sender": { "agency": SCHOOL, "type": "school", "orgnr": "974590000" },
+        "recipient": "no-oslo-barnevern",
+        "legalBasis": referral["legalBasis"],
+        "urgency": "normal",
+        "subject": referral["subject"],
+        "payload": referral["payload"],
+        "recordedAt": "2026-11-23T10:00:00.000000Z",
+    });
+    let topology = h.topology();
+    let channel = h.channel().await;
+    channel.confirm_select(Default::default()).await.unwrap();
+    gateway::publish::publish_confirmed(
+        &channel,
+        &topology.exchange(),
+        &gateway::publish::Topology::routing_key(
+            gateway::directory::AdapterKind::Barnevern,
+            "no-oslo-barnevern",
+        ),
+        routed.to_string().as_bytes(),
+        lapin::BasicProperties::default().with_message_id(gid.as_str().into()),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let dead = topology.dead_queue(gateway::directory::AdapterKind::Barnevern);
+    let got = h.drain(&dead, 1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "dead-lettered");
+    assert_eq!(h.count(&topology.receiving_queue(e2e::OSLO_INBOX)).await, 0);
+    h.cleanup().await;
+}
