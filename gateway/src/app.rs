@@ -156,11 +156,14 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     );
     let confirm_timeout = Duration::from_millis(config.broker.confirm_timeout_ms);
     let publisher = Publisher::new(link.clone(), &topology, confirm_timeout);
+    // A request's or the outbox's claim on a message's publish: longer than one publish.
+    let lease = confirm_timeout + Duration::from_secs(5);
     let outbox = Outbox::new(
         store.clone(),
         publisher.clone(),
         Duration::from_millis(config.outbox.interval_ms),
         config.outbox.batch,
+        lease,
     );
     tokio::spawn({
         let (link, cancel) = (link.clone(), cancel.clone());
@@ -189,7 +192,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         publisher,
         link: link.clone(),
         body_limit: config.http.body_limit_bytes,
-        hold: confirm_timeout + Duration::from_secs(5),
+        hold: lease,
         clock: clock.clone(),
         deadlines: config.deadlines.clone(),
         metrics,

@@ -15,6 +15,16 @@ pub struct Metrics {
 }
 
 const ACCEPTED: &str = "referral_messages_accepted_total";
+const COUNTERS: [(&str, &str); 2] = [
+    (
+        REFUSED,
+        "Messages refused by the legal-basis engine, by leading rule.",
+    ),
+    (
+        EVENTS,
+        "Adapter events by adapter and event (failed and expired are dead-lettered).",
+    ),
+];
 const REFUSED: &str = "referral_messages_refused_total";
 const EVENTS: &str = "referral_adapter_events_total";
 const OVERDUE: &str = "referral_messages_overdue";
@@ -27,11 +37,6 @@ impl Metrics {
             .expect("metrics lock")
             .entry((name, labels))
             .or_default() += 1;
-    }
-
-    /// A message accepted for `adapter`.
-    pub fn count_accepted(&self, adapter: AdapterKind) {
-        self.add(ACCEPTED, format!("adapter=\"{}\"", adapter.name()));
     }
 
     /// A message refused, leading with rule `code`.
@@ -51,24 +56,24 @@ impl Metrics {
         );
     }
 
-    /// The exposition text, with the overdue gauge (`(kind, missed deadline) → count`).
-    pub fn render(&self, overdue: &BTreeMap<(String, String), u64>) -> String {
+    /// The exposition text, with the store's counts of accepted messages (`adapter →
+    /// count`: every message that reached `queued`, whoever queued it) and the overdue gauge
+    /// (`(kind, missed deadline) → count`).
+    pub fn render(
+        &self,
+        accepted: &[(String, i64)],
+        overdue: &BTreeMap<(String, String), u64>,
+    ) -> String {
         let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP {ACCEPTED} Messages accepted (recorded and confirmed by the broker), by adapter.\n# TYPE {ACCEPTED} counter"
+        );
+        for (adapter, count) in accepted {
+            let _ = writeln!(out, "{ACCEPTED}{{adapter=\"{adapter}\"}} {count}");
+        }
         let counters = self.counters.lock().expect("metrics lock");
-        for (name, help) in [
-            (
-                ACCEPTED,
-                "Messages accepted (recorded and confirmed), by adapter.",
-            ),
-            (
-                REFUSED,
-                "Messages refused by the legal-basis engine, by leading rule.",
-            ),
-            (
-                EVENTS,
-                "Adapter events by adapter and event (failed and expired are dead-lettered).",
-            ),
-        ] {
+        for (name, help) in COUNTERS {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for ((_, labels), value) in counters
                 .range((name, String::new())..)

@@ -224,5 +224,11 @@ async fn outbox_publishes_what_was_recorded_before_a_crash() {
             .await
             .is_empty()
     );
+    // The outbox queued it: it counts as accepted all the same.
+    let metrics = h.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("referral_messages_accepted_total{adapter=\"barnevern\"} 1"),
+        "{metrics}"
+    );
     h.cleanup().await;
 }

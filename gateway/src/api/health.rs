@@ -50,5 +50,10 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::
                 .or_insert(0) += 1;
         }
     }
-    Ok(app.metrics.render(&overdue))
+    let accepted = app
+        .store
+        .accepted_counts()
+        .await
+        .map_err(super::messages::internal)?;
+    Ok(app.metrics.render(&accepted, &overdue))
 }

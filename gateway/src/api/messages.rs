@@ -6,7 +6,6 @@ use super::{AppState, explain};
 use crate::authenticate::Caller;
 use crate::consent::Consent;
 use crate::decide::{Decision, decide};
-use crate::directory::AdapterKind;
 use crate::parse::MessageId;
 use crate::parse::{Envelope, FieldError};
 use crate::publish::Topology;
@@ -98,9 +97,14 @@ pub async fn post(
                     "this message id was used for another message",
                 ));
             }
-            match (status, app.store.pending(&id).await.map_err(internal)?) {
-                (Status::Recorded, Some(pending)) => publish(&app, ids, &pending, &warnings).await,
-                _ => Ok(accepted(ids, status, &warnings)),
+            if status != Status::Recorded {
+                return Ok(accepted(ids, status, &warnings));
+            }
+            // Still unconfirmed: publish only under a claim won in the store; if the outbox
+            // or another request holds the message, it is on its way: ask again later.
+            match app.store.claim(&id, hold_until).await.map_err(internal)? {
+                Some(claimed) => publish(&app, ids, &claimed, &warnings).await,
+                None => Err(not_yet_confirmed()),
             }
         }
     }
@@ -253,11 +257,7 @@ async fn publish(
 ) -> Result<Response, Problem> {
     match app.publisher.publish(msg).await {
         Ok(()) => {
-            if app.store.mark_queued(&msg.id).await.map_err(internal)?
-                && let Some(adapter) = AdapterKind::of_routing_key(&msg.routing_key)
-            {
-                app.metrics.count_accepted(adapter);
-            }
+            app.store.mark_queued(&msg.id).await.map_err(internal)?;
             tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
             Ok(accepted(ids, Status::Queued, warnings))
         }
@@ -267,13 +267,17 @@ async fn publish(
                 .defer(&msg.id, now() + crate::publish::retry_delay(msg.attempts))
                 .await
                 .map_err(internal)?;
-            Err(Problem::new(
-                ProblemType::BrokerUnavailable,
-                "the broker did not confirm the message",
-            )
-            .retry_after(RETRY_AFTER_SECS))
+            Err(not_yet_confirmed())
         }
     }
+}
+
+fn not_yet_confirmed() -> Problem {
+    Problem::new(
+        ProblemType::BrokerUnavailable,
+        "the broker has not confirmed the message yet",
+    )
+    .retry_after(RETRY_AFTER_SECS)
 }
 
 fn accepted(ids: Ids<'_>, status: Status, warnings: &[FieldError]) -> Response {

@@ -1,5 +1,7 @@
 //! The outbox: publishes messages that were recorded but never confirmed (a crash between
-//! record and publish, a broker outage), at start-up and then periodically.
+//! record and publish, a broker outage), at start-up and then periodically. It publishes a
+//! message only under a claim it won in the store, so it never publishes one a request is
+//! publishing (nor the other way round).
 
 use super::{PublishError, Publisher};
 use crate::record::{Store, now};
@@ -15,30 +17,36 @@ pub struct Outbox {
     publisher: Publisher,
     interval: Duration,
     batch: u32,
+    /// How long a claim holds: longer than one publish with its confirm.
+    lease: Duration,
 }
 
 impl Outbox {
-    /// An outbox sweeping every `interval`, `batch` messages at most per sweep.
-    pub fn new(store: Store, publisher: Publisher, interval: Duration, batch: u32) -> Self {
+    /// An outbox sweeping every `interval`, `batch` messages at most per sweep, each under a
+    /// claim of `lease`.
+    pub fn new(
+        store: Store,
+        publisher: Publisher,
+        interval: Duration,
+        batch: u32,
+        lease: Duration,
+    ) -> Self {
         Self {
             store,
             publisher,
             interval,
             batch,
+            lease,
         }
     }
 
-    /// Sweeps until cancelled. The first sweep, at start-up, takes every unconfirmed message,
-    /// due or not: no request of this process can be publishing them.
+    /// Sweeps until cancelled. The first sweep, at start-up, takes over every unconfirmed
+    /// message another (a dead) instance held, due or not, but none that a request of this
+    /// process has just recorded.
     pub async fn run(self, cancel: CancellationToken) {
         let mut startup = true;
         while !cancel.is_cancelled() {
-            let due_by = if startup {
-                now() + time::Duration::days(36_500)
-            } else {
-                now()
-            };
-            match self.sweep(due_by).await {
+            match self.sweep(startup).await {
                 Ok(published) if published > 0 => {
                     tracing::info!(published, startup, "outbox replayed messages");
                     startup = false;
@@ -53,13 +61,19 @@ impl Outbox {
         }
     }
 
-    /// Publishes what is due by `due_by`; returns how many the broker confirmed.
-    async fn sweep(
-        &self,
-        due_by: time::OffsetDateTime,
-    ) -> Result<usize, crate::record::StoreError> {
+    /// Claims and publishes what is due, one message at a time; returns how many the broker
+    /// confirmed.
+    async fn sweep(&self, take_over: bool) -> Result<usize, crate::record::StoreError> {
         let mut published = 0;
-        for msg in self.store.due(due_by, self.batch).await? {
+        for _ in 0..self.batch {
+            let Some(msg) = self
+                .store
+                .claim_due(1, now() + self.lease, take_over)
+                .await?
+                .pop()
+            else {
+                break;
+            };
             match self.publisher.publish(&msg).await {
                 Ok(()) => {
                     self.store.mark_queued(&msg.id).await?;

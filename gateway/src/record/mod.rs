@@ -204,10 +204,9 @@ pub enum StoreError {
 pub struct Store {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// This gateway instance, as the holder of the publish claims it takes.
+    instance: String,
 }
-
-const OUTGOING: &str =
-    "SELECT id, sender, kind, legal_basis, routing_key, routed, attempts FROM messages";
 
 impl Store {
     /// Opens (creating and migrating if needed) the SQLite database at `path`.
@@ -237,7 +236,11 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            instance: uuid::Uuid::new_v4().to_string(),
+        })
     }
 
     /// Whether the database answers.
@@ -246,8 +249,9 @@ impl Store {
         Ok(())
     }
 
-    /// Records a new message, in the outbox until `hold_until`, with its first status and
-    /// its audit entry; or reports the message its sender recorded before under this id.
+    /// Records a new message, with its first status and its audit entry, its publish
+    /// claimed by this instance until `hold_until` (then the outbox may take it); or reports
+    /// the message its sender recorded before under this id.
     pub async fn record(
         &self,
         msg: &NewMessage,
@@ -255,8 +259,8 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         let at = timestamp(now());
         let inserted = sqlx::query(
-            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(&msg.id)
         .bind(&msg.client_id)
@@ -272,6 +276,7 @@ impl Store {
         .bind(&at)
         .bind(timestamp(hold_until))
         .bind(&msg.consent_ref)
+        .bind(&self.instance)
         .execute(&self.writer)
         .await?
         .rows_affected()
@@ -351,32 +356,64 @@ impl Store {
         Ok(())
     }
 
-    /// Unconfirmed messages due by `due_by`, oldest first.
-    pub async fn due(
+    /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
+    /// (`take_over`: also every claim of another instance, as at start-up, when no other
+    /// instance shares the database), oldest first, until `lease_until`. One statement: two
+    /// sweeps, or a sweep and a request, never claim the same message.
+    pub async fn claim_due(
         &self,
-        due_by: OffsetDateTime,
         limit: u32,
+        lease_until: OffsetDateTime,
+        take_over: bool,
     ) -> Result<Vec<Outgoing>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{OUTGOING} WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
-             ORDER BY next_attempt_at LIMIT ?"
-        ))
-        .bind(timestamp(due_by))
+        let rows = sqlx::query(
+            "UPDATE messages SET next_attempt_at = ?1, claimed_by = ?2
+             WHERE id IN (
+                 SELECT id FROM messages
+                 WHERE status = 'recorded' AND next_attempt_at IS NOT NULL
+                   AND (next_attempt_at <= ?3 OR (?4 AND claimed_by IS NOT ?2))
+                 ORDER BY next_attempt_at LIMIT ?5)
+             RETURNING id, sender, kind, legal_basis, routing_key, routed, attempts",
+        )
+        .bind(timestamp(lease_until))
+        .bind(&self.instance)
+        .bind(timestamp(now()))
+        .bind(take_over)
         .bind(limit)
         .fetch_all(&self.writer)
         .await?;
         Ok(rows.iter().map(outgoing).collect())
     }
 
-    /// The unconfirmed message with this id, if it is still in the outbox.
-    pub async fn pending(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
-        let row = sqlx::query(&format!(
-            "{OUTGOING} WHERE id = ? AND next_attempt_at IS NOT NULL"
-        ))
+    /// Claims the publish of the unconfirmed message `id` until `lease_until`, if nobody
+    /// holds it; the message to publish, if this claim won.
+    pub async fn claim(
+        &self,
+        id: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<Outgoing>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE messages SET next_attempt_at = ?, claimed_by = ?
+             WHERE id = ? AND status = 'recorded' AND next_attempt_at IS NOT NULL
+               AND next_attempt_at <= ?
+             RETURNING id, sender, kind, legal_basis, routing_key, routed, attempts",
+        )
+        .bind(timestamp(lease_until))
+        .bind(&self.instance)
         .bind(id)
+        .bind(timestamp(now()))
         .fetch_optional(&self.writer)
         .await?;
         Ok(row.as_ref().map(outgoing))
+    }
+
+    /// Messages accepted (reached `queued`, by whoever), per adapter name.
+    pub async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT adapter, accepted FROM accepted_counts ORDER BY adapter")
+                .fetch_all(&self.readers)
+                .await?,
+        )
     }
 
     /// The status of the message `sender` sent under its id `client_id`.
@@ -475,6 +512,118 @@ fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn temp_db() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gw-store-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("gateway.sqlite")
+    }
+
+    fn message(client_id: &str) -> NewMessage {
+        NewMessage {
+            id: gateway_id("school", client_id),
+            client_id: client_id.into(),
+            sender: "school".into(),
+            recipient: "bv".into(),
+            kind: "no.bekymringsmelding".into(),
+            legal_basis: "no.bvl2021.13-2".into(),
+            body_hash: "h".into(),
+            routing_key: "barnevern.bv".into(),
+            routed: vec![0],
+            consent_ref: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn two_instances_racing_for_a_publish_never_both_win() {
+        let path = temp_db();
+        let (a, b) = (
+            Store::open(&path).await.unwrap(),
+            Store::open(&path).await.unwrap(),
+        );
+        let lease = now() + time::Duration::seconds(30);
+        for round in 0..20 {
+            // Recorded with a claim that has already run out, as after a failed publish.
+            let msg = message(&format!("m-{round}"));
+            a.record(&msg, now() - time::Duration::seconds(1))
+                .await
+                .unwrap();
+            let (x, y) = tokio::join!(a.claim(&msg.id, lease), b.claim(&msg.id, lease));
+            let winners = [x.unwrap(), y.unwrap()]
+                .iter()
+                .filter(|c| c.is_some())
+                .count();
+            assert_eq!(winners, 1, "request against request, round {round}");
+            // A sweep against a request.
+            let msg = message(&format!("n-{round}"));
+            a.record(&msg, now() - time::Duration::seconds(1))
+                .await
+                .unwrap();
+            let (x, y) = tokio::join!(a.claim_due(10, lease, false), b.claim(&msg.id, lease));
+            let swept = x.unwrap().iter().filter(|m| m.id == msg.id).count();
+            assert_eq!(
+                swept + usize::from(y.unwrap().is_some()),
+                1,
+                "sweep against request"
+            );
+        }
+        // At start-up a sweep takes over another instance's claims, never its own.
+        let mine = message("mine");
+        b.record(&mine, now() + time::Duration::seconds(30))
+            .await
+            .unwrap();
+        let theirs = message("theirs");
+        a.record(&theirs, now() + time::Duration::seconds(30))
+            .await
+            .unwrap();
+        let taken: Vec<String> = b
+            .claim_due(100, lease, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert!(
+            taken.contains(&theirs.id) && !taken.contains(&mine.id),
+            "{taken:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_later_status_implies_queued_and_every_accepted_message_is_counted() {
+        let store = Store::open(&temp_db()).await.unwrap();
+        let early = message("early");
+        store.record(&early, now()).await.unwrap();
+        // The adapter's report arrives before the gateway marks the message queued.
+        assert!(
+            store
+                .advance(&early.id, Status::Delivered, None)
+                .await
+                .unwrap()
+        );
+        assert!(!store.mark_queued(&early.id).await.unwrap());
+        let view = store.status("early", "school").await.unwrap().unwrap();
+        let statuses: Vec<Status> = view.history.iter().map(|h| h.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Recorded, Status::Queued, Status::Delivered]
+        );
+        let normal = message("normal");
+        store.record(&normal, now()).await.unwrap();
+        assert!(store.mark_queued(&normal.id).await.unwrap());
+        let withdrawn = message("withdrawn");
+        store.record(&withdrawn, now()).await.unwrap();
+        assert!(
+            store
+                .advance(&withdrawn.id, Status::Withdrawn, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.accepted_counts().await.unwrap(),
+            [("barnevern".to_owned(), 2)]
+        );
+    }
 
     #[tokio::test]
     async fn messages_recorded_before_sender_ids_keep_their_id_as_their_senders() {
