@@ -57,7 +57,7 @@ pub struct Harness {
     pub adapters: Option<adapters::Running>,
     pub http: reqwest::Client,
     key: DevKey,
-    broker: tokio::sync::OnceCell<Connection>,
+    broker: tokio::sync::Mutex<Option<Connection>>,
     /// The adapters' clock (office hours), movable before they start.
     pub adapter_clock: Arc<gateway::deadlines::Clock>,
 }
@@ -133,7 +133,7 @@ impl Harness {
             adapters: None,
             http: reqwest::Client::new(),
             key,
-            broker: tokio::sync::OnceCell::new(),
+            broker: tokio::sync::Mutex::new(None),
             adapter_clock: Arc::default(),
         }
     }
@@ -279,18 +279,29 @@ impl Harness {
     }
 
     /// A new channel on the harness's own broker connection (a channel dies with its first
-    /// error, e.g. a queue not declared yet, so each use takes a fresh one).
+    /// error, e.g. a queue not declared yet, so each use takes a fresh one). A connection
+    /// that died (the broker restarted, or closed it) is replaced, waiting up to a minute
+    /// for the broker to take connections again.
     pub async fn channel(&self) -> Channel {
-        self.broker
-            .get_or_init(|| async {
-                Connection::connect(&amqp_url(), ConnectionProperties::default())
-                    .await
-                    .expect("test broker reachable")
-            })
-            .await
-            .create_channel()
-            .await
-            .expect("channel opens")
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut connection = self.broker.lock().await;
+        loop {
+            if let Some(c) = connection.as_ref().filter(|c| c.status().connected())
+                && let Ok(channel) = c.create_channel().await
+            {
+                return channel;
+            }
+            match Connection::connect(&amqp_url(), ConnectionProperties::default()).await {
+                Ok(fresh) => *connection = Some(fresh),
+                Err(error) => {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "test broker unreachable: {error}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
     }
 
     /// Messages in `queue` (full name) right now; 0 if it does not exist.
