@@ -336,12 +336,15 @@ async fn a_message_past_its_deadline_shows_as_overdue() {
     h.cleanup().await;
 }
 
-#[tokio::test]
-async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
-    // A routed politikontakt referral put on the barnevern adapter's route, as a bug or a
-    // forged publish would: it is failed and dead-lettered, and nothing reaches barnevern.
-    let mut h = Harness::new().await;
-    h.start_adapters().await;
+/// Publishes the anonymised example referral, routed by hand to `adapter` for `recipient`
+/// (as a bug, a forged publish or a republished copy would put it there), `copies` times;
+/// returns its gateway id.
+async fn publish_routed(
+    h: &Harness,
+    adapter: gateway::directory::AdapterKind,
+    recipient: &str,
+    copies: usize,
+) -> String {
     let referral = example("no.politikontakt.anonymised");
     let gid = e2e::gateway_id(SCHOOL, &referral);
     let routed = json!({
@@ -349,7 +352,7 @@ async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
         "senderMessageId": referral["messageId"],
         "kind": "no.politikontakt",
         "sender": { "agency": SCHOOL, "type": "school", "orgnr": "974590000" },
-        "recipient": "no-oslo-barnevern",
+        "recipient": recipient,
         "legalBasis": referral["legalBasis"],
         "urgency": "normal",
         "subject": referral["subject"],
@@ -359,22 +362,61 @@ async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
     let topology = h.topology();
     let channel = h.channel().await;
     channel.confirm_select(Default::default()).await.unwrap();
-    gateway::publish::publish_confirmed(
-        &channel,
-        &topology.exchange(),
-        &gateway::publish::Topology::routing_key(
-            gateway::directory::AdapterKind::Barnevern,
-            "no-oslo-barnevern",
-        ),
-        routed.to_string().as_bytes(),
-        lapin::BasicProperties::default().with_message_id(gid.as_str().into()),
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
-    let dead = topology.dead_queue(gateway::directory::AdapterKind::Barnevern);
-    let got = h.drain(&dead, 1, Duration::from_secs(20)).await;
+    for _ in 0..copies {
+        gateway::publish::publish_confirmed(
+            &channel,
+            &topology.exchange(),
+            &gateway::publish::Topology::routing_key(adapter, recipient),
+            routed.to_string().as_bytes(),
+            lapin::BasicProperties::default().with_message_id(gid.as_str().into()),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    }
+    gid
+}
+
+#[tokio::test]
+async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
+    let mut h = Harness::new().await;
+    h.start_adapters().await;
+    let barnevern = gateway::directory::AdapterKind::Barnevern;
+    publish_routed(&h, barnevern, "no-oslo-barnevern", 1).await;
+    let topology = h.topology();
+    let got = h
+        .drain(&topology.dead_queue(barnevern), 1, Duration::from_secs(20))
+        .await;
     assert_eq!(got.len(), 1, "dead-lettered");
     assert_eq!(h.count(&topology.receiving_queue(e2e::OSLO_INBOX)).await, 0);
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn copies_of_one_message_handled_at_once_reach_the_inbox_once() {
+    // Ten copies in the work queue before the adapter starts: it takes them concurrently,
+    // and only the copy that wins the ledger's claim is delivered.
+    let inbox = FakeInbox::start(&[]).await;
+    let directory = inbox.directory_in(&temp_dir());
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    let politikontakt = gateway::directory::AdapterKind::Politikontakt;
+    let gid = publish_routed(&h, politikontakt, "no-oslo-politikontakt", 10).await;
+    h.start_adapters().await;
+    assert!(
+        inbox
+            .wait_for("/inbox", &gid, Duration::from_secs(20))
+            .await
+    );
+    // The losers wait for the winner's outcome (a retry) and are then acked as duplicates.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let topology = h.topology();
+    while h.count(&topology.work_queue(politikontakt)).await > 0
+        || h.count(&topology.retry_queue(politikontakt, 1)).await > 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "copies settle");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(inbox.ids_at("/inbox"), [gid], "delivered exactly once");
     h.cleanup().await;
 }

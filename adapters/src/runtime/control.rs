@@ -57,7 +57,15 @@ async fn withdraw<A: Adapter>(adapter: &A, ledger: &Ledger, w: &Withdrawal) -> b
     let name = adapter.kind().name();
     let mut done = true;
     for id in &w.message_ids {
-        match ledger.withdraw(id).await {
+        // A delivery in flight may still reach the recipient: wait for its outcome (then
+        // the recipient is told, or the message stopped), at most as long as its claim holds.
+        let deadline = tokio::time::Instant::now() + super::CLAIM_LEASE;
+        let mut entry = ledger.withdraw(id).await;
+        while matches!(entry, Ok(Entry::Delivering)) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            entry = ledger.withdraw(id).await;
+        }
+        match entry {
             Ok(Entry::Delivered { recipient }) => {
                 match adapter.notify_withdrawn(id, &recipient).await {
                     Outcome::Delivered { .. } => {
@@ -68,6 +76,10 @@ async fn withdraw<A: Adapter>(adapter: &A, ledger: &Ledger, w: &Withdrawal) -> b
                         done = false;
                     }
                 }
+            }
+            Ok(Entry::Delivering) => {
+                tracing::warn!(message_id = %id, adapter = name, "a delivery in flight did not end; will retry");
+                done = false;
             }
             Ok(_) => {
                 tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "message stopped: consent withdrawn")

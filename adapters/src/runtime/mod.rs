@@ -10,7 +10,7 @@ mod control;
 mod ledger;
 mod retry;
 
-pub use ledger::{Entry, Ledger};
+pub use ledger::{Claim, Entry, Ledger};
 pub use retry::{Next, RetryPolicy};
 
 use futures_util::StreamExt;
@@ -96,6 +96,11 @@ pub struct Settings {
 }
 
 const RECONNECT: Duration = Duration::from_secs(1);
+
+/// How long a delivery's claim in the ledger holds: longer than any one attempt (an inbox's
+/// timeout, a publish's confirm). If the adapter dies mid-attempt, the next copy waits this
+/// long before it may deliver.
+pub(crate) const CLAIM_LEASE: Duration = Duration::from_secs(120);
 
 /// Why a consuming session ended.
 #[derive(Debug, thiserror::Error)]
@@ -219,13 +224,26 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             return;
         }
     };
-    let outcome = match ledger.entry(&message_id).await {
-        Ok(Entry::Unknown) => context.adapter.deliver(&msg, &delivery.properties).await,
-        Ok(Entry::Delivered { .. }) => {
+    let outcome = match ledger.claim(&message_id, CLAIM_LEASE).await {
+        Ok(Claim::Won) => {
+            let outcome = context.adapter.deliver(&msg, &delivery.properties).await;
+            if !matches!(outcome, Outcome::Delivered { .. })
+                && let Err(error) = ledger.release(&message_id).await
+            {
+                tracing::warn!(%message_id, adapter, %error, "claim not released; it runs out");
+            }
+            outcome
+        }
+        Ok(Claim::Lost(Entry::Delivered { .. })) => {
             tracing::info!(%message_id, adapter, "delivered before; not delivered again");
             Outcome::DELIVERED
         }
-        Ok(Entry::Withdrawn) => {
+        Ok(Claim::Lost(Entry::Delivering | Entry::Unknown)) => {
+            // Another copy is being delivered: this one waits for its outcome.
+            tracing::info!(%message_id, adapter, "another copy is being delivered; this one waits");
+            Outcome::transient("another copy is being delivered")
+        }
+        Ok(Claim::Lost(Entry::Withdrawn)) => {
             tracing::info!(%message_id, adapter, "consent withdrawn; not delivered");
             if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
                 tracing::warn!(%message_id, adapter, %error, "ack failed");
