@@ -18,6 +18,29 @@ pub struct AdaptersConfig {
     pub broker: BrokerConfig,
     #[serde(default)]
     pub runtime: RuntimeConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// The adapters' own HTTP endpoint (health, readiness, metrics).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Where it listens (keep it on the operators' network).
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    ([127, 0, 0, 1], 9180).into()
 }
 
 /// How work queues are consumed.

@@ -2,10 +2,11 @@
 //! message to the agency's own system:
 //!
 //! [`runtime`] (consume, ack, recover, withdraw) → an adapter ([`barnevern`], [`inbox`])
-//! → the agency.
+//! → the agency; [`health`] tells operators how they are doing.
 
 pub mod barnevern;
 pub mod config;
+pub mod health;
 pub mod inbox;
 pub mod runtime;
 
@@ -22,6 +23,20 @@ use tokio_util::sync::CancellationToken;
 pub struct Running {
     cancel: CancellationToken,
     tasks: JoinSet<()>,
+    /// Where the health, readiness and metrics endpoint listens.
+    pub addr: std::net::SocketAddr,
+}
+
+/// Why the adapters did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the ledger: {0}")]
+    Ledger(#[from] sqlx::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 impl Running {
@@ -38,17 +53,34 @@ pub async fn start(
     config: &AdaptersConfig,
     directory: Arc<Directory>,
     clock: Arc<Clock>,
-) -> Result<Running, sqlx::Error> {
+) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
     let ledger = runtime::Ledger::open(&config.runtime.ledger).await?;
+    let listen = |source| StartError::Listen {
+        addr: config.http.listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
+    // Every queue consumed, down until its consumer is up: not ready before.
+    let health = Arc::new(health::Health::default());
+    health.consumer(&topology.receipts_queue(), false);
+    for kind in AdapterKind::ALL {
+        health.consumer(&topology.work_queue(kind), false);
+        health.consumer(&topology.control_queue(kind), false);
+    }
     let mut tasks = JoinSet::new();
+    tasks.spawn(health::serve(listener, health.clone(), cancel.clone()));
     let barnevern = Arc::new(barnevern::Barnevern::new(
         directory.clone(),
         topology.clone(),
         config,
         clock,
         ledger.clone(),
+        health.clone(),
         cancel.clone(),
     ));
     tasks.spawn(barnevern.clone().receipts(cancel.clone()));
@@ -61,6 +93,7 @@ pub async fn start(
         },
         confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
         ledger,
+        health,
     };
     tasks.spawn(runtime::consume(
         barnevern,
@@ -72,5 +105,9 @@ pub async fn start(
         let inbox = Arc::new(inbox::Inbox::new(kind, directory.clone(), timeout));
         tasks.spawn(runtime::consume(inbox, settings.clone(), cancel.clone()));
     }
-    Ok(Running { cancel, tasks })
+    Ok(Running {
+        cancel,
+        tasks,
+        addr,
+    })
 }

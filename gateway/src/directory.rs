@@ -72,7 +72,7 @@ impl fmt::Display for AgencyId {
 }
 
 /// The adapter that delivers to an agency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdapterKind {
     Barnevern,

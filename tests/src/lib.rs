@@ -179,6 +179,9 @@ impl Harness {
                 ledger: self.dir.join("ledger.sqlite"),
                 ..RuntimeConfig::default()
             },
+            http: adapters::config::HttpConfig {
+                listen: ([127, 0, 0, 1], 0).into(),
+            },
         };
         let directory = Arc::new(Directory::load(&config.directory).unwrap());
         self.adapters = Some(
@@ -186,6 +189,16 @@ impl Harness {
                 .await
                 .expect("adapters start"),
         );
+    }
+
+    /// GETs `path` of the adapters' own endpoint (`/readyz`, `/metrics`).
+    pub async fn adapters_get(&self, path: &str) -> reqwest::Response {
+        let addr = self.adapters.as_ref().expect("adapters started").addr;
+        self.http
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Valid claims for `org`.
@@ -306,6 +319,15 @@ impl Harness {
 
     /// Messages in `queue` (full name) right now; 0 if it does not exist.
     pub async fn count(&self, queue: &str) -> u32 {
+        self.inspect(queue).await.map_or(0, |q| q.message_count())
+    }
+
+    /// Consumers of `queue` (full name) right now; 0 if it does not exist.
+    pub async fn consumers(&self, queue: &str) -> u32 {
+        self.inspect(queue).await.map_or(0, |q| q.consumer_count())
+    }
+
+    async fn inspect(&self, queue: &str) -> Option<lapin::Queue> {
         self.channel()
             .await
             .queue_declare(
@@ -317,8 +339,7 @@ impl Harness {
                 FieldTable::default(),
             )
             .await
-            .map(|q| q.message_count())
-            .unwrap_or(0)
+            .ok()
     }
 
     /// Takes (and acks) messages from `queue` until `expected` have come or `limit` passes,

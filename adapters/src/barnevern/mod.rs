@@ -7,6 +7,7 @@
 pub mod receipts;
 
 use crate::config::AdaptersConfig;
+use crate::health::Health;
 use crate::runtime::{Adapter, Ledger, Outcome};
 use gateway::deadlines::Clock;
 use gateway::directory::{AdapterKind, Delivery, Directory};
@@ -32,6 +33,7 @@ pub struct Barnevern {
     confirm_timeout: Duration,
     clock: Arc<Clock>,
     ledger: Ledger,
+    health: Arc<Health>,
 }
 
 impl Barnevern {
@@ -43,6 +45,7 @@ impl Barnevern {
         config: &AdaptersConfig,
         clock: Arc<Clock>,
         ledger: Ledger,
+        health: Arc<Health>,
         cancel: CancellationToken,
     ) -> Self {
         let queues = directory.receiving_queues();
@@ -63,6 +66,7 @@ impl Barnevern {
             confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
             clock,
             ledger,
+            health,
         }
     }
 }

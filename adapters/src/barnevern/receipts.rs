@@ -39,24 +39,33 @@ impl Barnevern {
     pub async fn receipts(self: std::sync::Arc<Self>, cancel: CancellationToken) {
         while !cancel.is_cancelled() {
             if let Some(channel) = self.link.channel().await {
-                let consumed = channel
-                    .basic_consume(
+                let consumed = gateway::publish::within(
+                    gateway::publish::SETUP_TIMEOUT,
+                    channel.basic_consume(
                         self.topology.receipts_queue().as_str().into(),
                         "adapter-barnevern-receipts".into(),
                         BasicConsumeOptions::default(),
                         FieldTable::default(),
-                    )
-                    .await;
+                    ),
+                )
+                .await;
                 if let Ok(mut consumer) = consumed {
+                    let queue = self.topology.receipts_queue();
+                    self.health.consumer(&queue, true);
                     loop {
                         let delivery = tokio::select! {
                             () = cancel.cancelled() => return,
                             next = consumer.next() => match next {
                                 Some(Ok(d)) => d,
-                                _ => break,
+                                _ => {
+                                    tracing::warn!("receipts consumer lost; consuming again once the link is up");
+                                    self.health.consumer(&queue, false);
+                                    break;
+                                }
                             },
                         };
                         if !self.receipt(&channel, delivery).await {
+                            self.health.consumer(&queue, false);
                             break;
                         }
                     }

@@ -13,9 +13,10 @@ mod retry;
 pub use ledger::{Claim, Entry, Ledger};
 pub use retry::{Next, RetryPolicy};
 
+use crate::health::{Count, Health};
 use futures_util::StreamExt;
 use gateway::directory::{AdapterKind, AgencyId};
-use gateway::publish::{Topology, connection_properties, publish_confirmed};
+use gateway::publish::{SETUP_TIMEOUT, Topology, connection_properties, publish_confirmed, within};
 use gateway::routed::RoutedMessage;
 use gateway::track::{Event, StatusEvent};
 use lapin::message::Delivery;
@@ -93,6 +94,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub confirm_timeout: Duration,
     pub ledger: Ledger,
+    /// Consumers up and outcomes, for the adapters' HTTP endpoint.
+    pub health: Arc<Health>,
 }
 
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -109,6 +112,8 @@ enum SessionError {
     Broker(#[from] lapin::Error),
     #[error("the broker ended the consumer")]
     ConsumerEnded,
+    #[error("the connection or channel is no longer open")]
+    Lost,
 }
 
 /// Everything one delivery's handling needs.
@@ -118,7 +123,8 @@ struct Context<A> {
     settings: Settings,
 }
 
-/// Consumes `adapter`'s work queue until cancelled.
+/// Consumes `adapter`'s work and control queues until cancelled: a supervisor that starts a
+/// fresh session (connection, channel, consumers) whenever one ends, logging each loss.
 pub async fn consume<A: Adapter>(adapter: Arc<A>, settings: Settings, cancel: CancellationToken) {
     let name = format!("adapter-{}", adapter.kind().name());
     while !cancel.is_cancelled() {
@@ -133,6 +139,9 @@ pub async fn consume<A: Adapter>(adapter: Arc<A>, settings: Settings, cancel: Ca
     }
 }
 
+/// How often a session checks that its connection and channel are still open.
+const WATCH: Duration = Duration::from_millis(500);
+
 /// One connection's worth of consuming; `Ok` on cancellation, `Err` when it must reconnect.
 async fn session<A: Adapter>(
     adapter: &Arc<A>,
@@ -140,15 +149,23 @@ async fn session<A: Adapter>(
     name: &str,
     cancel: &CancellationToken,
 ) -> Result<(), SessionError> {
-    let connection = Connection::connect(&settings.url, connection_properties(name)).await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .basic_qos(settings.prefetch, BasicQosOptions::default())
-        .await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    settings.topology.declare_routing(&channel).await?;
+    let connection = within(
+        SETUP_TIMEOUT,
+        Connection::connect(&settings.url, connection_properties(name)),
+    )
+    .await?;
+    let channel = within(SETUP_TIMEOUT, async {
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(settings.prefetch, BasicQosOptions::default())
+            .await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        settings.topology.declare_routing(&channel).await?;
+        Ok(channel)
+    })
+    .await?;
     tokio::select! {
         () = cancel.cancelled() => return Ok(()),
         () = adapter.ready() => {}
@@ -156,22 +173,30 @@ async fn session<A: Adapter>(
     // Withdrawals first, so that nothing already withdrawn is delivered.
     let control_queue = settings.topology.control_queue(adapter.kind());
     control::drain(&**adapter, &channel, &control_queue, &settings.ledger).await?;
-    let mut controls = channel
-        .basic_consume(
+    let mut controls = within(
+        SETUP_TIMEOUT,
+        channel.basic_consume(
             control_queue.as_str().into(),
             format!("{name}-control").as_str().into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
-        )
-        .await?;
-    let mut consumer = channel
-        .basic_consume(
+        ),
+    )
+    .await?;
+    let mut consumer = within(
+        SETUP_TIMEOUT,
+        channel.basic_consume(
             settings.topology.work_queue(adapter.kind()).into(),
             name.into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
-        )
-        .await?;
+        ),
+    )
+    .await?;
+    let work_queue = settings.topology.work_queue(adapter.kind());
+    for queue in [&work_queue, &control_queue] {
+        settings.health.consumer(queue, true);
+    }
     tracing::info!(adapter = %name, "consuming");
     let context = Arc::new(Context {
         adapter: adapter.clone(),
@@ -179,29 +204,39 @@ async fn session<A: Adapter>(
         settings: settings.clone(),
     });
     let mut in_flight = JoinSet::new();
+    let mut watch = tokio::time::interval(WATCH);
     let result = loop {
         tokio::select! {
             () = cancel.cancelled() => break Ok(()),
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-            Some(Ok(delivery)) = controls.next() => {
-                control::handle(&**adapter, &settings.ledger, delivery).await;
+            _ = watch.tick() => {
+                if !connection.status().connected() || !channel.status().connected() {
+                    break Err(SessionError::Lost);
+                }
             }
+            next = controls.next() => match next {
+                Some(Ok(delivery)) => control::handle(&**adapter, &settings.ledger, delivery).await,
+                Some(Err(error)) => break Err(error.into()),
+                None => break Err(SessionError::ConsumerEnded),
+            },
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     in_flight.spawn(handle(context.clone(), delivery));
                 }
-                Some(Err(error)) => {
-                    if let Err(error) = channel.wait_for_recovery(error).await {
-                        break Err(error.into());
-                    }
-                    tracing::info!(adapter = %name, "consumer recovered");
-                }
+                Some(Err(error)) => break Err(error.into()),
                 None => break Err(SessionError::ConsumerEnded),
             },
         }
     };
+    for queue in [&work_queue, &control_queue] {
+        settings.health.consumer(queue, false);
+    }
     while in_flight.join_next().await.is_some() {}
-    let _ = connection.close(200, "adapter stopping".into()).await;
+    let _ = within(
+        SETUP_TIMEOUT,
+        connection.close(200, "adapter stopping".into()),
+    )
+    .await;
     result
 }
 
@@ -236,6 +271,10 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         }
         Ok(Claim::Lost(Entry::Delivered { .. })) => {
             tracing::info!(%message_id, adapter, "delivered before; not delivered again");
+            context
+                .settings
+                .health
+                .count(kind, Count::DuplicateSuppressed);
             Outcome::DELIVERED
         }
         Ok(Claim::Lost(Entry::Delivering | Entry::Unknown)) => {
@@ -255,6 +294,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
     let acted = match outcome {
         Outcome::Delivered { to } => {
             tracing::info!(%message_id, adapter, "delivered");
+            context.settings.health.count(kind, Count::Delivered);
             let to = to.as_ref().unwrap_or(&msg.recipient);
             if let Err(error) = ledger.delivered(&message_id, &to.0).await {
                 tracing::error!(%message_id, adapter, %error, "delivery not noted in the ledger");
@@ -269,6 +309,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         }
         Outcome::Permanent(reason) => {
             tracing::warn!(%message_id, adapter, reason, "delivery failed for good; dead-lettered");
+            context.settings.health.count(kind, Count::DeadLettered);
             report_best_effort(&context, &message_id, Event::Failed, &reason).await;
             dead_letter(&delivery).await
         }
@@ -281,6 +322,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             match context.settings.retry.next(headers, retry_after, now) {
                 Next::GiveUp => {
                     tracing::warn!(%message_id, adapter, reason, "retry budget spent; dead-lettered as expired");
+                    context.settings.health.count(kind, Count::DeadLettered);
                     report_best_effort(&context, &message_id, Event::Expired, &reason).await;
                     dead_letter(&delivery).await
                 }
@@ -301,6 +343,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
                     .await;
                     match parked {
                         Ok(()) => {
+                            context.settings.health.count(kind, Count::Retrying);
                             report_best_effort(&context, &message_id, Event::Retrying, &reason)
                                 .await;
                             delivery.ack(BasicAckOptions::default()).await

@@ -1,6 +1,8 @@
-//! The link to the broker: one connection with lapin's automatic recovery, one confirming
-//! channel, and a supervisor that reconnects from scratch when recovery gives up (or the
-//! broker was down at start-up).
+//! The link to the broker: one connection, one confirming channel, and a supervisor that
+//! notices when either is no longer open (the broker restarted, closed the channel, or was
+//! down at start-up) and reconnects from scratch with backoff, logging each loss and each
+//! return. lapin's own recovery is not used: it can end in a state that is neither open nor
+//! failed, in which a process lives but never reaches the broker again.
 
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection, ConnectionProperties};
@@ -11,7 +13,9 @@ use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 
 const POLL: Duration = Duration::from_millis(250);
-const RETRY: Duration = Duration::from_secs(1);
+/// First and longest wait between two attempts to reconnect.
+const RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(5);
 
 struct Linked {
     connection: Connection,
@@ -25,7 +29,7 @@ pub struct BrokerLink {
 
 impl BrokerLink {
     /// Starts the supervisor. `setup` runs on every fresh channel, before it is handed out
-    /// (declare topology there); lapin replays it itself after an automatic recovery.
+    /// (declare topology there).
     pub fn spawn<F, Fut>(
         url: String,
         name: String,
@@ -66,16 +70,28 @@ impl BrokerLink {
     }
 }
 
-/// Connection properties with recovery on and a bounded reconnect backoff.
+/// How long setting up a connection (connect, channel, confirms, declarations) may take.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Awaits a broker call for at most `limit`: a reply lost with a dying connection must not
+/// hang its caller (and with it a consumer or a link) for good.
+pub async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, lapin::Error>>,
+) -> Result<T, lapin::Error> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the broker did not answer in time",
+        )
+        .into())
+    })
+}
+
+/// Connection properties naming the connection (shown by the broker); no automatic
+/// recovery: whoever owns the connection reconnects from scratch.
 pub fn connection_properties(name: &str) -> ConnectionProperties {
-    ConnectionProperties::default()
-        .with_connection_name(name.into())
-        .enable_auto_recover()
-        .configure_backoff(|b| {
-            b.with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(2))
-                .with_max_times(60)
-        })
+    ConnectionProperties::default().with_connection_name(name.into())
 }
 
 async fn supervise<F, Fut>(
@@ -88,26 +104,32 @@ async fn supervise<F, Fut>(
     F: Fn(Channel) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), lapin::Error>> + Send + 'static,
 {
+    let mut backoff = RETRY;
     while !cancel.is_cancelled() {
         match open(&url, &name, &setup).await {
             Ok(linked) => {
                 tracing::info!(link = %name, "broker link up");
+                backoff = RETRY;
                 *link.current.write().await = Some(linked);
                 watch(&link, &cancel).await;
                 if let Some(old) = link.current.write().await.take() {
-                    let _ = old.connection.close(200, "shutdown".into()).await;
+                    let _ =
+                        within(SETUP_TIMEOUT, old.connection.close(200, "shutdown".into())).await;
                 }
                 if cancel.is_cancelled() {
                     return;
                 }
                 tracing::warn!(link = %name, "broker link lost; reconnecting");
             }
-            Err(error) => tracing::warn!(link = %name, %error, "cannot reach the broker"),
+            Err(error) => {
+                tracing::warn!(link = %name, %error, retry_ms = backoff.as_millis() as u64, "cannot reach the broker")
+            }
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(RETRY) => {}
+            () = tokio::time::sleep(backoff) => {}
         }
+        backoff = (backoff * 2).min(MAX_RETRY);
     }
 }
 
@@ -116,22 +138,33 @@ where
     F: Fn(Channel) -> Fut,
     Fut: Future<Output = Result<(), lapin::Error>>,
 {
-    let connection = Connection::connect(url, connection_properties(name)).await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    if let Err(e) = setup(channel.clone()).await {
-        let _ = connection.close(200, "setup failed".into()).await;
-        return Err(e);
-    }
-    Ok(Linked {
-        connection,
-        channel,
+    let connection = within(
+        SETUP_TIMEOUT,
+        Connection::connect(url, connection_properties(name)),
+    )
+    .await?;
+    let ready = within(SETUP_TIMEOUT, async {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        setup(channel.clone()).await?;
+        Ok(channel)
     })
+    .await;
+    match ready {
+        Ok(channel) => Ok(Linked {
+            connection,
+            channel,
+        }),
+        Err(e) => {
+            let _ = within(SETUP_TIMEOUT, connection.close(200, "setup failed".into())).await;
+            Err(e)
+        }
+    }
 }
 
-/// Returns when the connection has ended for good (recovery gave up) or on cancellation.
+/// Returns when the connection or the channel is no longer open, or on cancellation.
 async fn watch(link: &BrokerLink, cancel: &CancellationToken) {
     loop {
         tokio::select! {
@@ -140,8 +173,7 @@ async fn watch(link: &BrokerLink, cancel: &CancellationToken) {
         }
         let guard = link.current.read().await;
         let Some(linked) = guard.as_ref() else { return };
-        let status = linked.connection.status();
-        if status.errored() || status.closed() {
+        if !linked.connection.status().connected() || !linked.channel.status().connected() {
             return;
         }
     }

@@ -5,7 +5,7 @@ mod link;
 mod outbox;
 pub mod topology;
 
-pub use link::{BrokerLink, connection_properties};
+pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
 pub use outbox::{Outbox, retry_delay};
 pub use topology::Topology;
 

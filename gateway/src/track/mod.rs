@@ -98,21 +98,26 @@ pub async fn run(
 ) {
     while !cancel.is_cancelled() {
         if let Some(channel) = link.channel().await {
-            let consumed = channel
-                .basic_consume(
+            let consumed = crate::publish::within(
+                crate::publish::SETUP_TIMEOUT,
+                channel.basic_consume(
                     topology.status_queue().as_str().into(),
                     "gateway-status".into(),
                     BasicConsumeOptions::default(),
                     FieldTable::default(),
-                )
-                .await;
+                ),
+            )
+            .await;
             match consumed {
                 Ok(mut consumer) => loop {
                     let delivery = tokio::select! {
                         () = cancel.cancelled() => return,
                         next = consumer.next() => match next {
                             Some(Ok(d)) => d,
-                            _ => break,
+                            _ => {
+                                tracing::warn!("status consumer lost; consuming again once the link is up");
+                                break;
+                            }
                         },
                     };
                     let settled = match apply(&store, &metrics, &delivery.data).await {
