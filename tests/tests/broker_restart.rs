@@ -124,25 +124,11 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
         );
         rabbitmqctl(&["stop_app"]).await;
         // The adapters say they are not ready while their consumers are down.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while h.adapters_get("/readyz").await.status() != 503 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "round {round}: not ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        readiness_becomes(&h, 503, Duration::from_secs(10), round).await;
         rabbitmqctl(&["start_app"]).await;
         rabbitmqctl(&["await_startup"]).await;
         every_consumer_comes_back(&h, round).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while h.adapters_get("/readyz").await.status() != 200 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "round {round}: ready again"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        readiness_becomes(&h, 200, Duration::from_secs(30), round).await;
         let message = bekymringsmelding();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while h.post(&token, &message).await.status() != 202 {
@@ -194,6 +180,18 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
         assert!(metrics.contains(expected), "{expected} in {metrics}");
     }
     h.cleanup().await;
+}
+
+/// Waits until the adapters' `/readyz` answers `status`, at most `limit`.
+async fn readiness_becomes(h: &Harness, status: u16, limit: Duration, round: u32) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while h.adapters_get("/readyz").await.status() != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "round {round}: /readyz never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until every queue the gateway and the adapters consume has its consumer again.

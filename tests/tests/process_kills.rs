@@ -1,0 +1,209 @@
+//! `kill -9` of the real processes mid-load: the gateway and the adapters run as their own
+//! binaries (as `ops/run` starts them), a steady load of bekymringsmeldinger goes in, and the
+//! gateway, then the adapters, are killed without warning and started again. Every message
+//! the gateway accepted reaches barnevern's receiving queue; a copy twice only in the
+//! documented lost-confirm window.
+
+use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, message_id};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A binary of the workspace, built by `cargo test --workspace --all-targets`.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is built (cargo test --workspace --all-targets)",
+        path.display()
+    );
+    path
+}
+
+/// The processes, configured by environment overrides onto the harness's names and files.
+struct Processes<'h> {
+    h: &'h Harness,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Processes<'_> {
+    fn spawn(&self, name: &str, args: &[&str], env: &[(String, String)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log.join(format!("{name}.log")))
+            .unwrap();
+        Command::new(binary(name))
+            .args(args)
+            .envs(env.iter().cloned())
+            .env("RUST_LOG", "warn,gateway=info,adapters=info")
+            .current_dir(e2e::repo())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap()
+    }
+
+    fn gateway(&self) -> Child {
+        let c = &self.h.config;
+        let env = [
+            ("HTTP__LISTEN", format!("127.0.0.1:{}", self.port)),
+            ("AUTH__ISSUER", c.auth.issuer.clone()),
+            ("AUTH__JWKS", c.auth.jwks.clone()),
+            (
+                "AUTH__DEV_KEY_DIR",
+                self.h.dir.join("keys").display().to_string(),
+            ),
+            ("BROKER__PREFIX", c.broker.prefix.clone()),
+            (
+                "STORE__SQLITE_PATH",
+                c.store.sqlite_path.display().to_string(),
+            ),
+            ("OUTBOX__INTERVAL_MS", "200".into()),
+        ]
+        .map(|(k, v)| (format!("GATEWAY__{k}"), v));
+        self.spawn(
+            "gateway",
+            &["--config", "ops/config/gateway.dev.toml", "serve"],
+            &env,
+        )
+    }
+
+    fn adapters(&self) -> Child {
+        let env = [
+            ("BROKER__PREFIX", self.h.config.broker.prefix.clone()),
+            (
+                "RUNTIME__LEDGER",
+                self.h.dir.join("ledger.sqlite").display().to_string(),
+            ),
+            ("HTTP__LISTEN", "127.0.0.1:0".into()),
+        ]
+        .map(|(k, v)| (format!("ADAPTERS__{k}"), v));
+        self.spawn(
+            "adapters",
+            &["--config", "ops/config/adapters.dev.toml"],
+            &env,
+        )
+    }
+
+    async fn wait_ready(&self) {
+        let url = format!("http://127.0.0.1:{}/readyz", self.port);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.h.http.get(&url).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway becomes ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn kill(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL: no shutdown of any kind
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() {
+    let mut h = Harness::new().await;
+    h.stop_gateway().await; // the harness keeps its names, key and database for the processes
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = Processes {
+        h: &h,
+        port,
+        log: h.dir.clone(),
+    };
+    let mut gateway = p.gateway();
+    let mut adapters = p.adapters();
+    p.wait_ready().await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn({
+        let (http, url, token, stop) = (
+            h.http.clone(),
+            format!("http://127.0.0.1:{port}/v1/messages"),
+            h.token(SCHOOL),
+            stop.clone(),
+        );
+        async move {
+            let mut accepted = BTreeSet::new();
+            let mut waiting: Option<serde_json::Value> = None;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            while (!stop.load(Ordering::Relaxed) || waiting.is_some())
+                && tokio::time::Instant::now() < deadline
+            {
+                let message = waiting.take().unwrap_or_else(bekymringsmelding);
+                let answer = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&message)
+                    .send()
+                    .await;
+                match answer.map(|a| a.status().as_u16()) {
+                    Ok(202) => {
+                        accepted.insert(gateway_id(SCHOOL, &message));
+                    }
+                    // Refused connections while the gateway is dead, 503 while it starts:
+                    // the client repeats the same message.
+                    _ => waiting = Some(message),
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(waiting.is_none(), "every message is accepted in the end");
+            accepted
+        }
+    });
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill(&mut gateway);
+    gateway = p.gateway();
+    p.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill(&mut adapters);
+    adapters = p.adapters();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill(&mut gateway);
+    kill(&mut adapters);
+    gateway = p.gateway();
+    adapters = p.adapters();
+    p.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let expected = load.await.unwrap();
+    assert!(expected.len() > 50, "the load ran: {}", expected.len());
+
+    let inbox = h.topology().receiving_queue(OSLO_INBOX);
+    let got = h
+        .drain(&inbox, expected.len(), Duration::from_secs(60))
+        .await;
+    let ids: Vec<String> = got.iter().map(message_id).collect();
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(unique, expected, "every accepted message arrived");
+    let duplicates = ids.len() - unique.len();
+    println!(
+        "kill -9 under load: {} accepted, {duplicates} duplicates",
+        expected.len()
+    );
+    assert!(
+        duplicates * 50 <= expected.len(),
+        "duplicates stay within 2 %: {duplicates}"
+    );
+    kill(&mut gateway);
+    kill(&mut adapters);
+    h.cleanup().await;
+}
