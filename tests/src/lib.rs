@@ -410,11 +410,15 @@ pub struct FakeInbox {
     answers: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
 }
 
+/// An answer of a [`FakeInbox`] that never comes.
+pub const HANG: u16 = 0;
+
 /// The access token the fake token endpoint (`<inbox>/token`) hands out.
 pub const FAKE_TOKEN: &str = "inbox-token-1";
 
 impl FakeInbox {
-    /// Starts an inbox answering `answers` first, then 200.
+    /// Starts an inbox answering `answers` first, then 200; an answer of [`HANG`] never
+    /// comes (the request is held until the client gives up).
     pub async fn start(answers: &[u16]) -> Self {
         let inbox = Self {
             url: String::new(),
@@ -447,6 +451,9 @@ impl FakeInbox {
                             .lock()
                             .unwrap()
                             .push((uri.path().to_owned(), body));
+                        if status == HANG {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
                         axum::http::StatusCode::from_u16(status).unwrap()
                     }
                 },

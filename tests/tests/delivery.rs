@@ -305,6 +305,37 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
 }
 
 #[tokio::test]
+async fn an_inbox_that_answers_503_then_hangs_blocks_nothing_and_gets_the_message_once() {
+    let (h, inbox) = with_inbox(&[503, e2e::HANG]).await;
+    let token = h.token(SCHOOL);
+    let first = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&token, &first).await.status(), 202);
+    // The first attempt gets 503, the retry hangs; meanwhile another message goes through.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut second = example("no.politikontakt.anonymised");
+    second["messageId"] = json!(uuid::Uuid::new_v4());
+    assert_eq!(h.post(&token, &second).await.status(), 202);
+    assert!(
+        inbox
+            .wait_for("/inbox", &gid(&second), Duration::from_secs(5))
+            .await,
+        "not blocked behind the hanging request"
+    );
+    assert_eq!(h.adapters_get("/readyz").await.status(), 200);
+    // The hanging attempt times out and is retried: delivered, once.
+    let view = h
+        .wait_status(&token, &id(&first), "delivered", Duration::from_secs(40))
+        .await;
+    assert_eq!(view["status"], "delivered");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ids = inbox.ids_at("/inbox");
+    let first_posts = ids.iter().filter(|i| **i == gid(&first)).count();
+    assert_eq!(first_posts, 3, "503, the hang, then 200: {ids:?}");
+    assert_eq!(ids.iter().filter(|i| **i == gid(&second)).count(), 1);
+    h.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_message_past_its_deadline_shows_as_overdue() {
     let h = Harness::new().await;
     let token = h.token(SCHOOL);
