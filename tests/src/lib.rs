@@ -559,8 +559,23 @@ pub fn gateway_id(sender: &str, message: &Value) -> String {
     gateway::record::gateway_id(sender, message["messageId"].as_str().unwrap())
 }
 
-/// Runs `rabbitmqctl` (through `sudo -n` when not root), for tests that restart the broker.
-pub async fn rabbitmqctl(args: &[&str]) {
+/// Stops the whole broker node (its VM too, as a host going down would).
+pub async fn broker_stop() {
+    rabbitmqctl(&["stop"]).await;
+}
+
+/// Starts the broker node again (`ops/rabbitmq/ensure`) and waits until it is up.
+pub async fn broker_start() {
+    let ensure = repo().join("ops/rabbitmq/ensure");
+    let status = tokio::task::spawn_blocking(move || std::process::Command::new(ensure).status())
+        .await
+        .unwrap()
+        .expect("ops/rabbitmq/ensure runs");
+    assert!(status.success(), "the broker starts again");
+}
+
+/// Runs `rabbitmqctl` (through `sudo -n` when not root).
+async fn rabbitmqctl(args: &[&str]) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let status = tokio::task::spawn_blocking(move || {
         let is_root = std::process::Command::new("id")

@@ -6,7 +6,10 @@
 //! This binary restarts the shared local broker, so it holds a single test; `cargo test`
 //! runs test binaries one after another, so no other test sees the restart.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, message_id, rabbitmqctl};
+use e2e::{
+    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, broker_start, broker_stop, gateway_id,
+    message_id,
+};
 use gateway::directory::AdapterKind;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -28,13 +31,12 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
         expected.insert(gateway_id(SCHOOL, &message));
     }
 
-    rabbitmqctl(&["stop_app"]).await;
+    broker_stop().await;
     let during = bekymringsmelding();
     let answer = h.post(&token, &during).await;
     assert_eq!(answer.status(), 503, "no 202 while the broker is down");
     expected.insert(gateway_id(SCHOOL, &during));
-    rabbitmqctl(&["start_app"]).await;
-    rabbitmqctl(&["await_startup"]).await;
+    broker_start().await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let first_after = bekymringsmelding();
@@ -122,11 +124,10 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
             200,
             "round {round}"
         );
-        rabbitmqctl(&["stop_app"]).await;
+        broker_stop().await;
         // The adapters say they are not ready while their consumers are down.
         readiness_becomes(&h, 503, Duration::from_secs(10), round).await;
-        rabbitmqctl(&["start_app"]).await;
-        rabbitmqctl(&["await_startup"]).await;
+        broker_start().await;
         every_consumer_comes_back(&h, round).await;
         readiness_becomes(&h, 200, Duration::from_secs(30), round).await;
         let message = bekymringsmelding();
