@@ -322,6 +322,33 @@ impl Harness {
         self.inspect(queue).await.map_or(0, |q| q.message_count())
     }
 
+    /// Drains `queue` until every message of `expected` (gateway ids) has arrived, asserts
+    /// that no other did, and returns how many came twice (at-least-once: the lost-confirm
+    /// window), which must stay within 2 %.
+    pub async fn arrived(
+        &self,
+        queue: &str,
+        expected: &std::collections::BTreeSet<String>,
+        what: &str,
+    ) -> usize {
+        let got = self
+            .drain(queue, expected.len(), Duration::from_secs(120))
+            .await;
+        let ids: Vec<String> = got.iter().map(message_id).collect();
+        let unique: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(&unique, expected, "{what}: every accepted message arrived");
+        let duplicates = ids.len() - unique.len();
+        println!(
+            "{what}: {} accepted, {duplicates} duplicates",
+            expected.len()
+        );
+        assert!(
+            duplicates * 50 <= expected.len(),
+            "{what}: duplicates stay within 2 %: {duplicates}"
+        );
+        duplicates
+    }
+
     /// Consumers of `queue` (full name) right now; 0 if it does not exist.
     pub async fn consumers(&self, queue: &str) -> u32 {
         self.inspect(queue).await.map_or(0, |q| q.consumer_count())
@@ -557,6 +584,42 @@ pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
 /// letters carry.
 pub fn gateway_id(sender: &str, message: &Value) -> String {
     gateway::record::gateway_id(sender, message["messageId"].as_str().unwrap())
+}
+
+/// A steady load of bekymringsmeldinger from the Oslo school to `url` (about 20 a second)
+/// until `stop` is set: a refused connection or any answer but 202 is repeated with the same
+/// message, as a client would. Yields the gateway ids of the messages accepted.
+pub fn steady_load(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<std::collections::BTreeSet<String>> {
+    tokio::spawn(async move {
+        let mut accepted = std::collections::BTreeSet::new();
+        let mut waiting: Option<Value> = None;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+        while (!stop.load(std::sync::atomic::Ordering::Relaxed) || waiting.is_some())
+            && tokio::time::Instant::now() < deadline
+        {
+            let message = waiting.take().unwrap_or_else(bekymringsmelding);
+            let answer = http
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&message)
+                .send()
+                .await;
+            match answer.map(|a| a.status().as_u16()) {
+                Ok(202) => {
+                    accepted.insert(gateway_id(SCHOOL, &message));
+                }
+                _ => waiting = Some(message),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(waiting.is_none(), "every message is accepted in the end");
+        accepted
+    })
 }
 
 /// Stops the whole broker node (its VM too, as a host going down would).

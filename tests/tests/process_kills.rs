@@ -4,8 +4,7 @@
 //! the gateway accepted reaches barnevern's receiving queue; a copy twice only in the
 //! documented lost-confirm window.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, message_id};
-use std::collections::BTreeSet;
+use e2e::{Harness, OSLO_INBOX, SCHOOL};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -133,41 +132,12 @@ async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() 
     p.wait_ready().await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn({
-        let (http, url, token, stop) = (
-            h.http.clone(),
-            format!("http://127.0.0.1:{port}/v1/messages"),
-            h.token(SCHOOL),
-            stop.clone(),
-        );
-        async move {
-            let mut accepted = BTreeSet::new();
-            let mut waiting: Option<serde_json::Value> = None;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            while (!stop.load(Ordering::Relaxed) || waiting.is_some())
-                && tokio::time::Instant::now() < deadline
-            {
-                let message = waiting.take().unwrap_or_else(bekymringsmelding);
-                let answer = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&message)
-                    .send()
-                    .await;
-                match answer.map(|a| a.status().as_u16()) {
-                    Ok(202) => {
-                        accepted.insert(gateway_id(SCHOOL, &message));
-                    }
-                    // Refused connections while the gateway is dead, 503 while it starts:
-                    // the client repeats the same message.
-                    _ => waiting = Some(message),
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert!(waiting.is_none(), "every message is accepted in the end");
-            accepted
-        }
-    });
+    let load = e2e::steady_load(
+        h.http.clone(),
+        format!("http://127.0.0.1:{port}/v1/messages"),
+        h.token(SCHOOL),
+        stop.clone(),
+    );
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     kill(&mut gateway);
@@ -188,21 +158,7 @@ async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() 
     assert!(expected.len() > 50, "the load ran: {}", expected.len());
 
     let inbox = h.topology().receiving_queue(OSLO_INBOX);
-    let got = h
-        .drain(&inbox, expected.len(), Duration::from_secs(60))
-        .await;
-    let ids: Vec<String> = got.iter().map(message_id).collect();
-    let unique: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_eq!(unique, expected, "every accepted message arrived");
-    let duplicates = ids.len() - unique.len();
-    println!(
-        "kill -9 under load: {} accepted, {duplicates} duplicates",
-        expected.len()
-    );
-    assert!(
-        duplicates * 50 <= expected.len(),
-        "duplicates stay within 2 %: {duplicates}"
-    );
+    h.arrived(&inbox, &expected, "kill -9 under load").await;
     kill(&mut gateway);
     kill(&mut adapters);
     h.cleanup().await;
