@@ -130,9 +130,10 @@ impl Lexicon {
             .find_map(|suffix| lower.strip_suffix(suffix))
             .or_else(|| lower.strip_prefix("kommune "))
             .unwrap_or(&lower)
-            .trim()
-            .trim_end_matches(['s', ' ']);
-        self.places.contains(name) || self.places.contains(lower.trim())
+            .trim();
+        // The name as it stands ("Moss kommune"), or in the genitive ("Oslos kommune").
+        let genitive = name.strip_suffix('s');
+        self.places.contains(name) || genitive.is_some_and(|n| self.places.contains(n))
     }
 
     fn has_given_name(&self, words: &[Word<'_>]) -> bool {
@@ -566,6 +567,9 @@ mod tests {
             "Malmö kommun",
             "Kommune Bergen",
             "Nordre Follo kommune",
+            "Moss kommune",
+            "Åsnes kommune",
+            "Oslos kommune",
         ] {
             assert!(lexicon.is_municipality(unit), "{unit}");
         }
