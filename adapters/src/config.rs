@@ -60,6 +60,10 @@ pub struct RuntimeConfig {
     /// Milliseconds an HTTP inbox has to answer.
     #[serde(default = "default_inbox_timeout")]
     pub inbox_timeout_ms: u64,
+    /// Seconds a delivery's claim in the ledger holds: if the adapter dies mid-attempt, the
+    /// next copy waits this long before it may deliver. Longer than any one attempt.
+    #[serde(default = "default_claim_lease")]
+    pub claim_lease_secs: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -69,6 +73,7 @@ impl Default for RuntimeConfig {
             retry_budget_secs: default_retry_budget(),
             ledger: default_ledger(),
             inbox_timeout_ms: default_inbox_timeout(),
+            claim_lease_secs: default_claim_lease(),
         }
     }
 }
@@ -89,9 +94,49 @@ fn default_inbox_timeout() -> u64 {
     10_000
 }
 
+fn default_claim_lease() -> u64 {
+    60
+}
+
+impl RuntimeConfig {
+    /// The claim lease, if it outlasts the longest attempt `confirm_timeout_ms` allows: an
+    /// inbox's answer, a second one after a refused token, and a token fetch, or a
+    /// confirmed publish.
+    pub fn claim_lease(&self, confirm_timeout_ms: u64) -> Option<std::time::Duration> {
+        let attempt = (3 * self.inbox_timeout_ms).max(confirm_timeout_ms);
+        let lease = std::time::Duration::from_secs(self.claim_lease_secs);
+        (lease.as_millis() > u128::from(attempt)).then_some(lease)
+    }
+}
+
 impl AdaptersConfig {
     /// Reads `path` and applies `ADAPTERS__…` overrides from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         load_file(path, ENV_PREFIX, std::env::vars())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_lease_shorter_than_an_attempt_is_refused() {
+        let runtime = RuntimeConfig::default();
+        assert_eq!(
+            runtime.claim_lease(5_000),
+            Some(std::time::Duration::from_secs(60))
+        );
+        let short = RuntimeConfig {
+            claim_lease_secs: 30,
+            ..RuntimeConfig::default()
+        };
+        assert_eq!(short.claim_lease(5_000), None, "three inbox timeouts: 30 s");
+        let slow_broker = RuntimeConfig {
+            inbox_timeout_ms: 1_000,
+            claim_lease_secs: 10,
+            ..RuntimeConfig::default()
+        };
+        assert_eq!(slow_broker.claim_lease(10_000), None);
     }
 }

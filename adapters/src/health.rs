@@ -24,6 +24,11 @@ pub enum Count {
     DeadLettered,
     /// A copy of a message already delivered, acked without delivering it again.
     DuplicateSuppressed,
+    /// An attempt whose outcome is unknown (a lost confirm or answer).
+    Unknown,
+    /// A delivery tried again after an unknown outcome (or a holder that died mid-attempt):
+    /// the only way a recipient can get a message twice.
+    AgainAfterUnknown,
 }
 
 impl Count {
@@ -33,6 +38,8 @@ impl Count {
             Self::Retrying => "retrying",
             Self::DeadLettered => "dead_lettered",
             Self::DuplicateSuppressed => "duplicate_suppressed",
+            Self::Unknown => "unknown",
+            Self::AgainAfterUnknown => "again_after_unknown",
         }
     }
 }

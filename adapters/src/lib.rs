@@ -32,6 +32,10 @@ pub struct Running {
 pub enum StartError {
     #[error("cannot open the ledger: {0}")]
     Ledger(#[from] sqlx::Error),
+    #[error(
+        "runtime.claim_lease_secs must be longer than three inbox timeouts and the confirm timeout"
+    )]
+    ClaimLease,
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -56,7 +60,11 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
-    let ledger = runtime::Ledger::open(&config.runtime.ledger).await?;
+    let lease = config
+        .runtime
+        .claim_lease(config.broker.confirm_timeout_ms)
+        .ok_or(StartError::ClaimLease)?;
+    let ledger = runtime::Ledger::open(&config.runtime.ledger, lease).await?;
     let listen = |source| StartError::Listen {
         addr: config.http.listen,
         source,

@@ -201,6 +201,18 @@ impl Harness {
             .unwrap()
     }
 
+    /// The adapters' counter of `outcome` (as `/metrics` names it), summed over adapters.
+    pub async fn adapters_count(&self, outcome: &str) -> u64 {
+        let metrics = self.adapters_get("/metrics").await.text().await.unwrap();
+        let label = format!("outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .filter_map(|line| line.split_once(&label))
+            .filter(|(name, _)| name.starts_with("referral_adapter_messages_total{"))
+            .map(|(_, n)| n.trim().parse::<u64>().unwrap())
+            .sum()
+    }
+
     /// Valid claims for `org`.
     pub fn claims(&self, org: &str) -> Claims {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -586,8 +598,21 @@ pub fn gateway_id(sender: &str, message: &Value) -> String {
     gateway::record::gateway_id(sender, message["messageId"].as_str().unwrap())
 }
 
-/// A steady load of bekymringsmeldinger from the Oslo school to `url` (about 20 a second)
-/// until `stop` is set: a refused connection or any answer but 202 is repeated with the same
+/// Rounds of faults the fault tests run: `FAULT_ROUNDS`, default 1 (`ops/faults` runs
+/// more).
+pub fn fault_rounds() -> u32 {
+    env_number("FAULT_ROUNDS", 1)
+}
+
+fn env_number(name: &str, default: u32) -> u32 {
+    std::env::var(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} is a number: {v}"))
+    })
+}
+
+/// A steady load of bekymringsmeldinger from the Oslo school to `url` (`FAULT_RATE` a
+/// second, default 20) until `stop` is set: a refused connection or any answer but 202 is repeated with the same
 /// message, as a client would. Yields the gateway ids of the messages accepted.
 pub fn steady_load(
     http: reqwest::Client,
@@ -598,7 +623,10 @@ pub fn steady_load(
     tokio::spawn(async move {
         let mut accepted = std::collections::BTreeSet::new();
         let mut waiting: Option<Value> = None;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(1) / env_number("FAULT_RATE", 20).max(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(240) * fault_rounds();
         while (!stop.load(std::sync::atomic::Ordering::Relaxed) || waiting.is_some())
             && tokio::time::Instant::now() < deadline
         {
@@ -615,7 +643,7 @@ pub fn steady_load(
                 }
                 _ => waiting = Some(message),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tick.tick().await;
         }
         assert!(waiting.is_none(), "every message is accepted in the end");
         accepted

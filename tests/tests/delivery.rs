@@ -332,6 +332,10 @@ async fn an_inbox_that_answers_503_then_hangs_blocks_nothing_and_gets_the_messag
     let first_posts = ids.iter().filter(|i| **i == gid(&first)).count();
     assert_eq!(first_posts, 3, "503, the hang, then 200: {ids:?}");
     assert_eq!(ids.iter().filter(|i| **i == gid(&second)).count(), 1);
+    // The hang is an unknown outcome (the inbox may have taken it), and the retry is counted
+    // as a delivery again after one: the window in which a recipient may see a copy twice.
+    assert_eq!(h.adapters_count("unknown").await, 1);
+    assert_eq!(h.adapters_count("again_after_unknown").await, 1);
     h.cleanup().await;
 }
 

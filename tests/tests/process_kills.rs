@@ -1,8 +1,10 @@
 //! `kill -9` of the real processes mid-load: the gateway and the adapters run as their own
 //! binaries (as `ops/run` starts them), a steady load of bekymringsmeldinger goes in, and the
-//! gateway, then the adapters, are killed without warning and started again. Every message
-//! the gateway accepted reaches barnevern's receiving queue; a copy twice only in the
-//! documented lost-confirm window.
+//! gateway, then the adapters, then both are killed without warning and started again, and
+//! the broker is restarted shortly after. Every message the gateway accepted reaches
+//! barnevern's receiving queue; a copy twice only in the documented lost-confirm window.
+//!
+//! This binary restarts the shared local broker, so it holds a single test.
 
 use e2e::{Harness, OSLO_INBOX, SCHOOL};
 use std::path::PathBuf;
@@ -81,6 +83,9 @@ impl Processes<'_> {
                 self.h.dir.join("ledger.sqlite").display().to_string(),
             ),
             ("HTTP__LISTEN", "127.0.0.1:0".into()),
+            // A claim left by a killed process runs out in seconds, not a minute.
+            ("RUNTIME__INBOX_TIMEOUT_MS", "2000".into()),
+            ("RUNTIME__CLAIM_LEASE_SECS", "10".into()),
         ]
         .map(|(k, v)| (format!("ADAPTERS__{k}"), v));
         self.spawn(
@@ -139,19 +144,26 @@ async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() 
         stop.clone(),
     );
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    kill(&mut gateway);
-    gateway = p.gateway();
-    p.wait_ready().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    kill(&mut adapters);
-    adapters = p.adapters();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    kill(&mut gateway);
-    kill(&mut adapters);
-    gateway = p.gateway();
-    adapters = p.adapters();
-    p.wait_ready().await;
+    for _ in 0..e2e::fault_rounds() {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        kill(&mut gateway);
+        gateway = p.gateway();
+        p.wait_ready().await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        kill(&mut adapters);
+        adapters = p.adapters();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        kill(&mut gateway);
+        kill(&mut adapters);
+        gateway = p.gateway();
+        adapters = p.adapters();
+        p.wait_ready().await;
+        // A broker restart shortly after the processes restarted: both reconnect.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        e2e::broker_stop().await;
+        e2e::broker_start().await;
+        p.wait_ready().await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let expected = load.await.unwrap();

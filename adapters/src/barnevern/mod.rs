@@ -156,6 +156,10 @@ impl Barnevern {
             Err(PublishError::Returned) => {
                 Outcome::transient("receiving queue does not exist (yet)")
             }
+            // Sent, but the confirm was lost: the receiving queue may hold it.
+            Err(error @ (PublishError::Timeout(_) | PublishError::Channel(_))) => {
+                Outcome::Unknown(error.to_string())
+            }
             Err(error) => Outcome::transient(error.to_string()),
         }
     }

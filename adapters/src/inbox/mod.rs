@@ -74,8 +74,12 @@ impl Inbox {
                 }
             }
             let response = match request.send().await {
-                Err(error) => {
+                // Not connected: the inbox has nothing. Anything later: it may have it.
+                Err(error) if error.is_connect() => {
                     return Outcome::transient(format!("inbox unreachable: {}", kind_of(&error)));
+                }
+                Err(error) => {
+                    return Outcome::Unknown(format!("inbox: {}", kind_of(&error)));
                 }
                 Ok(r) => r,
             };

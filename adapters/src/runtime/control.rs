@@ -59,7 +59,7 @@ async fn withdraw<A: Adapter>(adapter: &A, ledger: &Ledger, w: &Withdrawal) -> b
     for id in &w.message_ids {
         // A delivery in flight may still reach the recipient: wait for its outcome (then
         // the recipient is told, or the message stopped), at most as long as its claim holds.
-        let deadline = tokio::time::Instant::now() + super::CLAIM_LEASE;
+        let deadline = tokio::time::Instant::now() + ledger.lease();
         let mut entry = ledger.withdraw(id).await;
         while matches!(entry, Ok(Entry::Delivering)) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -45,6 +45,10 @@ pub enum Outcome {
     },
     /// It will never work as it is (4xx, no such receiving queue).
     Permanent(String),
+    /// It was sent, but whether it arrived is unknown (a lost confirm, a connection lost or
+    /// a timeout after the request went out): the next attempt, once the way to the agency
+    /// is back, may deliver it a second time.
+    Unknown(String),
 }
 
 impl Outcome {
@@ -99,11 +103,6 @@ pub struct Settings {
 }
 
 const RECONNECT: Duration = Duration::from_secs(1);
-
-/// How long a delivery's claim in the ledger holds: longer than any one attempt (an inbox's
-/// timeout, a publish's confirm). If the adapter dies mid-attempt, the next copy waits this
-/// long before it may deliver.
-pub(crate) const CLAIM_LEASE: Duration = Duration::from_secs(120);
 
 /// Why a consuming session ended.
 #[derive(Debug, thiserror::Error)]
@@ -259,13 +258,29 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             return;
         }
     };
-    let outcome = match ledger.claim(&message_id, CLAIM_LEASE).await {
-        Ok(Claim::Won) => {
+    let outcome = match ledger.claim(&message_id).await {
+        Ok(claim @ (Claim::Won | Claim::WonAfterUnknown)) => {
+            if claim == Claim::WonAfterUnknown {
+                // The lost-confirm window: the agency may have it. Try again only once the
+                // way to the agency is back, so that one outage costs one copy at most.
+                tracing::warn!(%message_id, adapter, "an earlier attempt's outcome is unknown; delivering again");
+                context
+                    .settings
+                    .health
+                    .count(kind, Count::AgainAfterUnknown);
+                context.adapter.ready().await;
+            }
             let outcome = context.adapter.deliver(&msg, &delivery.properties).await;
-            if !matches!(outcome, Outcome::Delivered { .. })
-                && let Err(error) = ledger.release(&message_id).await
-            {
-                tracing::warn!(%message_id, adapter, %error, "claim not released; it runs out");
+            let ended = match &outcome {
+                Outcome::Delivered { .. } => Ok(()),
+                Outcome::Unknown(_) => ledger.unknown(&message_id).await,
+                _ => ledger.release(&message_id).await,
+            };
+            if let Err(error) = ended {
+                tracing::warn!(%message_id, adapter, %error, "claim not ended; it runs out");
+            }
+            if matches!(outcome, Outcome::Unknown(_)) {
+                context.settings.health.count(kind, Count::Unknown);
             }
             outcome
         }
@@ -316,49 +331,63 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Outcome::Transient {
             reason,
             retry_after,
-        } => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let headers = delivery.properties.headers().as_ref();
-            match context.settings.retry.next(headers, retry_after, now) {
-                Next::GiveUp => {
-                    tracing::warn!(%message_id, adapter, reason, "retry budget spent; dead-lettered as expired");
-                    context.settings.health.count(kind, Count::DeadLettered);
-                    report_best_effort(&context, &message_id, Event::Expired, &reason).await;
-                    dead_letter(&delivery).await
-                }
-                Next::Retry {
-                    delay_secs,
-                    attempt,
-                    first_failure,
-                } => {
-                    tracing::warn!(%message_id, adapter, reason, attempt, delay_secs, "delivery failed; will retry");
-                    let parked = publish_confirmed(
-                        &context.channel,
-                        "",
-                        &context.settings.topology.retry_queue(kind, delay_secs),
-                        &delivery.data,
-                        retry::for_retry(&delivery.properties, attempt, first_failure, delay_secs),
-                        context.settings.confirm_timeout,
-                    )
-                    .await;
-                    match parked {
-                        Ok(()) => {
-                            context.settings.health.count(kind, Count::Retrying);
-                            report_best_effort(&context, &message_id, Event::Retrying, &reason)
-                                .await;
-                            delivery.ack(BasicAckOptions::default()).await
-                        }
-                        Err(error) => {
-                            tracing::warn!(%message_id, adapter, %error, "cannot park for retry; requeued");
-                            requeue(&delivery).await
-                        }
-                    }
-                }
-            }
+        } => retry_later(&context, &delivery, &message_id, &reason, retry_after).await,
+        Outcome::Unknown(reason) => {
+            retry_later(&context, &delivery, &message_id, &reason, None).await
         }
     };
     if let Err(error) = acted {
         tracing::warn!(%message_id, adapter, %error, "ack failed; the broker will redeliver");
+    }
+}
+
+/// Parks `delivery` in a retry queue after a failed attempt, or dead-letters it as expired
+/// once the retry budget is spent.
+async fn retry_later<A: Adapter>(
+    context: &Context<A>,
+    delivery: &Delivery,
+    message_id: &str,
+    reason: &str,
+    retry_after: Option<Duration>,
+) -> Result<bool, lapin::Error> {
+    let kind = context.adapter.kind();
+    let adapter = kind.name();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let headers = delivery.properties.headers().as_ref();
+    match context.settings.retry.next(headers, retry_after, now) {
+        Next::GiveUp => {
+            tracing::warn!(%message_id, adapter, reason, "retry budget spent; dead-lettered as expired");
+            context.settings.health.count(kind, Count::DeadLettered);
+            report_best_effort(context, message_id, Event::Expired, reason).await;
+            dead_letter(delivery).await
+        }
+        Next::Retry {
+            delay_secs,
+            attempt,
+            first_failure,
+        } => {
+            tracing::warn!(%message_id, adapter, reason, attempt, delay_secs, "delivery failed; will retry");
+            let parked = publish_confirmed(
+                &context.channel,
+                "",
+                &context.settings.topology.retry_queue(kind, delay_secs),
+                &delivery.data,
+                retry::for_retry(&delivery.properties, attempt, first_failure, delay_secs),
+                context.settings.confirm_timeout,
+            )
+            .await;
+            match parked {
+                Ok(()) => {
+                    context.settings.health.count(kind, Count::Retrying);
+                    report_best_effort(context, message_id, Event::Retrying, reason).await;
+                    delivery.ack(BasicAckOptions::default()).await
+                }
+                Err(error) => {
+                    tracing::warn!(%message_id, adapter, %error, "cannot park for retry; requeued");
+                    requeue(delivery).await
+                }
+            }
+        }
     }
 }
 
