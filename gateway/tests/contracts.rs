@@ -87,3 +87,36 @@ fn malformed_json_reports_only_its_position() {
         }
     );
 }
+
+/// The OpenAPI documents under `schemas/`, checked by an independent validator
+/// (`openapi-spec-validator`, installed by `ops/python/ensure`).
+#[test]
+fn every_openapi_document_is_valid_openapi() {
+    let ensure = schemas().join("../ops/python/ensure");
+    let out = std::process::Command::new(&ensure).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let mut documents: Vec<_> = std::fs::read_dir(schemas())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".openapi.yaml"))
+        .collect();
+    documents.sort();
+    assert!(!documents.is_empty());
+    for document in documents {
+        let checked = std::process::Command::new(bin.join("openapi-spec-validator"))
+            .arg(&document)
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{}: {}",
+            document.display(),
+            String::from_utf8_lossy(&checked.stdout)
+        );
+    }
+}
