@@ -1,7 +1,7 @@
 //! Adapter configuration: a TOML file, overridable by `ADAPTERS__SECTION__KEY` variables.
 //! Every key is documented in `ops/config/adapters.example.toml`.
 
-use gateway::config::{BrokerConfig, ConfigError, load_file};
+use contract::config::{BrokerConfig, ConfigError, load_file};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -138,5 +138,18 @@ mod tests {
             ..RuntimeConfig::default()
         };
         assert_eq!(slow_broker.claim_lease(10_000), None);
+    }
+
+    #[test]
+    fn the_example_configuration_loads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/config/adapters.example.toml");
+        let config: AdaptersConfig = load_file(&example, ENV_PREFIX, []).unwrap();
+        assert!(
+            config
+                .runtime
+                .claim_lease(config.broker.confirm_timeout_ms)
+                .is_some()
+        );
     }
 }

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use gateway::directory::AdapterKind;
+use contract::directory::Transport;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ impl Count {
 pub struct Health {
     /// Queue → consuming now.
     consumers: Mutex<BTreeMap<String, bool>>,
-    counts: Mutex<BTreeMap<(AdapterKind, Count), u64>>,
+    counts: Mutex<BTreeMap<(Transport, Count), u64>>,
 }
 
 impl Health {
@@ -62,7 +62,7 @@ impl Health {
     }
 
     /// Counts one `count` of `adapter`.
-    pub fn count(&self, adapter: AdapterKind, count: Count) {
+    pub fn count(&self, adapter: Transport, count: Count) {
         *self
             .counts
             .lock()

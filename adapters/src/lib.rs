@@ -1,23 +1,32 @@
-//! Agency adapters. Each consumes its work queue (filled by the gateway) and hands every
-//! message to the agency's own system:
+//! Agency adapters, one per transport. Each consumes its work queue (filled by the
+//! gateway) and hands every message, rendered for its recipient, to the agency's system:
 //!
-//! [`runtime`] (consume, ack, recover, withdraw) → an adapter ([`barnevern`], [`inbox`])
-//! → the agency; [`health`] tells operators how they are doing.
+//! [`runtime`] (consume, claim, ack, recover, withdraw) → a transport ([`queue`],
+//! [`inbox`]) → the agency; [`health`] tells operators how they are doing.
 
-pub mod barnevern;
 pub mod config;
 pub mod health;
 pub mod inbox;
+pub mod queue;
 pub mod runtime;
 
 use config::AdaptersConfig;
-use gateway::deadlines::Clock;
-use gateway::directory::{AdapterKind, Directory};
-use gateway::publish::Topology;
+use contract::broker::Topology;
+use contract::clock::Clock;
+use contract::directory::{Directory, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// What a transport needs to start.
+pub struct Start<'a> {
+    pub config: &'a AdaptersConfig,
+    pub directory: Arc<Directory>,
+    pub clock: Arc<Clock>,
+    pub settings: runtime::Settings,
+    pub cancel: CancellationToken,
+}
 
 /// Running adapters.
 pub struct Running {
@@ -51,8 +60,8 @@ impl Running {
     }
 }
 
-/// Starts every adapter of the configuration (barnevern, politikontakt, sspf).
-/// `clock` tells the barnevern adapter the time for office hours.
+/// Starts every transport's adapter. `clock` tells the queue adapter the time for office
+/// hours.
 pub async fn start(
     config: &AdaptersConfig,
     directory: Arc<Directory>,
@@ -76,22 +85,12 @@ pub async fn start(
     // Every queue consumed, down until its consumer is up: not ready before.
     let health = Arc::new(health::Health::default());
     health.consumer(&topology.receipts_queue(), false);
-    for kind in AdapterKind::ALL {
+    for kind in Transport::ALL {
         health.consumer(&topology.work_queue(kind), false);
         health.consumer(&topology.control_queue(kind), false);
     }
     let mut tasks = JoinSet::new();
     tasks.spawn(health::serve(listener, health.clone(), cancel.clone()));
-    let barnevern = Arc::new(barnevern::Barnevern::new(
-        directory.clone(),
-        topology.clone(),
-        config,
-        clock,
-        ledger.clone(),
-        health.clone(),
-        cancel.clone(),
-    ));
-    tasks.spawn(barnevern.clone().receipts(cancel.clone()));
     let settings = runtime::Settings {
         url: config.broker.url.clone(),
         topology,
@@ -103,16 +102,16 @@ pub async fn start(
         ledger,
         health,
     };
-    tasks.spawn(runtime::consume(
-        barnevern,
-        settings.clone(),
-        cancel.clone(),
-    ));
-    let timeout = Duration::from_millis(config.runtime.inbox_timeout_ms);
-    for kind in [AdapterKind::Politikontakt, AdapterKind::Sspf] {
-        let inbox = Arc::new(inbox::Inbox::new(kind, directory.clone(), timeout));
-        tasks.spawn(runtime::consume(inbox, settings.clone(), cancel.clone()));
-    }
+    let start = Start {
+        config,
+        directory,
+        clock,
+        settings,
+        cancel: cancel.clone(),
+    };
+    // The transports: adding one adds its folder and a line here.
+    queue::start(&start, &mut tasks);
+    inbox::start(&start, &mut tasks);
     Ok(Running {
         cancel,
         tasks,

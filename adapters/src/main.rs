@@ -1,8 +1,11 @@
-//! The `adapters` command: run every agency adapter until interrupted.
+//! The `adapters` command: run every agency adapter until interrupted, or send a receipt
+//! as a barnevern case system does.
 
 use adapters::config::AdaptersConfig;
-use clap::Parser;
-use gateway::directory::Directory;
+use adapters::queue::receipts;
+use clap::{Parser, Subcommand};
+use contract::broker::Topology;
+use contract::directory::Directory;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,11 +21,36 @@ struct Cli {
         default_value = "ops/config/adapters.dev.toml"
     )]
     config: PathBuf,
+    /// Without a command: run every adapter until interrupted.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send a receipt as a barnevern case system does (development and demonstration).
+    Receipt {
+        /// received, failed or feedback.
+        #[arg(long)]
+        kind: String,
+        /// The message the receipt is for.
+        #[arg(long)]
+        message_id: String,
+        /// The case system's broker URL (its own account, which the receipt is checked against).
+        #[arg(long)]
+        url: String,
+        /// For feedback: an investigation was opened.
+        #[arg(long)]
+        investigation_opened: bool,
+        /// For failed: a reason code.
+        #[arg(long, default_value = "unspecified")]
+        code: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    gateway::telemetry::init();
+    contract::process::init();
     let cli = Cli::parse();
     match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -35,9 +63,31 @@ async fn main() -> ExitCode {
 
 async fn run(cli: &Cli) -> anyhow::Result<()> {
     let config = AdaptersConfig::load(&cli.config)?;
+    if let Some(Command::Receipt {
+        kind,
+        message_id,
+        url,
+        investigation_opened,
+        code,
+    }) = &cli.command
+    {
+        let (kind, body) = match kind.as_str() {
+            "received" => (receipts::RECEIVED, serde_json::json!({})),
+            "failed" => (receipts::FAILED, serde_json::json!({ "code": code })),
+            "feedback" => (
+                receipts::FEEDBACK,
+                serde_json::json!({ "undersokelseApnet": investigation_opened }),
+            ),
+            other => anyhow::bail!("no receipt kind {other:?}: received, failed or feedback"),
+        };
+        let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
+        receipts::send(url, &topology, kind, message_id, &body).await?;
+        println!("receipt sent");
+        return Ok(());
+    }
     let directory = Arc::new(Directory::load(&config.directory)?);
     let running = adapters::start(&config, directory, Arc::default()).await?;
-    gateway::app::shutdown_signal().await;
+    contract::process::shutdown_signal().await;
     tracing::info!("adapters shutting down");
     running.stop().await;
     Ok(())

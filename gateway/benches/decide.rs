@@ -3,11 +3,11 @@
 //! the example anonymised referral and one whose scanned text is 2 KiB; and the scan of a
 //! 2 KiB text alone. Run: `cargo bench -p gateway`.
 
+use contract::directory::Directory;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::catalog::Catalog;
 use gateway::consent::SubjectKey;
 use gateway::decide::{Facts, decide};
-use gateway::directory::Directory;
 use gateway::parse::Contracts;
 use std::hint::black_box;
 use std::path::Path;

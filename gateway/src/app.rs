@@ -5,14 +5,14 @@ use crate::api::{AppState, router};
 use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError, TokenRules};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
-use crate::deadlines::Clock;
 use crate::devkeys::{DevKey, DevKeyError};
-use crate::directory::{Directory, DirectoryError};
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
-use crate::publish::{BrokerLink, Outbox, Publisher, Topology};
+use crate::publish::{Outbox, Publisher};
 use crate::record::{Store, StoreError};
-use jsonwebtoken::Algorithm;
+use contract::broker::{BrokerLink, Topology};
+use contract::clock::Clock;
+use contract::directory::{Directory, DirectoryError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,8 +35,6 @@ pub enum StartError {
     Keys(#[from] KeysError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("auth.algorithm {0:?} is not an accepted asymmetric algorithm (EdDSA, ES256, RS256)")]
-    Algorithm(String),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
     #[error("cannot listen on {addr}: {source}")]
@@ -113,12 +111,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         catalog,
         contracts,
     } = load(config)?;
-    let algorithm = match config.auth.algorithm.as_str() {
-        "EdDSA" => Algorithm::EdDSA,
-        "ES256" => Algorithm::ES256,
-        "RS256" => Algorithm::RS256,
-        other => return Err(StartError::Algorithm(other.into())),
-    };
+    let algorithm = config.auth.algorithm.into();
     let source = KeySource::parse(&config.auth.jwks);
     if let Some(dir) = &config.auth.dev_key_dir {
         let KeySource::File(path) = &source else {
@@ -249,14 +242,4 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         cancel,
         server,
     })
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -5,8 +5,8 @@
 //! it parses as such (numbers, booleans) and as a string otherwise. The adapters read their
 //! file the same way, with their own prefix.
 
+use contract::config::{BrokerConfig, ConfigError, load_file};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -58,9 +58,9 @@ pub struct TlsConfig {
 pub struct AuthConfig {
     pub issuer: String,
     pub audience: String,
-    /// The one accepted signing algorithm (`EdDSA`, `ES256` or `RS256`).
-    #[serde(default = "default_algorithm")]
-    pub algorithm: String,
+    /// The one accepted signing algorithm.
+    #[serde(default)]
+    pub algorithm: SigningAlgorithm,
     /// Where the verification keys come from: a path, or an `https://` / `http://` URL.
     pub jwks: String,
     /// Least time between two fetches of the key set when a token names an unknown key.
@@ -78,20 +78,25 @@ pub struct AuthConfig {
     pub dev_key_dir: Option<PathBuf>,
 }
 
-/// The RabbitMQ broker.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrokerConfig {
-    pub url: String,
-    /// Prefix of every exchange and queue name (lets several installations, or tests, share a vhost).
-    #[serde(default)]
-    pub prefix: String,
-    /// Deliveries of one message before a quorum queue dead-letters it.
-    #[serde(default = "default_delivery_limit")]
-    pub delivery_limit: u32,
-    /// How long a publish waits for the broker's confirm before it counts as failed.
-    #[serde(default = "default_confirm_timeout")]
-    pub confirm_timeout_ms: u64,
+/// The asymmetric algorithms a token may be signed with (a shared secret never: the
+/// gateway would hold a key that can mint tokens). A configuration naming another is
+/// refused when it is loaded (`gateway check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum SigningAlgorithm {
+    #[default]
+    EdDSA,
+    ES256,
+    RS256,
+}
+
+impl From<SigningAlgorithm> for jsonwebtoken::Algorithm {
+    fn from(algorithm: SigningAlgorithm) -> Self {
+        match algorithm {
+            SigningAlgorithm::EdDSA => Self::EdDSA,
+            SigningAlgorithm::ES256 => Self::ES256,
+            SigningAlgorithm::RS256 => Self::RS256,
+        }
+    }
 }
 
 /// The state database.
@@ -126,20 +131,11 @@ impl Default for OutboxConfig {
 fn default_body_limit() -> usize {
     256 * 1024
 }
-fn default_algorithm() -> String {
-    "EdDSA".into()
-}
 fn default_jwks_refresh() -> u64 {
     30
 }
 fn default_max_token_lifetime() -> i64 {
     3600
-}
-fn default_delivery_limit() -> u32 {
-    5
-}
-fn default_confirm_timeout() -> u64 {
-    5_000
 }
 fn default_outbox_interval() -> u64 {
     2_000
@@ -148,79 +144,39 @@ fn default_outbox_batch() -> u32 {
     100
 }
 
-/// A configuration that could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid TOML: {source}")]
-    Toml {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
-    #[error("environment override {var} does not name a key of a table")]
-    Override { var: String },
-    #[error("config file {path} (with environment overrides) is invalid: {source}")]
-    Invalid {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
-}
-
 impl Config {
     /// Reads `path` and applies `GATEWAY__…` overrides from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         load_file(path, ENV_PREFIX, std::env::vars())
     }
-}
 
-/// Reads the TOML file `path` into `T`, after applying the variables of `vars` that start
-/// with `prefix` as overrides (`<prefix>SECTION__KEY`).
-pub fn load_file<T: DeserializeOwned>(
-    path: &Path,
-    prefix: &str,
-    vars: impl IntoIterator<Item = (String, String)>,
-) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.into(),
-        source,
-    })?;
-    let mut table: toml::Table = text.parse().map_err(|source| ConfigError::Toml {
-        path: path.into(),
-        source: Box::new(source),
-    })?;
-    for (var, value) in vars {
-        if let Some(key_path) = var.strip_prefix(prefix) {
-            apply_override(&mut table, key_path, &value)
-                .ok_or_else(|| ConfigError::Override { var: var.clone() })?;
-        }
+    /// The development configuration of the repository at `repo`
+    /// (`ops/config/gateway.dev.toml`) for a gateway of its own, as tests and benchmarks run
+    /// one: its paths resolved against `repo`, its files under `data`, listening on a free
+    /// port, then `overrides` (`SECTION__KEY`, value) applied.
+    pub fn development(
+        repo: &Path,
+        data: &Path,
+        overrides: &[(&str, String)],
+    ) -> Result<Self, ConfigError> {
+        let path = |p: PathBuf| p.display().to_string();
+        let own = [
+            (
+                "DIRECTORY",
+                path(repo.join("ops/config/directory.dev.toml")),
+            ),
+            ("SCHEMAS", path(repo.join("schemas"))),
+            ("HTTP__LISTEN", "127.0.0.1:0".into()),
+            ("AUTH__JWKS", path(data.join("jwks.json"))),
+            ("AUTH__DEV_KEY_DIR", path(data.join("keys"))),
+            ("STORE__SQLITE_PATH", path(data.join("gateway.sqlite"))),
+        ];
+        let vars = own
+            .into_iter()
+            .chain(overrides.iter().map(|(k, v)| (*k, v.clone())))
+            .map(|(k, v)| (format!("{ENV_PREFIX}{k}"), v));
+        load_file(&repo.join("ops/config/gateway.dev.toml"), ENV_PREFIX, vars)
     }
-    table.try_into().map_err(|source| ConfigError::Invalid {
-        path: path.into(),
-        source: Box::new(source),
-    })
-}
-
-fn apply_override(table: &mut toml::Table, key_path: &str, value: &str) -> Option<()> {
-    let keys: Vec<String> = key_path.split("__").map(str::to_lowercase).collect();
-    let (last, parents) = keys.split_last()?;
-    let mut current = table;
-    for key in parents {
-        current = current
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()?;
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    current.insert(last.clone(), parsed);
-    Some(())
 }
 
 #[cfg(test)]
@@ -265,5 +221,33 @@ sqlite_path = "db.sqlite"
         assert_eq!(config.outbox.batch, 100);
         let bad = load_file::<Config>(&path, ENV_PREFIX, [("GATEWAY__NOPE".into(), "1".into())]);
         assert!(matches!(bad, Err(ConfigError::Invalid { .. })));
+    }
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    #[test]
+    fn the_example_and_development_configurations_load() {
+        let example = repo().join("ops/config/gateway.example.toml");
+        let config: Config = load_file(&example, ENV_PREFIX, []).unwrap();
+        assert_eq!(config.auth.algorithm, SigningAlgorithm::ES256);
+        let data = std::env::temp_dir().join("gw-dev-config");
+        let dev = Config::development(&repo(), &data, &[("OUTBOX__BATCH", "7".into())]).unwrap();
+        assert_eq!(dev.store.sqlite_path, data.join("gateway.sqlite"));
+        assert_eq!(dev.outbox.batch, 7);
+    }
+
+    #[test]
+    fn a_shared_secret_algorithm_is_refused_when_loaded() {
+        let example = repo().join("ops/config/gateway.example.toml");
+        for algorithm in ["HS256", "none", "eddsa"] {
+            let set = [("GATEWAY__AUTH__ALGORITHM".into(), algorithm.into())];
+            let loaded = load_file::<Config>(&example, ENV_PREFIX, set);
+            assert!(
+                matches!(loaded, Err(ConfigError::Invalid { .. })),
+                "{algorithm}"
+            );
+        }
     }
 }

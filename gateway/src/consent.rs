@@ -5,9 +5,10 @@
 //! (or name and birth date), which a message citing the consent must match.
 
 use crate::catalog::Catalog;
-use crate::directory::AgencyType;
-use crate::parse::{FieldError, Kind};
+use crate::parse::FieldError;
 use aws_lc_rs::hmac;
+use contract::directory::AgencyType;
+use contract::message::Kind;
 use serde::{Deserialize, Serialize};
 use time::Date;
 

@@ -2,9 +2,9 @@
 //! tag, sender, why and when, never the body) and replay chosen messages into the adapter's
 //! work queue, with a fresh retry budget.
 
-use crate::directory::AdapterKind;
 use crate::peek::header_value;
-use crate::publish::{PublishError, Topology, publish_confirmed};
+use contract::broker::{PublishError, Topology, publish_confirmed};
+use contract::directory::Transport;
 use lapin::Channel;
 use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
@@ -42,7 +42,7 @@ pub enum DeadError {
 pub async fn list(
     channel: &Channel,
     topology: &Topology,
-    adapter: AdapterKind,
+    adapter: Transport,
 ) -> Result<Vec<DeadLetter>, DeadError> {
     let taken = take_all(channel, &topology.dead_queue(adapter)).await?;
     let letters = taken.iter().map(describe).collect();
@@ -55,7 +55,7 @@ pub async fn list(
 pub async fn replay(
     channel: &Channel,
     topology: &Topology,
-    adapter: AdapterKind,
+    adapter: Transport,
     ids: &[String],
 ) -> Result<Vec<String>, DeadError> {
     let taken = take_all(channel, &topology.dead_queue(adapter)).await?;

@@ -4,10 +4,9 @@
 //! (the law says "without undue delay"); the feedback deadline is law (barnevernsloven:
 //! three weeks from the report reaching barnevern, i.e. its delivery into barnevern's queue).
 
-use crate::parse::Kind;
 use crate::record::{Status, StatusEntry};
+use contract::message::Kind;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicI64, Ordering};
 use time::{Duration, OffsetDateTime};
 
 /// The deadlines of one kind.
@@ -117,26 +116,6 @@ impl DeadlinesConfig {
             missed.push(Missed::Feedback);
         }
         missed
-    }
-}
-
-/// The gateway's clock: the real time, shifted by an offset tests can set (deadlines are
-/// tested by moving the clock, not by waiting).
-#[derive(Debug, Default)]
-pub struct Clock {
-    offset_secs: AtomicI64,
-}
-
-impl Clock {
-    /// Now, as the gateway sees it.
-    pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        self.offset_secs
-            .fetch_add(by.whole_seconds(), Ordering::Relaxed);
     }
 }
 

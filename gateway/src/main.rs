@@ -1,9 +1,9 @@
 //! The `gateway` command: serve the API, mint development tokens, check configuration.
 
 use clap::{Parser, Subcommand};
+use contract::directory::Transport;
 use gateway::config::Config;
 use gateway::devkeys::DevKey;
-use gateway::directory::AdapterKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,24 +49,6 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         max: usize,
     },
-    /// Send a receipt as a barnevern case system does (development and demonstration).
-    Receipt {
-        /// received, failed or feedback.
-        #[arg(long)]
-        kind: String,
-        /// The message the receipt is for.
-        #[arg(long)]
-        message_id: String,
-        /// The case system's broker URL (its own account, which the receipt is checked against).
-        #[arg(long)]
-        url: String,
-        /// For feedback: an investigation was opened.
-        #[arg(long)]
-        investigation_opened: bool,
-        /// For failed: a reason code.
-        #[arg(long, default_value = "unspecified")]
-        code: String,
-    },
     /// Dead letters of an adapter: list them (metadata only) or replay them.
     Dead {
         #[command(subcommand)]
@@ -85,7 +67,7 @@ enum DeadAction {
     /// List an adapter's dead letters, or inspect one (ids, kind, tag, sender, why, when;
     /// never the body).
     List {
-        /// barnevern, politikontakt or sspf.
+        /// The adapter, by its transport: queue or inbox.
         #[arg(long)]
         adapter: String,
         /// Only this message.
@@ -94,7 +76,7 @@ enum DeadAction {
     },
     /// Put dead letters back into the adapter's work queue, with a fresh retry budget.
     Replay {
-        /// barnevern, politikontakt or sspf.
+        /// The adapter, by its transport: queue or inbox.
         #[arg(long)]
         adapter: String,
         /// Message ids to replay (repeatable); none: all.
@@ -105,7 +87,7 @@ enum DeadAction {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    gateway::telemetry::init();
+    contract::process::init();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,7 +103,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let running = gateway::app::start(&config).await?;
-            running.run_until(gateway::app::shutdown_signal()).await?;
+            running
+                .run_until(contract::process::shutdown_signal())
+                .await?;
         }
         Command::Token { org, ttl } => {
             let dir = config.auth.dev_key_dir.as_ref().ok_or_else(|| {
@@ -143,8 +127,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::Definitions { vhost } => {
-            let directory = gateway::directory::Directory::load(&config.directory)?;
-            let topology = gateway::publish::Topology::new(
+            let directory = contract::directory::Directory::load(&config.directory)?;
+            let topology = contract::broker::Topology::new(
                 &config.broker.prefix,
                 config.broker.delivery_limit,
             );
@@ -158,18 +142,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&seen)?);
         }
         Command::Dead { action } => {
-            let adapter = |name: &str| -> anyhow::Result<AdapterKind> {
-                serde_json::from_value(serde_json::Value::String(name.into())).map_err(|_| {
-                    anyhow::anyhow!("no adapter {name:?}: barnevern, politikontakt or sspf")
-                })
+            let adapter = |name: &str| -> anyhow::Result<Transport> {
+                serde_json::from_value(serde_json::Value::String(name.into()))
+                    .map_err(|_| anyhow::anyhow!("no adapter {name:?}: queue or inbox"))
             };
-            let topology = gateway::publish::Topology::new(
+            let topology = contract::broker::Topology::new(
                 &config.broker.prefix,
                 config.broker.delivery_limit,
             );
             let connection = lapin::Connection::connect(
                 &config.broker.url,
-                gateway::publish::connection_properties("gateway-operator"),
+                contract::broker::connection_properties("gateway-operator"),
             )
             .await?;
             let channel = connection.create_channel().await?;
@@ -190,32 +173,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let _ = connection.close(200, "done".into()).await;
-        }
-        Command::Receipt {
-            kind,
-            message_id,
-            url,
-            investigation_opened,
-            code,
-        } => {
-            let (kind, body) = match kind.as_str() {
-                "received" => (gateway::receipt::RECEIVED, serde_json::json!({})),
-                "failed" => (
-                    gateway::receipt::FAILED,
-                    serde_json::json!({ "code": code }),
-                ),
-                "feedback" => (
-                    gateway::receipt::FEEDBACK,
-                    serde_json::json!({ "undersokelseApnet": investigation_opened }),
-                ),
-                other => anyhow::bail!("no receipt kind {other:?}: received, failed or feedback"),
-            };
-            let topology = gateway::publish::Topology::new(
-                &config.broker.prefix,
-                config.broker.delivery_limit,
-            );
-            gateway::receipt::send(&url, &topology, kind, &message_id, &body).await?;
-            println!("receipt sent");
         }
         Command::Check => {
             gateway::app::load(&config)?;

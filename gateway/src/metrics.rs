@@ -2,8 +2,8 @@
 //! events (delivered, retrying, failed and expired: the last two are dead-lettered), and
 //! messages overdue. Labels are adapters, kinds, rule codes and events: never personal data.
 
-use crate::directory::AdapterKind;
-use crate::track::Event;
+use contract::directory::Transport;
+use contract::status::Event;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -45,7 +45,7 @@ impl Metrics {
     }
 
     /// An event reported by `adapter`.
-    pub fn count_event(&self, adapter: AdapterKind, event: Event) {
+    pub fn count_event(&self, adapter: Transport, event: Event) {
         self.add(
             EVENTS,
             format!(

@@ -1,8 +1,8 @@
 //! `ops/rabbitmq/definitions.json` is exactly the topology the gateway and adapters declare
 //! (for an empty prefix and the dev directory): regenerate it with `gateway definitions`.
 
-use gateway::directory::Directory;
-use gateway::publish::Topology;
+use contract::broker::Topology;
+use contract::directory::Directory;
 use std::path::Path;
 
 #[test]
@@ -26,7 +26,7 @@ fn checked_in_definitions_match_the_declared_topology() {
     );
     let work = queues
         .iter()
-        .find(|q| q["name"] == "adapter.barnevern")
+        .find(|q| q["name"] == "adapter.queue")
         .unwrap();
     assert_eq!(work["arguments"]["x-delivery-limit"], 5);
     assert_eq!(

@@ -3,12 +3,13 @@
 //! recipient type, one country, basis in force and serving kind, sender and recipient,
 //! age limit and the unborn, attestation, fields, identifiers in anonymised text).
 
+use contract::directory::{Agency, Directory};
+use contract::message::Kind;
 use gateway::catalog::{Basis, Catalog, leaves};
 use gateway::consent::SubjectKey;
 use gateway::decide::subject::{Birth, births_in};
 use gateway::decide::{Facts, decide};
-use gateway::directory::{Agency, Directory};
-use gateway::parse::{Contracts, Envelope, Kind};
+use gateway::parse::{Contracts, Envelope};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -2,12 +2,13 @@
 //! broker name prefix, its own database and port, against the real RabbitMQ.
 
 use adapters::config::{AdaptersConfig, RuntimeConfig};
+use contract::broker::Topology;
+use contract::config::BrokerConfig;
+use contract::directory::Directory;
 use gateway::app::Running;
 use gateway::authenticate::Claims;
-use gateway::config::{AuthConfig, BrokerConfig, Config, HttpConfig, OutboxConfig, StoreConfig};
+use gateway::config::Config;
 use gateway::devkeys::DevKey;
-use gateway::directory::Directory;
-use gateway::publish::Topology;
 use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -59,7 +60,7 @@ pub struct Harness {
     key: DevKey,
     broker: tokio::sync::Mutex<Option<Connection>>,
     /// The adapters' clock (office hours), movable before they start.
-    pub adapter_clock: Arc<gateway::deadlines::Clock>,
+    pub adapter_clock: Arc<contract::clock::Clock>,
 }
 
 impl Harness {
@@ -76,44 +77,24 @@ impl Harness {
     /// A gateway whose configuration `tweak` changes first; not waited for.
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
         if std::env::var_os("REFERRAL_TEST_LOG").is_some() {
-            gateway::telemetry::init();
+            contract::process::init();
         }
         let prefix = format!("t-{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut config = Config {
-            http: HttpConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                body_limit_bytes: 64 * 1024,
-                tls: None,
-            },
-            auth: AuthConfig {
-                issuer: "https://idp.test.invalid".into(),
-                audience: "referral-gateway".into(),
-                algorithm: "EdDSA".into(),
-                jwks: dir.join("jwks.json").display().to_string(),
-                jwks_min_refresh_secs: 0,
-                max_token_lifetime_secs: 3600,
-                typ: None,
-                dev_key_dir: Some(dir.join("keys")),
-            },
-            broker: BrokerConfig {
-                url: amqp_url(),
-                prefix: prefix.clone(),
-                delivery_limit: 5,
-                confirm_timeout_ms: 5_000,
-            },
-            store: StoreConfig {
-                sqlite_path: dir.join("gateway.sqlite"),
-            },
-            outbox: OutboxConfig {
-                interval_ms: 200,
-                batch: 100,
-            },
-            deadlines: Default::default(),
-            directory: repo().join("ops/config/directory.dev.toml"),
-            schemas: repo().join("schemas"),
-        };
+        let mut config = Config::development(
+            &repo(),
+            &dir,
+            &[
+                ("HTTP__BODY_LIMIT_BYTES", "65536".into()),
+                ("AUTH__ISSUER", "https://idp.test.invalid".into()),
+                ("AUTH__JWKS_MIN_REFRESH_SECS", "0".into()),
+                ("BROKER__URL", amqp_url()),
+                ("BROKER__PREFIX", prefix.clone()),
+                ("OUTBOX__INTERVAL_MS", "200".into()),
+            ],
+        )
+        .expect("the development configuration loads");
         tweak(&mut config);
         let key = DevKey::ensure(&dir.join("keys")).unwrap();
         let gateway = gateway::app::start(&config).await.expect("gateway starts");

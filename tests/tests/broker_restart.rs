@@ -6,20 +6,20 @@
 //! This binary restarts the shared local broker, so it holds a single test; `cargo test`
 //! runs test binaries one after another, so no other test sees the restart.
 
-use e2e::{
-    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, broker_start, broker_stop, gateway_id,
-    message_id,
-};
-use gateway::directory::AdapterKind;
+use contract::directory::Transport;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tests::{
+    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, broker_start, broker_stop, gateway_id,
+    message_id,
+};
 
 #[tokio::test]
 async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accepting() {
     if std::env::var_os("RUST_LOG").is_some() {
-        gateway::telemetry::init_with(std::io::stderr);
+        contract::process::init_with(std::io::stderr);
     }
     let mut h = Harness::new().await;
     h.start_adapters().await;
@@ -84,14 +84,14 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
     // (three per round of `FAULT_ROUNDS`); a 503 is repeated with the same message until it
     // is accepted, as a client would.
     let stop = Arc::new(AtomicBool::new(false));
-    let load = e2e::steady_load(
+    let load = tests::steady_load(
         h.http.clone(),
         format!("{}/v1/messages", h.base()),
         token.clone(),
         stop.clone(),
     );
     let mut expected = BTreeSet::new();
-    for round in 1..=3 * e2e::fault_rounds() {
+    for round in 1..=3 * tests::fault_rounds() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert_eq!(
             h.adapters_get("/readyz").await.status(),
@@ -132,10 +132,10 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
     );
     let metrics = h.adapters_get("/metrics").await.text().await.unwrap();
     for expected in [
-        "referral_adapter_messages_total{adapter=\"barnevern\",outcome=\"delivered\"}",
+        "referral_adapter_messages_total{adapter=\"queue\",outcome=\"delivered\"}",
         &format!(
             "referral_adapter_consumers{{queue=\"{}\"}} 1",
-            h.topology().work_queue(AdapterKind::Barnevern)
+            h.topology().work_queue(Transport::Queue)
         ),
     ] {
         assert!(metrics.contains(expected), "{expected} in {metrics}");
@@ -159,7 +159,7 @@ async fn readiness_becomes(h: &Harness, status: u16, limit: Duration, round: u32
 async fn every_consumer_comes_back(h: &Harness, round: u32) {
     let topology = h.topology();
     let mut queues = vec![topology.status_queue(), topology.receipts_queue()];
-    for adapter in AdapterKind::ALL {
+    for adapter in Transport::ALL {
         queues.push(topology.work_queue(adapter));
         queues.push(topology.control_queue(adapter));
     }

@@ -3,9 +3,9 @@
 //! moving the status on, urgent reports at night going on call, and overdue messages shown
 //! by moving the gateway's clock.
 
-use e2e::{FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, example, temp_dir};
 use serde_json::{Value, json};
 use std::time::Duration;
+use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, example, temp_dir};
 
 fn id(message: &Value) -> String {
     message["messageId"].as_str().unwrap().to_owned()
@@ -13,7 +13,7 @@ fn id(message: &Value) -> String {
 
 /// The gateway's id of a message from the Oslo school.
 fn gid(message: &Value) -> String {
-    e2e::gateway_id(SCHOOL, message)
+    tests::gateway_id(SCHOOL, message)
 }
 
 async fn with_inbox(answers: &[u16]) -> (Harness, FakeInbox) {
@@ -61,18 +61,17 @@ async fn a_referral_reaches_the_police_contact_once_though_its_inbox_answers_503
     );
     let metrics = h.get("/metrics", None).await.text().await.unwrap();
     assert!(
-        metrics.contains(
-            "referral_adapter_events_total{adapter=\"politikontakt\",event=\"retrying\"} 3"
-        ),
+        metrics.contains("referral_adapter_events_total{adapter=\"inbox\",event=\"retrying\"} 3"),
         "{metrics}"
     );
-    assert!(metrics.contains(
-        "referral_adapter_events_total{adapter=\"politikontakt\",event=\"delivered\"} 1"
-    ));
+    assert!(
+        metrics.contains("referral_adapter_events_total{adapter=\"inbox\",event=\"delivered\"} 1")
+    );
     h.cleanup().await;
 }
 
 #[tokio::test]
+#[allow(unsafe_code)] // the secret comes from the environment, as in production
 async fn the_inbox_gets_a_bearer_token_from_the_agencys_client_credentials_grant() {
     let inbox = FakeInbox::start(&[]).await;
     let secret_env = format!("INBOX_SECRET_{}", uuid::Uuid::new_v4().simple());
@@ -99,7 +98,7 @@ async fn the_inbox_gets_a_bearer_token_from_the_agencys_client_credentials_grant
     );
     assert_eq!(
         *inbox.authorizations.lock().unwrap(),
-        [Some(format!("Bearer {}", e2e::FAKE_TOKEN))]
+        [Some(format!("Bearer {}", tests::FAKE_TOKEN))]
     );
     h.cleanup().await;
 }
@@ -118,13 +117,13 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
     assert_eq!(inbox.ids_at("/inbox").len(), 1, "not retried");
     let dead = h
         .topology()
-        .dead_queue(gateway::directory::AdapterKind::Politikontakt);
+        .dead_queue(contract::directory::Transport::Inbox);
     assert_eq!(h.count(&dead).await, 1, "dead-lettered");
     h.cleanup().await;
 }
 
 async fn receipt(h: &Harness, kind: &str, message_id: &str, body: Value) {
-    gateway::receipt::send(&e2e::amqp_url(), &h.topology(), kind, message_id, &body)
+    adapters::queue::receipts::send(&tests::amqp_url(), &h.topology(), kind, message_id, &body)
         .await
         .unwrap();
 }
@@ -159,14 +158,20 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
         assert_eq!(view["status"], "delivered");
     }
 
-    receipt(&h, gateway::receipt::RECEIVED, &gid(&oslo), json!({})).await;
+    receipt(
+        &h,
+        adapters::queue::receipts::RECEIVED,
+        &gid(&oslo),
+        json!({}),
+    )
+    .await;
     let view = h
         .wait_status(&token, &id(&oslo), "received", Duration::from_secs(20))
         .await;
     assert_eq!(view["status"], "received");
     receipt(
         &h,
-        gateway::receipt::FEEDBACK,
+        adapters::queue::receipts::FEEDBACK,
         &gid(&oslo),
         json!({"undersokelseApnet": true}),
     )
@@ -192,18 +197,24 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
     assert_eq!(view["history"][4]["reason"], "investigation opened");
 
     // Oslo's account cannot sign for Bergen's message, nor for one never delivered.
-    let bergen_id = e2e::gateway_id(bergen_school, &bergen);
-    receipt(&h, gateway::receipt::RECEIVED, &bergen_id, json!({})).await;
+    let bergen_id = tests::gateway_id(bergen_school, &bergen);
     receipt(
         &h,
-        gateway::receipt::RECEIVED,
+        adapters::queue::receipts::RECEIVED,
+        &bergen_id,
+        json!({}),
+    )
+    .await;
+    receipt(
+        &h,
+        adapters::queue::receipts::RECEIVED,
         &uuid::Uuid::new_v4().to_string(),
         json!({}),
     )
     .await;
     receipt(
         &h,
-        gateway::receipt::FAILED,
+        adapters::queue::receipts::FAILED,
         &gid(&oslo),
         json!({"code": "late"}),
     )
@@ -253,18 +264,18 @@ async fn an_urgent_report_at_night_goes_to_the_on_call_service() {
         )
         .await
         .iter()
-        .map(e2e::message_id)
+        .map(tests::message_id)
         .collect();
     assert_eq!(on_call, [gid(&urgent)]);
     let office: Vec<String> = h
         .drain(
-            &topology.receiving_queue(e2e::OSLO_INBOX),
+            &topology.receiving_queue(tests::OSLO_INBOX),
             1,
             Duration::from_secs(5),
         )
         .await
         .iter()
-        .map(e2e::message_id)
+        .map(tests::message_id)
         .collect();
     assert_eq!(office, [gid(&normal)], "not urgent: waits for office hours");
     h.cleanup().await;
@@ -292,7 +303,13 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
         assert_eq!(h.post(&token, &urgent).await.status(), 202);
         h.wait_status(&token, &id(&urgent), "delivered", Duration::from_secs(20))
             .await;
-        receipt(&h, gateway::receipt::RECEIVED, &gid(&urgent), json!({})).await;
+        receipt(
+            &h,
+            adapters::queue::receipts::RECEIVED,
+            &gid(&urgent),
+            json!({}),
+        )
+        .await;
         let view = h
             .wait_status(&token, &id(&urgent), "received", Duration::from_secs(5))
             .await;
@@ -306,7 +323,7 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
 
 #[tokio::test]
 async fn an_inbox_that_answers_503_then_hangs_blocks_nothing_and_gets_the_message_once() {
-    let (h, inbox) = with_inbox(&[503, e2e::HANG]).await;
+    let (h, inbox) = with_inbox(&[503, tests::HANG]).await;
     let token = h.token(SCHOOL);
     let first = example("no.politikontakt.anonymised");
     assert_eq!(h.post(&token, &first).await.status(), 202);
@@ -376,12 +393,12 @@ async fn a_message_past_its_deadline_shows_as_overdue() {
 /// returns its gateway id.
 async fn publish_routed(
     h: &Harness,
-    adapter: gateway::directory::AdapterKind,
+    adapter: contract::directory::Transport,
     recipient: &str,
     copies: usize,
 ) -> String {
     let referral = example("no.politikontakt.anonymised");
-    let gid = e2e::gateway_id(SCHOOL, &referral);
+    let gid = tests::gateway_id(SCHOOL, &referral);
     let routed = json!({
         "messageId": gid,
         "senderMessageId": referral["messageId"],
@@ -398,10 +415,10 @@ async fn publish_routed(
     let channel = h.channel().await;
     channel.confirm_select(Default::default()).await.unwrap();
     for _ in 0..copies {
-        gateway::publish::publish_confirmed(
+        contract::broker::publish_confirmed(
             &channel,
             &topology.exchange(),
-            &gateway::publish::Topology::routing_key(adapter, recipient),
+            &contract::broker::Topology::routing_key(adapter, recipient),
             routed.to_string().as_bytes(),
             lapin::BasicProperties::default().with_message_id(gid.as_str().into()),
             Duration::from_secs(5),
@@ -416,14 +433,17 @@ async fn publish_routed(
 async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
     let mut h = Harness::new().await;
     h.start_adapters().await;
-    let barnevern = gateway::directory::AdapterKind::Barnevern;
+    let barnevern = contract::directory::Transport::Queue;
     publish_routed(&h, barnevern, "no-oslo-barnevern", 1).await;
     let topology = h.topology();
     let got = h
         .drain(&topology.dead_queue(barnevern), 1, Duration::from_secs(20))
         .await;
     assert_eq!(got.len(), 1, "dead-lettered");
-    assert_eq!(h.count(&topology.receiving_queue(e2e::OSLO_INBOX)).await, 0);
+    assert_eq!(
+        h.count(&topology.receiving_queue(tests::OSLO_INBOX)).await,
+        0
+    );
     h.cleanup().await;
 }
 
@@ -434,7 +454,7 @@ async fn copies_of_one_message_handled_at_once_reach_the_inbox_once() {
     let inbox = FakeInbox::start(&[]).await;
     let directory = inbox.directory_in(&temp_dir());
     let mut h = Harness::with(|c| c.directory = directory).await;
-    let politikontakt = gateway::directory::AdapterKind::Politikontakt;
+    let politikontakt = contract::directory::Transport::Inbox;
     let gid = publish_routed(&h, politikontakt, "no-oslo-politikontakt", 10).await;
     h.start_adapters().await;
     assert!(

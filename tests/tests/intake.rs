@@ -3,10 +3,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use e2e::{Harness, SCHOOL, bekymringsmelding, problem};
+use contract::directory::Transport;
 use gateway::devkeys::DevKey;
-use gateway::directory::AdapterKind;
 use serde_json::{Value, json};
+use tests::{Harness, SCHOOL, bekymringsmelding, problem};
 
 /// Asserts that nothing about `message` was recorded or routed.
 async fn nothing_changed(h: &Harness, message: &Value) {
@@ -16,7 +16,7 @@ async fn nothing_changed(h: &Harness, message: &Value) {
         404,
         "not recorded"
     );
-    for adapter in AdapterKind::ALL {
+    for adapter in Transport::ALL {
         assert_eq!(
             h.count(&h.topology().work_queue(adapter)).await,
             0,

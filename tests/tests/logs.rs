@@ -2,10 +2,10 @@
 //! delivered, repeated, refused for each reason, unauthenticated) is logged with the
 //! gateway's own subscriber, and none of the example's personal values is in the output.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tests::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -34,14 +34,10 @@ fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
 async fn logs_carry_ids_and_codes_never_payload_values() {
     let captured = Captured::default();
     let writer = captured.clone();
-    // SAFETY: set before any other thread reads the environment in this test binary.
-    unsafe {
-        std::env::set_var(
-            "RUST_LOG",
-            "debug,lapin=warn,sqlx=warn,hyper=info,h2=info,reqwest=info,rustls=info",
-        )
-    };
-    gateway::telemetry::init_with(move || writer.clone());
+    contract::process::init_filtered(
+        "debug,lapin=warn,sqlx=warn,hyper=info,h2=info,reqwest=info,rustls=info",
+        move || writer.clone(),
+    );
 
     let mut h = Harness::new().await;
     h.start_adapters().await;
@@ -67,7 +63,7 @@ async fn logs_carry_ids_and_codes_never_payload_values() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains(&e2e::gateway_id(SCHOOL, &message)),
+        logs.contains(&tests::gateway_id(SCHOOL, &message)),
         "the message's gateway id is logged"
     );
     assert!(logs.contains("delivered"), "delivery is logged");

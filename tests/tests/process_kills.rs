@@ -6,12 +6,12 @@
 //!
 //! This binary restarts the shared local broker, so it holds a single test.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tests::{Harness, OSLO_INBOX, SCHOOL};
 
 /// A binary of the workspace, built by `cargo test --workspace --all-targets`.
 fn binary(name: &str) -> PathBuf {
@@ -43,7 +43,7 @@ impl Processes<'_> {
             .args(args)
             .envs(env.iter().cloned())
             .env("RUST_LOG", "warn,gateway=info,adapters=info")
-            .current_dir(e2e::repo())
+            .current_dir(tests::repo())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
@@ -137,14 +137,14 @@ async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() 
     p.wait_ready().await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let load = e2e::steady_load(
+    let load = tests::steady_load(
         h.http.clone(),
         format!("http://127.0.0.1:{port}/v1/messages"),
         h.token(SCHOOL),
         stop.clone(),
     );
 
-    for _ in 0..e2e::fault_rounds() {
+    for _ in 0..tests::fault_rounds() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         kill(&mut gateway);
         gateway = p.gateway();
@@ -160,8 +160,8 @@ async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() 
         p.wait_ready().await;
         // A broker restart shortly after the processes restarted: both reconnect.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        e2e::broker_stop().await;
-        e2e::broker_start().await;
+        tests::broker_stop().await;
+        tests::broker_start().await;
         p.wait_ready().await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -2,10 +2,10 @@
 //! queue exactly once; no 202 without the broker's confirm; the outbox heals what was
 //! recorded but never confirmed.
 
-use e2e::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, header, message_id};
-use gateway::directory::AdapterKind;
+use contract::directory::Transport;
 use lapin::options::QueueDeleteOptions;
 use std::time::Duration;
+use tests::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, header, message_id};
 
 #[tokio::test]
 async fn accepted_message_reaches_barnevern_receiving_queue_once_even_when_posted_twice() {
@@ -158,7 +158,7 @@ async fn same_id_with_another_body_is_a_conflict_and_changes_nothing() {
     assert_eq!(answer.status(), 409);
     let problem: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/idempotency-conflict");
-    let work = h.topology().work_queue(AdapterKind::Barnevern);
+    let work = h.topology().work_queue(Transport::Queue);
     assert_eq!(h.drain(&work, 1, Duration::from_secs(5)).await.len(), 1);
     h.cleanup().await;
 }
@@ -185,7 +185,7 @@ async fn broker_down_gives_503_never_202() {
 #[tokio::test]
 async fn broker_refusing_the_message_gives_503_never_202() {
     let h = Harness::new().await;
-    let work = h.topology().work_queue(AdapterKind::Barnevern);
+    let work = h.topology().work_queue(Transport::Queue);
     h.channel()
         .await
         .queue_delete(work.as_str().into(), QueueDeleteOptions::default())
@@ -209,9 +209,10 @@ async fn outbox_publishes_what_was_recorded_before_a_crash() {
     let message = bekymringsmelding();
     let id = message["messageId"].as_str().unwrap().to_string();
     assert_eq!(h.post(&token, &message).await.status(), 503);
-    h.restart_gateway(|c| c.broker.url = e2e::amqp_url()).await;
+    h.restart_gateway(|c| c.broker.url = tests::amqp_url())
+        .await;
 
-    let work = h.topology().work_queue(AdapterKind::Barnevern);
+    let work = h.topology().work_queue(Transport::Queue);
     let got = h.drain(&work, 1, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 1);
     assert_eq!(message_id(&got[0]), gateway_id(SCHOOL, &message));
@@ -227,7 +228,7 @@ async fn outbox_publishes_what_was_recorded_before_a_crash() {
     // The outbox queued it: it counts as accepted all the same.
     let metrics = h.get("/metrics", None).await.text().await.unwrap();
     assert!(
-        metrics.contains("referral_messages_accepted_total{adapter=\"barnevern\"} 1"),
+        metrics.contains("referral_messages_accepted_total{adapter=\"queue\"} 1"),
         "{metrics}"
     );
     h.cleanup().await;

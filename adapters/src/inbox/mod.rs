@@ -1,5 +1,6 @@
-//! The HTTP inbox adapter: POSTs each message to the recipient agency's inbox API (the
-//! police contact's, the SSPF/SIG coordinator's; `schemas/inbox.openapi.yaml`). 2xx is
+//! The `inbox` transport: POSTs each message, rendered by its kind's renderer, to the
+//! recipient agency's HTTPS inbox (the police contact's, the SSPF/SIG coordinator's;
+//! `schemas/inbox.openapi.yaml`). 2xx is
 //! delivered; 408, 429, 5xx and network failures are transient (honouring `Retry-After`);
 //! any other answer is permanent. Requests carry a bearer token from the agency's
 //! client-credentials grant ([`token`]) when the directory names one.
@@ -7,8 +8,9 @@
 mod token;
 
 use crate::runtime::{Adapter, Outcome};
-use gateway::directory::{AdapterKind, ClientCredentials, Delivery, Directory};
-use gateway::routed::RoutedMessage;
+use contract::directory::{ClientCredentials, Delivery, Directory, Transport};
+use contract::message::RoutedMessage;
+use contract::render::render;
 use lapin::BasicProperties;
 use reqwest::StatusCode;
 use std::sync::Arc;
@@ -16,22 +18,31 @@ use std::time::Duration;
 
 /// Delivers to agencies' HTTP inboxes.
 pub struct Inbox {
-    kind: AdapterKind,
     directory: Arc<Directory>,
     client: reqwest::Client,
     tokens: token::Tokens,
 }
 
+/// Starts the inbox adapter.
+pub fn start(start: &crate::Start, tasks: &mut tokio::task::JoinSet<()>) {
+    let timeout = Duration::from_millis(start.config.runtime.inbox_timeout_ms);
+    let inbox = Arc::new(Inbox::new(start.directory.clone(), timeout));
+    tasks.spawn(crate::runtime::consume(
+        inbox,
+        start.settings.clone(),
+        start.cancel.clone(),
+    ));
+}
+
 impl Inbox {
-    /// An adapter of `kind` (politikontakt or sspf) with requests timing out after `timeout`.
-    pub fn new(kind: AdapterKind, directory: Arc<Directory>, timeout: Duration) -> Self {
+    /// An adapter whose requests time out after `timeout`.
+    pub fn new(directory: Arc<Directory>, timeout: Duration) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent("referral-gateway-adapter")
             .build()
             .expect("an HTTP client builds");
         Self {
-            kind,
             directory,
             client,
             tokens: token::Tokens::default(),
@@ -40,15 +51,11 @@ impl Inbox {
 
     fn inbox(&self, recipient: &str) -> Option<(&str, Option<&ClientCredentials>)> {
         match self.directory.get(recipient)?.delivery.as_ref()? {
-            Delivery::Politikontakt {
-                inbox_url,
-                credentials,
-            }
-            | Delivery::Sspf {
+            Delivery::Inbox {
                 inbox_url,
                 credentials,
             } => Some((inbox_url, credentials.as_ref())),
-            Delivery::Barnevern { .. } => None,
+            Delivery::Queue { .. } => None,
         }
     }
 
@@ -96,8 +103,8 @@ impl Inbox {
 }
 
 impl Adapter for Inbox {
-    fn kind(&self) -> AdapterKind {
-        self.kind
+    fn kind(&self) -> Transport {
+        Transport::Inbox
     }
 
     async fn ready(&self) {}
@@ -106,9 +113,19 @@ impl Adapter for Inbox {
         let Some((url, credentials)) = self.inbox(&msg.recipient.0) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };
-        let body = serde_json::to_value(msg).expect("a routed message serialises");
-        self.post(url, credentials, &msg.message_id.to_string(), &body)
-            .await
+        let recipient = self.directory.get(&msg.recipient.0).map(|a| a.agency_type);
+        let rendered = match recipient.map(|t| render(msg, t)) {
+            Some(Ok(rendered)) => rendered,
+            Some(Err(wrong)) => return Outcome::Permanent(wrong.to_string()),
+            None => return Outcome::Permanent("recipient is not in the directory".into()),
+        };
+        self.post(
+            url,
+            credentials,
+            &msg.message_id.to_string(),
+            &rendered.body,
+        )
+        .await
     }
 
     async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {

@@ -1,7 +1,7 @@
 //! Bearer tokens for agencies' inboxes: the OAuth 2.0 client-credentials grant
 //! (`client_secret_basic`) at the agency's token endpoint, cached until shortly before expiry.
 
-use gateway::directory::ClientCredentials;
+use contract::directory::ClientCredentials;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;

@@ -14,11 +14,11 @@ pub use ledger::{Claim, Entry, Ledger};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};
+use contract::broker::{SETUP_TIMEOUT, Topology, connection_properties, publish_confirmed, within};
+use contract::directory::{AgencyId, Transport};
+use contract::message::RoutedMessage;
+use contract::status::{Event, StatusEvent};
 use futures_util::StreamExt;
-use gateway::directory::{AdapterKind, AgencyId};
-use gateway::publish::{SETUP_TIMEOUT, Topology, connection_properties, publish_confirmed, within};
-use gateway::routed::RoutedMessage;
-use gateway::track::{Event, StatusEvent};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -67,7 +67,7 @@ impl Outcome {
 /// An adapter: hands one message to an agency's system.
 pub trait Adapter: Send + Sync + 'static {
     /// The adapter kind, naming its queues.
-    fn kind(&self) -> AdapterKind;
+    fn kind(&self) -> Transport;
 
     /// Resolves once the adapter can deliver (e.g. its own outbound link is up); the
     /// runtime takes no message before.
@@ -397,14 +397,14 @@ async fn report<A: Adapter>(
     message_id: &str,
     event: Event,
     reason: Option<&str>,
-) -> Result<(), gateway::publish::PublishError> {
+) -> Result<(), contract::broker::PublishError> {
     let event = StatusEvent {
         message_id: message_id.into(),
         adapter: context.adapter.kind(),
         event,
         reason: reason.map(str::to_owned),
     };
-    gateway::track::report(
+    contract::status::report(
         &context.channel,
         &context.settings.topology,
         &event,

@@ -7,7 +7,6 @@ use super::body::read_json;
 use super::messages::internal;
 use super::problem::{Problem, ProblemType};
 use crate::consent::{Consent, ConsentRequest, Recorder};
-use crate::directory::AdapterKind;
 use crate::parse::ParseError;
 use crate::record::{Affected, ConsentRecorded, now, timestamp};
 use axum::Json;
@@ -15,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use contract::directory::Transport;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -115,10 +115,10 @@ async fn notify(
     consent_id: &str,
     affected: &[Affected],
 ) -> Result<(), Problem> {
-    for adapter in AdapterKind::ALL {
+    for adapter in Transport::ALL {
         let ids: Vec<&str> = affected
             .iter()
-            .filter(|a| AdapterKind::of_routing_key(&a.routing_key) == Some(adapter))
+            .filter(|a| Transport::of_routing_key(&a.routing_key) == Some(adapter))
             .map(|a| a.id.as_str())
             .collect();
         if ids.is_empty() {

@@ -6,9 +6,9 @@
 use super::AppState;
 use super::problem::{Problem, ProblemType};
 use crate::catalog::Basis;
-use crate::parse::Kind;
 use axum::Json;
 use axum::extract::{Path, State};
+use contract::message::Kind;
 use std::sync::Arc;
 
 /// Every basis, and the data categories of every kind.

@@ -6,18 +6,18 @@ use super::{AppState, explain};
 use crate::authenticate::Caller;
 use crate::consent::Consent;
 use crate::decide::{Decision, decide};
-use crate::parse::MessageId;
 use crate::parse::{Envelope, FieldError};
-use crate::publish::Topology;
 use crate::record::{
     NewMessage, Outgoing, Recorded, Refused, Status, StatusView, gateway_id, now, timestamp,
 };
-use crate::routed::{RoutedMessage, RoutedSender};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use contract::broker::Topology;
+use contract::message::MessageId;
+use contract::message::RoutedSender;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -63,8 +63,7 @@ pub async fn post(
         agency_type: caller.agency.agency_type,
         orgnr: caller.agency.orgnr.clone(),
     };
-    let routed = RoutedMessage::new(
-        &envelope,
+    let routed = envelope.routed(
         MessageId(id.parse().expect("a gateway id is a UUID")),
         sender,
         timestamp(now()),

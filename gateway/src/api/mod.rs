@@ -12,9 +12,8 @@ use crate::authenticate::{AuthError, Authenticator, Caller};
 use crate::catalog::Catalog;
 use crate::consent::{Consent, SubjectKey};
 use crate::decide::Facts;
-use crate::directory::Directory;
 use crate::parse::{Contracts, Envelope};
-use crate::publish::{BrokerLink, Publisher};
+use crate::publish::Publisher;
 use crate::record::Store;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -22,6 +21,8 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
+use contract::broker::BrokerLink;
+use contract::directory::Directory;
 use problem::{Problem, ProblemType};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ pub struct AppState {
     pub body_limit: usize,
     /// How long a fresh record is left to its request before the outbox may replay it.
     pub hold: Duration,
-    pub clock: Arc<crate::deadlines::Clock>,
+    pub clock: Arc<contract::clock::Clock>,
     pub deadlines: crate::deadlines::DeadlinesConfig,
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -10,7 +10,7 @@ mod keys;
 
 pub use keys::{KeySet, KeySource, KeysError};
 
-use crate::directory::{Agency, Directory};
+use contract::directory::{Agency, Directory};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};

@@ -6,8 +6,8 @@ mod profile;
 pub use profile::{FieldPattern, FieldProfile, Leaf, leaves};
 
 use crate::decide::{Lexicon, LexiconError};
-use crate::directory::{AgencyType, Country};
-use crate::parse::Kind;
+use contract::directory::{AgencyType, Country};
+use contract::message::Kind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! index (`/offentligBarn/*/fnr`). A pattern allows the field it names and everything
 //! below it.
 
-use crate::parse::Kind;
+use contract::message::Kind;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;

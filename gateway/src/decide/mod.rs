@@ -20,8 +20,9 @@ pub use scan::{Identifier, Lexicon, LexiconError};
 
 use crate::catalog::{Basis, Catalog, GroupRule};
 use crate::consent::{Consent, Grantor, SubjectKey};
-use crate::directory::{AdapterKind, Agency, Directory};
-use crate::parse::{Envelope, Kind};
+use crate::parse::Envelope;
+use contract::directory::{Agency, Directory, Transport};
+use contract::message::Kind;
 use time::Date;
 
 /// What the decision is made on.
@@ -64,7 +65,7 @@ impl Reason {
 pub struct Route<'a> {
     pub basis: &'a Basis,
     pub recipient: &'a Agency,
-    pub adapter: AdapterKind,
+    pub adapter: Transport,
 }
 
 /// The outcome: a route if nothing failed, and every reason and warning.
@@ -97,7 +98,7 @@ pub fn decide<'a>(
     let mut warnings = Vec::new();
     let recipient = directory
         .get(&envelope.recipient)
-        .and_then(|r| Some((r, r.delivery.as_ref()?.adapter())));
+        .and_then(|r| Some((r, r.delivery.as_ref()?.transport())));
     let kind = catalog.kind(envelope.kind);
     match recipient {
         None => refusals.push(Reason::new(Rule::UnknownRecipient, "/recipient")),

@@ -2,7 +2,8 @@
 //! ages on a given day, and the subject's canonical identity for consent matching.
 
 use crate::consent::SubjectRef;
-use crate::parse::{Kind, Payload, Subject};
+use crate::parse::Payload;
+use contract::message::{Kind, Subject};
 use time::{Date, Month};
 
 /// When a subject was born, as far as a message tells.

@@ -7,7 +7,7 @@
 mod envelope;
 mod schema;
 
-pub use envelope::{Envelope, Kind, LegalBasisRef, MessageId, Payload, Subject, Urgency};
+pub use envelope::{Envelope, Payload};
 pub use schema::{Contracts, ContractsError, FieldError};
 
 /// Why a body is not a message.

@@ -1,7 +1,8 @@
 //! The compiled JSON Schemas and the value-free errors they produce.
 
 use super::ParseError;
-use super::envelope::{Envelope, Kind, LegalBasisRef, MessageId, Payload, Subject, Urgency};
+use super::envelope::{Envelope, Payload};
+use contract::message::{Kind, LegalBasisRef, MessageId, Subject, Urgency};
 use jsonschema::{Validator, error::ValidationErrorKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -1,18 +1,15 @@
 //! Publish: hand recorded messages to RabbitMQ and count them as accepted only once the
 //! broker has confirmed them (publisher confirms, `mandatory`, returns are failures).
 
-mod link;
 mod outbox;
-pub mod topology;
 
-pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
 pub use outbox::{Outbox, retry_delay};
-pub use topology::Topology;
 
 use crate::record::Outgoing;
-use lapin::options::BasicPublishOptions;
+use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
+use contract::directory::Transport;
+use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Confirmation};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,21 +19,6 @@ pub const HEADER_LEGAL_BASIS: &str = "x-legal-basis";
 pub const HEADER_SENDER: &str = "x-sender";
 /// AMQP header carrying the W3C trace context.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
-
-/// Why the broker did not take a message.
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("no connection to the broker")]
-    Unavailable,
-    #[error("broker channel failed: {0}")]
-    Channel(#[from] lapin::Error),
-    #[error("broker did not confirm within {0:?}")]
-    Timeout(Duration),
-    #[error("broker returned the message as unroutable")]
-    Returned,
-    #[error("broker refused the message (nack)")]
-    Nacked,
-}
 
 /// Publishes messages to the routing exchange with confirms.
 #[derive(Clone)]
@@ -74,7 +56,7 @@ impl Publisher {
     /// `Ok` only when confirmed.
     pub async fn publish_control(
         &self,
-        adapter: crate::directory::AdapterKind,
+        adapter: Transport,
         kind: &str,
         body: &[u8],
     ) -> Result<(), PublishError> {
@@ -93,40 +75,6 @@ impl Publisher {
             self.confirm_timeout,
         )
         .await
-    }
-}
-
-/// Publishes `body` as mandatory on a confirming channel and waits at most `timeout` for
-/// the confirm; `Ok` only for an ack of a routed (not returned) message.
-pub async fn publish_confirmed(
-    channel: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    body: &[u8],
-    properties: BasicProperties,
-    timeout: Duration,
-) -> Result<(), PublishError> {
-    let confirm = async {
-        channel
-            .basic_publish(
-                exchange.into(),
-                routing_key.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                body,
-                properties,
-            )
-            .await?
-            .await
-    };
-    match tokio::time::timeout(timeout, confirm).await {
-        Err(_) => Err(PublishError::Timeout(timeout)),
-        Ok(Err(e)) => Err(PublishError::Channel(e)),
-        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-        Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Returned),
-        Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => Err(PublishError::Nacked),
     }
 }
 

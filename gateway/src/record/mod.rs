@@ -528,7 +528,7 @@ mod tests {
             kind: "no.bekymringsmelding".into(),
             legal_basis: "no.bvl2021.13-2".into(),
             body_hash: "h".into(),
-            routing_key: "barnevern.bv".into(),
+            routing_key: "queue.bv".into(),
             routed: vec![0],
             consent_ref: None,
         }
@@ -621,27 +621,72 @@ mod tests {
         );
         assert_eq!(
             store.accepted_counts().await.unwrap(),
-            [("barnevern".to_owned(), 2)]
+            [("queue".to_owned(), 2)]
         );
+    }
+
+    /// A database migrated up to (not including) the migration described as `migration`.
+    async fn database_before(migration: &str) -> (std::path::PathBuf, SqlitePool) {
+        let dir = std::env::temp_dir().join(format!("gw-migrate-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("gateway.sqlite"))
+            .create_if_missing(true);
+        let old = SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations");
+        let at = before
+            .migrations
+            .iter()
+            .position(|m| m.description.contains(migration))
+            .expect("the migration exists");
+        before.migrations = before.migrations[..at].to_vec().into();
+        before.run(&old).await.unwrap();
+        (dir, old)
+    }
+
+    #[tokio::test]
+    async fn messages_routed_by_adapter_are_routed_by_transport_after_the_upgrade() {
+        let (dir, old) = database_before("transports").await;
+        for (id, key) in [
+            ("a", "barnevern.bv"),
+            ("b", "politikontakt.pk"),
+            ("c", "sspf.f"),
+        ] {
+            sqlx::query(
+                "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+                 VALUES (?1, ?1, 'school', 'r', 'k', 'b', 'h', ?2, x'00', 'queued', 't', 't')",
+            )
+            .bind(id)
+            .bind(key)
+            .execute(&old)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO accepted_counts (adapter, accepted)
+             VALUES ('barnevern', 3), ('politikontakt', 2), ('sspf', 1)",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+        let store = Store::open(&dir.join("gateway.sqlite")).await.unwrap();
+        let keys: Vec<String> = sqlx::query_scalar("SELECT routing_key FROM messages ORDER BY id")
+            .fetch_all(&store.readers)
+            .await
+            .unwrap();
+        assert_eq!(keys, ["queue.bv", "inbox.pk", "inbox.f"]);
+        assert_eq!(
+            store.accepted_counts().await.unwrap(),
+            [("inbox".to_owned(), 3), ("queue".to_owned(), 3)]
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]
     async fn messages_recorded_before_sender_ids_keep_their_id_as_their_senders() {
-        let dir = std::env::temp_dir().join(format!("gw-migrate-{}", uuid::Uuid::new_v4()));
+        let (dir, old) = database_before("sender message ids").await;
         let path = dir.join("gateway.sqlite");
-        std::fs::create_dir_all(&dir).unwrap();
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true);
-        let old = SqlitePool::connect_with(options).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations");
-        let sender_ids = before
-            .migrations
-            .iter()
-            .position(|m| m.description.contains("sender message ids"))
-            .expect("the migration exists");
-        before.migrations = before.migrations[..sender_ids].to_vec().into();
-        before.run(&old).await.unwrap();
         let id = "6f1c2f0e-8a4b-4c55-9d6e-0b7a1f2c3d4e";
         sqlx::query(
             "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)

@@ -5,11 +5,11 @@
 //! fixed rate instead (open loop) and reports the latencies at that rate.
 
 use clap::Parser;
+use contract::broker::{Topology, publish_confirmed};
+use contract::directory::{Directory, Transport};
 use futures_util::StreamExt;
-use gateway::config::{AuthConfig, BrokerConfig, Config, HttpConfig, OutboxConfig, StoreConfig};
+use gateway::config::Config;
 use gateway::devkeys::DevKey;
-use gateway::directory::{AdapterKind, Directory};
-use gateway::publish::{Topology, publish_confirmed};
 use lapin::options::{ConfirmSelectOptions, QueuePurgeOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::path::Path;
@@ -48,36 +48,15 @@ async fn main() -> anyhow::Result<()> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let prefix = format!("bench-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
-    let config = Config {
-        http: HttpConfig {
-            listen: "127.0.0.1:0".parse()?,
-            body_limit_bytes: 256 * 1024,
-            tls: None,
-        },
-        auth: AuthConfig {
-            issuer: "https://idp.bench.invalid".into(),
-            audience: "referral-gateway".into(),
-            algorithm: "EdDSA".into(),
-            jwks: dir.join("jwks.json").display().to_string(),
-            jwks_min_refresh_secs: 30,
-            max_token_lifetime_secs: 3600,
-            typ: None,
-            dev_key_dir: Some(dir.join("keys")),
-        },
-        broker: BrokerConfig {
-            url: args.amqp_url.clone(),
-            prefix: prefix.clone(),
-            delivery_limit: 5,
-            confirm_timeout_ms: 5_000,
-        },
-        store: StoreConfig {
-            sqlite_path: dir.join("gateway.sqlite"),
-        },
-        outbox: OutboxConfig::default(),
-        deadlines: Default::default(),
-        directory: repo.join("ops/config/directory.dev.toml"),
-        schemas: repo.join("schemas"),
-    };
+    let config = Config::development(
+        &repo,
+        &dir,
+        &[
+            ("AUTH__ISSUER", "https://idp.bench.invalid".into()),
+            ("BROKER__URL", args.amqp_url.clone()),
+            ("BROKER__PREFIX", prefix.clone()),
+        ],
+    )?;
     let gateway = gateway::app::start(&config).await?;
     anyhow::ensure!(
         gateway.link.wait_up(Duration::from_secs(30)).await,
@@ -158,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let work = topology.work_queue(AdapterKind::Barnevern);
+    let work = topology.work_queue(Transport::Queue);
     channel
         .queue_purge(work.as_str().into(), QueuePurgeOptions::default())
         .await?;
@@ -171,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
                 publish_confirmed(
                     &channel,
                     &exchange,
-                    "barnevern.no-oslo-barnevern",
+                    "queue.no-oslo-barnevern",
                     body,
                     properties,
                     Duration::from_secs(5),

@@ -6,18 +6,26 @@
 //! moves the message's status on at the gateway; one for a message the adapter did not
 //! deliver, or from another service's account, is refused and logged.
 
-use super::Barnevern;
+use super::Queue;
 use crate::runtime::Entry;
+use contract::broker::{Topology, connection_properties, publish_confirmed};
+use contract::directory::Transport;
+use contract::status::{Event, StatusEvent, report};
 use futures_util::StreamExt;
-use gateway::directory::AdapterKind;
-use gateway::track::{Event, StatusEvent, report};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
+use lapin::uri::AMQPUri;
+use lapin::{BasicProperties, Connection};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub use gateway::receipt::{FAILED, FEEDBACK, RECEIVED};
+/// `type` of a received receipt (KS Fiks).
+pub const RECEIVED: &str = "no.ks.fiks.bekymringsmelding.mottatt.v1";
+/// `type` of a failed receipt (KS Fiks), body `{"code": "<reason code>"}`.
+pub const FAILED: &str = "no.ks.fiks.bekymringsmelding.feilet.v1";
+/// `type` of a feedback receipt, body `{"undersokelseApnet": true|false}`.
+pub const FEEDBACK: &str = "no.ks.fiks.bekymringsmelding.tilbakemelding.v1";
 
 /// Why a receipt is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,13 +42,13 @@ pub enum ReceiptRefusal {
     OtherAgency,
 }
 
-impl Barnevern {
+impl Queue {
     /// Consumes receipts until cancelled.
     pub async fn receipts(self: std::sync::Arc<Self>, cancel: CancellationToken) {
         while !cancel.is_cancelled() {
             if let Some(channel) = self.link.channel().await {
-                let consumed = gateway::publish::within(
-                    gateway::publish::SETUP_TIMEOUT,
+                let consumed = contract::broker::within(
+                    contract::broker::SETUP_TIMEOUT,
                     channel.basic_consume(
                         self.topology.receipts_queue().as_str().into(),
                         "adapter-barnevern-receipts".into(),
@@ -158,7 +166,7 @@ impl Barnevern {
         match self.ledger.entry(&message_id).await {
             Ok(Entry::Delivered { recipient }) if recipient == agency.id.0 => Ok(StatusEvent {
                 message_id,
-                adapter: AdapterKind::Barnevern,
+                adapter: Transport::Queue,
                 event,
                 reason,
             }),
@@ -166,4 +174,43 @@ impl Barnevern {
             _ => Err(ReceiptRefusal::UnknownMessage),
         }
     }
+}
+
+/// Sends one receipt as a case system does, over `url` (the case system's account); `Ok`
+/// once confirmed. For development, demonstration and tests.
+pub async fn send(
+    url: &str,
+    topology: &Topology,
+    kind: &str,
+    message_id: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let user = url
+        .parse::<AMQPUri>()
+        .map_err(|e| anyhow::anyhow!("not an AMQP URL: {e}"))?
+        .authority
+        .userinfo
+        .username;
+    let connection = Connection::connect(url, connection_properties("receipt")).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let properties = BasicProperties::default()
+        .with_type(kind.into())
+        .with_user_id(user.as_str().into())
+        .with_correlation_id(message_id.into())
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2);
+    publish_confirmed(
+        &channel,
+        &topology.receipts_exchange(),
+        "barnevern",
+        body.to_string().as_bytes(),
+        properties,
+        Duration::from_secs(5),
+    )
+    .await?;
+    let _ = connection.close(200, "receipt sent".into()).await;
+    Ok(())
 }

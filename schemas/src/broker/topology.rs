@@ -12,7 +12,7 @@
 //! The same declarations, for an empty prefix, are `ops/rabbitmq/definitions.json`
 //! (`gateway definitions` writes it; a test keeps the two equal).
 
-use crate::directory::AdapterKind;
+use crate::directory::Transport;
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
     QueueDeleteOptions,
@@ -84,7 +84,7 @@ impl Topology {
     }
 
     /// The work queue of an adapter.
-    pub fn work_queue(&self, adapter: AdapterKind) -> String {
+    pub fn work_queue(&self, adapter: Transport) -> String {
         format!("{}adapter.{}", self.prefix, adapter.name())
     }
 
@@ -97,23 +97,23 @@ impl Topology {
     pub const STATUS_KEY: &str = "status";
 
     /// The control queue of an adapter: withdrawals of messages it must not deliver.
-    pub fn control_queue(&self, adapter: AdapterKind) -> String {
+    pub fn control_queue(&self, adapter: Transport) -> String {
         format!("{}adapter.{}.control", self.prefix, adapter.name())
     }
 
     /// The routing key of control messages for `adapter`.
-    pub fn control_key(adapter: AdapterKind) -> String {
+    pub fn control_key(adapter: Transport) -> String {
         format!("control.{}", adapter.name())
     }
 
     /// The dead-letter queue of an adapter.
-    pub fn dead_queue(&self, adapter: AdapterKind) -> String {
+    pub fn dead_queue(&self, adapter: Transport) -> String {
         format!("{}adapter.{}.dead", self.prefix, adapter.name())
     }
 
     /// The retry queue of an adapter whose messages wait `delay_secs` (one of
     /// [`RETRY_DELAYS_SECS`]).
-    pub fn retry_queue(&self, adapter: AdapterKind, delay_secs: u32) -> String {
+    pub fn retry_queue(&self, adapter: Transport, delay_secs: u32) -> String {
         format!(
             "{}adapter.{}.retry.{delay_secs}s",
             self.prefix,
@@ -126,14 +126,15 @@ impl Topology {
         format!("{}agency", self.prefix)
     }
 
-    /// The exchange barnevern case systems publish receipts to (routing key `barnevern`).
+    /// The exchange case systems publish receipts to (routing key `barnevern`, kept from the
+    /// first receiving-queue contract).
     pub fn receipts_exchange(&self) -> String {
         format!("{}receipts", self.prefix)
     }
 
-    /// The queue of receipts the barnevern adapter consumes.
+    /// The queue of receipts the queue adapter consumes.
     pub fn receipts_queue(&self) -> String {
-        format!("{}adapter.barnevern.receipts", self.prefix)
+        format!("{}adapter.queue.receipts", self.prefix)
     }
 
     /// The full name of an agency's receiving queue as the directory names it.
@@ -142,7 +143,7 @@ impl Topology {
     }
 
     /// The routing key of a message for `recipient` through `adapter`.
-    pub fn routing_key(adapter: AdapterKind, recipient: &str) -> String {
+    pub fn routing_key(adapter: Transport, recipient: &str) -> String {
         format!("{}.{recipient}", adapter.name())
     }
 
@@ -222,18 +223,10 @@ impl Topology {
             self.exchange(),
             Self::STATUS_KEY.into(),
         ));
-        for adapter in AdapterKind::ALL {
+        for adapter in Transport::ALL {
             let (work, dead) = (self.work_queue(adapter), self.dead_queue(adapter));
-            let mut args = quorum();
+            let mut args = dead_lettered(self.dead_letter_exchange(), adapter.name().into());
             args.push(("x-delivery-limit", Arg::Number(self.delivery_limit)));
-            args.push((
-                "x-dead-letter-exchange",
-                Arg::Text(self.dead_letter_exchange()),
-            ));
-            args.push((
-                "x-dead-letter-routing-key",
-                Arg::Text(adapter.name().into()),
-            ));
             d.queues.push((work.clone(), args));
             d.queues.push((dead.clone(), quorum()));
             d.queues.push((self.control_queue(adapter), quorum()));
@@ -247,13 +240,8 @@ impl Topology {
             d.bindings
                 .push((dead, self.dead_letter_exchange(), adapter.name().into()));
             for delay in RETRY_DELAYS_SECS {
-                let mut args = quorum();
+                let mut args = dead_lettered(String::new(), self.work_queue(adapter));
                 args.push(("x-message-ttl", Arg::Number(delay * 1000)));
-                args.push(("x-dead-letter-exchange", Arg::Text(String::new())));
-                args.push((
-                    "x-dead-letter-routing-key",
-                    Arg::Text(self.work_queue(adapter)),
-                ));
                 d.queues.push((self.retry_queue(adapter, delay), args));
             }
         }
@@ -283,6 +271,19 @@ impl Topology {
 
 fn quorum() -> Vec<(&'static str, Arg)> {
     vec![("x-queue-type", Arg::Text("quorum".into()))]
+}
+
+/// A quorum queue that dead-letters to `exchange` under `routing_key`, at least once: a
+/// message expiring (a retry's wait) or given up while the broker shuts down is moved, not
+/// dropped (quorum queues dead-letter at most once unless told otherwise; at least once
+/// needs `reject-publish` overflow).
+fn dead_lettered(exchange: String, routing_key: String) -> Vec<(&'static str, Arg)> {
+    let mut args = quorum();
+    args.push(("x-dead-letter-exchange", Arg::Text(exchange)));
+    args.push(("x-dead-letter-routing-key", Arg::Text(routing_key)));
+    args.push(("x-dead-letter-strategy", Arg::Text("at-least-once".into())));
+    args.push(("x-overflow", Arg::Text("reject-publish".into())));
+    args
 }
 
 async fn declare(channel: &Channel, d: &Declarations) -> Result<(), lapin::Error> {

@@ -71,64 +71,59 @@ impl fmt::Display for AgencyId {
     }
 }
 
-/// The adapter that delivers to an agency.
+/// How a message reaches its recipient: the transport, which names the adapter that
+/// carries it and its queues. Who receives (barnevern, the police contact, an SSPF
+/// coordinator) is the agency's type; in what format, the message kind's renderer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AdapterKind {
-    Barnevern,
-    Politikontakt,
-    Sspf,
+pub enum Transport {
+    /// Into an AMQP receiving queue that the agency's case system consumes, with receipts
+    /// back.
+    Queue,
+    /// POSTed to the agency's HTTPS inbox (`schemas/inbox.openapi.yaml`).
+    Inbox,
 }
 
-impl AdapterKind {
-    /// Every adapter; each has its own work queue.
-    pub const ALL: [AdapterKind; 3] = [Self::Barnevern, Self::Politikontakt, Self::Sspf];
+impl Transport {
+    /// Every transport; each has its own work queue.
+    pub const ALL: [Transport; 2] = [Self::Queue, Self::Inbox];
 
-    /// The adapter a routing key (`<adapter>.<recipient>`) leads to.
+    /// The transport a routing key (`<transport>.<recipient>`) leads to.
     pub fn of_routing_key(key: &str) -> Option<Self> {
         let name = key.split('.').next()?;
         Self::ALL.into_iter().find(|a| a.name() == name)
     }
 
-    /// The adapter's name in queue names and routing keys.
+    /// The transport's name in queue names, routing keys and metric labels.
     pub fn name(self) -> &'static str {
         match self {
-            Self::Barnevern => "barnevern",
-            Self::Politikontakt => "politikontakt",
-            Self::Sspf => "sspf",
+            Self::Queue => "queue",
+            Self::Inbox => "inbox",
         }
     }
 }
 
 /// How an agency receives messages.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "adapter", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "transport", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delivery {
     /// Into an AMQP queue that the agency's case system consumes; urgent messages outside
     /// office hours to the on-call service (an agency of its own). Receipts come back from
     /// `broker_user`, the account of the agency that received the message.
-    Barnevern {
+    Queue {
         receiving_queue: String,
-        /// The broker account the service's case system uses (receipts are checked against it).
+        /// The broker account the agency's case system uses (receipts are checked against it).
         #[serde(default)]
         broker_user: Option<String>,
-        /// The agency id of the service's barnevernvakt (on-call service).
+        /// The agency id of the agency's on-call service (e.g. a barnevernvakt).
         #[serde(default)]
         on_call: Option<AgencyId>,
-        /// When the service itself is open; urgent messages outside go on call.
+        /// When the agency itself is open; urgent messages outside go on call.
         #[serde(default)]
         office_hours: Option<OfficeHours>,
     },
-    /// POSTed to the police contact's HTTPS inbox.
-    Politikontakt {
-        inbox_url: String,
-        /// How to get a bearer token; none: the inbox takes unauthenticated requests
-        /// (development only).
-        #[serde(default)]
-        credentials: Option<ClientCredentials>,
-    },
-    /// POSTed to the SSPF/SIG coordinator's inbox.
-    Sspf {
+    /// POSTed to the agency's HTTPS inbox.
+    Inbox {
         inbox_url: String,
         /// How to get a bearer token; none: the inbox takes unauthenticated requests
         /// (development only).
@@ -138,12 +133,11 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    /// The adapter this delivery goes through.
-    pub fn adapter(&self) -> AdapterKind {
+    /// The transport of this delivery.
+    pub fn transport(&self) -> Transport {
         match self {
-            Self::Barnevern { .. } => AdapterKind::Barnevern,
-            Self::Politikontakt { .. } => AdapterKind::Politikontakt,
-            Self::Sspf { .. } => AdapterKind::Sspf,
+            Self::Queue { .. } => Transport::Queue,
+            Self::Inbox { .. } => Transport::Inbox,
         }
     }
 }
@@ -239,7 +233,7 @@ pub enum DirectoryError {
     #[error("agency directory {path}: agency {id} is of a type of another country than its own")]
     ForeignType { path: PathBuf, id: AgencyId },
     #[error(
-        "agency directory {path}: agency {id}'s on-call service is not a barnevernvakt of the directory with a receiving queue"
+        "agency directory {path}: agency {id}'s on-call service is not an agency of the directory with a receiving queue"
     )]
     OnCall { path: PathBuf, id: AgencyId },
     #[error("agency directory {path}: agency {id}'s office hours name an unknown time zone")]
@@ -282,7 +276,7 @@ impl Directory {
         }
         let directory = Self { agencies };
         for agency in directory.agencies.values() {
-            let Some(Delivery::Barnevern {
+            let Some(Delivery::Queue {
                 on_call,
                 office_hours,
                 ..
@@ -308,16 +302,14 @@ impl Directory {
         Ok(directory)
     }
 
-    /// The on-call service `id` names, if it is a barnevernvakt with a receiving queue:
-    /// the agency and its queue.
+    /// The on-call service `id` names, if it is an agency with a receiving queue: the
+    /// agency and its queue.
     pub fn on_call_of(&self, id: &AgencyId) -> Option<(&Agency, &str)> {
         let agency = self.agencies.get(id)?;
         match &agency.delivery {
-            Some(Delivery::Barnevern {
+            Some(Delivery::Queue {
                 receiving_queue, ..
-            }) if agency.agency_type == AgencyType::Barnevernvakt => {
-                Some((agency, receiving_queue.as_str()))
-            }
+            }) => Some((agency, receiving_queue.as_str())),
             _ => None,
         }
     }
@@ -330,18 +322,17 @@ impl Directory {
     /// The agency whose case system uses `broker_user`.
     pub fn by_broker_user(&self, broker_user: &str) -> Option<&Agency> {
         self.agencies.values().find(|a| {
-            matches!(&a.delivery, Some(Delivery::Barnevern { broker_user: Some(u), .. }) if u == broker_user)
+            matches!(&a.delivery, Some(Delivery::Queue { broker_user: Some(u), .. }) if u == broker_user)
         })
     }
 
-    /// The AMQP receiving queues (directory names) of every barnevern service and on-call
-    /// service, sorted.
+    /// The AMQP receiving queues (directory names) of every agency that has one, sorted.
     pub fn receiving_queues(&self) -> Vec<String> {
         let mut queues: Vec<String> = self
             .agencies
             .values()
             .filter_map(|a| match &a.delivery {
-                Some(Delivery::Barnevern {
+                Some(Delivery::Queue {
                     receiving_queue, ..
                 }) => Some(receiving_queue.clone()),
                 _ => None,

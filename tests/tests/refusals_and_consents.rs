@@ -2,11 +2,11 @@
 //! recorded without payload, the dry run, the catalog listing, the consent registry, and
 //! withdrawal stopping an undelivered message against the real broker.
 
-use e2e::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, problem};
-use gateway::directory::AdapterKind;
+use contract::directory::Transport;
 use gateway::record::Store;
 use serde_json::{Value, json};
 use std::time::Duration;
+use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, problem};
 
 const POLICE_INBOX: &str = "/inbox";
 const WITHDRAWALS: &str = "/inbox/withdrawals";
@@ -38,7 +38,7 @@ fn id(message: &Value) -> String {
 
 /// The gateway's id of a message from the Oslo school.
 fn gid(message: &Value) -> String {
-    e2e::gateway_id(SCHOOL, message)
+    tests::gateway_id(SCHOOL, message)
 }
 
 async fn status_of(h: &Harness, message: &Value) -> Value {
@@ -135,11 +135,7 @@ async fn the_dry_run_answers_what_would_happen_and_changes_nothing() {
     for message in [&allowed, &refused] {
         assert_eq!(h.status(&token, &id(message)).await.status(), 404);
     }
-    assert_eq!(
-        h.count(&h.topology().work_queue(AdapterKind::Barnevern))
-            .await,
-        0
-    );
+    assert_eq!(h.count(&h.topology().work_queue(Transport::Queue)).await, 0);
     h.cleanup().await;
 }
 

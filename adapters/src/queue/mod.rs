@@ -1,32 +1,32 @@
-//! The barnevern adapter: puts each bekymringsmelding into the receiving queue of the
-//! recipient barnevern service (from the directory), or, if urgent and outside the
-//! service's office hours, into its barnevernvakt's (on-call) queue, in the JSON of KS Fiks
-//! `no.ks.fiks.bekymringsmelding.offentlig.v2`, with the gateway's ids in the AMQP
-//! properties. It takes the services' receipts (see [`receipts`]) back to the gateway.
+//! The `queue` transport: puts each message into the AMQP receiving queue of its recipient
+//! (from the directory), or, if urgent and outside the recipient's office hours, into its
+//! on-call service's queue (a barnevernvakt), rendered by its kind's renderer (a
+//! bekymringsmelding as KS Fiks `no.ks.fiks.bekymringsmelding.offentlig.v2` JSON), with the
+//! gateway's ids in the AMQP properties and the document's type as `type`. It takes the
+//! case systems' receipts (see [`receipts`]) back to the gateway.
 
 pub mod receipts;
 
 use crate::config::AdaptersConfig;
 use crate::health::Health;
 use crate::runtime::{Adapter, Ledger, Outcome};
-use gateway::deadlines::Clock;
-use gateway::directory::{AdapterKind, Delivery, Directory};
-use gateway::parse::{Kind, Urgency};
-use gateway::publish::{BrokerLink, PublishError, Topology, publish_confirmed};
-use gateway::routed::RoutedMessage;
+use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
+use contract::clock::Clock;
+use contract::directory::{Delivery, Directory, Transport};
+use contract::message::RoutedMessage;
+use contract::message::Urgency;
+use contract::render::render;
 use lapin::BasicProperties;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The KS Fiks message type of a public reporter's bekymringsmelding.
-pub const KS_TYPE: &str = "no.ks.fiks.bekymringsmelding.offentlig.v2";
 /// The message type of a notice that the consent a delivered message was sent under is
 /// withdrawn.
 pub const WITHDRAWN_TYPE: &str = "referral-gateway.consent-withdrawn";
 
-/// Delivers into barnevern receiving queues.
-pub struct Barnevern {
+/// Delivers into agencies' receiving queues.
+pub struct Queue {
     directory: Arc<Directory>,
     topology: Topology,
     link: Arc<BrokerLink>,
@@ -36,9 +36,29 @@ pub struct Barnevern {
     health: Arc<Health>,
 }
 
-impl Barnevern {
-    /// An adapter publishing over its own link, which declares every barnevern receiving
-    /// queue of the directory when it connects.
+/// Starts the queue adapter and its receipts consumer.
+pub fn start(start: &crate::Start, tasks: &mut tokio::task::JoinSet<()>) {
+    let settings = &start.settings;
+    let queue = Arc::new(Queue::new(
+        start.directory.clone(),
+        settings.topology.clone(),
+        start.config,
+        start.clock.clone(),
+        settings.ledger.clone(),
+        settings.health.clone(),
+        start.cancel.clone(),
+    ));
+    tasks.spawn(queue.clone().receipts(start.cancel.clone()));
+    tasks.spawn(crate::runtime::consume(
+        queue,
+        settings.clone(),
+        start.cancel.clone(),
+    ));
+}
+
+impl Queue {
+    /// An adapter publishing over its own link, which declares every receiving queue of the
+    /// directory when it connects.
     pub fn new(
         directory: Arc<Directory>,
         topology: Topology,
@@ -52,7 +72,7 @@ impl Barnevern {
         let declare = topology.clone();
         let link = BrokerLink::spawn(
             config.broker.url.clone(),
-            "adapter-barnevern-out".into(),
+            "adapter-queue-out".into(),
             move |channel| {
                 let (topology, queues) = (declare.clone(), queues.clone());
                 async move { topology.declare_receiving(&channel, &queues).await }
@@ -71,34 +91,29 @@ impl Barnevern {
     }
 }
 
-impl Adapter for Barnevern {
-    fn kind(&self) -> AdapterKind {
-        AdapterKind::Barnevern
+impl Adapter for Queue {
+    fn kind(&self) -> Transport {
+        Transport::Queue
     }
 
     async fn ready(&self) {
         while !self.link.wait_up(Duration::from_secs(5)).await {
-            tracing::warn!("barnevern adapter waits for its broker link");
+            tracing::warn!("queue adapter waits for its broker link");
         }
     }
 
     async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
-        if msg.kind != Kind::NoBekymringsmelding {
-            // The gateway never routes another kind here; a body that is not a KS
-            // bekymringsmelding never travels with the KS type.
-            return Outcome::Permanent(format!("kind {} is not a bekymringsmelding", msg.kind));
-        }
-        let Some(Delivery::Barnevern {
+        let Some(recipient) = self.directory.get(&msg.recipient.0) else {
+            return Outcome::Permanent("recipient is not in the directory".into());
+        };
+        let Some(Delivery::Queue {
             receiving_queue,
             on_call,
             office_hours,
             ..
-        }) = self
-            .directory
-            .get(&msg.recipient.0)
-            .and_then(|a| a.delivery.as_ref())
+        }) = recipient.delivery.as_ref()
         else {
-            return Outcome::Permanent("recipient has no barnevern receiving queue".into());
+            return Outcome::Permanent("recipient has no receiving queue".into());
         };
         let closed = office_hours
             .as_ref()
@@ -114,8 +129,13 @@ impl Adapter for Barnevern {
             }
             None => (receiving_queue.as_str(), None),
         };
-        let body = serde_json::to_vec(&ks_message(msg)).expect("a KS message serialises");
-        let properties = properties.clone().with_type(KS_TYPE.into());
+        // Rendered for the recipient: a kind that is not for its type never reaches it.
+        let rendered = match render(msg, recipient.agency_type) {
+            Ok(rendered) => rendered,
+            Err(wrong) => return Outcome::Permanent(wrong.to_string()),
+        };
+        let body = serde_json::to_vec(&rendered.body).expect("a document serialises");
+        let properties = properties.clone().with_type(rendered.type_name.into());
         match self.publish(queue, &body, properties).await {
             Outcome::Delivered { .. } => Outcome::Delivered { to },
             failed => failed,
@@ -124,7 +144,7 @@ impl Adapter for Barnevern {
 
     async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {
         let Some(queue) = self.receiving_queue(recipient) else {
-            return Outcome::Permanent("recipient has no barnevern receiving queue".into());
+            return Outcome::Permanent("recipient has no receiving queue".into());
         };
         let body = serde_json::json!({ "messageId": message_id, "consentWithdrawn": true });
         let properties = BasicProperties::default()
@@ -137,7 +157,7 @@ impl Adapter for Barnevern {
     }
 }
 
-impl Barnevern {
+impl Queue {
     async fn publish(&self, queue: &str, body: &[u8], properties: BasicProperties) -> Outcome {
         let Some(channel) = self.link.channel().await else {
             return Outcome::transient("no connection to the broker");
@@ -166,25 +186,10 @@ impl Barnevern {
 
     fn receiving_queue(&self, recipient: &str) -> Option<&str> {
         match self.directory.get(recipient)?.delivery.as_ref()? {
-            Delivery::Barnevern {
+            Delivery::Queue {
                 receiving_queue, ..
             } => Some(receiving_queue),
             _ => None,
         }
     }
-}
-
-/// The KS Fiks `offentlig.bekymringsmelding.v2` document: the payload (which follows it
-/// field for field) with the fields the delivering system sets.
-pub fn ks_message(msg: &RoutedMessage) -> serde_json::Value {
-    let mut document = msg.payload.clone();
-    document.insert(
-        "sendingstidspunkt".into(),
-        serde_json::Value::String(msg.recorded_at.clone()),
-    );
-    document.insert(
-        "leveringskanal".into(),
-        serde_json::Value::String("Fagsystem".into()),
-    );
-    serde_json::Value::Object(document)
 }

@@ -2,12 +2,13 @@
 //! the row is allowed, and each single violation is refused with its own reason. Pure: no
 //! broker, no database; the day is fixed.
 
+use contract::directory::{AgencyType, Country, Directory};
+use contract::message::Kind;
 use gateway::catalog::{Basis, Catalog, Parties};
 use gateway::consent::{Consent, ConsentForm, Grantor, SubjectKey};
 use gateway::decide::subject::parse_date;
 use gateway::decide::{Facts, Rule, decide};
-use gateway::directory::{AgencyType, Country, Directory};
-use gateway::parse::{Contracts, Kind};
+use gateway::parse::Contracts;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -58,9 +59,9 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         for (suffix, group) in [("", false), ("-group", true)] {
             let id = format!("{}{suffix}", t.replace('_', "-"));
             let delivery = if t.starts_with("barnevern") {
-                format!(r#"{{ adapter = "barnevern", receiving_queue = "{id}.inbox" }}"#)
+                format!(r#"{{ transport = "queue", receiving_queue = "{id}.inbox" }}"#)
             } else {
-                r#"{ adapter = "politikontakt", inbox_url = "http://127.0.0.1:9/inbox" }"#.into()
+                r#"{ transport = "inbox", inbox_url = "http://127.0.0.1:9/inbox" }"#.into()
             };
             let country = serde_json::to_value(agency_type(t).country()).unwrap();
             toml.push_str(&format!(
@@ -971,4 +972,18 @@ fn in_a_cooperation_group_the_general_clause_needs_a_case_by_case_weighing() {
     assert!(rules.contains(&Rule::AttestationMissing), "{rules:?}");
     case.envelope["legalBasis"]["attestation"]["weighed_case_by_case_for_group"] = json!(true);
     assert!(!case.decide().unwrap().contains(&Rule::AttestationMissing));
+}
+
+/// The renderers (which the transports check again) and the catalog name the same
+/// recipients for every kind.
+#[test]
+fn each_kind_goes_to_the_recipients_its_renderer_allows() {
+    let catalog = Catalog::load(&schemas().join("legal-bases.toml")).unwrap();
+    for kind in Kind::ALL {
+        let mut catalog_says = catalog.kind(kind).recipients.clone();
+        let mut renderer_says = contract::render::renderer(kind).recipients.to_vec();
+        catalog_says.sort();
+        renderer_says.sort();
+        assert_eq!(catalog_says, renderer_says, "{kind}");
+    }
 }

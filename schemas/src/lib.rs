@@ -1,0 +1,20 @@
+//! The wire contract of the referral gateway and its adapters: what both sides agree on.
+//! The JSON Schemas, the legal-basis catalog and the OpenAPI documents beside this crate
+//! are its other half.
+//!
+//! - [`directory`]: the agencies, their types, and how each takes its messages;
+//! - [`message`]: the routed message the gateway puts on the broker for an adapter;
+//! - [`render`]: each message kind in its recipient's format;
+//! - [`status`]: the events adapters report back;
+//! - [`broker`]: the RabbitMQ topology, the supervised link, confirmed publishing;
+//! - [`clock`], [`config`], [`process`]: the clock, configuration loading, logging and
+//!   shutdown, the same in every process.
+
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod message;
+pub mod process;
+pub mod render;
+pub mod status;

@@ -1,0 +1,115 @@
+//! The message on the wire: what the gateway puts on the broker for an adapter (the routed
+//! message, as canonical JSON) and the values it is made of.
+
+use crate::directory::{AgencyId, AgencyType};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The message kinds the gateway carries; each has a schema `schemas/kinds/<kind>.schema.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Kind {
+    /// Bekymringsmelding from a public reporter to barnevern (Norway).
+    #[serde(rename = "no.bekymringsmelding")]
+    NoBekymringsmelding,
+    /// Referral to the municipality's police contact (Norway).
+    #[serde(rename = "no.politikontakt")]
+    NoPolitikontakt,
+    /// Request to the SSPF coordinator or the local SIG (Sweden).
+    #[serde(rename = "se.sspf-sig")]
+    SeSspfSig,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [
+        Self::NoBekymringsmelding,
+        Self::NoPolitikontakt,
+        Self::SeSspfSig,
+    ];
+
+    /// The kind's name, as in envelopes and schema file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoBekymringsmelding => "no.bekymringsmelding",
+            Self::NoPolitikontakt => "no.politikontakt",
+            Self::SeSspfSig => "se.sspf-sig",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The client's message id (a UUID): the idempotency key and the id of the message everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct MessageId(pub uuid::Uuid);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How soon the recipient must act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Normal,
+    Urgent,
+}
+
+/// The legal basis a message is sent under.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LegalBasisRef {
+    pub tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// What the envelope says of the person the message is about.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Subject {
+    /// Age in whole years.
+    Age(u8),
+    /// Birth date, `YYYY-MM-DD`.
+    BirthDate(String),
+    /// Not yet born.
+    Unborn(bool),
+}
+
+/// The sending agency, from the directory (never from the body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoutedSender {
+    pub agency: AgencyId,
+    #[serde(rename = "type")]
+    pub agency_type: AgencyType,
+    pub orgnr: String,
+}
+
+/// A message on its way to an adapter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoutedMessage {
+    /// The gateway's id of the message (unique across senders).
+    pub message_id: MessageId,
+    /// The id the sender chose, for the recipient to quote back to the sender.
+    pub sender_message_id: MessageId,
+    pub kind: Kind,
+    pub sender: RoutedSender,
+    pub recipient: AgencyId,
+    pub legal_basis: LegalBasisRef,
+    pub urgency: Urgency,
+    pub subject: Subject,
+    pub payload: serde_json::Map<String, serde_json::Value>,
+    /// When the gateway recorded it (RFC 3339, UTC).
+    pub recorded_at: String,
+}

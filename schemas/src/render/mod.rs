@@ -1,0 +1,79 @@
+//! Renderers: a routed message in its recipient's format, one per message kind. The
+//! gateway and the adapters share them, so that either can render (the gateway, before it
+//! seals a payload for its recipient). Adding a kind adds one file here and one line in
+//! [`RENDERERS`].
+
+mod ks_bekymringsmelding;
+mod referral;
+
+use crate::directory::AgencyType;
+use crate::message::{Kind, RoutedMessage};
+
+/// A message in its recipient's format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The document's type (the AMQP `type` of a receiving queue's message).
+    pub type_name: &'static str,
+    pub body: serde_json::Value,
+}
+
+/// How one kind is rendered, and who may receive it.
+#[derive(Debug)]
+pub struct Renderer {
+    pub kind: Kind,
+    /// The agency types that may receive the kind: a transport refuses to hand it to
+    /// another (defence in depth behind the gateway's own check).
+    pub recipients: &'static [AgencyType],
+    pub render: fn(&RoutedMessage) -> Rendered,
+}
+
+/// Every kind's renderer.
+pub const RENDERERS: &[Renderer] = &[
+    ks_bekymringsmelding::RENDERER,
+    referral::POLITIKONTAKT,
+    referral::SSPF_SIG,
+];
+
+/// The renderer of `kind`.
+pub fn renderer(kind: Kind) -> &'static Renderer {
+    RENDERERS
+        .iter()
+        .find(|r| r.kind == kind)
+        .expect("every kind has a renderer")
+}
+
+/// Why a message cannot be rendered for its recipient.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kind {kind} is not for an agency of type {recipient:?}")]
+pub struct WrongRecipient {
+    pub kind: Kind,
+    pub recipient: AgencyType,
+}
+
+/// `msg` in the format of its kind, for a recipient of type `recipient`.
+pub fn render(msg: &RoutedMessage, recipient: AgencyType) -> Result<Rendered, WrongRecipient> {
+    let renderer = renderer(msg.kind);
+    match renderer.recipients.contains(&recipient) {
+        true => Ok((renderer.render)(msg)),
+        false => Err(WrongRecipient {
+            kind: msg.kind,
+            recipient,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_renderer() {
+        for kind in Kind::ALL {
+            assert_eq!(
+                RENDERERS.iter().filter(|r| r.kind == kind).count(),
+                1,
+                "{kind}"
+            );
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Status events: what an adapter reports of one message (its outcome, or a receipt of the
+//! recipient's system), on the `status` route to the gateway.
+
+use crate::broker::{PublishError, Topology, publish_confirmed};
+use crate::directory::Transport;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What an adapter reports of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusEvent {
+    pub message_id: String,
+    pub adapter: Transport,
+    pub event: Event,
+    /// Value-free: why it failed, or what the recipient answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The events adapters report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Delivered,
+    /// A transient failure; another attempt follows (the status does not change).
+    Retrying,
+    Failed,
+    Expired,
+    Received,
+    FeedbackGiven,
+}
+
+impl Event {
+    /// The event's name (metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Received => "received",
+            Self::FeedbackGiven => "feedback_given",
+        }
+    }
+}
+
+/// Publishes `event` to the gateway on `channel` (in confirm mode); `Ok` once confirmed.
+pub async fn report(
+    channel: &lapin::Channel,
+    topology: &Topology,
+    event: &StatusEvent,
+    timeout: Duration,
+) -> Result<(), PublishError> {
+    let body = serde_json::to_vec(event).expect("a status event serialises");
+    publish_confirmed(
+        channel,
+        &topology.exchange(),
+        Topology::STATUS_KEY,
+        &body,
+        lapin::BasicProperties::default()
+            .with_message_id(event.message_id.as_str().into())
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2),
+        timeout,
+    )
+    .await
+}
