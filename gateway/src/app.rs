@@ -9,7 +9,7 @@ use crate::devkeys::{DevKey, DevKeyError};
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
 use crate::publish::{Outbox, Publisher};
-use crate::record::{Store, StoreError};
+use crate::record::{SqliteStore, Store, StoreError};
 use contract::broker::{BrokerLink, Topology};
 use contract::clock::Clock;
 use contract::directory::{Directory, DirectoryError};
@@ -133,7 +133,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         typ: config.auth.typ.clone(),
     };
     let auth = Authenticator::new(rules, keys, directory.clone());
-    let store = Store::open(&config.store.sqlite_path).await?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.sqlite_path).await?);
 
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);

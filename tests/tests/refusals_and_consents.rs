@@ -3,7 +3,7 @@
 //! withdrawal stopping an undelivered message against the real broker.
 
 use contract::directory::Transport;
-use gateway::record::Store;
+use gateway::record::{Consents, SqliteStore};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, problem};
@@ -95,7 +95,9 @@ async fn refusals_are_explained_in_the_readers_language_and_recorded_without_pay
         assert!(errors.iter().any(|e| e["code"] == "recipient_municipality"));
     }
     assert_eq!(status_of(&h, &message).await["type"], "/problems/not-found");
-    let store = Store::open(&h.config.store.sqlite_path).await.unwrap();
+    let store = SqliteStore::open(&h.config.store.sqlite_path)
+        .await
+        .unwrap();
     let refusals = store.refusals(&id(&message), SCHOOL).await.unwrap();
     assert_eq!(refusals.len(), 3, "each refused post is recorded");
     let recorded = refusals[0].to_string();
@@ -281,5 +283,44 @@ async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_r
             .wait_for(WITHDRAWALS, &gid(&delivered), Duration::from_secs(20))
             .await
     );
+    h.cleanup().await;
+}
+
+/// The walkthrough's promise: every example that cites a consent goes through once the
+/// example consent it cites (`schemas/examples/consents/`) is recorded, sent by the
+/// organisation the README names (the Oslo school for Norwegian examples, the Malmö school
+/// for Swedish ones).
+#[tokio::test]
+async fn every_example_citing_a_consent_goes_through_with_its_example_consent() {
+    let h = Harness::new().await;
+    let examples = tests::repo().join("schemas/examples");
+    let mut cited = 0;
+    for entry in std::fs::read_dir(examples.join("valid")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let message = example(&name);
+        let Some(consent_ref) = message["legalBasis"]["consentRef"].as_str() else {
+            continue;
+        };
+        let sender = match name.starts_with("se.") {
+            true => "se-malmo-skola",
+            false => SCHOOL,
+        };
+        let token = h.token(sender);
+        let consent = std::fs::read_to_string(
+            examples
+                .join("consents")
+                .join(format!("{consent_ref}.json")),
+        )
+        .unwrap_or_else(|_| panic!("{name} cites {consent_ref}, which has an example"));
+        let consent: Value = serde_json::from_str(&consent).unwrap();
+        let recorded = h.post_to("/v1/consents", &token, &consent).await;
+        assert_eq!(recorded.status(), 201, "{consent_ref}");
+        let sent = h.post(&token, &message).await;
+        let status = sent.status();
+        assert_eq!(status, 202, "{name}: {}", sent.text().await.unwrap());
+        cited += 1;
+    }
+    assert_eq!(cited, 3, "the examples under consent");
     h.cleanup().await;
 }

@@ -32,7 +32,7 @@ pub struct Queue {
     link: Arc<BrokerLink>,
     confirm_timeout: Duration,
     clock: Arc<Clock>,
-    ledger: Ledger,
+    ledger: Arc<dyn Ledger>,
     health: Arc<Health>,
 }
 
@@ -64,7 +64,7 @@ impl Queue {
         topology: Topology,
         config: &AdaptersConfig,
         clock: Arc<Clock>,
-        ledger: Ledger,
+        ledger: Arc<dyn Ledger>,
         health: Arc<Health>,
         cancel: CancellationToken,
     ) -> Self {

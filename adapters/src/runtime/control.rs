@@ -19,7 +19,7 @@ pub async fn drain<A: Adapter>(
     adapter: &A,
     channel: &Channel,
     queue: &str,
-    ledger: &Ledger,
+    ledger: &dyn Ledger,
 ) -> Result<(), lapin::Error> {
     while let Some(message) = channel
         .basic_get(queue.into(), BasicGetOptions::default())
@@ -32,7 +32,7 @@ pub async fn drain<A: Adapter>(
 
 /// Handles one control message; acks it once every message it lists is stopped or its
 /// recipient told, and requeues it otherwise.
-pub async fn handle<A: Adapter>(adapter: &A, ledger: &Ledger, delivery: Delivery) {
+pub async fn handle<A: Adapter>(adapter: &A, ledger: &dyn Ledger, delivery: Delivery) {
     let done = match serde_json::from_slice::<Withdrawal>(&delivery.data) {
         Ok(w) => withdraw(adapter, ledger, &w).await,
         Err(_) => {
@@ -53,7 +53,7 @@ pub async fn handle<A: Adapter>(adapter: &A, ledger: &Ledger, delivery: Delivery
     }
 }
 
-async fn withdraw<A: Adapter>(adapter: &A, ledger: &Ledger, w: &Withdrawal) -> bool {
+async fn withdraw<A: Adapter>(adapter: &A, ledger: &dyn Ledger, w: &Withdrawal) -> bool {
     let name = adapter.kind().name();
     let mut done = true;
     for id in &w.message_ids {

@@ -10,7 +10,7 @@ mod control;
 mod ledger;
 mod retry;
 
-pub use ledger::{Claim, Entry, Ledger};
+pub use ledger::{Claim, Entry, Ledger, SqliteLedger};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};
@@ -97,7 +97,7 @@ pub struct Settings {
     pub prefetch: u16,
     pub retry: RetryPolicy,
     pub confirm_timeout: Duration,
-    pub ledger: Ledger,
+    pub ledger: Arc<dyn Ledger>,
     /// Consumers up and outcomes, for the adapters' HTTP endpoint.
     pub health: Arc<Health>,
 }
@@ -171,7 +171,13 @@ async fn session<A: Adapter>(
     }
     // Withdrawals first, so that nothing already withdrawn is delivered.
     let control_queue = settings.topology.control_queue(adapter.kind());
-    control::drain(&**adapter, &channel, &control_queue, &settings.ledger).await?;
+    control::drain(
+        &**adapter,
+        &channel,
+        &control_queue,
+        settings.ledger.as_ref(),
+    )
+    .await?;
     let mut controls = within(
         SETUP_TIMEOUT,
         channel.basic_consume(
@@ -214,7 +220,7 @@ async fn session<A: Adapter>(
                 }
             }
             next = controls.next() => match next {
-                Some(Ok(delivery)) => control::handle(&**adapter, &settings.ledger, delivery).await,
+                Some(Ok(delivery)) => control::handle(&**adapter, settings.ledger.as_ref(), delivery).await,
                 Some(Err(error)) => break Err(error.into()),
                 None => break Err(SessionError::ConsumerEnded),
             },

@@ -33,7 +33,7 @@ pub struct AppState {
     pub contracts: Contracts,
     pub directory: Arc<Directory>,
     pub catalog: Catalog,
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub subject_key: SubjectKey,
     pub publisher: Publisher,
     pub link: Arc<BrokerLink>,

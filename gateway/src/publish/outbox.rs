@@ -3,8 +3,10 @@
 //! message only under a claim it won in the store, so it never publishes one a request is
 //! publishing (nor the other way round).
 
-use super::{PublishError, Publisher};
+use super::Publisher;
 use crate::record::{Store, now};
+use contract::broker::PublishError;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -13,7 +15,7 @@ const MAX_BACKOFF_SECS: i64 = 300;
 
 /// Replays unconfirmed messages.
 pub struct Outbox {
-    store: Store,
+    store: Arc<dyn Store>,
     publisher: Publisher,
     interval: Duration,
     batch: u32,
@@ -25,7 +27,7 @@ impl Outbox {
     /// An outbox sweeping every `interval`, `batch` messages at most per sweep, each under a
     /// claim of `lease`.
     pub fn new(
-        store: Store,
+        store: Arc<dyn Store>,
         publisher: Publisher,
         interval: Duration,
         batch: u32,

@@ -1,8 +1,8 @@
-//! Consents and refusals in the store.
+//! Consents and refusals: what the gateway asks of its store about them.
 
-use super::{Status, Store, StoreError, now, timestamp};
+use super::StoreError;
 use crate::consent::{Consent, SubjectKey};
-use sqlx::Row;
+use async_trait::async_trait;
 
 /// The outcome of recording a consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,176 +45,37 @@ pub struct Refused<'a> {
     pub reasons: serde_json::Value,
 }
 
-impl Store {
+/// What the gateway asks of its store about consents and refusals.
+#[async_trait]
+pub trait Consents: Send + Sync {
     /// The installation's subject-hash key, created at first use.
-    pub async fn subject_key(&self) -> Result<SubjectKey, StoreError> {
-        let mut secret = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut secret)
-            .map_err(|_| StoreError::Corrupt("no randomness".into()))?;
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ('subject_key', ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&secret[..])
-        .execute(&self.writer)
-        .await?;
-        let stored: Vec<u8> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'subject_key'")
-                .fetch_one(&self.writer)
-                .await?;
-        Ok(SubjectKey::new(&stored))
-    }
+    async fn subject_key(&self) -> Result<SubjectKey, StoreError>;
 
     /// Records a consent, or reports the one recorded before under its id.
-    pub async fn record_consent(
+    async fn record_consent(
         &self,
         consent: &Consent,
         body_hash: &str,
-    ) -> Result<ConsentRecorded, StoreError> {
-        let record = serde_json::to_string(consent).expect("a consent serialises");
-        let inserted = sqlx::query(
-            "INSERT INTO consents (id, organisation, subject_hash, body_hash, record, recorded_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&consent.consent_id)
-        .bind(&consent.organisation)
-        .bind(&consent.subject_hash)
-        .bind(body_hash)
-        .bind(record)
-        .bind(&consent.recorded_at)
-        .execute(&self.writer)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            return Ok(ConsentRecorded::New);
-        }
-        let body_hash =
-            sqlx::query_scalar("SELECT body_hash FROM consents WHERE organisation = ? AND id = ?")
-                .bind(&consent.organisation)
-                .bind(&consent.consent_id)
-                .fetch_one(&self.writer)
-                .await?;
-        Ok(ConsentRecorded::Existing { body_hash })
-    }
+    ) -> Result<ConsentRecorded, StoreError>;
 
     /// The consent `organisation` recorded under `id`.
-    pub async fn consent(
-        &self,
-        organisation: &str,
-        id: &str,
-    ) -> Result<Option<Consent>, StoreError> {
-        let row = sqlx::query("SELECT subject_hash, record, withdrawn_at FROM consents WHERE organisation = ? AND id = ?")
-            .bind(organisation)
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|row| {
-            let mut consent: Consent = serde_json::from_str(row.get("record"))
-                .map_err(|e| StoreError::Corrupt(format!("consent record: {e}")))?;
-            consent.subject_hash = row.get("subject_hash");
-            consent.withdrawn_at = row.get("withdrawn_at");
-            Ok(consent)
-        })
-        .transpose()
-    }
+    async fn consent(&self, organisation: &str, id: &str) -> Result<Option<Consent>, StoreError>;
 
     /// Withdraws a consent (once; later calls report the same) and stops every message
     /// under it that is not yet delivered. `None` if there is no such consent.
-    pub async fn withdraw_consent(
+    async fn withdraw_consent(
         &self,
         organisation: &str,
         id: &str,
-    ) -> Result<Option<Withdrawal>, StoreError> {
-        let at = timestamp(now());
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE consents SET withdrawn_at = ? WHERE organisation = ? AND id = ? AND withdrawn_at IS NULL")
-            .bind(&at)
-            .bind(organisation)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let Some(withdrawn_at) = sqlx::query_scalar::<_, String>(
-            "SELECT withdrawn_at FROM consents WHERE organisation = ? AND id = ?",
-        )
-        .bind(organisation)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(None);
-        };
-        sqlx::query(
-            "UPDATE messages SET status = ?, status_reason = 'consent withdrawn', updated_at = ?,
-             next_attempt_at = NULL WHERE sender = ? AND consent_ref = ? AND status IN (?, ?)",
-        )
-        .bind(Status::Withdrawn.as_str())
-        .bind(&at)
-        .bind(organisation)
-        .bind(id)
-        .bind(Status::Recorded.as_str())
-        .bind(Status::Queued.as_str())
-        .execute(&mut *tx)
-        .await?;
-        let rows = sqlx::query("SELECT id, client_id, routing_key, status FROM messages WHERE sender = ? AND consent_ref = ? ORDER BY created_at")
-            .bind(organisation)
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let mut withdrawal = Withdrawal {
-            withdrawn_at,
-            ..Withdrawal::default()
-        };
-        for row in rows {
-            let affected = Affected {
-                id: row.get("id"),
-                client_id: row.get("client_id"),
-                routing_key: row.get("routing_key"),
-            };
-            match Status::parse(row.get("status"))? {
-                Status::Withdrawn => withdrawal.stopped.push(affected),
-                Status::Delivered => withdrawal.delivered.push(affected),
-                _ => {}
-            }
-        }
-        Ok(Some(withdrawal))
-    }
+    ) -> Result<Option<Withdrawal>, StoreError>;
 
     /// Records a refused message (ids, kind, tag and reasons only).
-    pub async fn record_refusal(&self, refused: &Refused<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO refusals (at, message_id, sender, recipient, kind, legal_basis, reasons)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(timestamp(now()))
-        .bind(refused.message_id)
-        .bind(refused.sender)
-        .bind(refused.recipient)
-        .bind(refused.kind)
-        .bind(refused.legal_basis)
-        .bind(refused.reasons.to_string())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
+    async fn record_refusal(&self, refused: &Refused<'_>) -> Result<(), StoreError>;
 
     /// The reasons recorded for refusals of `message_id` from `sender`, oldest first.
-    pub async fn refusals(
+    async fn refusals(
         &self,
         message_id: &str,
         sender: &str,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT reasons FROM refusals WHERE message_id = ? AND sender = ? ORDER BY seq",
-        )
-        .bind(message_id)
-        .bind(sender)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                serde_json::from_str(r).map_err(|e| StoreError::Corrupt(format!("refusal: {e}")))
-            })
-            .collect()
-    }
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn run(
     link: Arc<BrokerLink>,
     topology: Topology,
-    store: Store,
+    store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) {
@@ -46,7 +46,7 @@ pub async fn run(
                             }
                         },
                     };
-                    let settled = match apply(&store, &metrics, &delivery.data).await {
+                    let settled = match apply(store.as_ref(), &metrics, &delivery.data).await {
                         Ok(()) => delivery.ack(BasicAckOptions::default()).await,
                         Err(error) => {
                             tracing::error!(%error, "status event not applied; requeued");
@@ -74,7 +74,7 @@ pub async fn run(
 }
 
 async fn apply(
-    store: &Store,
+    store: &dyn Store,
     metrics: &Metrics,
     body: &[u8],
 ) -> Result<(), crate::record::StoreError> {

@@ -1,43 +1,16 @@
-//! The adapter's ledger: which messages it is delivering (a claim with a lease: only the
-//! copy that wins it is delivered), has delivered (so a redelivery never reaches an agency
-//! twice) and must not deliver (their consent was withdrawn). SQLite, one file per host;
-//! every check-then-act is one statement, so two tasks or processes never both win.
+//! The ledger in SQLite, one file per host; every check-then-act is one statement, so two
+//! tasks or processes never both win.
 
+use super::{Claim, Entry, Ledger};
+use async_trait::async_trait;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use std::path::Path;
 use std::time::Duration;
 
-/// What the ledger knows of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
-    /// Nothing: deliver it.
-    Unknown,
-    /// Another copy is being delivered (its claim's lease has not run out).
-    Delivering,
-    /// Delivered before, to this recipient.
-    Delivered { recipient: String },
-    /// Its consent was withdrawn before delivery: never deliver it.
-    Withdrawn,
-}
-
-/// The outcome of claiming a message's delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// This copy may deliver it: no one had tried, or an earlier attempt surely did not
-    /// deliver it.
-    Won,
-    /// This copy may deliver it, but an earlier attempt's outcome is unknown (its confirm
-    /// or answer was lost, or its holder died mid-attempt): the agency may have it already.
-    /// Delivering again is the lost-confirm window.
-    WonAfterUnknown,
-    /// Someone else holds or held it: what the ledger knows.
-    Lost(Entry),
-}
-
-/// The ledger.
+/// The ledger in SQLite.
 #[derive(Debug, Clone)]
-pub struct Ledger {
+pub struct SqliteLedger {
     pool: SqlitePool,
     lease: Duration,
 }
@@ -53,7 +26,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
     unknown      INTEGER NOT NULL DEFAULT 0
 )";
 
-impl Ledger {
+impl SqliteLedger {
     /// Opens (creating, or bringing an older ledger up to date, if needed) the ledger at
     /// `path`, whose claims hold for `lease`.
     pub async fn open(path: &Path, lease: Duration) -> Result<Self, sqlx::Error> {
@@ -106,14 +79,17 @@ impl Ledger {
         tx.commit().await?;
         Ok(Self { pool, lease })
     }
+}
 
+#[async_trait]
+impl Ledger for SqliteLedger {
     /// How long a claim holds.
-    pub fn lease(&self) -> Duration {
+    fn lease(&self) -> Duration {
         self.lease
     }
 
     /// What the ledger knows of `message_id`.
-    pub async fn entry(&self, message_id: &str) -> Result<Entry, sqlx::Error> {
+    async fn entry(&self, message_id: &str) -> Result<Entry, sqlx::Error> {
         let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
             "SELECT state, recipient, lease_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              FROM ledger WHERE message_id = ?",
@@ -137,7 +113,7 @@ impl Ledger {
     /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over
     /// of a claim whose lease ran out (its holder died, or left the outcome unknown), in one
     /// statement.
-    pub async fn claim(&self, message_id: &str) -> Result<Claim, sqlx::Error> {
+    async fn claim(&self, message_id: &str) -> Result<Claim, sqlx::Error> {
         let won: Option<i64> = sqlx::query_scalar(
             "INSERT INTO ledger (message_id, state, lease_until)
              VALUES (?1, 'delivering', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2))
@@ -160,7 +136,7 @@ impl Ledger {
 
     /// Ends a claim after an attempt whose outcome is unknown: the next copy may claim it at
     /// once, knowing that the agency may have it.
-    pub async fn unknown(&self, message_id: &str) -> Result<(), sqlx::Error> {
+    async fn unknown(&self, message_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE ledger SET lease_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE message_id = ? AND state = 'delivering'",
@@ -172,7 +148,7 @@ impl Ledger {
     }
 
     /// Notes a delivery (to `recipient`: the agency that took it).
-    pub async fn delivered(&self, message_id: &str, recipient: &str) -> Result<(), sqlx::Error> {
+    async fn delivered(&self, message_id: &str, recipient: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO ledger (message_id, state, recipient) VALUES (?, 'delivered', ?)
              ON CONFLICT (message_id) DO UPDATE SET state = 'delivered',
@@ -188,7 +164,7 @@ impl Ledger {
 
     /// Gives up a claim after an attempt that did not deliver, so that the next copy may
     /// claim it at once.
-    pub async fn release(&self, message_id: &str) -> Result<(), sqlx::Error> {
+    async fn release(&self, message_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM ledger WHERE message_id = ? AND state = 'delivering'")
             .bind(message_id)
             .execute(&self.pool)
@@ -198,7 +174,7 @@ impl Ledger {
 
     /// Notes that `message_id` must never be delivered, unless it was delivered already or
     /// is being delivered; returns what the ledger knew before.
-    pub async fn withdraw(&self, message_id: &str) -> Result<Entry, sqlx::Error> {
+    async fn withdraw(&self, message_id: &str) -> Result<Entry, sqlx::Error> {
         let stopped = sqlx::query(
             "INSERT INTO ledger (message_id, state) VALUES (?, 'withdrawn')
              ON CONFLICT (message_id) DO UPDATE SET state = 'withdrawn', lease_until = NULL
@@ -221,91 +197,6 @@ impl Ledger {
 mod tests {
     use super::*;
 
-    async fn open(path: &Path) -> Ledger {
-        Ledger::open(path, Duration::from_secs(60)).await.unwrap()
-    }
-
-    fn path() -> std::path::PathBuf {
-        std::env::temp_dir()
-            .join(format!("ledger-{}", uuid::Uuid::new_v4()))
-            .join("ledger.sqlite")
-    }
-
-    #[tokio::test]
-    async fn two_processes_racing_for_a_delivery_never_both_win() {
-        let path = path();
-        let (a, b) = (open(&path).await, open(&path).await);
-        for i in 0..50 {
-            let id = format!("m-{i}");
-            let (x, y) = tokio::join!(a.claim(&id), b.claim(&id));
-            let won = [x.unwrap(), y.unwrap()]
-                .iter()
-                .filter(|c| **c == Claim::Won)
-                .count();
-            assert_eq!(won, 1, "round {i}");
-        }
-        // The loser sees the delivery in progress, then its outcome.
-        assert_eq!(
-            a.claim("m-0").await.unwrap(),
-            Claim::Lost(Entry::Delivering)
-        );
-        a.delivered("m-0", "bv").await.unwrap();
-        assert_eq!(
-            b.claim("m-0").await.unwrap(),
-            Claim::Lost(Entry::Delivered {
-                recipient: "bv".into()
-            })
-        );
-        // A failed attempt releases its claim; a claim whose holder died runs out, and the
-        // next holder knows that the agency may have the message.
-        a.release("m-1").await.unwrap();
-        assert_eq!(b.claim("m-1").await.unwrap(), Claim::Won);
-        let dying = Ledger::open(&path, Duration::ZERO).await.unwrap();
-        assert_eq!(dying.claim("dead").await.unwrap(), Claim::Won);
-        assert_eq!(b.claim("dead").await.unwrap(), Claim::WonAfterUnknown);
-    }
-
-    #[tokio::test]
-    async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() {
-        let path = path();
-        let (a, b) = (open(&path).await, open(&path).await);
-        assert_eq!(a.claim("m").await.unwrap(), Claim::Won);
-        a.unknown("m").await.unwrap();
-        let (x, y) = tokio::join!(a.claim("m"), b.claim("m"));
-        let mut claims = [x.unwrap(), y.unwrap()];
-        claims.sort_by_key(|c| matches!(c, Claim::Lost(_)));
-        assert_eq!(
-            claims,
-            [Claim::WonAfterUnknown, Claim::Lost(Entry::Delivering)]
-        );
-        // Once delivered, no copy is ever delivered again.
-        a.delivered("m", "bv").await.unwrap();
-        a.unknown("m").await.unwrap();
-        assert!(matches!(
-            b.claim("m").await.unwrap(),
-            Claim::Lost(Entry::Delivered { .. })
-        ));
-    }
-
-    #[tokio::test]
-    async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight() {
-        let ledger = open(&path()).await;
-        assert_eq!(ledger.withdraw("new").await.unwrap(), Entry::Unknown);
-        assert_eq!(
-            ledger.claim("new").await.unwrap(),
-            Claim::Lost(Entry::Withdrawn)
-        );
-        ledger.claim("flying").await.unwrap();
-        assert_eq!(ledger.withdraw("flying").await.unwrap(), Entry::Delivering);
-        ledger.delivered("flying", "bv").await.unwrap();
-        assert_eq!(
-            ledger.withdraw("flying").await.unwrap(),
-            Entry::Delivered {
-                recipient: "bv".into()
-            }
-        );
-    }
-
     /// The ledger's table before claims (`user_version` 0) and before `unknown` (1).
     const OLD_SCHEMAS: [(i64, &str); 2] = [
         (
@@ -326,7 +217,9 @@ mod tests {
     #[tokio::test]
     async fn an_older_ledger_is_brought_up_to_date() {
         for (version, schema) in OLD_SCHEMAS {
-            let path = path();
+            let path = std::env::temp_dir()
+                .join(format!("ledger-{}", uuid::Uuid::new_v4()))
+                .join("ledger.sqlite");
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             let options = SqliteConnectOptions::new()
                 .filename(&path)
@@ -341,7 +234,9 @@ mod tests {
                 sqlx::query(&statement).execute(&old).await.unwrap();
             }
             old.close().await;
-            let ledger = open(&path).await;
+            let ledger = SqliteLedger::open(&path, Duration::from_secs(60))
+                .await
+                .unwrap();
             assert_eq!(
                 ledger.entry("m").await.unwrap(),
                 Entry::Delivered {

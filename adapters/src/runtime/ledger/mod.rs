@@ -1,0 +1,68 @@
+//! The adapter's ledger: which messages it is delivering (a claim with a lease: only the
+//! copy that wins it is delivered), has delivered (so a redelivery never reaches an agency
+//! twice) and must not deliver (their consent was withdrawn). A seam: [`SqliteLedger`]
+//! today; `adapters/tests/ledger_suite.rs` is what every backend must pass.
+
+mod sqlite;
+
+pub use sqlite::SqliteLedger;
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// What the ledger knows of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// Nothing: deliver it.
+    Unknown,
+    /// Another copy is being delivered (its claim's lease has not run out).
+    Delivering,
+    /// Delivered before, to this recipient.
+    Delivered { recipient: String },
+    /// Its consent was withdrawn before delivery: never deliver it.
+    Withdrawn,
+}
+
+/// The outcome of claiming a message's delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This copy may deliver it: no one had tried, or an earlier attempt surely did not
+    /// deliver it.
+    Won,
+    /// This copy may deliver it, but an earlier attempt's outcome is unknown (its confirm
+    /// or answer was lost, or its holder died mid-attempt): the agency may have it already.
+    /// Delivering again is the lost-confirm window.
+    WonAfterUnknown,
+    /// Someone else holds or held it: what the ledger knows.
+    Lost(Entry),
+}
+
+/// What the runtime asks of its ledger. Every check-then-act is one atomic step.
+#[async_trait]
+pub trait Ledger: Send + Sync + std::fmt::Debug {
+    /// How long a claim holds.
+    fn lease(&self) -> Duration;
+
+    /// What the ledger knows of `message_id`.
+    async fn entry(&self, message_id: &str) -> Result<Entry, sqlx::Error>;
+
+    /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over
+    /// of a claim whose lease ran out (its holder died, or left the outcome unknown), in one
+    /// statement.
+    async fn claim(&self, message_id: &str) -> Result<Claim, sqlx::Error>;
+
+    /// Ends a claim after an attempt whose outcome is unknown: the next copy may claim it at
+    /// once, knowing that the agency may have it.
+    async fn unknown(&self, message_id: &str) -> Result<(), sqlx::Error>;
+
+    /// Notes a delivery (to `recipient`: the agency that took it).
+    async fn delivered(&self, message_id: &str, recipient: &str) -> Result<(), sqlx::Error>;
+
+    /// Gives up a claim after an attempt that did not deliver, so that the next copy may
+    /// claim it at once.
+    async fn release(&self, message_id: &str) -> Result<(), sqlx::Error>;
+
+    /// Notes that `message_id` must never be delivered, unless it was delivered already or
+    /// is being delivered; returns what the ledger knew before.
+    async fn withdraw(&self, message_id: &str) -> Result<Entry, sqlx::Error>;
+}

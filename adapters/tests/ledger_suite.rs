@@ -1,0 +1,107 @@
+//! What every ledger backend must do, through the seam only ([`Ledger`]). Each test runs
+//! against every backend of [`backends`] (today SQLite); a new backend adds a line there.
+
+use adapters::runtime::{Claim, Entry, Ledger, SqliteLedger};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per backend, on one fresh ledger: two handles (two processes sharing it) whose claims
+/// hold a minute, and a third whose claims run out at once (a holder that dies).
+async fn backends() -> Vec<(&'static str, [Arc<dyn Ledger>; 3])> {
+    let dir = std::env::temp_dir().join(format!("ledger-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("ledger.sqlite");
+    vec![(
+        "sqlite",
+        [
+            sqlite(&path, 60).await,
+            sqlite(&path, 60).await,
+            sqlite(&path, 0).await,
+        ],
+    )]
+}
+
+async fn sqlite(path: &Path, lease_secs: u64) -> Arc<dyn Ledger> {
+    Arc::new(
+        SqliteLedger::open(path, Duration::from_secs(lease_secs))
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn two_processes_racing_for_a_delivery_never_both_win() {
+    for (name, [a, b, dying]) in backends().await {
+        for i in 0..50 {
+            let id = format!("m-{i}");
+            let (x, y) = tokio::join!(a.claim(&id), b.claim(&id));
+            let won = [x.unwrap(), y.unwrap()]
+                .iter()
+                .filter(|c| **c == Claim::Won)
+                .count();
+            assert_eq!(won, 1, "{name}: round {i}");
+        }
+        // The loser sees the delivery in progress, then its outcome.
+        assert_eq!(
+            a.claim("m-0").await.unwrap(),
+            Claim::Lost(Entry::Delivering)
+        );
+        a.delivered("m-0", "bv").await.unwrap();
+        assert_eq!(
+            b.claim("m-0").await.unwrap(),
+            Claim::Lost(Entry::Delivered {
+                recipient: "bv".into()
+            })
+        );
+        // A failed attempt releases its claim; a claim whose holder died runs out, and
+        // the next holder knows that the agency may have the message.
+        a.release("m-1").await.unwrap();
+        assert_eq!(b.claim("m-1").await.unwrap(), Claim::Won);
+        assert_eq!(dying.claim("dead").await.unwrap(), Claim::Won);
+        assert_eq!(b.claim("dead").await.unwrap(), Claim::WonAfterUnknown);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() {
+    for (name, [a, b, _]) in backends().await {
+        assert_eq!(a.claim("m").await.unwrap(), Claim::Won);
+        a.unknown("m").await.unwrap();
+        let (x, y) = tokio::join!(a.claim("m"), b.claim("m"));
+        let mut claims = [x.unwrap(), y.unwrap()];
+        claims.sort_by_key(|c| matches!(c, Claim::Lost(_)));
+        assert_eq!(
+            claims,
+            [Claim::WonAfterUnknown, Claim::Lost(Entry::Delivering)],
+            "{name}"
+        );
+        // Once delivered, no copy is ever delivered again.
+        a.delivered("m", "bv").await.unwrap();
+        a.unknown("m").await.unwrap();
+        assert!(matches!(
+            b.claim("m").await.unwrap(),
+            Claim::Lost(Entry::Delivered { .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight() {
+    for (name, [ledger, _, _]) in backends().await {
+        assert_eq!(ledger.withdraw("new").await.unwrap(), Entry::Unknown);
+        assert_eq!(
+            ledger.claim("new").await.unwrap(),
+            Claim::Lost(Entry::Withdrawn),
+            "{name}"
+        );
+        ledger.claim("flying").await.unwrap();
+        assert_eq!(ledger.withdraw("flying").await.unwrap(), Entry::Delivering);
+        ledger.delivered("flying", "bv").await.unwrap();
+        assert_eq!(
+            ledger.withdraw("flying").await.unwrap(),
+            Entry::Delivered {
+                recipient: "bv".into()
+            }
+        );
+    }
+}

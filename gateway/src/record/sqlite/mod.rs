@@ -1,0 +1,439 @@
+//! The store in SQLite: one file, WAL. Writes go through one connection (SQLite has one
+//! writer; several connections would only wait on each other's locks); reads have a pool
+//! of their own. Recording a message and marking it queued are one statement each:
+//! triggers write the status history and the audit trail in the same transaction.
+
+mod consents;
+
+use super::{
+    Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError, now,
+    timestamp,
+};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The gateway's database in SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    /// This gateway instance, as the holder of the publish claims it takes.
+    instance: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the SQLite database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.into(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_error(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_error)?;
+        Ok(Self {
+            writer,
+            readers,
+            instance: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl Messages for SqliteStore {
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    /// Records a new message, with its first status and its audit entry, its publish
+    /// claimed by this instance until `hold_until` (then the outbox may take it); or reports
+    /// the message its sender recorded before under this id.
+    async fn record(
+        &self,
+        msg: &NewMessage,
+        hold_until: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        let at = timestamp(now());
+        let inserted = sqlx::query(
+            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&msg.id)
+        .bind(&msg.client_id)
+        .bind(&msg.sender)
+        .bind(&msg.recipient)
+        .bind(&msg.kind)
+        .bind(&msg.legal_basis)
+        .bind(&msg.body_hash)
+        .bind(&msg.routing_key)
+        .bind(&msg.routed)
+        .bind(Status::Recorded.as_str())
+        .bind(&at)
+        .bind(&at)
+        .bind(timestamp(hold_until))
+        .bind(&msg.consent_ref)
+        .bind(&self.instance)
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            return Ok(Recorded::New);
+        }
+        let row = sqlx::query(
+            "SELECT body_hash, status FROM messages WHERE sender = ? AND client_id = ?",
+        )
+        .bind(&msg.sender)
+        .bind(&msg.client_id)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(Recorded::Existing {
+            body_hash: row.get("body_hash"),
+            status: Status::parse(row.get("status"))?,
+        })
+    }
+
+    /// Marks a message as confirmed by the broker, which takes it out of the outbox.
+    /// Returns false if it was queued already.
+    async fn mark_queued(&self, id: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE messages SET status = ?, updated_at = ?, next_attempt_at = NULL
+             WHERE id = ? AND status = ?",
+        )
+        .bind(Status::Queued.as_str())
+        .bind(timestamp(now()))
+        .bind(id)
+        .bind(Status::Recorded.as_str())
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            == 1;
+        Ok(changed)
+    }
+
+    /// Moves a message to `status` (with a value-free `reason`) if it may move there from
+    /// where it is; returns whether it moved.
+    async fn advance(
+        &self,
+        id: &str,
+        status: Status,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let from = status.follows();
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let placeholders = vec!["?"; from.len()].join(", ");
+        let sql = format!(
+            "UPDATE messages SET status = ?, status_reason = ?, updated_at = ?, next_attempt_at = NULL
+             WHERE id = ? AND status IN ({placeholders})"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(timestamp(now()))
+            .bind(id);
+        for s in from {
+            query = query.bind(s.as_str());
+        }
+        Ok(query.execute(&self.writer).await?.rows_affected() == 1)
+    }
+
+    /// Counts a failed attempt and puts the next one off until `until`.
+    async fn defer(&self, id: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?
+             WHERE id = ? AND next_attempt_at IS NOT NULL",
+        )
+        .bind(timestamp(until))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
+    /// (`take_over`: also every claim of another instance, as at start-up, when no other
+    /// instance shares the database), oldest first, until `lease_until`. One statement: two
+    /// sweeps, or a sweep and a request, never claim the same message.
+    async fn claim_due(
+        &self,
+        limit: u32,
+        lease_until: OffsetDateTime,
+        take_over: bool,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE messages SET next_attempt_at = ?1, claimed_by = ?2
+             WHERE id IN (
+                 SELECT id FROM messages
+                 WHERE status = 'recorded' AND next_attempt_at IS NOT NULL
+                   AND (next_attempt_at <= ?3 OR (?4 AND claimed_by IS NOT ?2))
+                 ORDER BY next_attempt_at LIMIT ?5)
+             RETURNING id, sender, kind, legal_basis, routing_key, routed, attempts",
+        )
+        .bind(timestamp(lease_until))
+        .bind(&self.instance)
+        .bind(timestamp(now()))
+        .bind(take_over)
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows.iter().map(outgoing).collect())
+    }
+
+    /// Claims the publish of the unconfirmed message `id` until `lease_until`, if nobody
+    /// holds it; the message to publish, if this claim won.
+    async fn claim(
+        &self,
+        id: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<Outgoing>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE messages SET next_attempt_at = ?, claimed_by = ?
+             WHERE id = ? AND status = 'recorded' AND next_attempt_at IS NOT NULL
+               AND next_attempt_at <= ?
+             RETURNING id, sender, kind, legal_basis, routing_key, routed, attempts",
+        )
+        .bind(timestamp(lease_until))
+        .bind(&self.instance)
+        .bind(id)
+        .bind(timestamp(now()))
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(row.as_ref().map(outgoing))
+    }
+
+    /// Messages accepted (reached `queued`, by whoever), per adapter name.
+    async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT adapter, accepted FROM accepted_counts ORDER BY adapter")
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+
+    /// The status of the message `sender` sent under its id `client_id`.
+    async fn status(
+        &self,
+        client_id: &str,
+        sender: &str,
+    ) -> Result<Option<StatusView>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT id, kind, recipient, legal_basis, status FROM messages WHERE client_id = ? AND sender = ?",
+        )
+        .bind(client_id)
+        .bind(sender)
+        .fetch_optional(&self.readers)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: String = row.get("id");
+        let history = sqlx::query(
+            "SELECT status, at, reason FROM status_history WHERE message_id = ? ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(|h| {
+            Ok(StatusEntry {
+                status: Status::parse(h.get("status"))?,
+                at: h.get("at"),
+                reason: h.get("reason"),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+        Ok(Some(StatusView {
+            message_id: client_id.into(),
+            gateway_id: id,
+            kind: row.get("kind"),
+            recipient: row.get("recipient"),
+            legal_basis: row.get("legal_basis"),
+            status: Status::parse(row.get("status"))?,
+            history,
+            overdue: Vec::new(),
+        }))
+    }
+
+    /// Every message not yet in a final status (of `sender`, if given), oldest first.
+    async fn open_messages(&self, sender: Option<&str>) -> Result<Vec<StatusView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, h.status AS h_status, h.at, h.reason
+             FROM messages m JOIN status_history h ON h.message_id = m.id
+             WHERE m.status NOT IN ('feedback_given', 'failed', 'expired', 'withdrawn')
+               AND (?1 IS NULL OR m.sender = ?1)
+             ORDER BY m.created_at, m.id, h.seq",
+        )
+        .bind(sender)
+        .fetch_all(&self.readers)
+        .await?;
+        let mut views: Vec<StatusView> = Vec::new();
+        for row in rows {
+            let id: String = row.get("id");
+            if views.last().is_none_or(|v| v.gateway_id != id) {
+                views.push(StatusView {
+                    message_id: row.get("client_id"),
+                    gateway_id: id,
+                    kind: row.get("kind"),
+                    recipient: row.get("recipient"),
+                    legal_basis: row.get("legal_basis"),
+                    status: Status::parse(row.get("status"))?,
+                    history: Vec::new(),
+                    overdue: Vec::new(),
+                });
+            }
+            views.last_mut().expect("pushed").history.push(StatusEntry {
+                status: Status::parse(row.get("h_status"))?,
+                at: row.get("at"),
+                reason: row.get("reason"),
+            });
+        }
+        Ok(views)
+    }
+}
+
+fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Outgoing {
+    Outgoing {
+        id: row.get("id"),
+        sender: row.get("sender"),
+        kind: row.get("kind"),
+        legal_basis: row.get("legal_basis"),
+        routing_key: row.get("routing_key"),
+        routed: row.get("routed"),
+        attempts: row.get("attempts"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::gateway_id;
+
+    /// A database migrated up to (not including) the migration described as `migration`.
+    async fn database_before(migration: &str) -> (std::path::PathBuf, SqlitePool) {
+        let dir = std::env::temp_dir().join(format!("gw-migrate-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("gateway.sqlite"))
+            .create_if_missing(true);
+        let old = SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations");
+        let at = before
+            .migrations
+            .iter()
+            .position(|m| m.description.contains(migration))
+            .expect("the migration exists");
+        before.migrations = before.migrations[..at].to_vec().into();
+        before.run(&old).await.unwrap();
+        (dir, old)
+    }
+
+    #[tokio::test]
+    async fn messages_routed_by_adapter_are_routed_by_transport_after_the_upgrade() {
+        let (dir, old) = database_before("transports").await;
+        for (id, key) in [
+            ("a", "barnevern.bv"),
+            ("b", "politikontakt.pk"),
+            ("c", "sspf.f"),
+        ] {
+            sqlx::query(
+                "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+                 VALUES (?1, ?1, 'school', 'r', 'k', 'b', 'h', ?2, x'00', 'queued', 't', 't')",
+            )
+            .bind(id)
+            .bind(key)
+            .execute(&old)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO accepted_counts (adapter, accepted)
+             VALUES ('barnevern', 3), ('politikontakt', 2), ('sspf', 1)",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"))
+            .await
+            .unwrap();
+        let keys: Vec<String> = sqlx::query_scalar("SELECT routing_key FROM messages ORDER BY id")
+            .fetch_all(&store.readers)
+            .await
+            .unwrap();
+        assert_eq!(keys, ["queue.bv", "inbox.pk", "inbox.f"]);
+        assert_eq!(
+            store.accepted_counts().await.unwrap(),
+            [("inbox".to_owned(), 3), ("queue".to_owned(), 3)]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn messages_recorded_before_sender_ids_keep_their_id_as_their_senders() {
+        let (dir, old) = database_before("sender message ids").await;
+        let path = dir.join("gateway.sqlite");
+        let id = "6f1c2f0e-8a4b-4c55-9d6e-0b7a1f2c3d4e";
+        sqlx::query(
+            "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+             VALUES (?, 'school', 'bv', 'no.bekymringsmelding', 'no.bvl2021.13-2', 'h', 'k', x'00', 'queued', 't', 't')",
+        )
+        .bind(id)
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        let view = store
+            .status(id, "school")
+            .await
+            .unwrap()
+            .expect("found by its id");
+        assert_eq!(
+            (view.message_id.as_str(), view.gateway_id.as_str()),
+            (id, id)
+        );
+        assert!(store.status(id, "another").await.unwrap().is_none());
+        // The same id from another sender is a message of its own.
+        let new = NewMessage {
+            id: gateway_id("another", id),
+            client_id: id.into(),
+            sender: "another".into(),
+            recipient: "bv".into(),
+            kind: "no.bekymringsmelding".into(),
+            legal_basis: "no.bvl2021.13-2".into(),
+            body_hash: "h2".into(),
+            routing_key: "k".into(),
+            routed: vec![0],
+            consent_ref: None,
+        };
+        assert_eq!(store.record(&new, now()).await.unwrap(), Recorded::New);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
