@@ -98,7 +98,7 @@ impl Health {
             let _ = writeln!(
                 out,
                 "referral_adapter_messages_total{{adapter=\"{}\",outcome=\"{}\"}} {n}",
-                adapter.name(),
+                adapter.as_str(),
                 count.as_str()
             );
         }

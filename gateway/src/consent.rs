@@ -150,7 +150,7 @@ impl ConsentRequest {
         }
         let mut recipient_types = Vec::new();
         for (i, t) in self.recipient_types.iter().enumerate() {
-            match serde_json::from_value(serde_json::Value::String(t.clone())) {
+            match t.parse() {
                 Ok(t) => recipient_types.push(t),
                 Err(_) => errors.push(FieldError::new(
                     format!("/recipientTypes/{i}"),

@@ -89,7 +89,7 @@ pub async fn replay(
             return Err(error.into());
         }
         message.delivery.ack(BasicAckOptions::default()).await?;
-        tracing::info!(message_id = ?id, adapter = adapter.name(), "dead letter replayed");
+        tracing::info!(message_id = ?id, adapter = adapter.as_str(), "dead letter replayed");
         replayed.extend(id);
     }
     put_back(channel, &kept).await?;

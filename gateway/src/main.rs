@@ -143,7 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dead { action } => {
             let adapter = |name: &str| -> anyhow::Result<Transport> {
-                serde_json::from_value(serde_json::Value::String(name.into()))
+                name.parse()
                     .map_err(|_| anyhow::anyhow!("no adapter {name:?}: queue or inbox"))
             };
             let topology = contract::broker::Topology::new(

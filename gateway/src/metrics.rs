@@ -50,7 +50,7 @@ impl Metrics {
             EVENTS,
             format!(
                 "adapter=\"{}\",event=\"{}\"",
-                adapter.name(),
+                adapter.as_str(),
                 event.as_str()
             ),
         );

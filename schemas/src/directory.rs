@@ -14,8 +14,21 @@ pub enum Country {
 }
 
 /// Agency types: the vocabulary of the legal-basis catalog, each of one country.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum AgencyType {
     // Norway
     School,
@@ -46,6 +59,8 @@ pub enum AgencyType {
     Ssp,
 }
 
+crate::named!(AgencyType, Transport);
+
 impl AgencyType {
     /// The country whose agencies are of this type.
     pub fn country(self) -> Country {
@@ -74,8 +89,21 @@ impl fmt::Display for AgencyId {
 /// How a message reaches its recipient: the transport, which names the adapter that
 /// carries it and its queues. Who receives (barnevern, the police contact, an SSPF
 /// coordinator) is the agency's type; in what format, the message kind's renderer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Transport {
     /// Into an AMQP receiving queue that the agency's case system consumes, with receipts
     /// back.
@@ -91,7 +119,7 @@ impl Transport {
     /// The transport a routing key (`<transport>.<recipient>`) leads to.
     pub fn of_routing_key(key: &str) -> Option<Self> {
         let name = key.split('.').next()?;
-        Self::ALL.into_iter().find(|a| a.name() == name)
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
     /// The transport's name in queue names, routing keys and metric labels.

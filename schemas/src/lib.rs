@@ -18,3 +18,7 @@ pub mod message;
 pub mod process;
 pub mod render;
 pub mod status;
+
+mod named;
+
+pub use strum;

@@ -6,18 +6,33 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The message kinds the gateway carries; each has a schema `schemas/kinds/<kind>.schema.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum Kind {
     /// Bekymringsmelding from a public reporter to barnevern (Norway).
-    #[serde(rename = "no.bekymringsmelding")]
+    #[strum(serialize = "no.bekymringsmelding")]
     NoBekymringsmelding,
     /// Referral to the municipality's police contact (Norway).
-    #[serde(rename = "no.politikontakt")]
+    #[strum(serialize = "no.politikontakt")]
     NoPolitikontakt,
     /// Request to the SSPF coordinator or the local SIG (Sweden).
-    #[serde(rename = "se.sspf-sig")]
+    #[strum(serialize = "se.sspf-sig")]
     SeSspfSig,
 }
+
+crate::named!(Kind);
 
 impl Kind {
     /// Every kind.
@@ -26,21 +41,6 @@ impl Kind {
         Self::NoPolitikontakt,
         Self::SeSspfSig,
     ];
-
-    /// The kind's name, as in envelopes and schema file names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NoBekymringsmelding => "no.bekymringsmelding",
-            Self::NoPolitikontakt => "no.politikontakt",
-            Self::SeSspfSig => "se.sspf-sig",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The client's message id (a UUID): the idempotency key and the id of the message everywhere.

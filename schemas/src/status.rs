@@ -19,8 +19,18 @@ pub struct StatusEvent {
 }
 
 /// The events adapters report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     Delivered,
     /// A transient failure; another attempt follows (the status does not change).
@@ -31,19 +41,7 @@ pub enum Event {
     FeedbackGiven,
 }
 
-impl Event {
-    /// The event's name (metric label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Delivered => "delivered",
-            Self::Retrying => "retrying",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-            Self::Received => "received",
-            Self::FeedbackGiven => "feedback_given",
-        }
-    }
-}
+crate::named!(Event);
 
 /// Publishes `event` to the gateway on `channel` (in confirm mode); `Ok` once confirmed.
 pub async fn report(

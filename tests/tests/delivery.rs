@@ -397,6 +397,18 @@ async fn publish_routed(
     recipient: &str,
     copies: usize,
 ) -> String {
+    publish_routed_as(h, adapter, recipient, copies, None).await
+}
+
+/// `copies` of a routed referral to `recipient`, with `property_id` as the AMQP
+/// `message_id` (default: the body's); the gateway's id of it.
+async fn publish_routed_as(
+    h: &Harness,
+    adapter: contract::directory::Transport,
+    recipient: &str,
+    copies: usize,
+    property_id: Option<&str>,
+) -> String {
     let referral = example("no.politikontakt.anonymised");
     let gid = tests::gateway_id(SCHOOL, &referral);
     let routed = json!({
@@ -420,7 +432,7 @@ async fn publish_routed(
             &topology.exchange(),
             &contract::broker::Topology::routing_key(adapter, recipient),
             routed.to_string().as_bytes(),
-            lapin::BasicProperties::default().with_message_id(gid.as_str().into()),
+            lapin::BasicProperties::default().with_message_id(property_id.unwrap_or(&gid).into()),
             Duration::from_secs(5),
         )
         .await
@@ -430,7 +442,28 @@ async fn publish_routed(
 }
 
 #[tokio::test]
-async fn the_barnevern_adapter_never_delivers_another_kind_under_the_ks_type() {
+async fn a_message_whose_properties_and_body_disagree_on_its_id_is_dead_lettered() {
+    let inbox = FakeInbox::start(&[]).await;
+    let directory = inbox.directory_in(&temp_dir());
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    h.start_adapters().await;
+    let transport = contract::directory::Transport::Inbox;
+    let other = uuid::Uuid::new_v4().to_string();
+    publish_routed_as(&h, transport, "no-oslo-politikontakt", 1, Some(&other)).await;
+    let got = h
+        .drain(
+            &h.topology().dead_queue(transport),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(got.len(), 1, "dead-lettered");
+    assert!(inbox.ids_at("/inbox").is_empty(), "never delivered");
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_queue_transport_never_delivers_a_kind_not_for_its_recipient() {
     let mut h = Harness::new().await;
     h.start_adapters().await;
     let barnevern = contract::directory::Transport::Queue;

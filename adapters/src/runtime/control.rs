@@ -37,7 +37,7 @@ pub async fn handle<A: Adapter>(adapter: &A, ledger: &dyn Ledger, delivery: Deli
         Ok(w) => withdraw(adapter, ledger, &w).await,
         Err(_) => {
             tracing::warn!(
-                adapter = adapter.kind().name(),
+                adapter = adapter.kind().as_str(),
                 "unreadable control message dropped"
             );
             true
@@ -54,7 +54,7 @@ pub async fn handle<A: Adapter>(adapter: &A, ledger: &dyn Ledger, delivery: Deli
 }
 
 async fn withdraw<A: Adapter>(adapter: &A, ledger: &dyn Ledger, w: &Withdrawal) -> bool {
-    let name = adapter.kind().name();
+    let name = adapter.kind().as_str();
     let mut done = true;
     for id in &w.message_ids {
         // A delivery in flight may still reach the recipient: wait for its outcome (then

@@ -125,7 +125,7 @@ struct Context<A> {
 /// Consumes `adapter`'s work and control queues until cancelled: a supervisor that starts a
 /// fresh session (connection, channel, consumers) whenever one ends, logging each loss.
 pub async fn consume<A: Adapter>(adapter: Arc<A>, settings: Settings, cancel: CancellationToken) {
-    let name = format!("adapter-{}", adapter.kind().name());
+    let name = format!("adapter-{}", adapter.kind().as_str());
     while !cancel.is_cancelled() {
         match session(&adapter, &settings, &name, &cancel).await {
             Ok(()) => return,
@@ -248,22 +248,32 @@ async fn session<A: Adapter>(
 /// Hands one delivery to the adapter and acks, retries or dead-letters it.
 async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
     let kind = context.adapter.kind();
-    let adapter = kind.name();
-    let message_id = delivery
-        .properties
-        .message_id()
-        .as_ref()
-        .map(|id| id.to_string())
-        .unwrap_or_default();
+    let adapter = kind.as_str();
     let ledger = &context.settings.ledger;
+    // The message id is the body's; the AMQP property (which the recipient de-duplicates
+    // and receipts correlate by) must agree, or the message is not what it says it is.
     let msg = match serde_json::from_slice::<RoutedMessage>(&delivery.data) {
-        Ok(msg) => msg,
-        Err(_) => {
-            tracing::warn!(%message_id, adapter, "not a routed message; dead-lettered");
+        Ok(msg)
+            if delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|p| p.as_str())
+                == Some(msg.message_id.to_string().as_str()) =>
+        {
+            msg
+        }
+        parsed => {
+            let why = match parsed {
+                Ok(_) => "message id of the properties and the body differ",
+                Err(_) => "not a routed message",
+            };
+            tracing::warn!(adapter, why, "dead-lettered");
             let _ = dead_letter(&delivery).await;
             return;
         }
     };
+    let message_id = msg.message_id.to_string();
     let outcome = match ledger.claim(&message_id).await {
         Ok(claim @ (Claim::Won | Claim::WonAfterUnknown)) => {
             if claim == Claim::WonAfterUnknown {
@@ -357,7 +367,7 @@ async fn retry_later<A: Adapter>(
     retry_after: Option<Duration>,
 ) -> Result<bool, lapin::Error> {
     let kind = context.adapter.kind();
-    let adapter = kind.name();
+    let adapter = kind.as_str();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let headers = delivery.properties.headers().as_ref();
     match context.settings.retry.next(headers, retry_after, now) {

@@ -233,11 +233,9 @@ pub struct ListFilter {
 }
 
 fn with_overdue(app: &AppState, mut view: StatusView) -> StatusView {
-    if let Ok(kind) = serde_json::from_value(serde_json::Value::String(view.kind.clone())) {
-        view.overdue = app
-            .deadlines
-            .missed(kind, view.status, &view.history, app.clock.now());
-    }
+    view.overdue = app
+        .deadlines
+        .missed(view.kind, view.status, &view.history, app.clock.now());
     view
 }
 

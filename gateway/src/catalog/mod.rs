@@ -728,12 +728,10 @@ fn parties(tag: &str, names: &[String], list: &'static str) -> Result<Parties, C
     names
         .iter()
         .map(|name| {
-            serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
-                CatalogError::UnknownAgencyType {
-                    tag: tag.into(),
-                    name: name.clone(),
-                    list,
-                }
+            name.parse().map_err(|_| CatalogError::UnknownAgencyType {
+                tag: tag.into(),
+                name: name.clone(),
+                list,
             })
         })
         .collect::<Result<_, _>>()

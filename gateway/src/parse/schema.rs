@@ -129,7 +129,7 @@ impl Contracts {
         let mut errors = field_errors(&self.envelope, &value, "");
         if let Some(kind) = value
             .get("kind")
-            .and_then(|k| serde_json::from_value::<Kind>(k.clone()).ok())
+            .and_then(|k| k.as_str()?.parse::<Kind>().ok())
             && let Some(payload) = value.get("payload").filter(|p| p.is_object())
         {
             errors.extend(field_errors(&self.kinds[&kind], payload, "/payload"));

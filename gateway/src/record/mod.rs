@@ -13,6 +13,7 @@ pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use contract::message::Kind;
 use serde::Serialize;
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -23,8 +24,18 @@ pub trait Store: Messages + Consents {}
 impl<T: Messages + Consents> Store for T {}
 
 /// Where a message stands, as the sender sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     /// Recorded by the gateway; the broker has not confirmed it yet.
     Recorded,
@@ -44,21 +55,9 @@ pub enum Status {
     Expired,
 }
 
-impl Status {
-    /// The status's name, as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Recorded => "recorded",
-            Self::Queued => "queued",
-            Self::Delivered => "delivered",
-            Self::Withdrawn => "withdrawn",
-            Self::Received => "received",
-            Self::FeedbackGiven => "feedback_given",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-        }
-    }
+contract::named!(Status);
 
+impl Status {
     /// Whether nothing more happens to a message in this status.
     pub fn is_final(self) -> bool {
         matches!(
@@ -81,20 +80,6 @@ impl Status {
             Failed => &[Recorded, Queued, Delivered],
             Expired => &[Recorded, Queued],
             Withdrawn => &[Recorded, Queued],
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "recorded" => Ok(Self::Recorded),
-            "queued" => Ok(Self::Queued),
-            "delivered" => Ok(Self::Delivered),
-            "withdrawn" => Ok(Self::Withdrawn),
-            "received" => Ok(Self::Received),
-            "feedback_given" => Ok(Self::FeedbackGiven),
-            "failed" => Ok(Self::Failed),
-            "expired" => Ok(Self::Expired),
-            other => Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
         }
     }
 }
@@ -178,7 +163,7 @@ pub struct StatusView {
     pub message_id: String,
     /// The gateway's id: the one the recipient's system, receipts and operators know.
     pub gateway_id: String,
-    pub kind: String,
+    pub kind: Kind,
     pub recipient: String,
     pub legal_basis: String,
     pub status: Status,
@@ -186,6 +171,12 @@ pub struct StatusView {
     /// Deadlines it has missed (filled in by the API, from the deadlines configuration).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overdue: Vec<crate::deadlines::Missed>,
+}
+
+/// Reads a name (a status, a kind) as the store holds it.
+pub(crate) fn stored<T: std::str::FromStr>(name: &str) -> Result<T, StoreError> {
+    name.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown name {name:?}")))
 }
 
 /// A failure of the database.

@@ -87,7 +87,7 @@ async fn apply(
         let moved = store
             .advance(&event.message_id, status, event.reason.as_deref())
             .await?;
-        tracing::info!(message_id = %event.message_id, adapter = event.adapter.name(), status = status.as_str(), moved, "status event");
+        tracing::info!(message_id = %event.message_id, adapter = event.adapter.as_str(), status = status.as_str(), moved, "status event");
     }
     Ok(())
 }

@@ -85,7 +85,7 @@ impl Topology {
 
     /// The work queue of an adapter.
     pub fn work_queue(&self, adapter: Transport) -> String {
-        format!("{}adapter.{}", self.prefix, adapter.name())
+        format!("{}adapter.{}", self.prefix, adapter.as_str())
     }
 
     /// The queue of status events from the adapters, which the gateway consumes.
@@ -98,17 +98,17 @@ impl Topology {
 
     /// The control queue of an adapter: withdrawals of messages it must not deliver.
     pub fn control_queue(&self, adapter: Transport) -> String {
-        format!("{}adapter.{}.control", self.prefix, adapter.name())
+        format!("{}adapter.{}.control", self.prefix, adapter.as_str())
     }
 
     /// The routing key of control messages for `adapter`.
     pub fn control_key(adapter: Transport) -> String {
-        format!("control.{}", adapter.name())
+        format!("control.{}", adapter.as_str())
     }
 
     /// The dead-letter queue of an adapter.
     pub fn dead_queue(&self, adapter: Transport) -> String {
-        format!("{}adapter.{}.dead", self.prefix, adapter.name())
+        format!("{}adapter.{}.dead", self.prefix, adapter.as_str())
     }
 
     /// The retry queue of an adapter whose messages wait `delay_secs` (one of
@@ -117,7 +117,7 @@ impl Topology {
         format!(
             "{}adapter.{}.retry.{delay_secs}s",
             self.prefix,
-            adapter.name()
+            adapter.as_str()
         )
     }
 
@@ -144,7 +144,7 @@ impl Topology {
 
     /// The routing key of a message for `recipient` through `adapter`.
     pub fn routing_key(adapter: Transport, recipient: &str) -> String {
-        format!("{}.{recipient}", adapter.name())
+        format!("{}.{recipient}", adapter.as_str())
     }
 
     /// Declares the routing exchange, the dead-letter exchange and every adapter's queues.
@@ -225,7 +225,7 @@ impl Topology {
         ));
         for adapter in Transport::ALL {
             let (work, dead) = (self.work_queue(adapter), self.dead_queue(adapter));
-            let mut args = dead_lettered(self.dead_letter_exchange(), adapter.name().into());
+            let mut args = dead_lettered(self.dead_letter_exchange(), adapter.as_str().into());
             args.push(("x-delivery-limit", Arg::Number(self.delivery_limit)));
             d.queues.push((work.clone(), args));
             d.queues.push((dead.clone(), quorum()));
@@ -236,9 +236,9 @@ impl Topology {
                 Self::control_key(adapter),
             ));
             d.bindings
-                .push((work, self.exchange(), format!("{}.#", adapter.name())));
+                .push((work, self.exchange(), format!("{}.#", adapter.as_str())));
             d.bindings
-                .push((dead, self.dead_letter_exchange(), adapter.name().into()));
+                .push((dead, self.dead_letter_exchange(), adapter.as_str().into()));
             for delay in RETRY_DELAYS_SECS {
                 let mut args = dead_lettered(String::new(), self.work_queue(adapter));
                 args.push(("x-message-ttl", Arg::Number(delay * 1000)));

@@ -3,7 +3,8 @@
 use super::SqliteStore;
 use crate::consent::{Consent, SubjectKey};
 use crate::record::{
-    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, now, timestamp,
+    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, now, stored,
+    timestamp,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -131,7 +132,7 @@ impl Consents for SqliteStore {
                 client_id: row.get("client_id"),
                 routing_key: row.get("routing_key"),
             };
-            match Status::parse(row.get("status"))? {
+            match stored(row.get("status"))? {
                 Status::Withdrawn => withdrawal.stopped.push(affected),
                 Status::Delivered => withdrawal.delivered.push(affected),
                 _ => {}

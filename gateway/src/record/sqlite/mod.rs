@@ -7,7 +7,7 @@ mod consents;
 
 use super::{
     Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError, now,
-    timestamp,
+    stored, timestamp,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -113,7 +113,7 @@ impl Messages for SqliteStore {
         .await?;
         Ok(Recorded::Existing {
             body_hash: row.get("body_hash"),
-            status: Status::parse(row.get("status"))?,
+            status: stored(row.get("status"))?,
         })
     }
 
@@ -262,7 +262,7 @@ impl Messages for SqliteStore {
         .iter()
         .map(|h| {
             Ok(StatusEntry {
-                status: Status::parse(h.get("status"))?,
+                status: stored(h.get("status"))?,
                 at: h.get("at"),
                 reason: h.get("reason"),
             })
@@ -271,10 +271,10 @@ impl Messages for SqliteStore {
         Ok(Some(StatusView {
             message_id: client_id.into(),
             gateway_id: id,
-            kind: row.get("kind"),
+            kind: stored(row.get("kind"))?,
             recipient: row.get("recipient"),
             legal_basis: row.get("legal_basis"),
-            status: Status::parse(row.get("status"))?,
+            status: stored(row.get("status"))?,
             history,
             overdue: Vec::new(),
         }))
@@ -299,16 +299,16 @@ impl Messages for SqliteStore {
                 views.push(StatusView {
                     message_id: row.get("client_id"),
                     gateway_id: id,
-                    kind: row.get("kind"),
+                    kind: stored(row.get("kind"))?,
                     recipient: row.get("recipient"),
                     legal_basis: row.get("legal_basis"),
-                    status: Status::parse(row.get("status"))?,
+                    status: stored(row.get("status"))?,
                     history: Vec::new(),
                     overdue: Vec::new(),
                 });
             }
             views.last_mut().expect("pushed").history.push(StatusEntry {
-                status: Status::parse(row.get("h_status"))?,
+                status: stored(row.get("h_status"))?,
                 at: row.get("at"),
                 reason: row.get("reason"),
             });
