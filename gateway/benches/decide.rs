@@ -18,7 +18,7 @@ fn bench(c: &mut Criterion) {
     let catalog = Catalog::load(&root.join("schemas/legal-bases.toml")).unwrap();
     let directory = Directory::load(&root.join("ops/config/directory.dev.toml")).unwrap();
     let key = SubjectKey::new(b"bench");
-    let today = gateway::record::now().date();
+    let today = time::OffsetDateTime::now_utc().date();
     let sender = directory.get("no-oslo-hasle-skole").unwrap();
     // 2 KiB of ordinary case description, as an anonymised message carries it.
     let sentences = std::fs::read_to_string(root.join("gateway/tests/samples/ordinary.txt"))

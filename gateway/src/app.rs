@@ -133,7 +133,10 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         typ: config.auth.typ.clone(),
     };
     let auth = Authenticator::new(rules, keys, directory.clone());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.sqlite_path).await?);
+    // The one clock of the store, the engine, the deadlines and the outbox.
+    let clock = Arc::new(Clock::default());
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.store.sqlite_path, clock.clone()).await?);
 
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
@@ -157,6 +160,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         Duration::from_millis(config.outbox.interval_ms),
         config.outbox.batch,
         lease,
+        clock.clone(),
     );
     tokio::spawn({
         let (link, cancel) = (link.clone(), cancel.clone());
@@ -174,7 +178,6 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         metrics.clone(),
         cancel.clone(),
     ));
-    let clock = Arc::new(Clock::default());
     let state = Arc::new(AppState {
         auth,
         contracts,

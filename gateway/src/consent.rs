@@ -45,12 +45,13 @@ pub enum SubjectRef {
 }
 
 impl SubjectRef {
-    /// A stable form: national IDs as digits (personnummer with the century), names
-    /// lower-cased with single spaces.
-    pub fn canonical(&self) -> Option<String> {
+    /// A stable form: national IDs as digits (personnummer with the century, a ten-digit
+    /// one placed in the hundred years before `today`), names lower-cased with single
+    /// spaces.
+    pub fn canonical(&self, today: Date) -> Option<String> {
         match self {
             Self::Personnummer(p) => {
-                let birth = crate::decide::subject::personnummer_birth(p)?;
+                let birth = crate::birth::personnummer_birth(p, today)?;
                 let digits: String = p.chars().filter(char::is_ascii_digit).collect();
                 let full = if digits.len() == 12 {
                     digits
@@ -60,11 +61,11 @@ impl SubjectRef {
                 Some(format!("se:{full}"))
             }
             Self::Fodselsnummer(f) => {
-                crate::decide::subject::fnr_birth(f)?;
+                crate::birth::fnr_birth(f)?;
                 Some(format!("no:{f}"))
             }
             Self::NameAndBirthDate { name, birth_date } => {
-                crate::decide::subject::parse_date(birth_date)?;
+                crate::birth::parse_date(birth_date)?;
                 let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 (!name.is_empty()).then(|| format!("name:{}|{birth_date}", name.to_lowercase()))
             }
@@ -111,11 +112,11 @@ pub struct ConsentRequest {
     pub form: ConsentForm,
 }
 
-/// Who records a consent, and when.
+/// Who records a consent, and when (by the gateway's clock).
 pub struct Recorder<'a> {
     pub organisation: &'a str,
     pub person: &'a str,
-    pub at: String,
+    pub at: time::OffsetDateTime,
 }
 
 impl ConsentRequest {
@@ -127,7 +128,7 @@ impl ConsentRequest {
         catalog: &Catalog,
     ) -> Result<Consent, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let subject_hash = match self.subject.canonical() {
+        let subject_hash = match self.subject.canonical(by.at.date()) {
             Some(c) => key.hash(&c),
             None => {
                 errors.push(FieldError::new(
@@ -159,8 +160,8 @@ impl ConsentRequest {
                 )),
             }
         }
-        let valid_from = crate::decide::subject::parse_date(&self.valid_from);
-        let valid_to = crate::decide::subject::parse_date(&self.valid_to);
+        let valid_from = crate::birth::parse_date(&self.valid_from);
+        let valid_to = crate::birth::parse_date(&self.valid_to);
         match (valid_from, valid_to) {
             (Some(from), Some(to)) if from <= to => {}
             (Some(_), Some(_)) => errors.push(FieldError::new(
@@ -193,7 +194,7 @@ impl ConsentRequest {
             valid_from,
             valid_to,
             form: self.form,
-            recorded_at: by.at,
+            recorded_at: crate::record::timestamp(by.at),
             withdrawn_at: None,
         })
     }
@@ -246,7 +247,7 @@ pub mod iso_date {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
         let text = String::deserialize(d)?;
-        crate::decide::subject::parse_date(&text)
+        crate::birth::parse_date(&text)
             .ok_or_else(|| serde::de::Error::custom("not a date (YYYY-MM-DD)"))
     }
 

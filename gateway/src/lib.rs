@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod authenticate;
+pub mod birth;
 pub mod catalog;
 pub mod config;
 pub mod consent;
@@ -19,4 +20,5 @@ pub mod parse;
 pub mod peek;
 pub mod publish;
 pub mod record;
+pub mod scan;
 pub mod track;

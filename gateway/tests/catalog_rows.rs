@@ -4,9 +4,9 @@
 
 use contract::directory::{AgencyType, Country, Directory};
 use contract::message::Kind;
+use gateway::birth::parse_date;
 use gateway::catalog::{Basis, Catalog, Parties};
 use gateway::consent::{Consent, ConsentForm, Grantor, SubjectKey};
-use gateway::decide::subject::parse_date;
 use gateway::decide::{Facts, Rule, decide};
 use gateway::parse::Contracts;
 use serde_json::{Value, json};
@@ -254,7 +254,7 @@ fn subject_hash(envelope: &Value) -> String {
         .parse(envelope.to_string().as_bytes())
         .unwrap();
     gateway::decide::subject::identity(envelope.kind, &envelope.payload)
-        .and_then(|s| s.canonical())
+        .and_then(|s| s.canonical(today()))
         .map(|c| WORLD.key.hash(&c))
         .unwrap_or_default()
 }

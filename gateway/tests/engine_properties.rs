@@ -237,7 +237,7 @@ fn broken_rule(
     basis: &Basis,
 ) -> Option<String> {
     let w = &*WORLD;
-    let today = gateway::record::now().date();
+    let today = time::OffsetDateTime::now_utc().date();
     let kind = w.catalog.kind(envelope.kind);
     if !kind.recipients.contains(&recipient.agency_type) {
         return Some("kind to a recipient type it does not name".into());
@@ -332,7 +332,7 @@ proptest! {
             envelope: &envelope,
             consent: None,
             subject_key: &w.key,
-            today: gateway::record::now().date(),
+            today: time::OffsetDateTime::now_utc().date(),
         };
         let decision = decide(facts, &w.directory, &w.catalog);
         if let Some(route) = decision.route() {

@@ -3,7 +3,7 @@
 //! pass. The counts are the README's.
 
 use gateway::catalog::Catalog;
-use gateway::decide::Identifier;
+use gateway::scan::Identifier;
 use std::path::Path;
 
 fn lines(name: &str) -> Vec<String> {

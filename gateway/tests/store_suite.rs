@@ -6,10 +6,14 @@ use contract::directory::AgencyType;
 use contract::message::Kind;
 use gateway::consent::{Consent, ConsentForm, Grantor};
 use gateway::record::{
-    ConsentRecorded, NewMessage, Recorded, Refused, SqliteStore, Status, Store, gateway_id, now,
+    ConsentRecorded, NewMessage, Recorded, Refused, SqliteStore, Status, Store, gateway_id,
 };
 use std::sync::Arc;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
 
 /// Two handles on one fresh database of each backend (two instances sharing it).
 async fn backends() -> Vec<(&'static str, Arc<dyn Store>, Arc<dyn Store>)> {
@@ -18,8 +22,8 @@ async fn backends() -> Vec<(&'static str, Arc<dyn Store>, Arc<dyn Store>)> {
     let path = dir.join("gateway.sqlite");
     vec![(
         "sqlite",
-        Arc::new(SqliteStore::open(&path).await.unwrap()),
-        Arc::new(SqliteStore::open(&path).await.unwrap()),
+        Arc::new(SqliteStore::open(&path, Arc::default()).await.unwrap()),
+        Arc::new(SqliteStore::open(&path, Arc::default()).await.unwrap()),
     )]
 }
 

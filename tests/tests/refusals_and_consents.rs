@@ -95,7 +95,7 @@ async fn refusals_are_explained_in_the_readers_language_and_recorded_without_pay
         assert!(errors.iter().any(|e| e["code"] == "recipient_municipality"));
     }
     assert_eq!(status_of(&h, &message).await["type"], "/problems/not-found");
-    let store = SqliteStore::open(&h.config.store.sqlite_path)
+    let store = SqliteStore::open(&h.config.store.sqlite_path, Default::default())
         .await
         .unwrap();
     let refusals = store.refusals(&id(&message), SCHOOL).await.unwrap();

@@ -8,7 +8,7 @@ use super::messages::internal;
 use super::problem::{Problem, ProblemType};
 use crate::consent::{Consent, ConsentRequest, Recorder};
 use crate::parse::ParseError;
-use crate::record::{Affected, ConsentRecorded, now, timestamp};
+use crate::record::{Affected, ConsentRecorded};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -34,7 +34,7 @@ pub async fn post(
     let recorder = Recorder {
         organisation: &caller.agency.id.0,
         person: &caller.subject,
-        at: timestamp(now()),
+        at: app.clock.now(),
     };
     let consent = request
         .into_consent(recorder, &app.subject_key, &app.catalog)

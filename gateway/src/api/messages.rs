@@ -5,10 +5,11 @@ use super::problem::{Problem, ProblemType};
 use super::{AppState, explain};
 use crate::authenticate::Caller;
 use crate::consent::Consent;
+use crate::deadlines::Missed;
 use crate::decide::{Decision, decide};
 use crate::parse::{Envelope, FieldError};
 use crate::record::{
-    NewMessage, Outgoing, Recorded, Refused, Status, StatusView, gateway_id, now, timestamp,
+    NewMessage, Outgoing, Recorded, Refused, Status, StatusView, gateway_id, timestamp,
 };
 use axum::Json;
 use axum::body::Body;
@@ -66,7 +67,7 @@ pub async fn post(
     let routed = envelope.routed(
         MessageId(id.parse().expect("a gateway id is a UUID")),
         sender,
-        timestamp(now()),
+        timestamp(app.clock.now()),
     );
     let new = NewMessage {
         id: id.clone(),
@@ -81,7 +82,7 @@ pub async fn post(
         consent_ref: envelope.legal_basis.consent_ref.clone(),
     };
     let warnings = explain::errors(&decision, &decision.warnings, explain::language(&headers));
-    let hold_until = now() + app.hold;
+    let hold_until = app.clock.now() + app.hold;
     let ids = Ids {
         client: &client_id,
         gateway: &id,
@@ -189,7 +190,7 @@ pub async fn get(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<StatusView>, Problem> {
+) -> Result<Json<MessageView>, Problem> {
     let caller = app.caller(&headers).await?;
     app.store
         .status(&id, &caller.agency.id.0)
@@ -212,7 +213,7 @@ pub async fn list(
     Query(filter): Query<ListFilter>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let caller = app.caller(&headers).await?;
-    let views: Vec<StatusView> = app
+    let views: Vec<MessageView> = app
         .store
         .open_messages(Some(&caller.agency.id.0))
         .await
@@ -232,11 +233,20 @@ pub struct ListFilter {
     overdue: bool,
 }
 
-fn with_overdue(app: &AppState, mut view: StatusView) -> StatusView {
-    view.overdue = app
+/// A message as its sender sees it: its status and history, and the deadlines it missed.
+#[derive(Debug, serde::Serialize)]
+pub struct MessageView {
+    #[serde(flatten)]
+    view: StatusView,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overdue: Vec<Missed>,
+}
+
+fn with_overdue(app: &AppState, view: StatusView) -> MessageView {
+    let overdue = app
         .deadlines
         .missed(view.kind, view.status, &view.history, app.clock.now());
-    view
+    MessageView { view, overdue }
 }
 
 /// A message's ids: the sender's, and the gateway's.
@@ -261,7 +271,10 @@ async fn publish(
         Err(error) => {
             tracing::warn!(message_id = %msg.id, %error, "broker did not confirm; left to the outbox");
             app.store
-                .defer(&msg.id, now() + crate::publish::retry_delay(msg.attempts))
+                .defer(
+                    &msg.id,
+                    app.clock.now() + crate::publish::retry_delay(msg.attempts),
+                )
                 .await
                 .map_err(internal)?;
             Err(not_yet_confirmed())

@@ -5,7 +5,7 @@ mod profile;
 
 pub use profile::{FieldPattern, FieldProfile, Leaf, leaves};
 
-use crate::decide::{Lexicon, LexiconError};
+use crate::scan::{Lexicon, LexiconError};
 use contract::directory::{AgencyType, Country};
 use contract::message::Kind;
 use serde::{Deserialize, Serialize};

@@ -1,10 +1,10 @@
 //! The field profile check: only the fields a basis allows, every field it requires, and
 //! in anonymised messages no identifier in any text.
 
-use super::scan::{Identifier, Lexicon};
 use super::{Reason, Rule};
 use crate::catalog::{FieldProfile, leaves};
 use crate::parse::Payload;
+use crate::scan::{Identifier, Lexicon};
 use serde_json::Value;
 
 /// Adds a reason for each field `payload` carries that `profile` does not allow (the

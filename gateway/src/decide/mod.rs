@@ -12,15 +12,14 @@
 
 mod fields;
 mod reason;
-mod scan;
 pub mod subject;
 
 pub use reason::{Lang, Rule};
-pub use scan::{Identifier, Lexicon, LexiconError};
 
 use crate::catalog::{Basis, Catalog, GroupRule};
 use crate::consent::{Consent, Grantor, SubjectKey};
 use crate::parse::Envelope;
+use crate::scan::Identifier;
 use contract::directory::{Agency, Directory, Transport};
 use contract::message::Kind;
 use time::Date;
@@ -311,7 +310,7 @@ impl Check<'_, '_> {
             self.refuse(Rule::ConsentNotValid, REF);
         }
         let subject = subject::identity(envelope.kind, &envelope.payload)
-            .and_then(|s| s.canonical())
+            .and_then(|s| s.canonical(self.facts.today))
             .map(|c| self.facts.subject_key.hash(&c));
         if subject.as_deref() != Some(consent.subject_hash.as_str()) {
             self.refuse(Rule::ConsentSubject, "/payload");

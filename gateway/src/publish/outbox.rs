@@ -4,8 +4,9 @@
 //! publishing (nor the other way round).
 
 use super::Publisher;
-use crate::record::{Store, now};
+use crate::record::Store;
 use contract::broker::PublishError;
+use contract::clock::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -21,17 +22,19 @@ pub struct Outbox {
     batch: u32,
     /// How long a claim holds: longer than one publish with its confirm.
     lease: Duration,
+    clock: Arc<Clock>,
 }
 
 impl Outbox {
     /// An outbox sweeping every `interval`, `batch` messages at most per sweep, each under a
-    /// claim of `lease`.
+    /// claim of `lease` (by the gateway's `clock`).
     pub fn new(
         store: Arc<dyn Store>,
         publisher: Publisher,
         interval: Duration,
         batch: u32,
         lease: Duration,
+        clock: Arc<Clock>,
     ) -> Self {
         Self {
             store,
@@ -39,6 +42,7 @@ impl Outbox {
             interval,
             batch,
             lease,
+            clock,
         }
     }
 
@@ -70,7 +74,7 @@ impl Outbox {
         for _ in 0..self.batch {
             let Some(msg) = self
                 .store
-                .claim_due(1, now() + self.lease, take_over)
+                .claim_due(1, self.clock.now() + self.lease, take_over)
                 .await?
                 .pop()
             else {
@@ -84,7 +88,7 @@ impl Outbox {
                 Err(error) => {
                     tracing::warn!(message_id = %msg.id, %error, attempts = msg.attempts + 1, "outbox publish failed");
                     self.store
-                        .defer(&msg.id, now() + retry_delay(msg.attempts))
+                        .defer(&msg.id, self.clock.now() + retry_delay(msg.attempts))
                         .await?;
                     if matches!(error, PublishError::Unavailable) {
                         break;

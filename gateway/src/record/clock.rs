@@ -3,11 +3,6 @@
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// The current time.
-pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC.
 pub fn timestamp(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)

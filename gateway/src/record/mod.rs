@@ -8,7 +8,7 @@ mod clock;
 mod consents;
 mod sqlite;
 
-pub use clock::{now, parse_timestamp, timestamp};
+pub use clock::{parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use sqlite::SqliteStore;
 
@@ -168,9 +168,6 @@ pub struct StatusView {
     pub legal_basis: String,
     pub status: Status,
     pub history: Vec<StatusEntry>,
-    /// Deadlines it has missed (filled in by the API, from the deadlines configuration).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub overdue: Vec<crate::deadlines::Missed>,
 }
 
 /// Reads a name (a status, a kind) as the store holds it.

@@ -3,8 +3,7 @@
 use super::SqliteStore;
 use crate::consent::{Consent, SubjectKey};
 use crate::record::{
-    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, now, stored,
-    timestamp,
+    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, stored, timestamp,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -86,7 +85,7 @@ impl Consents for SqliteStore {
         organisation: &str,
         id: &str,
     ) -> Result<Option<Withdrawal>, StoreError> {
-        let at = timestamp(now());
+        let at = timestamp(self.clock.now());
         let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE consents SET withdrawn_at = ? WHERE organisation = ? AND id = ? AND withdrawn_at IS NULL")
             .bind(&at)
@@ -147,7 +146,7 @@ impl Consents for SqliteStore {
             "INSERT INTO refusals (at, message_id, sender, recipient, kind, legal_basis, reasons)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(timestamp(now()))
+        .bind(timestamp(self.clock.now()))
         .bind(refused.message_id)
         .bind(refused.sender)
         .bind(refused.recipient)

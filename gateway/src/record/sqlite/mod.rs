@@ -6,13 +6,15 @@
 mod consents;
 
 use super::{
-    Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError, now,
-    stored, timestamp,
+    Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError, stored,
+    timestamp,
 };
 use async_trait::async_trait;
+use contract::clock::Clock;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -23,11 +25,14 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// This gateway instance, as the holder of the publish claims it takes.
     instance: String,
+    /// The gateway's one clock: every time the store writes is its.
+    clock: Arc<Clock>,
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating if needed) the SQLite database at `path`.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating and migrating if needed) the SQLite database at `path`, writing
+    /// times by `clock`.
+    pub async fn open(path: &Path, clock: Arc<Clock>) -> Result<Self, StoreError> {
         let open_error = |source| StoreError::Open {
             path: path.into(),
             source,
@@ -57,6 +62,7 @@ impl SqliteStore {
             writer,
             readers,
             instance: uuid::Uuid::new_v4().to_string(),
+            clock,
         })
     }
 }
@@ -77,7 +83,7 @@ impl Messages for SqliteStore {
         msg: &NewMessage,
         hold_until: OffsetDateTime,
     ) -> Result<Recorded, StoreError> {
-        let at = timestamp(now());
+        let at = timestamp(self.clock.now());
         let inserted = sqlx::query(
             "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -125,7 +131,7 @@ impl Messages for SqliteStore {
              WHERE id = ? AND status = ?",
         )
         .bind(Status::Queued.as_str())
-        .bind(timestamp(now()))
+        .bind(timestamp(self.clock.now()))
         .bind(id)
         .bind(Status::Recorded.as_str())
         .execute(&self.writer)
@@ -155,7 +161,7 @@ impl Messages for SqliteStore {
         let mut query = sqlx::query(&sql)
             .bind(status.as_str())
             .bind(reason)
-            .bind(timestamp(now()))
+            .bind(timestamp(self.clock.now()))
             .bind(id);
         for s in from {
             query = query.bind(s.as_str());
@@ -197,7 +203,7 @@ impl Messages for SqliteStore {
         )
         .bind(timestamp(lease_until))
         .bind(&self.instance)
-        .bind(timestamp(now()))
+        .bind(timestamp(self.clock.now()))
         .bind(take_over)
         .bind(limit)
         .fetch_all(&self.writer)
@@ -221,7 +227,7 @@ impl Messages for SqliteStore {
         .bind(timestamp(lease_until))
         .bind(&self.instance)
         .bind(id)
-        .bind(timestamp(now()))
+        .bind(timestamp(self.clock.now()))
         .fetch_optional(&self.writer)
         .await?;
         Ok(row.as_ref().map(outgoing))
@@ -276,7 +282,6 @@ impl Messages for SqliteStore {
             legal_basis: row.get("legal_basis"),
             status: stored(row.get("status"))?,
             history,
-            overdue: Vec::new(),
         }))
     }
 
@@ -304,7 +309,6 @@ impl Messages for SqliteStore {
                     legal_basis: row.get("legal_basis"),
                     status: stored(row.get("status"))?,
                     history: Vec::new(),
-                    overdue: Vec::new(),
                 });
             }
             views.last_mut().expect("pushed").history.push(StatusEntry {
@@ -379,7 +383,7 @@ mod tests {
         .await
         .unwrap();
         old.close().await;
-        let store = SqliteStore::open(&dir.join("gateway.sqlite"))
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
             .await
             .unwrap();
         let keys: Vec<String> = sqlx::query_scalar("SELECT routing_key FROM messages ORDER BY id")
@@ -409,7 +413,7 @@ mod tests {
         .unwrap();
         old.close().await;
 
-        let store = SqliteStore::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path, Arc::default()).await.unwrap();
         let view = store
             .status(id, "school")
             .await
@@ -433,7 +437,10 @@ mod tests {
             routed: vec![0],
             consent_ref: None,
         };
-        assert_eq!(store.record(&new, now()).await.unwrap(), Recorded::New);
+        assert_eq!(
+            store.record(&new, OffsetDateTime::now_utc()).await.unwrap(),
+            Recorded::New
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }
