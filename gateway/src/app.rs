@@ -6,6 +6,7 @@ use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError, TokenRule
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
 use crate::devkeys::{DevKey, DevKeyError};
+use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
 use crate::publish::{Outbox, Publisher};
@@ -180,16 +181,19 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     ));
     let state = Arc::new(AppState {
         auth,
-        contracts,
-        directory,
-        catalog,
-        subject_key: store.subject_key().await?,
-        store,
-        publisher,
+        intake: Intake {
+            contracts,
+            directory,
+            catalog,
+            subject_key: store.subject_key().await?,
+            store,
+            publisher,
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            hold: lease,
+        },
         link: link.clone(),
         body_limit: config.http.body_limit_bytes,
-        hold: lease,
-        clock: clock.clone(),
         deadlines: config.deadlines.clone(),
         metrics,
     });

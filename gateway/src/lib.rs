@@ -15,6 +15,7 @@ pub mod dead;
 pub mod deadlines;
 pub mod decide;
 pub mod devkeys;
+pub mod intake;
 pub mod metrics;
 pub mod parse;
 pub mod peek;

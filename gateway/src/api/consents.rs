@@ -27,6 +27,7 @@ pub async fn post(
     let caller = app.caller(&headers).await?;
     let bytes = read_json(&headers, body, app.body_limit).await?;
     let request: ConsentRequest = app
+        .intake
         .contracts
         .parse_consent(&bytes)
         .map_err(|e| Problem::of_parse(e, "consent"))?;
@@ -34,12 +35,13 @@ pub async fn post(
     let recorder = Recorder {
         organisation: &caller.agency.id.0,
         person: &caller.subject,
-        at: app.clock.now(),
+        at: app.intake.clock.now(),
     };
     let consent = request
-        .into_consent(recorder, &app.subject_key, &app.catalog)
+        .into_consent(recorder, &app.intake.subject_key, &app.intake.catalog)
         .map_err(|errors| Problem::of_parse(ParseError::Invalid(errors), "consent"))?;
     match app
+        .intake
         .store
         .record_consent(&consent, &body_hash)
         .await
@@ -86,6 +88,7 @@ pub async fn withdraw(
     let caller = app.caller(&headers).await?;
     let organisation = &caller.agency.id.0;
     let withdrawal = app
+        .intake
         .store
         .withdraw_consent(organisation, &id)
         .await
@@ -129,7 +132,7 @@ async fn notify(
             "messageIds": ids,
         }))
         .expect("a notice serialises");
-        app.publisher
+        app.intake.publisher
             .publish_control(adapter, kind, &body)
             .await
             .map_err(|error| {
@@ -145,7 +148,8 @@ async fn notify(
 }
 
 async fn find(app: &AppState, organisation: &str, id: &str) -> Result<Consent, Problem> {
-    app.store
+    app.intake
+        .store
         .consent(organisation, id)
         .await
         .map_err(internal)?

@@ -13,7 +13,7 @@ pub async fn live() -> Json<serde_json::Value> {
 
 /// `GET /readyz`: the database and the broker both answer.
 pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, Problem> {
-    let database = app.store.ping().await.is_ok();
+    let database = app.intake.store.ping().await.is_ok();
     let broker = app.link.channel().await.is_some();
     if database && broker {
         Ok(Json(serde_json::json!({ "status": "ready" })))
@@ -29,21 +29,25 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::problem::Problem> {
     let mut overdue = std::collections::BTreeMap::new();
     for view in app
+        .intake
         .store
         .open_messages(None)
         .await
         .map_err(super::messages::internal)?
     {
-        for missed in app
-            .deadlines
-            .missed(view.kind, view.status, &view.history, app.clock.now())
-        {
+        for missed in app.deadlines.missed(
+            view.kind,
+            view.status,
+            &view.history,
+            app.intake.clock.now(),
+        ) {
             *overdue
                 .entry((view.kind.as_str().to_owned(), missed.as_str().to_owned()))
                 .or_insert(0) += 1;
         }
     }
     let accepted = app
+        .intake
         .store
         .accepted_counts()
         .await

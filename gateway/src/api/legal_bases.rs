@@ -18,20 +18,21 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
         .map(|k| {
             (
                 k.as_str().to_owned(),
-                serde_json::json!(app.catalog.category_names(*k)),
+                serde_json::json!(app.intake.catalog.category_names(*k)),
             )
         })
         .collect();
     let kinds: serde_json::Map<String, serde_json::Value> = Kind::ALL
         .iter()
         .map(|k| {
-            let rule = serde_json::to_value(app.catalog.kind(*k)).expect("a kind serialises");
+            let rule =
+                serde_json::to_value(app.intake.catalog.kind(*k)).expect("a kind serialises");
             (k.as_str().to_owned(), rule)
         })
         .collect();
     Json(serde_json::json!({
-        "bases": app.catalog.bases().into_iter().map(view).collect::<Vec<_>>(),
-        "aliases": app.catalog.aliases(),
+        "bases": app.intake.catalog.bases().into_iter().map(view).collect::<Vec<_>>(),
+        "aliases": app.intake.catalog.aliases(),
         "kinds": kinds,
         "categories": categories,
     }))
@@ -42,7 +43,8 @@ pub async fn show(
     State(app): State<Arc<AppState>>,
     Path(tag): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    app.catalog
+    app.intake
+        .catalog
         .get(&tag)
         .map(|b| Json(view(b)))
         .ok_or_else(|| Problem::new(ProblemType::NotFound, "no legal basis with this tag"))

@@ -9,12 +9,7 @@ mod messages;
 pub mod problem;
 
 use crate::authenticate::{AuthError, Authenticator, Caller};
-use crate::catalog::Catalog;
-use crate::consent::{Consent, SubjectKey};
-use crate::decide::Facts;
-use crate::parse::{Contracts, Envelope};
-use crate::publish::Publisher;
-use crate::record::Store;
+use crate::intake::Intake;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderMap;
@@ -22,25 +17,17 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
 use contract::broker::BrokerLink;
-use contract::directory::Directory;
 use problem::{Problem, ProblemType};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Everything a request handler needs.
 pub struct AppState {
     pub auth: Authenticator,
-    pub contracts: Contracts,
-    pub directory: Arc<Directory>,
-    pub catalog: Catalog,
-    pub store: Arc<dyn Store>,
-    pub subject_key: SubjectKey,
-    pub publisher: Publisher,
+    /// The use case of a message's path, and the parts it shares with the other handlers.
+    pub intake: Intake,
     pub link: Arc<BrokerLink>,
     pub body_limit: usize,
-    /// How long a fresh record is left to its request before the outbox may replay it.
-    pub hold: Duration,
-    pub clock: Arc<contract::clock::Clock>,
     pub deadlines: crate::deadlines::DeadlinesConfig,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -68,22 +55,6 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 impl AppState {
-    /// What a decision on `envelope` from `caller` is made on, today.
-    pub fn facts<'a>(
-        &'a self,
-        caller: &'a Caller,
-        envelope: &'a Envelope,
-        consent: Option<&'a Consent>,
-    ) -> Facts<'a> {
-        Facts {
-            sender: &caller.agency,
-            envelope,
-            consent,
-            subject_key: &self.subject_key,
-            today: self.clock.now().date(),
-        }
-    }
-
     /// The caller named by the request's bearer token.
     pub async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
         let authorization = headers

@@ -1,0 +1,220 @@
+//! Intake: the path of one message through the gateway, as one use case. An authenticated
+//! caller's body is parsed and decided on ([`Intake::assess`]); an allowed message is
+//! recorded and published, a refused one recorded as a refusal ([`Intake::submit`]). It
+//! answers in domain outcomes; the API translates them into HTTP.
+
+use crate::authenticate::Caller;
+use crate::catalog::Catalog;
+use crate::consent::{Consent, SubjectKey};
+use crate::decide::{Decision, Facts, decide};
+use crate::metrics::Metrics;
+use crate::parse::{Contracts, Envelope, ParseError};
+use crate::publish::Publisher;
+use crate::record::{
+    NewMessage, Outgoing, Recorded, Refused, Status, Store, StoreError, gateway_id, timestamp,
+};
+use contract::broker::Topology;
+use contract::clock::Clock;
+use contract::directory::Directory;
+use contract::message::{MessageId, RoutedSender};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The parts of the gateway a message passes through.
+pub struct Intake {
+    pub contracts: Contracts,
+    pub directory: Arc<Directory>,
+    pub catalog: Catalog,
+    pub store: Arc<dyn Store>,
+    pub subject_key: SubjectKey,
+    pub publisher: Publisher,
+    pub clock: Arc<Clock>,
+    pub metrics: Arc<Metrics>,
+    /// How long a fresh record is left to its request before the outbox may replay it.
+    pub hold: Duration,
+}
+
+/// A message parsed and decided on.
+pub struct Assessed<'a> {
+    pub envelope: Envelope,
+    pub decision: Decision<'a>,
+}
+
+/// What became of a submitted message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded and confirmed by the broker (or recorded before, and where it is now).
+    Accepted {
+        client_id: String,
+        gateway_id: String,
+        status: Status,
+    },
+    /// Refused by the legal-basis engine, and recorded as a refusal (ids and reasons).
+    Refused,
+}
+
+/// Why a message could not be taken in.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the body is not a message")]
+    Parse(ParseError),
+    #[error("the message id was used for another message")]
+    IdReused,
+    #[error("the broker has not confirmed the message yet")]
+    NotYetConfirmed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Intake {
+    /// Parses `body` from `caller` and decides on it (nothing recorded).
+    pub async fn assess(&self, caller: &Caller, body: &[u8]) -> Result<Assessed<'_>, IntakeError> {
+        let envelope = self.contracts.parse(body).map_err(|e| {
+            tracing::info!(sender = %caller.agency.id, "message refused: does not fit its contract");
+            IntakeError::Parse(e)
+        })?;
+        let consent = self.cited_consent(caller, &envelope).await?;
+        let decision = decide(
+            self.facts(caller, &envelope, consent.as_ref()),
+            &self.directory,
+            &self.catalog,
+        );
+        Ok(Assessed { envelope, decision })
+    }
+
+    /// What a decision on `envelope` from `caller` is made on, today by the gateway's clock.
+    pub fn facts<'a>(
+        &'a self,
+        caller: &'a Caller,
+        envelope: &'a Envelope,
+        consent: Option<&'a Consent>,
+    ) -> Facts<'a> {
+        Facts {
+            sender: &caller.agency,
+            envelope,
+            consent,
+            subject_key: &self.subject_key,
+            today: self.clock.now().date(),
+        }
+    }
+
+    /// Records and publishes an allowed message (once per sender and id: a repeat finds
+    /// the first), or records a refusal.
+    pub async fn submit(
+        &self,
+        caller: &Caller,
+        assessed: &Assessed<'_>,
+    ) -> Result<Outcome, IntakeError> {
+        let Assessed { envelope, decision } = assessed;
+        let client_id = envelope.message_id.to_string();
+        let id = gateway_id(&caller.agency.id.0, &client_id);
+        let Some(route) = decision.route() else {
+            self.refuse(caller, assessed, &client_id, &id).await?;
+            return Ok(Outcome::Refused);
+        };
+        let sender = RoutedSender {
+            agency: caller.agency.id.clone(),
+            agency_type: caller.agency.agency_type,
+            orgnr: caller.agency.orgnr.clone(),
+        };
+        let routed = envelope.routed(
+            MessageId(id.parse().expect("a gateway id is a UUID")),
+            sender,
+            timestamp(self.clock.now()),
+        );
+        let new = NewMessage {
+            id: id.clone(),
+            client_id: client_id.clone(),
+            sender: caller.agency.id.0.clone(),
+            recipient: route.recipient.id.0.clone(),
+            kind: envelope.kind.as_str().into(),
+            legal_basis: route.basis.tag.clone(),
+            body_hash: hex::encode(Sha256::digest(
+                serde_json::to_vec(envelope).expect("an envelope serialises"),
+            )),
+            routing_key: Topology::routing_key(route.adapter, &route.recipient.id.0),
+            routed: serde_json::to_vec(&routed).expect("a routed message serialises"),
+            consent_ref: envelope.legal_basis.consent_ref.clone(),
+        };
+        let hold_until = self.clock.now() + self.hold;
+        let accepted = |status| Outcome::Accepted {
+            client_id: client_id.clone(),
+            gateway_id: id.clone(),
+            status,
+        };
+        match self.store.record(&new, hold_until).await? {
+            Recorded::New => self.publish(&new.outgoing()).await.map(accepted),
+            Recorded::Existing { body_hash, .. } if body_hash != new.body_hash => {
+                tracing::info!(message_id = %id, sender = %new.sender, "message id reused for another message");
+                Err(IntakeError::IdReused)
+            }
+            Recorded::Existing { status, .. } if status != Status::Recorded => Ok(accepted(status)),
+            // Still unconfirmed: publish only under a claim won in the store; if the outbox
+            // or another request holds the message, it is on its way: ask again later.
+            Recorded::Existing { .. } => match self.store.claim(&id, hold_until).await? {
+                Some(claimed) => self.publish(&claimed).await.map(accepted),
+                None => Err(IntakeError::NotYetConfirmed),
+            },
+        }
+    }
+
+    /// The consent the envelope cites, if the caller's organisation recorded it.
+    async fn cited_consent(
+        &self,
+        caller: &Caller,
+        envelope: &Envelope,
+    ) -> Result<Option<Consent>, StoreError> {
+        match &envelope.legal_basis.consent_ref {
+            None => Ok(None),
+            Some(id) => self.store.consent(&caller.agency.id.0, id).await,
+        }
+    }
+
+    /// Records a refusal: ids, kind, tag and the reasons' codes and pointers only.
+    async fn refuse(
+        &self,
+        caller: &Caller,
+        Assessed { envelope, decision }: &Assessed<'_>,
+        client_id: &str,
+        gateway_id: &str,
+    ) -> Result<(), StoreError> {
+        let codes: Vec<&str> = decision.refusals.iter().map(|r| r.rule.code()).collect();
+        tracing::info!(message_id = %gateway_id, sender = %caller.agency.id, kind = %envelope.kind, legal_basis = %envelope.legal_basis.tag, refusals = ?codes, "message refused");
+        let reasons = decision
+            .refusals
+            .iter()
+            .map(|r| serde_json::json!({"rule": r.rule.code(), "pointer": r.pointer}))
+            .collect();
+        self.store
+            .record_refusal(&Refused {
+                message_id: client_id,
+                sender: &caller.agency.id.0,
+                recipient: &envelope.recipient,
+                kind: envelope.kind.as_str(),
+                legal_basis: &envelope.legal_basis.tag,
+                reasons: serde_json::Value::Array(reasons),
+            })
+            .await?;
+        self.metrics.count_refused(codes[0]);
+        Ok(())
+    }
+
+    /// Publishes a message this request holds the claim of: queued once confirmed; left to
+    /// the outbox (later) if not.
+    async fn publish(&self, msg: &Outgoing) -> Result<Status, IntakeError> {
+        match self.publisher.publish(msg).await {
+            Ok(()) => {
+                self.store.mark_queued(&msg.id).await?;
+                tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
+                Ok(Status::Queued)
+            }
+            Err(error) => {
+                tracing::warn!(message_id = %msg.id, %error, "broker did not confirm; left to the outbox");
+                let retry = self.clock.now() + crate::publish::retry_delay(msg.attempts);
+                self.store.defer(&msg.id, retry).await?;
+                Err(IntakeError::NotYetConfirmed)
+            }
+        }
+    }
+}
