@@ -3,11 +3,11 @@
 //! work queue, with a fresh retry budget.
 
 use crate::peek::header_value;
-use contract::broker::{PublishError, Topology, publish_confirmed};
+use contract::broker::{PublishError, Topology, publish_confirmed, put_back, take};
 use contract::directory::Transport;
 use lapin::Channel;
 use lapin::message::BasicGetMessage;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::options::BasicAckOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use serde::Serialize;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub async fn list(
     topology: &Topology,
     adapter: Transport,
 ) -> Result<Vec<DeadLetter>, DeadError> {
-    let taken = take_all(channel, &topology.dead_queue(adapter)).await?;
+    let taken = take(channel, &topology.dead_queue(adapter), None).await?;
     let letters = taken.iter().map(describe).collect();
     put_back(channel, &taken).await?;
     Ok(letters)
@@ -58,7 +58,7 @@ pub async fn replay(
     adapter: Transport,
     ids: &[String],
 ) -> Result<Vec<String>, DeadError> {
-    let taken = take_all(channel, &topology.dead_queue(adapter)).await?;
+    let taken = take(channel, &topology.dead_queue(adapter), None).await?;
     let mut replayed = Vec::new();
     let mut kept = Vec::new();
     for message in taken {
@@ -94,32 +94,6 @@ pub async fn replay(
     }
     put_back(channel, &kept).await?;
     Ok(replayed)
-}
-
-async fn take_all(channel: &Channel, queue: &str) -> Result<Vec<BasicGetMessage>, lapin::Error> {
-    let mut taken = Vec::new();
-    while let Some(message) = channel
-        .basic_get(queue.into(), BasicGetOptions::default())
-        .await?
-    {
-        taken.push(message);
-    }
-    Ok(taken)
-}
-
-async fn put_back(channel: &Channel, messages: &[BasicGetMessage]) -> Result<(), lapin::Error> {
-    for message in messages {
-        channel
-            .basic_nack(
-                message.delivery.delivery_tag,
-                BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                },
-            )
-            .await?;
-    }
-    Ok(())
 }
 
 /// The properties of a replayed copy: the same ids, without its death and retry history.

@@ -65,26 +65,15 @@ fn defaults() -> Vec<Deadline> {
     ]
 }
 
-/// A deadline a message has missed.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Missed {
-    Delivery,
-    Receipt,
-    Feedback,
+contract::named! {
+    /// A deadline a message has missed.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Missed {
+        Delivery,
+        Receipt,
+        Feedback,
+    }
 }
-
-contract::named!(Missed);
 
 impl DeadlinesConfig {
     /// The deadlines a message of `kind`, with this status history, has missed at `now`.

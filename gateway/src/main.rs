@@ -150,15 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 &config.broker.prefix,
                 config.broker.delivery_limit,
             );
-            let connection = lapin::Connection::connect(
-                &config.broker.url,
-                contract::broker::connection_properties("gateway-operator"),
-            )
-            .await?;
-            let channel = connection.create_channel().await?;
-            channel
-                .confirm_select(lapin::options::ConfirmSelectOptions::default())
-                .await?;
+            let (connection, channel) =
+                contract::broker::confirming(&config.broker.url, "gateway-operator").await?;
             match action {
                 DeadAction::List { adapter: name, id } => {
                     let mut letters =

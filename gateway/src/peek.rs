@@ -1,9 +1,8 @@
 //! Peek into a queue without taking anything from it: what an agency's system would read.
 //! An operator's and a newcomer's tool; it shows properties and the body as JSON.
 
-use lapin::options::{BasicGetOptions, BasicNackOptions};
+use contract::broker::{confirming, put_back, take};
 use lapin::types::AMQPValue;
-use lapin::{Connection, ConnectionProperties};
 
 /// One message seen in a queue.
 #[derive(Debug, serde::Serialize)]
@@ -18,47 +17,32 @@ pub struct Peeked {
 
 /// Reads up to `max` messages of `queue` and puts them all back.
 pub async fn peek(url: &str, queue: &str, max: usize) -> Result<Vec<Peeked>, lapin::Error> {
-    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    let mut seen = Vec::new();
-    let mut tags = Vec::new();
-    while seen.len() < max {
-        let Some(message) = channel
-            .basic_get(queue.into(), BasicGetOptions::default())
-            .await?
-        else {
-            break;
-        };
-        let properties = &message.delivery.properties;
-        let headers = properties
-            .headers()
-            .as_ref()
-            .map(|h| {
-                h.inner()
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), header_value(v)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        seen.push(Peeked {
-            message_id: properties.message_id().as_ref().map(|s| s.to_string()),
-            kind: properties.kind().as_ref().map(|s| s.to_string()),
-            headers,
-            body: serde_json::from_slice(&message.delivery.data).unwrap_or(serde_json::Value::Null),
-        });
-        tags.push(message.delivery.delivery_tag);
-    }
-    if let Some(last) = tags.last() {
-        channel
-            .basic_nack(
-                *last,
-                BasicNackOptions {
-                    multiple: true,
-                    requeue: true,
-                },
-            )
-            .await?;
-    }
+    let (connection, channel) = confirming(url, "peek").await?;
+    let taken = take(&channel, queue, Some(max)).await?;
+    let seen = taken
+        .iter()
+        .map(|message| {
+            let properties = &message.delivery.properties;
+            let headers = properties
+                .headers()
+                .as_ref()
+                .map(|h| {
+                    h.inner()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), header_value(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Peeked {
+                message_id: properties.message_id().as_ref().map(|s| s.to_string()),
+                kind: properties.kind().as_ref().map(|s| s.to_string()),
+                headers,
+                body: serde_json::from_slice(&message.delivery.data)
+                    .unwrap_or(serde_json::Value::Null),
+            }
+        })
+        .collect();
+    put_back(&channel, &taken).await?;
     let _ = connection.close(200, "peek done".into()).await;
     Ok(seen)
 }

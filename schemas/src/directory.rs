@@ -13,53 +13,39 @@ pub enum Country {
     DK,
 }
 
-/// Agency types: the vocabulary of the legal-basis catalog, each of one country.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum AgencyType {
-    // Norway
-    School,
-    Kindergarten,
-    SchoolHealth,
-    Health,
-    Barnevern,
-    Barnevernvakt,
-    Police,
-    Slt,
-    Nav,
-    Konfliktraad,
-    Municipal,
-    // Sweden
-    Skola,
-    Elevhalsa,
-    ElevhalsaMedicinsk,
-    Socialtjanst,
-    Polis,
-    Fritid,
-    Trygghet,
-    SspfSamordnare,
-    Sig,
-    // Denmark
-    Skole,
-    Kommune,
-    Politi,
-    Ssp,
+crate::named! {
+    /// Agency types: the vocabulary of the legal-basis catalog, each of one country.
+    #[strum(serialize_all = "snake_case")]
+    pub enum AgencyType {
+        // Norway
+        School,
+        Kindergarten,
+        SchoolHealth,
+        Health,
+        Barnevern,
+        Barnevernvakt,
+        Police,
+        Slt,
+        Nav,
+        Konfliktraad,
+        Municipal,
+        // Sweden
+        Skola,
+        Elevhalsa,
+        ElevhalsaMedicinsk,
+        Socialtjanst,
+        Polis,
+        Fritid,
+        Trygghet,
+        SspfSamordnare,
+        Sig,
+        // Denmark
+        Skole,
+        Kommune,
+        Politi,
+        Ssp,
+    }
 }
-
-crate::named!(AgencyType, Transport);
 
 impl AgencyType {
     /// The country whose agencies are of this type.
@@ -86,30 +72,18 @@ impl fmt::Display for AgencyId {
     }
 }
 
-/// How a message reaches its recipient: the transport, which names the adapter that
-/// carries it and its queues. Who receives (barnevern, the police contact, an SSPF
-/// coordinator) is the agency's type; in what format, the message kind's renderer.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Transport {
-    /// Into an AMQP receiving queue that the agency's case system consumes, with receipts
-    /// back.
-    Queue,
-    /// POSTed to the agency's HTTPS inbox (`schemas/inbox.openapi.yaml`).
-    Inbox,
+crate::named! {
+    /// How a message reaches its recipient: the transport, which names the adapter that
+    /// carries it and its queues. Who receives (barnevern, the police contact, an SSPF
+    /// coordinator) is the agency's type; in what format, the message kind's renderer.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Transport {
+        /// Into an AMQP receiving queue that the agency's case system consumes, with receipts
+        /// back.
+        Queue,
+        /// POSTed to the agency's HTTPS inbox (`schemas/inbox.openapi.yaml`).
+        Inbox,
+    }
 }
 
 impl Transport {

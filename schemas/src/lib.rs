@@ -7,8 +7,8 @@
 //! - [`render`]: each message kind in its recipient's format;
 //! - [`status`]: the events adapters report back;
 //! - [`broker`]: the RabbitMQ topology, the supervised link, confirmed publishing;
-//! - [`clock`], [`config`], [`process`]: the clock, configuration loading, logging and
-//!   shutdown, the same in every process.
+//! - [`clock`], [`config`], [`process`], [`sqlite`]: the clock, configuration loading,
+//!   logging and shutdown, opening a local SQLite file, the same in every process.
 
 pub mod broker;
 pub mod clock;
@@ -17,6 +17,7 @@ pub mod directory;
 pub mod message;
 pub mod process;
 pub mod render;
+pub mod sqlite;
 pub mod status;
 
 mod named;

@@ -5,34 +5,20 @@ use crate::directory::{AgencyId, AgencyType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The message kinds the gateway carries; each has a schema `schemas/kinds/<kind>.schema.json`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-pub enum Kind {
-    /// Bekymringsmelding from a public reporter to barnevern (Norway).
-    #[strum(serialize = "no.bekymringsmelding")]
-    NoBekymringsmelding,
-    /// Referral to the municipality's police contact (Norway).
-    #[strum(serialize = "no.politikontakt")]
-    NoPolitikontakt,
-    /// Request to the SSPF coordinator or the local SIG (Sweden).
-    #[strum(serialize = "se.sspf-sig")]
-    SeSspfSig,
+crate::named! {
+    /// The message kinds the gateway carries; each has a schema `schemas/kinds/<kind>.schema.json`.
+    pub enum Kind {
+        /// Bekymringsmelding from a public reporter to barnevern (Norway).
+        #[strum(serialize = "no.bekymringsmelding")]
+        NoBekymringsmelding,
+        /// Referral to the municipality's police contact (Norway).
+        #[strum(serialize = "no.politikontakt")]
+        NoPolitikontakt,
+        /// Request to the SSPF coordinator or the local SIG (Sweden).
+        #[strum(serialize = "se.sspf-sig")]
+        SeSspfSig,
+    }
 }
-
-crate::named!(Kind);
 
 impl Kind {
     /// Every kind.

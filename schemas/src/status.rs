@@ -18,30 +18,19 @@ pub struct StatusEvent {
     pub reason: Option<String>,
 }
 
-/// The events adapters report.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Event {
-    Delivered,
-    /// A transient failure; another attempt follows (the status does not change).
-    Retrying,
-    Failed,
-    Expired,
-    Received,
-    FeedbackGiven,
+crate::named! {
+    /// The events adapters report.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Event {
+        Delivered,
+        /// A transient failure; another attempt follows (the status does not change).
+        Retrying,
+        Failed,
+        Expired,
+        Received,
+        FeedbackGiven,
+    }
 }
-
-crate::named!(Event);
 
 /// Publishes `event` to the gateway on `channel` (in confirm mode); `Ok` once confirmed.
 pub async fn report(

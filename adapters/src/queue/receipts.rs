@@ -8,15 +8,13 @@
 
 use super::Queue;
 use crate::runtime::Entry;
-use contract::broker::{Topology, connection_properties, publish_confirmed};
+use contract::broker::{Topology, publish_confirmed};
 use contract::directory::Transport;
 use contract::status::{Event, StatusEvent, report};
-use futures_util::StreamExt;
+use lapin::BasicProperties;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicAckOptions;
 use lapin::uri::AMQPUri;
-use lapin::{BasicProperties, Connection};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -45,45 +43,19 @@ pub enum ReceiptRefusal {
 impl Queue {
     /// Consumes receipts until cancelled.
     pub async fn receipts(self: std::sync::Arc<Self>, cancel: CancellationToken) {
-        while !cancel.is_cancelled() {
-            if let Some(channel) = self.link.channel().await {
-                let consumed = contract::broker::within(
-                    contract::broker::SETUP_TIMEOUT,
-                    channel.basic_consume(
-                        self.topology.receipts_queue().as_str().into(),
-                        "adapter-barnevern-receipts".into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    ),
-                )
-                .await;
-                if let Ok(mut consumer) = consumed {
-                    let queue = self.topology.receipts_queue();
-                    self.health.consumer(&queue, true);
-                    loop {
-                        let delivery = tokio::select! {
-                            () = cancel.cancelled() => return,
-                            next = consumer.next() => match next {
-                                Some(Ok(d)) => d,
-                                _ => {
-                                    tracing::warn!("receipts consumer lost; consuming again once the link is up");
-                                    self.health.consumer(&queue, false);
-                                    break;
-                                }
-                            },
-                        };
-                        if !self.receipt(&channel, delivery).await {
-                            self.health.consumer(&queue, false);
-                            break;
-                        }
-                    }
-                }
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
+        let queue = self.topology.receipts_queue();
+        contract::broker::consume(
+            &self.link,
+            &queue,
+            "adapter-queue-receipts",
+            &cancel,
+            |up| self.health.consumer(&queue, up),
+            |channel, delivery| {
+                let this = self.clone();
+                async move { this.receipt(&channel, delivery).await }
+            },
+        )
+        .await;
     }
 
     /// Handles one receipt; false if the channel failed.
@@ -191,11 +163,7 @@ pub async fn send(
         .authority
         .userinfo
         .username;
-    let connection = Connection::connect(url, connection_properties("receipt")).await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let (connection, channel) = contract::broker::confirming(url, "receipt").await?;
     let properties = BasicProperties::default()
         .with_type(kind.into())
         .with_user_id(user.as_str().into())

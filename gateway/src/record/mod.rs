@@ -23,39 +23,28 @@ pub trait Store: Messages + Consents {}
 
 impl<T: Messages + Consents> Store for T {}
 
-/// Where a message stands, as the sender sees it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Status {
-    /// Recorded by the gateway; the broker has not confirmed it yet.
-    Recorded,
-    /// Confirmed by the broker: on its way to the recipient's adapter.
-    Queued,
-    /// Handed to the recipient's system.
-    Delivered,
-    /// Stopped before delivery: the consent it was sent under was withdrawn.
-    Withdrawn,
-    /// The recipient's system confirmed it has the message (a `mottatt` receipt).
-    Received,
-    /// The recipient gave feedback (a `tilbakemelding` receipt).
-    FeedbackGiven,
-    /// Delivery failed for good, or the recipient's system reported a failure (`feilet`).
-    Failed,
-    /// Not delivered within the retry budget.
-    Expired,
+contract::named! {
+    /// Where a message stands, as the sender sees it.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Status {
+        /// Recorded by the gateway; the broker has not confirmed it yet.
+        Recorded,
+        /// Confirmed by the broker: on its way to the recipient's adapter.
+        Queued,
+        /// Handed to the recipient's system.
+        Delivered,
+        /// Stopped before delivery: the consent it was sent under was withdrawn.
+        Withdrawn,
+        /// The recipient's system confirmed it has the message (a `mottatt` receipt).
+        Received,
+        /// The recipient gave feedback (a `tilbakemelding` receipt).
+        FeedbackGiven,
+        /// Delivery failed for good, or the recipient's system reported a failure (`feilet`).
+        Failed,
+        /// Not delivered within the retry budget.
+        Expired,
+    }
 }
-
-contract::named!(Status);
 
 impl Status {
     /// Whether nothing more happens to a message in this status.

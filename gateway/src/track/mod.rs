@@ -5,11 +5,9 @@
 
 use crate::metrics::Metrics;
 use crate::record::{Status, Store};
-use contract::broker::{BrokerLink, SETUP_TIMEOUT, Topology, within};
+use contract::broker::{BrokerLink, Topology};
 use contract::status::{Event, StatusEvent};
-use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -22,55 +20,34 @@ pub async fn run(
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) {
-    while !cancel.is_cancelled() {
-        if let Some(channel) = link.channel().await {
-            let consumed = within(
-                SETUP_TIMEOUT,
-                channel.basic_consume(
-                    topology.status_queue().as_str().into(),
-                    "gateway-status".into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                ),
-            )
-            .await;
-            match consumed {
-                Ok(mut consumer) => loop {
-                    let delivery = tokio::select! {
-                        () = cancel.cancelled() => return,
-                        next = consumer.next() => match next {
-                            Some(Ok(d)) => d,
-                            _ => {
-                                tracing::warn!("status consumer lost; consuming again once the link is up");
-                                break;
-                            }
-                        },
-                    };
-                    let settled = match apply(store.as_ref(), &metrics, &delivery.data).await {
-                        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-                        Err(error) => {
-                            tracing::error!(%error, "status event not applied; requeued");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            delivery
-                                .nack(BasicNackOptions {
-                                    requeue: true,
-                                    ..BasicNackOptions::default()
-                                })
-                                .await
-                        }
-                    };
-                    if settled.is_err() {
-                        break;
+    let queue = topology.status_queue();
+    contract::broker::consume(
+        &link,
+        &queue,
+        "gateway-status",
+        &cancel,
+        |_| {},
+        |_, delivery| {
+            let (store, metrics) = (store.clone(), metrics.clone());
+            async move {
+                let settled = match apply(store.as_ref(), &metrics, &delivery.data).await {
+                    Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                    Err(error) => {
+                        tracing::error!(%error, "status event not applied; requeued");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        delivery
+                            .nack(BasicNackOptions {
+                                requeue: true,
+                                ..BasicNackOptions::default()
+                            })
+                            .await
                     }
-                },
-                Err(error) => tracing::warn!(%error, "cannot consume status events"),
+                };
+                settled.is_ok()
             }
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+        },
+    )
+    .await;
 }
 
 async fn apply(

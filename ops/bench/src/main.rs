@@ -10,8 +10,8 @@ use contract::directory::{Directory, Transport};
 use futures_util::StreamExt;
 use gateway::config::Config;
 use gateway::devkeys::DevKey;
-use lapin::options::{ConfirmSelectOptions, QueuePurgeOptions};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::BasicProperties;
+use lapin::options::QueuePurgeOptions;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -132,11 +132,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let topology = Topology::new(&prefix, 5);
-    let connection = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let (connection, channel) = contract::broker::confirming(&args.amqp_url, "bench").await?;
     let work = topology.work_queue(Transport::Queue);
     channel
         .queue_purge(work.as_str().into(), QueuePurgeOptions::default())

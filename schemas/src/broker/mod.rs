@@ -1,10 +1,14 @@
 //! The broker: the topology both sides declare, the supervised link, and confirmed
 //! publishing (publisher confirms, `mandatory`, returns are failures).
 
+mod consume;
 mod link;
+mod oneshot;
 pub mod topology;
 
+pub use consume::consume;
 pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
+pub use oneshot::{confirming, put_back, take};
 pub use topology::Topology;
 
 use lapin::options::BasicPublishOptions;

@@ -4,7 +4,7 @@
 use super::{Claim, Entry, Ledger};
 use async_trait::async_trait;
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePoolOptions;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,14 +30,7 @@ impl SqliteLedger {
     /// Opens (creating, or bringing an older ledger up to date, if needed) the ledger at
     /// `path`, whose claims hold for `lease`.
     pub async fn open(path: &Path, lease: Duration) -> Result<Self, sqlx::Error> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10));
+        let options = contract::sqlite::options(path)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)
@@ -221,7 +214,7 @@ mod tests {
                 .join(format!("ledger-{}", uuid::Uuid::new_v4()))
                 .join("ledger.sqlite");
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let options = SqliteConnectOptions::new()
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
                 .filename(&path)
                 .create_if_missing(true);
             let old = SqlitePool::connect_with(options).await.unwrap();

@@ -11,11 +11,10 @@ use super::{
 };
 use async_trait::async_trait;
 use contract::clock::Clock;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use time::OffsetDateTime;
 
 /// The gateway's database in SQLite.
@@ -37,15 +36,9 @@ impl SqliteStore {
             path: path.into(),
             source,
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_error(sqlx::Error::Io(e)))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
+        let options = contract::sqlite::options(path)
+            .map_err(|e| open_error(sqlx::Error::Io(e)))?
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -342,7 +335,7 @@ mod tests {
     async fn database_before(migration: &str) -> (std::path::PathBuf, SqlitePool) {
         let dir = std::env::temp_dir().join(format!("gw-migrate-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let options = SqliteConnectOptions::new()
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(dir.join("gateway.sqlite"))
             .create_if_missing(true);
         let old = SqlitePool::connect_with(options).await.unwrap();
