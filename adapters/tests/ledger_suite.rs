@@ -2,6 +2,7 @@
 //! against every backend of [`backends`] (today SQLite); a new backend adds a line there.
 
 use adapters::runtime::{Claim, Entry, Ledger, SqliteLedger};
+use contract::message::MessageId;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,14 @@ async fn backends() -> Vec<(&'static str, [Arc<dyn Ledger>; 3])> {
     )]
 }
 
+/// A message id named by `name`.
+fn id(name: &str) -> MessageId {
+    MessageId(uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        name.as_bytes(),
+    ))
+}
+
 async fn sqlite(path: &Path, lease_secs: u64) -> Arc<dyn Ledger> {
     Arc::new(
         SqliteLedger::open(path, Duration::from_secs(lease_secs))
@@ -33,7 +42,7 @@ async fn sqlite(path: &Path, lease_secs: u64) -> Arc<dyn Ledger> {
 async fn two_processes_racing_for_a_delivery_never_both_win() {
     for (name, [a, b, dying]) in backends().await {
         for i in 0..50 {
-            let id = format!("m-{i}");
+            let id = id(&format!("m-{i}"));
             let (x, y) = tokio::join!(a.claim(&id), b.claim(&id));
             let won = [x.unwrap(), y.unwrap()]
                 .iter()
@@ -43,31 +52,32 @@ async fn two_processes_racing_for_a_delivery_never_both_win() {
         }
         // The loser sees the delivery in progress, then its outcome.
         assert_eq!(
-            a.claim("m-0").await.unwrap(),
+            a.claim(&id("m-0")).await.unwrap(),
             Claim::Lost(Entry::Delivering)
         );
-        a.delivered("m-0", "bv").await.unwrap();
+        a.delivered(&id("m-0"), "bv").await.unwrap();
         assert_eq!(
-            b.claim("m-0").await.unwrap(),
+            b.claim(&id("m-0")).await.unwrap(),
             Claim::Lost(Entry::Delivered {
                 recipient: "bv".into()
             })
         );
         // A failed attempt releases its claim; a claim whose holder died runs out, and
         // the next holder knows that the agency may have the message.
-        a.release("m-1").await.unwrap();
-        assert_eq!(b.claim("m-1").await.unwrap(), Claim::Won);
-        assert_eq!(dying.claim("dead").await.unwrap(), Claim::Won);
-        assert_eq!(b.claim("dead").await.unwrap(), Claim::WonAfterUnknown);
+        a.release(&id("m-1")).await.unwrap();
+        assert_eq!(b.claim(&id("m-1")).await.unwrap(), Claim::Won);
+        assert_eq!(dying.claim(&id("dead")).await.unwrap(), Claim::Won);
+        assert_eq!(b.claim(&id("dead")).await.unwrap(), Claim::WonAfterUnknown);
     }
 }
 
 #[tokio::test]
 async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() {
     for (name, [a, b, _]) in backends().await {
-        assert_eq!(a.claim("m").await.unwrap(), Claim::Won);
-        a.unknown("m").await.unwrap();
-        let (x, y) = tokio::join!(a.claim("m"), b.claim("m"));
+        let m = id("m");
+        assert_eq!(a.claim(&m).await.unwrap(), Claim::Won);
+        a.unknown(&m).await.unwrap();
+        let (x, y) = tokio::join!(a.claim(&m), b.claim(&m));
         let mut claims = [x.unwrap(), y.unwrap()];
         claims.sort_by_key(|c| matches!(c, Claim::Lost(_)));
         assert_eq!(
@@ -76,10 +86,10 @@ async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() 
             "{name}"
         );
         // Once delivered, no copy is ever delivered again.
-        a.delivered("m", "bv").await.unwrap();
-        a.unknown("m").await.unwrap();
+        a.delivered(&id("m"), "bv").await.unwrap();
+        a.unknown(&id("m")).await.unwrap();
         assert!(matches!(
-            b.claim("m").await.unwrap(),
+            b.claim(&id("m")).await.unwrap(),
             Claim::Lost(Entry::Delivered { .. })
         ));
     }
@@ -88,17 +98,20 @@ async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() 
 #[tokio::test]
 async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight() {
     for (name, [ledger, _, _]) in backends().await {
-        assert_eq!(ledger.withdraw("new").await.unwrap(), Entry::Unknown);
+        assert_eq!(ledger.withdraw(&id("new")).await.unwrap(), Entry::Unknown);
         assert_eq!(
-            ledger.claim("new").await.unwrap(),
+            ledger.claim(&id("new")).await.unwrap(),
             Claim::Lost(Entry::Withdrawn),
             "{name}"
         );
-        ledger.claim("flying").await.unwrap();
-        assert_eq!(ledger.withdraw("flying").await.unwrap(), Entry::Delivering);
-        ledger.delivered("flying", "bv").await.unwrap();
+        ledger.claim(&id("flying")).await.unwrap();
         assert_eq!(
-            ledger.withdraw("flying").await.unwrap(),
+            ledger.withdraw(&id("flying")).await.unwrap(),
+            Entry::Delivering
+        );
+        ledger.delivered(&id("flying"), "bv").await.unwrap();
+        assert_eq!(
+            ledger.withdraw(&id("flying")).await.unwrap(),
             Entry::Delivered {
                 recipient: "bv".into()
             }

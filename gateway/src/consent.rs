@@ -7,7 +7,7 @@
 use crate::catalog::Catalog;
 use crate::parse::FieldError;
 use aws_lc_rs::hmac;
-use contract::directory::AgencyType;
+use contract::directory::{AgencyId, AgencyType};
 use contract::message::Kind;
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -114,7 +114,7 @@ pub struct ConsentRequest {
 
 /// Who records a consent, and when (by the gateway's clock).
 pub struct Recorder<'a> {
-    pub organisation: &'a str,
+    pub organisation: &'a AgencyId,
     pub person: &'a str,
     pub at: time::OffsetDateTime,
 }
@@ -183,7 +183,7 @@ impl ConsentRequest {
         };
         Ok(Consent {
             consent_id: self.consent_id,
-            organisation: by.organisation.into(),
+            organisation: by.organisation.clone(),
             recorded_by: by.person.into(),
             subject_hash,
             granted_by: self.granted_by,
@@ -206,7 +206,7 @@ impl ConsentRequest {
 pub struct Consent {
     pub consent_id: String,
     /// The organisation that recorded it; only its messages may cite it.
-    pub organisation: String,
+    pub organisation: AgencyId,
     /// The person who recorded it (the token's subject).
     pub recorded_by: String,
     #[serde(skip)]

@@ -46,8 +46,8 @@ pub struct Assessed<'a> {
 pub enum Outcome {
     /// Recorded and confirmed by the broker (or recorded before, and where it is now).
     Accepted {
-        client_id: String,
-        gateway_id: String,
+        client_id: MessageId,
+        gateway_id: MessageId,
         status: Status,
     },
     /// Refused by the legal-basis engine, and recorded as a refusal (ids and reasons).
@@ -107,8 +107,8 @@ impl Intake {
         assessed: &Assessed<'_>,
     ) -> Result<Outcome, IntakeError> {
         let Assessed { envelope, decision } = assessed;
-        let client_id = envelope.message_id.to_string();
-        let id = gateway_id(&caller.agency.id.0, &client_id);
+        let client_id = envelope.message_id;
+        let id = gateway_id(&caller.agency.id, &client_id);
         let Some(route) = decision.route() else {
             self.refuse(caller, assessed, &client_id, &id).await?;
             return Ok(Outcome::Refused);
@@ -118,17 +118,13 @@ impl Intake {
             agency_type: caller.agency.agency_type,
             orgnr: caller.agency.orgnr.clone(),
         };
-        let routed = envelope.routed(
-            MessageId(id.parse().expect("a gateway id is a UUID")),
-            sender,
-            timestamp(self.clock.now()),
-        );
+        let routed = envelope.routed(id, sender, timestamp(self.clock.now()));
         let new = NewMessage {
-            id: id.clone(),
-            client_id: client_id.clone(),
-            sender: caller.agency.id.0.clone(),
-            recipient: route.recipient.id.0.clone(),
-            kind: envelope.kind.as_str().into(),
+            id,
+            client_id,
+            sender: caller.agency.id.clone(),
+            recipient: route.recipient.id.clone(),
+            kind: envelope.kind,
             legal_basis: route.basis.tag.clone(),
             body_hash: hex::encode(Sha256::digest(
                 serde_json::to_vec(envelope).expect("an envelope serialises"),
@@ -139,8 +135,8 @@ impl Intake {
         };
         let hold_until = self.clock.now() + self.hold;
         let accepted = |status| Outcome::Accepted {
-            client_id: client_id.clone(),
-            gateway_id: id.clone(),
+            client_id,
+            gateway_id: id,
             status,
         };
         match self.store.record(&new, hold_until).await? {
@@ -167,7 +163,7 @@ impl Intake {
     ) -> Result<Option<Consent>, StoreError> {
         match &envelope.legal_basis.consent_ref {
             None => Ok(None),
-            Some(id) => self.store.consent(&caller.agency.id.0, id).await,
+            Some(id) => self.store.consent(&caller.agency.id, id).await,
         }
     }
 
@@ -176,8 +172,8 @@ impl Intake {
         &self,
         caller: &Caller,
         Assessed { envelope, decision }: &Assessed<'_>,
-        client_id: &str,
-        gateway_id: &str,
+        client_id: &MessageId,
+        gateway_id: &MessageId,
     ) -> Result<(), StoreError> {
         let codes: Vec<&str> = decision.refusals.iter().map(|r| r.rule.code()).collect();
         tracing::info!(message_id = %gateway_id, sender = %caller.agency.id, kind = %envelope.kind, legal_basis = %envelope.legal_basis.tag, refusals = ?codes, "message refused");
@@ -189,9 +185,9 @@ impl Intake {
         self.store
             .record_refusal(&Refused {
                 message_id: client_id,
-                sender: &caller.agency.id.0,
+                sender: &caller.agency.id,
                 recipient: &envelope.recipient,
-                kind: envelope.kind.as_str(),
+                kind: envelope.kind,
                 legal_basis: &envelope.legal_basis.tag,
                 reasons: serde_json::Value::Array(reasons),
             })

@@ -262,7 +262,7 @@ fn subject_hash(envelope: &Value) -> String {
 fn consent(kind: Kind, recipient: AgencyType) -> Consent {
     Consent {
         consent_id: "c-1".into(),
-        organisation: "test".into(),
+        organisation: contract::directory::AgencyId("test".into()),
         recorded_by: "test".into(),
         subject_hash: String::new(),
         granted_by: vec![Grantor::Subject, Grantor::Guardians],

@@ -2,8 +2,8 @@
 //! Each test runs against every backend of [`backends`] (today SQLite); a new backend adds
 //! a line there and must pass all of it.
 
-use contract::directory::AgencyType;
-use contract::message::Kind;
+use contract::directory::{AgencyId, AgencyType};
+use contract::message::{Kind, MessageId};
 use gateway::consent::{Consent, ConsentForm, Grantor};
 use gateway::record::{
     ConsentRecorded, NewMessage, Recorded, Refused, SqliteStore, Status, Store, gateway_id,
@@ -27,13 +27,25 @@ async fn backends() -> Vec<(&'static str, Arc<dyn Store>, Arc<dyn Store>)> {
     )]
 }
 
+/// The sender's message id named `name`.
+fn client(name: &str) -> MessageId {
+    MessageId(uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        name.as_bytes(),
+    ))
+}
+
+fn org(id: &str) -> AgencyId {
+    AgencyId(id.into())
+}
+
 fn message(sender: &str, client_id: &str) -> NewMessage {
     NewMessage {
-        id: gateway_id(sender, client_id),
-        client_id: client_id.into(),
-        sender: sender.into(),
-        recipient: "bv".into(),
-        kind: "no.bekymringsmelding".into(),
+        id: gateway_id(&org(sender), &client(client_id)),
+        client_id: client(client_id),
+        sender: org(sender),
+        recipient: org("bv"),
+        kind: Kind::NoBekymringsmelding,
         legal_basis: "no.bvl2021.13-2".into(),
         body_hash: "h".into(),
         routing_key: "queue.bv".into(),
@@ -60,9 +72,19 @@ async fn a_message_is_recorded_once_per_sender_and_id() {
         // other's.
         let theirs = message("another", "m");
         assert_eq!(store.record(&theirs, now()).await.unwrap(), Recorded::New);
-        let view = store.status("m", "school").await.unwrap().unwrap();
+        let view = store
+            .status(&client("m"), &org("school"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(view.gateway_id, msg.id, "{name}");
-        assert!(store.status("m", "nobody").await.unwrap().is_none());
+        assert!(
+            store
+                .status(&client("m"), &org("nobody"))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
 
@@ -100,7 +122,7 @@ async fn two_instances_racing_for_a_publish_never_both_win() {
         a.record(&theirs, now() + Duration::seconds(30))
             .await
             .unwrap();
-        let taken: Vec<String> = b
+        let taken: Vec<MessageId> = b
             .claim_due(100, lease, true)
             .await
             .unwrap()
@@ -127,7 +149,11 @@ async fn a_later_status_implies_queued_and_every_accepted_message_is_counted() {
                 .unwrap()
         );
         assert!(!store.mark_queued(&early.id).await.unwrap());
-        let view = store.status("early", "school").await.unwrap().unwrap();
+        let view = store
+            .status(&client("early"), &org("school"))
+            .await
+            .unwrap()
+            .unwrap();
         let statuses: Vec<Status> = view.history.iter().map(|h| h.status).collect();
         assert_eq!(
             statuses,
@@ -157,21 +183,25 @@ async fn a_later_status_implies_queued_and_every_accepted_message_is_counted() {
             [("queue".to_owned(), 2)],
             "{name}"
         );
-        let open: Vec<String> = store
-            .open_messages(Some("school"))
+        let open: Vec<MessageId> = store
+            .open_messages(Some(&org("school")))
             .await
             .unwrap()
             .into_iter()
             .map(|v| v.message_id)
             .collect();
-        assert_eq!(open, ["early", "normal"], "{name}: withdrawn is final");
+        assert_eq!(
+            open,
+            [client("early"), client("normal")],
+            "{name}: withdrawn is final"
+        );
     }
 }
 
 fn consent(organisation: &str, id: &str) -> Consent {
     Consent {
         consent_id: id.into(),
-        organisation: organisation.into(),
+        organisation: org(organisation),
         recorded_by: "teacher".into(),
         subject_hash: "subject".into(),
         granted_by: vec![Grantor::Subject, Grantor::Guardians],
@@ -202,7 +232,13 @@ async fn withdrawing_a_consent_stops_what_is_undelivered_and_lists_what_was_deli
             },
             "{name}"
         );
-        assert!(store.consent("another", "c-1").await.unwrap().is_none());
+        assert!(
+            store
+                .consent(&org("another"), "c-1")
+                .await
+                .unwrap()
+                .is_none()
+        );
         let cite = |id: &str| NewMessage {
             consent_ref: Some("c-1".into()),
             ..message("school", id)
@@ -216,22 +252,26 @@ async fn withdrawing_a_consent_stops_what_is_undelivered_and_lists_what_was_deli
             .await
             .unwrap();
         let withdrawal = store
-            .withdraw_consent("school", "c-1")
+            .withdraw_consent(&org("school"), "c-1")
             .await
             .unwrap()
             .unwrap();
         let ids = |list: &[gateway::record::Affected]| {
-            list.iter().map(|a| a.client_id.clone()).collect::<Vec<_>>()
+            list.iter().map(|a| a.client_id).collect::<Vec<_>>()
         };
-        assert_eq!(ids(&withdrawal.stopped), ["waiting"], "{name}");
-        assert_eq!(ids(&withdrawal.delivered), ["delivered"], "{name}");
-        let view = store.status("waiting", "school").await.unwrap().unwrap();
+        assert_eq!(ids(&withdrawal.stopped), [client("waiting")], "{name}");
+        assert_eq!(ids(&withdrawal.delivered), [client("delivered")], "{name}");
+        let view = store
+            .status(&client("waiting"), &org("school"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(view.status, Status::Withdrawn);
-        let stored = store.consent("school", "c-1").await.unwrap().unwrap();
+        let stored = store.consent(&org("school"), "c-1").await.unwrap().unwrap();
         assert!(stored.withdrawn_at.is_some(), "{name}");
         assert!(
             store
-                .withdraw_consent("another", "c-1")
+                .withdraw_consent(&org("another"), "c-1")
                 .await
                 .unwrap()
                 .is_none()
@@ -242,17 +282,24 @@ async fn withdrawing_a_consent_stops_what_is_undelivered_and_lists_what_was_deli
 #[tokio::test]
 async fn refusals_keep_reasons_for_their_sender_only_and_the_subject_key_is_stable() {
     for (name, store, other) in backends().await {
+        let (id, school) = (client("r"), org("school"));
         let refused = Refused {
-            message_id: "r",
-            sender: "school",
+            message_id: &id,
+            sender: &school,
             recipient: "bv",
-            kind: "no.bekymringsmelding",
+            kind: Kind::NoBekymringsmelding,
             legal_basis: "no.bvl2021.13-2",
             reasons: serde_json::json!([{ "rule": "subject_age" }]),
         };
         store.record_refusal(&refused).await.unwrap();
-        assert_eq!(store.refusals("r", "school").await.unwrap().len(), 1);
-        assert!(store.refusals("r", "another").await.unwrap().is_empty());
+        assert_eq!(store.refusals(&id, &school).await.unwrap().len(), 1);
+        assert!(
+            store
+                .refusals(&id, &org("another"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let (a, b) = tokio::join!(store.subject_key(), other.subject_key());
         assert_eq!(
             a.unwrap().hash("x"),

@@ -62,8 +62,11 @@ impl AgencyType {
 }
 
 /// An agency id as used in tokens (`org`) and envelopes (`recipient`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, sqlx::Type,
+)]
 #[serde(transparent)]
+#[sqlx(transparent)]
 pub struct AgencyId(pub String);
 
 impl fmt::Display for AgencyId {

@@ -3,6 +3,7 @@
 
 use crate::broker::{PublishError, Topology, publish_confirmed};
 use crate::directory::Transport;
+use crate::message::MessageId;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusEvent {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub adapter: Transport,
     pub event: Event,
     /// Value-free: why it failed, or what the recipient answered.
@@ -46,7 +47,7 @@ pub async fn report(
         Topology::STATUS_KEY,
         &body,
         lapin::BasicProperties::default()
-            .with_message_id(event.message_id.as_str().into())
+            .with_message_id(event.message_id.to_string().as_str().into())
             .with_content_type("application/json".into())
             .with_delivery_mode(2),
         timeout,

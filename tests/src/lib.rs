@@ -576,7 +576,9 @@ pub fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
 /// The gateway's id of `message` from `sender`: the id queues, inboxes, receipts and dead
 /// letters carry.
 pub fn gateway_id(sender: &str, message: &Value) -> String {
-    gateway::record::gateway_id(sender, message["messageId"].as_str().unwrap())
+    let client_id = message["messageId"].as_str().unwrap().parse().unwrap();
+    gateway::record::gateway_id(&contract::directory::AgencyId(sender.into()), &client_id)
+        .to_string()
 }
 
 /// Rounds of faults the fault tests run: `FAULT_ROUNDS`, default 1 (`ops/faults` runs

@@ -98,7 +98,13 @@ async fn refusals_are_explained_in_the_readers_language_and_recorded_without_pay
     let store = SqliteStore::open(&h.config.store.sqlite_path, Default::default())
         .await
         .unwrap();
-    let refusals = store.refusals(&id(&message), SCHOOL).await.unwrap();
+    let refusals = store
+        .refusals(
+            &id(&message).parse().unwrap(),
+            &contract::directory::AgencyId(SCHOOL.into()),
+        )
+        .await
+        .unwrap();
     assert_eq!(refusals.len(), 3, "each refused post is recorded");
     let recorded = refusals[0].to_string();
     assert!(

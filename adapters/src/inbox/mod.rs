@@ -9,7 +9,7 @@ mod token;
 
 use crate::runtime::{Adapter, Outcome};
 use contract::directory::{ClientCredentials, Delivery, Directory, Transport};
-use contract::message::RoutedMessage;
+use contract::message::{MessageId, RoutedMessage};
 use contract::render::render;
 use lapin::BasicProperties;
 use reqwest::StatusCode;
@@ -128,7 +128,7 @@ impl Adapter for Inbox {
         .await
     }
 
-    async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {
+    async fn notify_withdrawn(&self, message_id: &MessageId, recipient: &str) -> Outcome {
         let Some((url, credentials)) = self.inbox(recipient) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };

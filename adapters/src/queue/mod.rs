@@ -13,8 +13,8 @@ use crate::runtime::{Adapter, Ledger, Outcome};
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
 use contract::clock::Clock;
 use contract::directory::{Delivery, Directory, Transport};
-use contract::message::RoutedMessage;
 use contract::message::Urgency;
+use contract::message::{MessageId, RoutedMessage};
 use contract::render::render;
 use lapin::BasicProperties;
 use std::sync::Arc;
@@ -142,7 +142,7 @@ impl Adapter for Queue {
         }
     }
 
-    async fn notify_withdrawn(&self, message_id: &str, recipient: &str) -> Outcome {
+    async fn notify_withdrawn(&self, message_id: &MessageId, recipient: &str) -> Outcome {
         let Some(queue) = self.receiving_queue(recipient) else {
             return Outcome::Permanent("recipient has no receiving queue".into());
         };

@@ -10,6 +10,7 @@ use super::Queue;
 use crate::runtime::Entry;
 use contract::broker::{Topology, publish_confirmed};
 use contract::directory::Transport;
+use contract::message::MessageId;
 use contract::status::{Event, StatusEvent, report};
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -30,7 +31,7 @@ pub const FEEDBACK: &str = "no.ks.fiks.bekymringsmelding.tilbakemelding.v1";
 pub enum ReceiptRefusal {
     #[error("receipt without a known type")]
     UnknownType,
-    #[error("receipt without correlation id")]
+    #[error("receipt without a message id as its correlation id")]
     NoMessageId,
     #[error("receipt from an account that is no barnevern service's")]
     UnknownAccount,
@@ -121,10 +122,10 @@ impl Queue {
             ),
             _ => return Err(ReceiptRefusal::UnknownType),
         };
-        let message_id = p
+        let message_id: MessageId = p
             .correlation_id()
             .as_ref()
-            .map(|c| c.to_string())
+            .and_then(|c| c.as_str().parse().ok())
             .ok_or(ReceiptRefusal::NoMessageId)?;
         let account = p
             .user_id()

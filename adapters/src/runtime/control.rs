@@ -2,6 +2,7 @@
 //! not be delivered; those already delivered get a withdrawal notice to their recipient.
 
 use super::{Adapter, Entry, Ledger, Outcome};
+use contract::message::MessageId;
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
@@ -11,7 +12,7 @@ use serde::Deserialize;
 #[serde(rename_all = "camelCase")]
 struct Withdrawal {
     consent_ref: String,
-    message_ids: Vec<String>,
+    message_ids: Vec<MessageId>,
 }
 
 /// Handles every control message waiting in `queue`, before any work is taken.

@@ -16,7 +16,7 @@ pub use retry::{Next, RetryPolicy};
 use crate::health::{Count, Health};
 use contract::broker::{SETUP_TIMEOUT, Topology, connection_properties, publish_confirmed, within};
 use contract::directory::{AgencyId, Transport};
-use contract::message::RoutedMessage;
+use contract::message::{MessageId, RoutedMessage};
 use contract::status::{Event, StatusEvent};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
@@ -84,7 +84,7 @@ pub trait Adapter: Send + Sync + 'static {
     /// under is withdrawn.
     fn notify_withdrawn(
         &self,
-        message_id: &str,
+        message_id: &MessageId,
         recipient: &str,
     ) -> impl Future<Output = Outcome> + Send;
 }
@@ -273,7 +273,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             return;
         }
     };
-    let message_id = msg.message_id.to_string();
+    let message_id = msg.message_id;
     let outcome = match ledger.claim(&message_id).await {
         Ok(claim @ (Claim::Won | Claim::WonAfterUnknown)) => {
             if claim == Claim::WonAfterUnknown {
@@ -362,7 +362,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
 async fn retry_later<A: Adapter>(
     context: &Context<A>,
     delivery: &Delivery,
-    message_id: &str,
+    message_id: &MessageId,
     reason: &str,
     retry_after: Option<Duration>,
 ) -> Result<bool, lapin::Error> {
@@ -410,12 +410,12 @@ async fn retry_later<A: Adapter>(
 /// Reports an event of `message_id` to the gateway; `Ok` once the broker confirmed it.
 async fn report<A: Adapter>(
     context: &Context<A>,
-    message_id: &str,
+    message_id: &MessageId,
     event: Event,
     reason: Option<&str>,
 ) -> Result<(), contract::broker::PublishError> {
     let event = StatusEvent {
-        message_id: message_id.into(),
+        message_id: *message_id,
         adapter: context.adapter.kind(),
         event,
         reason: reason.map(str::to_owned),
@@ -433,7 +433,7 @@ async fn report<A: Adapter>(
 /// where it is (and shows as overdue) rather than the message being retried for it.
 async fn report_best_effort<A: Adapter>(
     context: &Context<A>,
-    message_id: &str,
+    message_id: &MessageId,
     event: Event,
     reason: &str,
 ) {

@@ -14,7 +14,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use contract::directory::Transport;
+use contract::directory::{AgencyId, Transport};
+use contract::message::MessageId;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub async fn post(
         .map_err(|e| Problem::of_parse(e, "consent"))?;
     let body_hash = hex::encode(Sha256::digest(&bytes));
     let recorder = Recorder {
-        organisation: &caller.agency.id.0,
+        organisation: &caller.agency.id,
         person: &caller.subject,
         at: app.intake.clock.now(),
     };
@@ -58,7 +59,7 @@ pub async fn post(
             ));
         }
     }
-    let stored = find(&app, &caller.agency.id.0, &consent.consent_id).await?;
+    let stored = find(&app, &caller.agency.id, &consent.consent_id).await?;
     let location = format!("/v1/consents/{}", stored.consent_id);
     let mut response = (StatusCode::CREATED, Json(stored)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -74,7 +75,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Consent>, Problem> {
     let caller = app.caller(&headers).await?;
-    find(&app, &caller.agency.id.0, &id).await.map(Json)
+    find(&app, &caller.agency.id, &id).await.map(Json)
 }
 
 /// Withdraws a consent: new messages citing it are refused from now on, messages under
@@ -86,7 +87,7 @@ pub async fn withdraw(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let caller = app.caller(&headers).await?;
-    let organisation = &caller.agency.id.0;
+    let organisation = &caller.agency.id;
     let withdrawal = app
         .intake
         .store
@@ -101,7 +102,7 @@ pub async fn withdraw(
     ] {
         notify(&app, kind, &id, affected).await?;
     }
-    let ids = |list: &[Affected]| list.iter().map(|a| a.client_id.clone()).collect::<Vec<_>>();
+    let ids = |list: &[Affected]| list.iter().map(|a| a.client_id).collect::<Vec<_>>();
     Ok(Json(serde_json::json!({
         "consentId": id,
         "withdrawnAt": withdrawal.withdrawn_at,
@@ -119,10 +120,10 @@ async fn notify(
     affected: &[Affected],
 ) -> Result<(), Problem> {
     for adapter in Transport::ALL {
-        let ids: Vec<&str> = affected
+        let ids: Vec<MessageId> = affected
             .iter()
             .filter(|a| Transport::of_routing_key(&a.routing_key) == Some(adapter))
-            .map(|a| a.id.as_str())
+            .map(|a| a.id)
             .collect();
         if ids.is_empty() {
             continue;
@@ -147,7 +148,7 @@ async fn notify(
     Ok(())
 }
 
-async fn find(app: &AppState, organisation: &str, id: &str) -> Result<Consent, Problem> {
+async fn find(app: &AppState, organisation: &AgencyId, id: &str) -> Result<Consent, Problem> {
     app.intake
         .store
         .consent(organisation, id)

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use contract::message::MessageId;
 use std::sync::Arc;
 
 /// Seconds a client is told to wait before repeating a request the broker did not confirm.
@@ -96,18 +97,20 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, Problem> {
     let caller = app.caller(&headers).await?;
+    let not_found = || {
+        Problem::new(
+            ProblemType::NotFound,
+            "no message with this id from your organisation",
+        )
+    };
+    let id: MessageId = id.parse().map_err(|_| not_found())?;
     app.intake
         .store
-        .status(&id, &caller.agency.id.0)
+        .status(&id, &caller.agency.id)
         .await
         .map_err(internal)?
         .map(|view| Json(with_overdue(&app, view)))
-        .ok_or_else(|| {
-            Problem::new(
-                ProblemType::NotFound,
-                "no message with this id from your organisation",
-            )
-        })
+        .ok_or_else(not_found)
 }
 
 /// `GET /v1/messages[?overdue=true]`: the sender's open messages (not yet in a final
@@ -121,7 +124,7 @@ pub async fn list(
     let views: Vec<MessageView> = app
         .intake
         .store
-        .open_messages(Some(&caller.agency.id.0))
+        .open_messages(Some(&caller.agency.id))
         .await
         .map_err(internal)?
         .into_iter()
@@ -159,8 +162,8 @@ fn with_overdue(app: &AppState, view: StatusView) -> MessageView {
 }
 
 fn accepted(
-    client_id: &str,
-    gateway_id: &str,
+    client_id: &MessageId,
+    gateway_id: &MessageId,
     status: Status,
     warnings: &[FieldError],
 ) -> Response {

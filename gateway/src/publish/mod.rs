@@ -8,6 +8,7 @@ pub use outbox::{Outbox, retry_delay};
 use crate::record::Outgoing;
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
 use contract::directory::Transport;
+use contract::message::MessageId;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable};
 use std::sync::Arc;
@@ -87,14 +88,14 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
     );
     headers.insert(
         HEADER_SENDER.into(),
-        AMQPValue::LongString(msg.sender.as_str().into()),
+        AMQPValue::LongString(msg.sender.0.as_str().into()),
     );
     headers.insert(
         HEADER_TRACEPARENT.into(),
         AMQPValue::LongString(traceparent(&msg.id).into()),
     );
     BasicProperties::default()
-        .with_message_id(msg.id.as_str().into())
+        .with_message_id(msg.id.to_string().as_str().into())
         .with_type(msg.kind.as_str().into())
         .with_content_type("application/json".into())
         .with_delivery_mode(2)
@@ -104,8 +105,8 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
 }
 
 /// A W3C `traceparent` whose trace id is the message id, so every hop of a message shares it.
-fn traceparent(message_id: &str) -> String {
-    let trace: String = message_id.chars().filter(|c| *c != '-').collect();
+fn traceparent(message_id: &MessageId) -> String {
+    let trace = message_id.0.simple();
     let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
     format!("00-{trace}-{span}-01")
 }

@@ -3,6 +3,8 @@
 use super::StoreError;
 use crate::consent::{Consent, SubjectKey};
 use async_trait::async_trait;
+use contract::directory::AgencyId;
+use contract::message::{Kind, MessageId};
 
 /// The outcome of recording a consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +20,9 @@ pub enum ConsentRecorded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Affected {
     /// The gateway's id, as the adapters know it.
-    pub id: String,
+    pub id: MessageId,
     /// The sender's id, as the sender knows it.
-    pub client_id: String,
+    pub client_id: MessageId,
     pub routing_key: String,
 }
 
@@ -36,10 +38,10 @@ pub struct Withdrawal {
 
 /// A refused message: ids, kind, tag and reasons only.
 pub struct Refused<'a> {
-    pub message_id: &'a str,
-    pub sender: &'a str,
+    pub message_id: &'a MessageId,
+    pub sender: &'a AgencyId,
     pub recipient: &'a str,
-    pub kind: &'a str,
+    pub kind: Kind,
     pub legal_basis: &'a str,
     /// `[{"rule": code, "pointer": pointer}]`.
     pub reasons: serde_json::Value,
@@ -59,13 +61,17 @@ pub trait Consents: Send + Sync {
     ) -> Result<ConsentRecorded, StoreError>;
 
     /// The consent `organisation` recorded under `id`.
-    async fn consent(&self, organisation: &str, id: &str) -> Result<Option<Consent>, StoreError>;
+    async fn consent(
+        &self,
+        organisation: &AgencyId,
+        id: &str,
+    ) -> Result<Option<Consent>, StoreError>;
 
     /// Withdraws a consent (once; later calls report the same) and stops every message
     /// under it that is not yet delivered. `None` if there is no such consent.
     async fn withdraw_consent(
         &self,
-        organisation: &str,
+        organisation: &AgencyId,
         id: &str,
     ) -> Result<Option<Withdrawal>, StoreError>;
 
@@ -75,7 +81,7 @@ pub trait Consents: Send + Sync {
     /// The reasons recorded for refusals of `message_id` from `sender`, oldest first.
     async fn refusals(
         &self,
-        message_id: &str,
-        sender: &str,
+        message_id: &MessageId,
+        sender: &AgencyId,
     ) -> Result<Vec<serde_json::Value>, StoreError>;
 }

@@ -13,7 +13,8 @@ pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use contract::message::Kind;
+use contract::directory::AgencyId;
+use contract::message::{Kind, MessageId};
 use serde::Serialize;
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -76,21 +77,24 @@ impl Status {
 /// The gateway's id of a message: a UUIDv5 of the sending organisation and the id the
 /// sender chose. The same pair always gives the same id (a repeated request finds its
 /// message); two senders' ids never give the same one.
-pub fn gateway_id(sender: &str, client_id: &str) -> String {
+pub fn gateway_id(sender: &AgencyId, client_id: &MessageId) -> MessageId {
     const NAMESPACE: uuid::Uuid = uuid::uuid!("5b0e8f5e-2d0a-4c1e-9a57-8e2f3c1d7a40");
-    uuid::Uuid::new_v5(&NAMESPACE, format!("{sender}\n{client_id}").as_bytes()).to_string()
+    MessageId(uuid::Uuid::new_v5(
+        &NAMESPACE,
+        format!("{sender}\n{client_id}").as_bytes(),
+    ))
 }
 
 /// A message to record: ids, kinds and tags, and the routed bytes.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     /// The gateway's id ([`gateway_id`]).
-    pub id: String,
+    pub id: MessageId,
     /// The id the sender chose (its idempotency key, with the sender).
-    pub client_id: String,
-    pub sender: String,
-    pub recipient: String,
-    pub kind: String,
+    pub client_id: MessageId,
+    pub sender: AgencyId,
+    pub recipient: AgencyId,
+    pub kind: Kind,
     pub legal_basis: String,
     pub body_hash: String,
     pub routing_key: String,
@@ -103,9 +107,9 @@ impl NewMessage {
     /// The message as the outbox would publish it.
     pub fn outgoing(&self) -> Outgoing {
         Outgoing {
-            id: self.id.clone(),
+            id: self.id,
             sender: self.sender.clone(),
-            kind: self.kind.clone(),
+            kind: self.kind,
             legal_basis: self.legal_basis.clone(),
             routing_key: self.routing_key.clone(),
             routed: self.routed.clone(),
@@ -126,9 +130,9 @@ pub enum Recorded {
 /// A recorded message that the broker has not confirmed.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub id: String,
-    pub sender: String,
-    pub kind: String,
+    pub id: MessageId,
+    pub sender: AgencyId,
+    pub kind: Kind,
     pub legal_basis: String,
     pub routing_key: String,
     pub routed: Vec<u8>,
@@ -149,20 +153,14 @@ pub struct StatusEntry {
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
     /// The sender's id of the message.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// The gateway's id: the one the recipient's system, receipts and operators know.
-    pub gateway_id: String,
+    pub gateway_id: MessageId,
     pub kind: Kind,
-    pub recipient: String,
+    pub recipient: AgencyId,
     pub legal_basis: String,
     pub status: Status,
     pub history: Vec<StatusEntry>,
-}
-
-/// Reads a name (a status, a kind) as the store holds it.
-pub(crate) fn stored<T: std::str::FromStr>(name: &str) -> Result<T, StoreError> {
-    name.parse()
-        .map_err(|_| StoreError::Corrupt(format!("unknown name {name:?}")))
 }
 
 /// A failure of the database.
@@ -196,19 +194,19 @@ pub trait Messages: Send + Sync {
 
     /// Marks a message as confirmed by the broker, which takes it out of the outbox.
     /// Returns false if it was queued already.
-    async fn mark_queued(&self, id: &str) -> Result<bool, StoreError>;
+    async fn mark_queued(&self, id: &MessageId) -> Result<bool, StoreError>;
 
     /// Moves a message to `status` (with a value-free `reason`) if it may move there from
     /// where it is; returns whether it moved.
     async fn advance(
         &self,
-        id: &str,
+        id: &MessageId,
         status: Status,
         reason: Option<&str>,
     ) -> Result<bool, StoreError>;
 
     /// Counts a failed attempt and puts the next one off until `until`.
-    async fn defer(&self, id: &str, until: OffsetDateTime) -> Result<(), StoreError>;
+    async fn defer(&self, id: &MessageId, until: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
     /// (`take_over`: also every claim of another instance, as at start-up, when no other
@@ -225,7 +223,7 @@ pub trait Messages: Send + Sync {
     /// holds it; the message to publish, if this claim won.
     async fn claim(
         &self,
-        id: &str,
+        id: &MessageId,
         lease_until: OffsetDateTime,
     ) -> Result<Option<Outgoing>, StoreError>;
 
@@ -233,9 +231,13 @@ pub trait Messages: Send + Sync {
     async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// The status of the message `sender` sent under its id `client_id`.
-    async fn status(&self, client_id: &str, sender: &str)
-    -> Result<Option<StatusView>, StoreError>;
+    async fn status(
+        &self,
+        client_id: &MessageId,
+        sender: &AgencyId,
+    ) -> Result<Option<StatusView>, StoreError>;
 
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
-    async fn open_messages(&self, sender: Option<&str>) -> Result<Vec<StatusView>, StoreError>;
+    async fn open_messages(&self, sender: Option<&AgencyId>)
+    -> Result<Vec<StatusView>, StoreError>;
 }

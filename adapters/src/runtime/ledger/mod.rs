@@ -8,6 +8,7 @@ mod sqlite;
 pub use sqlite::SqliteLedger;
 
 use async_trait::async_trait;
+use contract::message::MessageId;
 use std::time::Duration;
 
 /// What the ledger knows of a message.
@@ -44,25 +45,25 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     fn lease(&self) -> Duration;
 
     /// What the ledger knows of `message_id`.
-    async fn entry(&self, message_id: &str) -> Result<Entry, sqlx::Error>;
+    async fn entry(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error>;
 
     /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over
     /// of a claim whose lease ran out (its holder died, or left the outcome unknown), in one
     /// statement.
-    async fn claim(&self, message_id: &str) -> Result<Claim, sqlx::Error>;
+    async fn claim(&self, message_id: &MessageId) -> Result<Claim, sqlx::Error>;
 
     /// Ends a claim after an attempt whose outcome is unknown: the next copy may claim it at
     /// once, knowing that the agency may have it.
-    async fn unknown(&self, message_id: &str) -> Result<(), sqlx::Error>;
+    async fn unknown(&self, message_id: &MessageId) -> Result<(), sqlx::Error>;
 
     /// Notes a delivery (to `recipient`: the agency that took it).
-    async fn delivered(&self, message_id: &str, recipient: &str) -> Result<(), sqlx::Error>;
+    async fn delivered(&self, message_id: &MessageId, recipient: &str) -> Result<(), sqlx::Error>;
 
     /// Gives up a claim after an attempt that did not deliver, so that the next copy may
     /// claim it at once.
-    async fn release(&self, message_id: &str) -> Result<(), sqlx::Error>;
+    async fn release(&self, message_id: &MessageId) -> Result<(), sqlx::Error>;
 
     /// Notes that `message_id` must never be delivered, unless it was delivered already or
     /// is being delivered; returns what the ledger knew before.
-    async fn withdraw(&self, message_id: &str) -> Result<Entry, sqlx::Error>;
+    async fn withdraw(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error>;
 }

@@ -3,6 +3,7 @@
 
 use super::{Claim, Entry, Ledger};
 use async_trait::async_trait;
+use contract::message::MessageId;
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
 use std::path::Path;
@@ -82,7 +83,7 @@ impl Ledger for SqliteLedger {
     }
 
     /// What the ledger knows of `message_id`.
-    async fn entry(&self, message_id: &str) -> Result<Entry, sqlx::Error> {
+    async fn entry(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error> {
         let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
             "SELECT state, recipient, lease_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              FROM ledger WHERE message_id = ?",
@@ -106,7 +107,7 @@ impl Ledger for SqliteLedger {
     /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over
     /// of a claim whose lease ran out (its holder died, or left the outcome unknown), in one
     /// statement.
-    async fn claim(&self, message_id: &str) -> Result<Claim, sqlx::Error> {
+    async fn claim(&self, message_id: &MessageId) -> Result<Claim, sqlx::Error> {
         let won: Option<i64> = sqlx::query_scalar(
             "INSERT INTO ledger (message_id, state, lease_until)
              VALUES (?1, 'delivering', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2))
@@ -129,7 +130,7 @@ impl Ledger for SqliteLedger {
 
     /// Ends a claim after an attempt whose outcome is unknown: the next copy may claim it at
     /// once, knowing that the agency may have it.
-    async fn unknown(&self, message_id: &str) -> Result<(), sqlx::Error> {
+    async fn unknown(&self, message_id: &MessageId) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE ledger SET lease_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE message_id = ? AND state = 'delivering'",
@@ -141,7 +142,7 @@ impl Ledger for SqliteLedger {
     }
 
     /// Notes a delivery (to `recipient`: the agency that took it).
-    async fn delivered(&self, message_id: &str, recipient: &str) -> Result<(), sqlx::Error> {
+    async fn delivered(&self, message_id: &MessageId, recipient: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO ledger (message_id, state, recipient) VALUES (?, 'delivered', ?)
              ON CONFLICT (message_id) DO UPDATE SET state = 'delivered',
@@ -157,7 +158,7 @@ impl Ledger for SqliteLedger {
 
     /// Gives up a claim after an attempt that did not deliver, so that the next copy may
     /// claim it at once.
-    async fn release(&self, message_id: &str) -> Result<(), sqlx::Error> {
+    async fn release(&self, message_id: &MessageId) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM ledger WHERE message_id = ? AND state = 'delivering'")
             .bind(message_id)
             .execute(&self.pool)
@@ -167,7 +168,7 @@ impl Ledger for SqliteLedger {
 
     /// Notes that `message_id` must never be delivered, unless it was delivered already or
     /// is being delivered; returns what the ledger knew before.
-    async fn withdraw(&self, message_id: &str) -> Result<Entry, sqlx::Error> {
+    async fn withdraw(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error> {
         let stopped = sqlx::query(
             "INSERT INTO ledger (message_id, state) VALUES (?, 'withdrawn')
              ON CONFLICT (message_id) DO UPDATE SET state = 'withdrawn', lease_until = NULL
@@ -189,6 +190,14 @@ impl Ledger for SqliteLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A message id named by `name` (the ledger keys by gateway ids).
+    fn id(name: &str) -> MessageId {
+        MessageId(uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            name.as_bytes(),
+        ))
+    }
 
     /// The ledger's table before claims (`user_version` 0) and before `unknown` (1).
     const OLD_SCHEMAS: [(i64, &str); 2] = [
@@ -221,8 +230,10 @@ mod tests {
             for statement in [
                 schema.to_owned(),
                 format!("PRAGMA user_version = {version}"),
-                "INSERT INTO ledger (message_id, state, recipient) VALUES ('m', 'delivered', 'bv')"
-                    .to_owned(),
+                format!(
+                    "INSERT INTO ledger (message_id, state, recipient) VALUES ('{}', 'delivered', 'bv')",
+                    id("m")
+                ),
             ] {
                 sqlx::query(&statement).execute(&old).await.unwrap();
             }
@@ -231,15 +242,18 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(
-                ledger.entry("m").await.unwrap(),
+                ledger.entry(&id("m")).await.unwrap(),
                 Entry::Delivered {
                     recipient: "bv".into()
                 },
                 "from version {version}"
             );
-            assert_eq!(ledger.claim("n").await.unwrap(), Claim::Won);
-            ledger.unknown("n").await.unwrap();
-            assert_eq!(ledger.claim("n").await.unwrap(), Claim::WonAfterUnknown);
+            assert_eq!(ledger.claim(&id("n")).await.unwrap(), Claim::Won);
+            ledger.unknown(&id("n")).await.unwrap();
+            assert_eq!(
+                ledger.claim(&id("n")).await.unwrap(),
+                Claim::WonAfterUnknown
+            );
         }
     }
 }

@@ -3,9 +3,11 @@
 use super::SqliteStore;
 use crate::consent::{Consent, SubjectKey};
 use crate::record::{
-    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, stored, timestamp,
+    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, timestamp,
 };
 use async_trait::async_trait;
+use contract::directory::AgencyId;
+use contract::message::MessageId;
 use sqlx::Row;
 
 #[async_trait]
@@ -62,7 +64,11 @@ impl Consents for SqliteStore {
     }
 
     /// The consent `organisation` recorded under `id`.
-    async fn consent(&self, organisation: &str, id: &str) -> Result<Option<Consent>, StoreError> {
+    async fn consent(
+        &self,
+        organisation: &AgencyId,
+        id: &str,
+    ) -> Result<Option<Consent>, StoreError> {
         let row = sqlx::query("SELECT subject_hash, record, withdrawn_at FROM consents WHERE organisation = ? AND id = ?")
             .bind(organisation)
             .bind(id)
@@ -82,7 +88,7 @@ impl Consents for SqliteStore {
     /// under it that is not yet delivered. `None` if there is no such consent.
     async fn withdraw_consent(
         &self,
-        organisation: &str,
+        organisation: &AgencyId,
         id: &str,
     ) -> Result<Option<Withdrawal>, StoreError> {
         let at = timestamp(self.clock.now());
@@ -131,7 +137,7 @@ impl Consents for SqliteStore {
                 client_id: row.get("client_id"),
                 routing_key: row.get("routing_key"),
             };
-            match stored(row.get("status"))? {
+            match row.try_get("status")? {
                 Status::Withdrawn => withdrawal.stopped.push(affected),
                 Status::Delivered => withdrawal.delivered.push(affected),
                 _ => {}
@@ -161,8 +167,8 @@ impl Consents for SqliteStore {
     /// The reasons recorded for refusals of `message_id` from `sender`, oldest first.
     async fn refusals(
         &self,
-        message_id: &str,
-        sender: &str,
+        message_id: &MessageId,
+        sender: &AgencyId,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT reasons FROM refusals WHERE message_id = ? AND sender = ? ORDER BY seq",

@@ -6,11 +6,13 @@
 mod consents;
 
 use super::{
-    Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError, stored,
+    Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError,
     timestamp,
 };
 use async_trait::async_trait;
 use contract::clock::Clock;
+use contract::directory::AgencyId;
+use contract::message::MessageId;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
@@ -81,11 +83,11 @@ impl Messages for SqliteStore {
             "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(&msg.id)
-        .bind(&msg.client_id)
+        .bind(msg.id)
+        .bind(msg.client_id)
         .bind(&msg.sender)
         .bind(&msg.recipient)
-        .bind(&msg.kind)
+        .bind(msg.kind)
         .bind(&msg.legal_basis)
         .bind(&msg.body_hash)
         .bind(&msg.routing_key)
@@ -107,18 +109,18 @@ impl Messages for SqliteStore {
             "SELECT body_hash, status FROM messages WHERE sender = ? AND client_id = ?",
         )
         .bind(&msg.sender)
-        .bind(&msg.client_id)
+        .bind(msg.client_id)
         .fetch_one(&self.writer)
         .await?;
         Ok(Recorded::Existing {
             body_hash: row.get("body_hash"),
-            status: stored(row.get("status"))?,
+            status: row.try_get("status")?,
         })
     }
 
     /// Marks a message as confirmed by the broker, which takes it out of the outbox.
     /// Returns false if it was queued already.
-    async fn mark_queued(&self, id: &str) -> Result<bool, StoreError> {
+    async fn mark_queued(&self, id: &MessageId) -> Result<bool, StoreError> {
         let changed = sqlx::query(
             "UPDATE messages SET status = ?, updated_at = ?, next_attempt_at = NULL
              WHERE id = ? AND status = ?",
@@ -138,7 +140,7 @@ impl Messages for SqliteStore {
     /// where it is; returns whether it moved.
     async fn advance(
         &self,
-        id: &str,
+        id: &MessageId,
         status: Status,
         reason: Option<&str>,
     ) -> Result<bool, StoreError> {
@@ -163,7 +165,7 @@ impl Messages for SqliteStore {
     }
 
     /// Counts a failed attempt and puts the next one off until `until`.
-    async fn defer(&self, id: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+    async fn defer(&self, id: &MessageId, until: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?
              WHERE id = ? AND next_attempt_at IS NOT NULL",
@@ -208,7 +210,7 @@ impl Messages for SqliteStore {
     /// holds it; the message to publish, if this claim won.
     async fn claim(
         &self,
-        id: &str,
+        id: &MessageId,
         lease_until: OffsetDateTime,
     ) -> Result<Option<Outgoing>, StoreError> {
         let row = sqlx::query(
@@ -238,8 +240,8 @@ impl Messages for SqliteStore {
     /// The status of the message `sender` sent under its id `client_id`.
     async fn status(
         &self,
-        client_id: &str,
-        sender: &str,
+        client_id: &MessageId,
+        sender: &AgencyId,
     ) -> Result<Option<StatusView>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT id, kind, recipient, legal_basis, status FROM messages WHERE client_id = ? AND sender = ?",
@@ -251,35 +253,38 @@ impl Messages for SqliteStore {
         else {
             return Ok(None);
         };
-        let id: String = row.get("id");
+        let id: MessageId = row.try_get("id")?;
         let history = sqlx::query(
             "SELECT status, at, reason FROM status_history WHERE message_id = ? ORDER BY seq",
         )
-        .bind(&id)
+        .bind(id)
         .fetch_all(&self.readers)
         .await?
         .iter()
         .map(|h| {
             Ok(StatusEntry {
-                status: stored(h.get("status"))?,
+                status: h.try_get("status")?,
                 at: h.get("at"),
                 reason: h.get("reason"),
             })
         })
         .collect::<Result<_, StoreError>>()?;
         Ok(Some(StatusView {
-            message_id: client_id.into(),
+            message_id: *client_id,
             gateway_id: id,
-            kind: stored(row.get("kind"))?,
+            kind: row.try_get("kind")?,
             recipient: row.get("recipient"),
             legal_basis: row.get("legal_basis"),
-            status: stored(row.get("status"))?,
+            status: row.try_get("status")?,
             history,
         }))
     }
 
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
-    async fn open_messages(&self, sender: Option<&str>) -> Result<Vec<StatusView>, StoreError> {
+    async fn open_messages(
+        &self,
+        sender: Option<&AgencyId>,
+    ) -> Result<Vec<StatusView>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, h.status AS h_status, h.at, h.reason
              FROM messages m JOIN status_history h ON h.message_id = m.id
@@ -292,20 +297,20 @@ impl Messages for SqliteStore {
         .await?;
         let mut views: Vec<StatusView> = Vec::new();
         for row in rows {
-            let id: String = row.get("id");
+            let id: MessageId = row.try_get("id")?;
             if views.last().is_none_or(|v| v.gateway_id != id) {
                 views.push(StatusView {
-                    message_id: row.get("client_id"),
+                    message_id: row.try_get("client_id")?,
                     gateway_id: id,
-                    kind: stored(row.get("kind"))?,
+                    kind: row.try_get("kind")?,
                     recipient: row.get("recipient"),
                     legal_basis: row.get("legal_basis"),
-                    status: stored(row.get("status"))?,
+                    status: row.try_get("status")?,
                     history: Vec::new(),
                 });
             }
             views.last_mut().expect("pushed").history.push(StatusEntry {
-                status: stored(row.get("h_status"))?,
+                status: row.try_get("h_status")?,
                 at: row.get("at"),
                 reason: row.get("reason"),
             });
@@ -395,7 +400,8 @@ mod tests {
     async fn messages_recorded_before_sender_ids_keep_their_id_as_their_senders() {
         let (dir, old) = database_before("sender message ids").await;
         let path = dir.join("gateway.sqlite");
-        let id = "6f1c2f0e-8a4b-4c55-9d6e-0b7a1f2c3d4e";
+        let id: MessageId = "6f1c2f0e-8a4b-4c55-9d6e-0b7a1f2c3d4e".parse().unwrap();
+        let org = |id: &str| AgencyId(id.into());
         sqlx::query(
             "INSERT INTO messages (id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
              VALUES (?, 'school', 'bv', 'no.bekymringsmelding', 'no.bvl2021.13-2', 'h', 'k', x'00', 'queued', 't', 't')",
@@ -408,22 +414,19 @@ mod tests {
 
         let store = SqliteStore::open(&path, Arc::default()).await.unwrap();
         let view = store
-            .status(id, "school")
+            .status(&id, &org("school"))
             .await
             .unwrap()
             .expect("found by its id");
-        assert_eq!(
-            (view.message_id.as_str(), view.gateway_id.as_str()),
-            (id, id)
-        );
-        assert!(store.status(id, "another").await.unwrap().is_none());
+        assert_eq!((view.message_id, view.gateway_id), (id, id));
+        assert!(store.status(&id, &org("another")).await.unwrap().is_none());
         // The same id from another sender is a message of its own.
         let new = NewMessage {
-            id: gateway_id("another", id),
-            client_id: id.into(),
-            sender: "another".into(),
-            recipient: "bv".into(),
-            kind: "no.bekymringsmelding".into(),
+            id: gateway_id(&org("another"), &id),
+            client_id: id,
+            sender: org("another"),
+            recipient: org("bv"),
+            kind: contract::message::Kind::NoBekymringsmelding,
             legal_basis: "no.bvl2021.13-2".into(),
             body_hash: "h2".into(),
             routing_key: "k".into(),
