@@ -33,13 +33,13 @@ struct Processes<'h> {
 }
 
 impl Processes<'_> {
-    fn spawn(&self, name: &str, args: &[&str], env: &[(String, String)]) -> Child {
+    fn spawn(&self, name: &str, args: &[&str], env: &[(String, String)]) -> Process {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log.join(format!("{name}.log")))
             .unwrap();
-        Command::new(binary(name))
+        let child = Command::new(binary(name))
             .args(args)
             .envs(env.iter().cloned())
             .env("RUST_LOG", "warn,gateway=info,adapters=info")
@@ -47,10 +47,11 @@ impl Processes<'_> {
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
-            .unwrap()
+            .unwrap();
+        Process(child)
     }
 
-    fn gateway(&self) -> Child {
+    fn gateway(&self) -> Process {
         let c = &self.h.config;
         let env = [
             ("HTTP__LISTEN", format!("127.0.0.1:{}", self.port)),
@@ -75,7 +76,7 @@ impl Processes<'_> {
         )
     }
 
-    fn adapters(&self) -> Child {
+    fn adapters(&self) -> Process {
         let env = [
             ("BROKER__PREFIX", self.h.config.broker.prefix.clone()),
             (
@@ -113,9 +114,20 @@ impl Processes<'_> {
     }
 }
 
-fn kill(child: &mut Child) {
-    child.kill().unwrap(); // SIGKILL: no shutdown of any kind
-    child.wait().unwrap();
+/// A process of the test, killed (`kill -9`: no shutdown of any kind) when dropped, also
+/// when the test fails.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn kill(process: &mut Process) {
+    process.0.kill().unwrap();
+    process.0.wait().unwrap();
 }
 
 #[tokio::test]
