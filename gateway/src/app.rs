@@ -189,13 +189,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             store,
             publisher,
             clock: clock.clone(),
-            metrics: metrics.clone(),
+            metrics,
             hold: lease,
         },
         link: link.clone(),
         body_limit: config.http.body_limit_bytes,
         deadlines: config.deadlines.clone(),
-        metrics,
     });
     let app = router(state);
     let listener =

@@ -52,5 +52,5 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::
         .accepted_counts()
         .await
         .map_err(super::messages::internal)?;
-    Ok(app.metrics.render(&accepted, &overdue))
+    Ok(app.intake.metrics.render(&accepted, &overdue))
 }

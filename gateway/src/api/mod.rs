@@ -29,7 +29,6 @@ pub struct AppState {
     pub link: Arc<BrokerLink>,
     pub body_limit: usize,
     pub deadlines: crate::deadlines::DeadlinesConfig,
-    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The gateway's routes.
