@@ -1,6 +1,7 @@
 //! Start-up: load and check everything, open the store, link to the broker, start the
 //! outbox and serve the API (over TLS when configured).
 
+use crate::admin::AdminError;
 use crate::api::{AppState, router};
 use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError, TokenRules};
 use crate::catalog::{Catalog, CatalogError};
@@ -10,7 +11,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
 use crate::publish::{Outbox, Publisher};
-use crate::record::{SqliteStore, Store, StoreError};
+use crate::record::{Retention, StoreError};
 use contract::broker::{BrokerLink, Topology};
 use contract::clock::Clock;
 use contract::directory::{Directory, DirectoryError};
@@ -36,6 +37,8 @@ pub enum StartError {
     Keys(#[from] KeysError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
     #[error("cannot listen on {addr}: {source}")]
@@ -136,8 +139,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let auth = Authenticator::new(rules, keys, directory.clone());
     // The one clock of the store, the engine, the deadlines and the outbox.
     let clock = Arc::new(Clock::default());
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&config.store.sqlite_path, clock.clone()).await?);
+    let store = crate::admin::open_store(config, clock.clone()).await?;
+    let keys = Arc::new(crate::admin::keys_at_start(config, store.as_ref()).await?);
 
     let cancel = CancellationToken::new();
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
@@ -152,7 +155,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         cancel.clone(),
     );
     let confirm_timeout = Duration::from_millis(config.broker.confirm_timeout_ms);
-    let publisher = Publisher::new(link.clone(), &topology, confirm_timeout);
+    let publisher = Publisher::new(link.clone(), &topology, confirm_timeout, keys.clone());
     // A request's or the outbox's claim on a message's publish: longer than one publish.
     let lease = confirm_timeout + Duration::from_secs(5);
     let outbox = Outbox::new(
@@ -171,6 +174,14 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         }
     });
 
+    tokio::spawn(
+        Retention {
+            store: store.clone(),
+            clock: clock.clone(),
+            config: config.retention.clone(),
+        }
+        .run(cancel.clone()),
+    );
     let metrics = Arc::new(Metrics::default());
     tokio::spawn(crate::track::run(
         link.clone(),
@@ -185,7 +196,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             contracts,
             directory,
             catalog,
-            subject_key: store.subject_key().await?,
+            subject_key: keys.subject_key(),
+            keys,
             store,
             publisher,
             clock: clock.clone(),

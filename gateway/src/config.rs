@@ -21,6 +21,11 @@ pub struct Config {
     pub auth: AuthConfig,
     pub broker: BrokerConfig,
     pub store: StoreConfig,
+    /// The key file (key-encryption, subject-hash and audit keys).
+    pub keys: crate::keys::KeysConfig,
+    /// How long payloads are kept after delivery fails.
+    #[serde(default)]
+    pub retention: crate::record::RetentionConfig,
     #[serde(default)]
     pub outbox: OutboxConfig,
     /// When delivery, receipt and feedback are due, per kind.
@@ -170,6 +175,7 @@ impl Config {
             ("AUTH__JWKS", path(data.join("jwks.json"))),
             ("AUTH__DEV_KEY_DIR", path(data.join("keys"))),
             ("STORE__SQLITE_PATH", path(data.join("gateway.sqlite"))),
+            ("KEYS__FILE", path(data.join("keys.toml"))),
         ];
         let vars = own
             .into_iter()
@@ -203,6 +209,8 @@ jwks = "k.json"
 url = "amqp://x"
 [store]
 sqlite_path = "db.sqlite"
+[keys]
+file = "keys.toml"
 "#,
         )
         .unwrap();

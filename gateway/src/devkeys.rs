@@ -50,10 +50,10 @@ impl DevKey {
                 path: path.clone(),
                 source,
             };
-            std::fs::create_dir_all(dir).map_err(write)?;
+            contract::private::create_dir(dir).map_err(write)?;
             let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                 .map_err(|_| DevKeyError::Corrupt { path: path.clone() })?;
-            write_private(&path, doc.as_ref()).map_err(write)?;
+            contract::private::write(&path, doc.as_ref()).map_err(write)?;
             tracing::info!(path = %path.display(), "generated development signing key");
         }
         let pkcs8 = std::fs::read(&path).map_err(|source| DevKeyError::Read {
@@ -129,15 +129,4 @@ impl DevKey {
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8))
             .map_err(DevKeyError::Sign)
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(bytes)
 }

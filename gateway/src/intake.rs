@@ -6,7 +6,8 @@
 use crate::authenticate::Caller;
 use crate::catalog::Catalog;
 use crate::consent::{Consent, SubjectKey};
-use crate::decide::{Decision, Facts, decide};
+use crate::decide::{Decision, Facts, decide, subject};
+use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, Envelope, ParseError};
 use crate::publish::Publisher;
@@ -28,6 +29,8 @@ pub struct Intake {
     pub catalog: Catalog,
     pub store: Arc<dyn Store>,
     pub subject_key: SubjectKey,
+    /// The keys payloads are sealed at rest with.
+    pub keys: Arc<KeyRing>,
     pub publisher: Publisher,
     pub clock: Arc<Clock>,
     pub metrics: Arc<Metrics>,
@@ -119,6 +122,13 @@ impl Intake {
             orgnr: caller.agency.orgnr.clone(),
         };
         let routed = envelope.routed(id, sender, timestamp(self.clock.now()));
+        let routed = serde_json::to_vec(&routed).expect("a routed message serialises");
+        let today = self.clock.now().date();
+        let subject_hashes = subject::people(envelope.kind, &envelope.payload)
+            .iter()
+            .filter_map(|person| person.canonical(today))
+            .map(|canonical| self.subject_key.hash(&canonical))
+            .collect();
         let new = NewMessage {
             id,
             client_id,
@@ -130,8 +140,9 @@ impl Intake {
                 serde_json::to_vec(envelope).expect("an envelope serialises"),
             )),
             routing_key: Topology::routing_key(route.adapter, &route.recipient.id.0),
-            routed: serde_json::to_vec(&routed).expect("a routed message serialises"),
+            routed: self.keys.lock(&routed, id.to_string().as_bytes()),
             consent_ref: envelope.legal_basis.consent_ref.clone(),
+            subject_hashes,
         };
         let hold_until = self.clock.now() + self.hold;
         let accepted = |status| Outcome::Accepted {

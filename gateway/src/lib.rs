@@ -4,6 +4,7 @@
 //! → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters
 //! → [`track`] (status events and receipts back from the adapters; [`deadlines`]).
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod authenticate;
@@ -16,6 +17,7 @@ pub mod deadlines;
 pub mod decide;
 pub mod devkeys;
 pub mod intake;
+pub mod keys;
 pub mod metrics;
 pub mod parse;
 pub mod peek;

@@ -54,12 +54,26 @@ enum Command {
         #[command(subcommand)]
         action: DeadAction,
     },
+    /// The key file: create it, or rotate its key-encryption key.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the broker topology as RabbitMQ definitions (ops/rabbitmq/definitions.json).
     Definitions {
         /// Virtual host of the definitions.
         #[arg(long, default_value = "/")]
         vhost: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create the key file (keys.file, mode 0600) with fresh keys; never overwrites one.
+    Init,
+    /// Add a key-encryption key, re-wrap every stored data key under it, and remove the
+    /// keys of earlier rotations that nothing uses. Restart the gateway afterwards.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +181,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let _ = connection.close(200, "done".into()).await;
         }
+        Command::Keys { action } => match action {
+            KeysAction::Init => {
+                let current = gateway::admin::keys_init(&config).await?;
+                println!(
+                    "created {} with key-encryption key {current}; back it up apart from the database",
+                    config.keys.file.display()
+                );
+            }
+            KeysAction::Rotate => {
+                let rotation = gateway::admin::keys_rotate(&config).await?;
+                println!("{}", serde_json::to_string_pretty(&rotation)?);
+            }
+        },
         Command::Check => {
             gateway::app::load(&config)?;
             println!("configuration, directory, catalog and schemas are valid");

@@ -5,10 +5,12 @@
 use contract::directory::{AgencyId, AgencyType};
 use contract::message::{Kind, MessageId};
 use gateway::consent::{Consent, ConsentForm, Grantor};
+use gateway::keys::KeyRing;
 use gateway::record::{
-    ConsentRecorded, NewMessage, Recorded, Refused, SqliteStore, Status, Store, gateway_id,
+    ConsentRecorded, NewMessage, Recorded, Refused, Rewrapped, SqliteStore, Status, Store,
+    gateway_id, rewrap,
 };
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use time::{Duration, OffsetDateTime};
 
 fn now() -> OffsetDateTime {
@@ -39,9 +41,13 @@ fn org(id: &str) -> AgencyId {
     AgencyId(id.into())
 }
 
+/// The keys the messages of these tests are sealed with.
+static KEYS: LazyLock<KeyRing> = LazyLock::new(|| KeyRing::generate(None));
+
 fn message(sender: &str, client_id: &str) -> NewMessage {
+    let id = gateway_id(&org(sender), &client(client_id));
     NewMessage {
-        id: gateway_id(&org(sender), &client(client_id)),
+        id,
         client_id: client(client_id),
         sender: org(sender),
         recipient: org("bv"),
@@ -49,8 +55,9 @@ fn message(sender: &str, client_id: &str) -> NewMessage {
         legal_basis: "no.bvl2021.13-2".into(),
         body_hash: "h".into(),
         routing_key: "queue.bv".into(),
-        routed: vec![0],
+        routed: KEYS.lock(b"the child's data", id.to_string().as_bytes()),
         consent_ref: None,
+        subject_hashes: vec!["a-hash".into()],
     }
 }
 
@@ -280,8 +287,8 @@ async fn withdrawing_a_consent_stops_what_is_undelivered_and_lists_what_was_deli
 }
 
 #[tokio::test]
-async fn refusals_keep_reasons_for_their_sender_only_and_the_subject_key_is_stable() {
-    for (name, store, other) in backends().await {
+async fn refusals_keep_reasons_for_their_sender_only() {
+    for (_, store, _) in backends().await {
         let (id, school) = (client("r"), org("school"));
         let refused = Refused {
             message_id: &id,
@@ -300,11 +307,119 @@ async fn refusals_keep_reasons_for_their_sender_only_and_the_subject_key_is_stab
                 .unwrap()
                 .is_empty()
         );
-        let (a, b) = tokio::join!(store.subject_key(), other.subject_key());
-        assert_eq!(
-            a.unwrap().hash("x"),
-            b.unwrap().hash("x"),
-            "{name}: one key, whoever asks first"
+    }
+}
+
+#[tokio::test]
+async fn a_payload_is_erased_once_it_can_never_be_sent_again() {
+    for (name, store, _) in backends().await {
+        let [delivered, withdrawn, failed, queued, waiting] =
+            ["d", "w", "f", "q", "r"].map(|id| message("school", id));
+        for msg in [&delivered, &withdrawn, &failed, &queued, &waiting] {
+            store.record(msg, now()).await.unwrap();
+        }
+        for msg in [&delivered, &failed, &queued] {
+            store.mark_queued(&msg.id).await.unwrap();
+        }
+        store
+            .advance(&delivered.id, Status::Delivered, None)
+            .await
+            .unwrap();
+        store
+            .advance(&withdrawn.id, Status::Withdrawn, None)
+            .await
+            .unwrap();
+        store
+            .advance(&failed.id, Status::Failed, Some("inbox answered 400"))
+            .await
+            .unwrap();
+        let erased = |client_id: &str| {
+            let store = store.clone();
+            let client_id = client(client_id);
+            async move {
+                let view = store
+                    .status(&client_id, &org("school"))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                view.payload_erased_at.is_some()
+            }
+        };
+        assert!(erased("d").await && erased("w").await, "{name}: at once");
+        assert!(
+            !erased("f").await && !erased("q").await,
+            "{name}: kept for replay"
         );
+        // Within the grace period nothing more; past it, failed and queued ones go, and a
+        // message still waiting for the broker never.
+        assert_eq!(
+            store
+                .erase_settled(now() - Duration::days(1))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .erase_settled(now() + Duration::seconds(1))
+                .await
+                .unwrap(),
+            2,
+            "{name}"
+        );
+        assert!(erased("f").await && erased("q").await);
+        assert!(!erased("r").await);
+        assert_eq!(
+            store.keys_in_use().await.unwrap(),
+            [KEYS.current()],
+            "{name}"
+        );
+        let waiting = store.claim(&waiting.id, now()).await.unwrap().unwrap();
+        let opened = KEYS.unlock(&waiting.routed, waiting.id.to_string().as_bytes());
+        assert_eq!(
+            opened.unwrap(),
+            b"the child's data",
+            "{name}: still sendable"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rewrapping_moves_every_data_key_once_even_when_two_race() {
+    for (name, store, other) in backends().await {
+        let mut keys = KEYS.clone();
+        let messages: Vec<NewMessage> = (0..40)
+            .map(|i| message("school", &format!("k{i}")))
+            .collect();
+        for msg in &messages {
+            store
+                .record(msg, now() - Duration::minutes(1))
+                .await
+                .unwrap();
+        }
+        let old = keys.current().to_owned();
+        keys.rotate();
+        let (a, b) = tokio::join!(rewrap(store.as_ref(), &keys), rewrap(other.as_ref(), &keys));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.rewrapped + b.rewrapped, 40, "{name}: each key once");
+        assert_eq!(
+            rewrap(store.as_ref(), &keys).await.unwrap(),
+            Rewrapped::default()
+        );
+        assert_eq!(store.keys_in_use().await.unwrap(), [keys.current()]);
+        keys.prune(&[], "");
+        assert!(!keys.key_ids().contains(&old));
+        // Every payload still opens, under the new key alone.
+        let due = store
+            .claim_due(100, now() + Duration::minutes(1), true)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 40, "{name}");
+        for msg in due {
+            let opened = keys
+                .unlock(&msg.routed, msg.id.to_string().as_bytes())
+                .unwrap();
+            assert_eq!(opened, b"the child's data");
+        }
     }
 }

@@ -4,13 +4,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use std::path::Path;
 use std::time::Duration;
 
-/// Options for the SQLite file at `path`, its folder created if missing: created if
-/// missing, in WAL mode, waiting up to ten seconds for another writer.
+/// Options for the SQLite file at `path`, created if missing (with its folder) readable by
+/// its owner only ([`crate::private`]), in WAL mode, erased content overwritten with zeros
+/// (`secure_delete`), waiting up to ten seconds for another writer.
 pub fn options(path: &Path) -> std::io::Result<SqliteConnectOptions> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
+    crate::private::touch(path)?;
     Ok(SqliteConnectOptions::new()
+        .pragma("secure_delete", "ON")
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)

@@ -136,6 +136,23 @@ pub fn identity(kind: Kind, payload: &Payload) -> Option<SubjectRef> {
     }
 }
 
+/// Everyone the payload identifies (by national ID, or by name and birth date), for the
+/// disclosure index.
+pub fn people(kind: Kind, payload: &Payload) -> Vec<SubjectRef> {
+    match kind {
+        Kind::NoBekymringsmelding => payload
+            .fields()
+            .get("offentligBarn")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|child| child.get("fnr")?.as_str())
+            .map(|fnr| SubjectRef::Fodselsnummer(fnr.into()))
+            .collect(),
+        _ => identity(kind, payload).into_iter().collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

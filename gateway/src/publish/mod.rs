@@ -5,6 +5,7 @@ mod outbox;
 
 pub use outbox::{Outbox, retry_delay};
 
+use crate::keys::{KeyRing, KeysError};
 use crate::record::Outgoing;
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
 use contract::directory::Transport;
@@ -27,30 +28,50 @@ pub struct Publisher {
     link: Arc<BrokerLink>,
     exchange: String,
     confirm_timeout: Duration,
+    /// Opens the payloads sealed at rest, just before they are published.
+    keys: Arc<KeyRing>,
+}
+
+/// Why a message was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Broker(#[from] PublishError),
+    #[error("the payload does not open: {0}")]
+    Keys(#[from] KeysError),
 }
 
 impl Publisher {
-    /// A publisher to `topology`'s routing exchange over `link`.
-    pub fn new(link: Arc<BrokerLink>, topology: &Topology, confirm_timeout: Duration) -> Self {
+    /// A publisher to `topology`'s routing exchange over `link`, opening payloads with `keys`.
+    pub fn new(
+        link: Arc<BrokerLink>,
+        topology: &Topology,
+        confirm_timeout: Duration,
+        keys: Arc<KeyRing>,
+    ) -> Self {
         Self {
             link,
             exchange: topology.exchange(),
             confirm_timeout,
+            keys,
         }
     }
 
     /// Publishes one message; `Ok` only when the broker has confirmed it as routed.
-    pub async fn publish(&self, msg: &Outgoing) -> Result<(), PublishError> {
+    pub async fn publish(&self, msg: &Outgoing) -> Result<(), SendError> {
+        let routed = self
+            .keys
+            .unlock(&msg.routed, msg.id.to_string().as_bytes())?;
         let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
-        publish_confirmed(
+        Ok(publish_confirmed(
             &channel,
             &self.exchange,
             &msg.routing_key,
-            &msg.routed,
+            &routed,
             properties(msg),
             self.confirm_timeout,
         )
-        .await
+        .await?)
     }
 
     /// Publishes a control message (e.g. a withdrawal) to `adapter`'s control queue;

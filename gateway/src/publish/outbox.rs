@@ -3,7 +3,7 @@
 //! message only under a claim it won in the store, so it never publishes one a request is
 //! publishing (nor the other way round).
 
-use super::Publisher;
+use super::{Publisher, SendError};
 use crate::record::Store;
 use contract::broker::PublishError;
 use contract::clock::Clock;
@@ -90,7 +90,7 @@ impl Outbox {
                     self.store
                         .defer(&msg.id, self.clock.now() + retry_delay(msg.attempts))
                         .await?;
-                    if matches!(error, PublishError::Unavailable) {
+                    if matches!(error, SendError::Broker(PublishError::Unavailable)) {
                         break;
                     }
                 }

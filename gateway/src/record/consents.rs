@@ -1,7 +1,7 @@
 //! Consents and refusals: what the gateway asks of its store about them.
 
 use super::StoreError;
-use crate::consent::{Consent, SubjectKey};
+use crate::consent::Consent;
 use async_trait::async_trait;
 use contract::directory::AgencyId;
 use contract::message::{Kind, MessageId};
@@ -50,9 +50,6 @@ pub struct Refused<'a> {
 /// What the gateway asks of its store about consents and refusals.
 #[async_trait]
 pub trait Consents: Send + Sync {
-    /// The installation's subject-hash key, created at first use.
-    async fn subject_key(&self) -> Result<SubjectKey, StoreError>;
-
     /// Records a consent, or reports the one recorded before under its id.
     async fn record_consent(
         &self,

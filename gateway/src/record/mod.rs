@@ -6,12 +6,17 @@
 
 mod clock;
 mod consents;
+mod retention;
+mod rewrap;
 mod sqlite;
 
 pub use clock::{parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
+pub use retention::{Retention, RetentionConfig};
+pub use rewrap::{RewrapError, Rewrapped, rewrap};
 pub use sqlite::SqliteStore;
 
+use crate::keys::{Locked, LockedKey};
 use async_trait::async_trait;
 use contract::directory::AgencyId;
 use contract::message::{Kind, MessageId};
@@ -19,10 +24,10 @@ use serde::Serialize;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
-/// The gateway's store: messages and consents.
-pub trait Store: Messages + Consents {}
+/// The gateway's store: messages, consents, and the keeping of payloads.
+pub trait Store: Messages + Consents + Payloads {}
 
-impl<T: Messages + Consents> Store for T {}
+impl<T: Messages + Consents + Payloads> Store for T {}
 
 contract::named! {
     /// Where a message stands, as the sender sees it.
@@ -85,7 +90,7 @@ pub fn gateway_id(sender: &AgencyId, client_id: &MessageId) -> MessageId {
     ))
 }
 
-/// A message to record: ids, kinds and tags, and the routed bytes.
+/// A message to record: ids, kinds and tags, and the routed bytes sealed at rest.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     /// The gateway's id ([`gateway_id`]).
@@ -98,9 +103,12 @@ pub struct NewMessage {
     pub legal_basis: String,
     pub body_hash: String,
     pub routing_key: String,
-    pub routed: Vec<u8>,
+    /// The routed bytes, sealed under the message's own data key (bound to `id`).
+    pub routed: Locked,
     /// The consent cited, if any.
     pub consent_ref: Option<String>,
+    /// The keyed hashes of the people the message is about ([`crate::consent::SubjectKey`]).
+    pub subject_hashes: Vec<String>,
 }
 
 impl NewMessage {
@@ -135,7 +143,8 @@ pub struct Outgoing {
     pub kind: Kind,
     pub legal_basis: String,
     pub routing_key: String,
-    pub routed: Vec<u8>,
+    /// The routed bytes, sealed at rest (bound to `id`).
+    pub routed: Locked,
     pub attempts: i64,
 }
 
@@ -161,6 +170,9 @@ pub struct StatusView {
     pub legal_basis: String,
     pub status: Status,
     pub history: Vec<StatusEntry>,
+    /// When the payload was erased (its data key destroyed), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_erased_at: Option<String>,
 }
 
 /// A failure of the database.
@@ -174,6 +186,53 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
+}
+
+/// A payload stored in clear by an earlier version, to be sealed.
+#[derive(Debug, Clone)]
+pub struct ClearPayload {
+    pub id: MessageId,
+    pub routed: Vec<u8>,
+}
+
+/// What the gateway asks of its store about payloads at rest: re-wrapping their data keys
+/// under a new KEK, sealing those an earlier version stored in clear, erasing them.
+#[async_trait]
+pub trait Payloads: Send + Sync {
+    /// Up to `limit` data keys wrapped by another KEK than `current`.
+    async fn keys_not_under(
+        &self,
+        current: &str,
+        limit: u32,
+    ) -> Result<Vec<(MessageId, LockedKey)>, StoreError>;
+
+    /// Replaces the wrapped data key of `id`, if it is still `old` (not erased, not
+    /// re-wrapped by another); returns whether it did.
+    async fn replace_key(
+        &self,
+        id: &MessageId,
+        old: &LockedKey,
+        new: &LockedKey,
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` payloads stored in clear (not erased).
+    async fn clear_payloads(&self, limit: u32) -> Result<Vec<ClearPayload>, StoreError>;
+
+    /// Seals the clear payload of `id`, if it is still in clear.
+    async fn seal_clear(&self, id: &MessageId, locked: &Locked) -> Result<bool, StoreError>;
+
+    /// The KEK ids that wrap some stored data key.
+    async fn keys_in_use(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Erases the payloads of failed and expired messages, and of queued ones (the broker
+    /// holds them), whose status has not changed since `before`; returns how many.
+    async fn erase_settled(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The subject-hash key an earlier version kept in the database, if it is still there.
+    async fn stored_subject_key(&self) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Removes that key from the database (once the key file holds it).
+    async fn forget_stored_subject_key(&self) -> Result<(), StoreError>;
 }
 
 /// What the gateway asks of its store about messages: recording, the outbox's claims,

@@ -1,7 +1,7 @@
 //! Consents and refusals in SQLite.
 
 use super::SqliteStore;
-use crate::consent::{Consent, SubjectKey};
+use crate::consent::Consent;
 use crate::record::{
     Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, timestamp,
 };
@@ -12,24 +12,6 @@ use sqlx::Row;
 
 #[async_trait]
 impl Consents for SqliteStore {
-    /// The installation's subject-hash key, created at first use.
-    async fn subject_key(&self) -> Result<SubjectKey, StoreError> {
-        let mut secret = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut secret)
-            .map_err(|_| StoreError::Corrupt("no randomness".into()))?;
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ('subject_key', ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&secret[..])
-        .execute(&self.writer)
-        .await?;
-        let stored: Vec<u8> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'subject_key'")
-                .fetch_one(&self.writer)
-                .await?;
-        Ok(SubjectKey::new(&stored))
-    }
-
     /// Records a consent, or reports the one recorded before under its id.
     async fn record_consent(
         &self,

@@ -4,11 +4,13 @@
 //! triggers write the status history and the audit trail in the same transaction.
 
 mod consents;
+mod payloads;
 
 use super::{
     Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError,
     timestamp,
 };
+use crate::keys::{Locked, LockedKey};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use contract::directory::AgencyId;
@@ -80,8 +82,8 @@ impl Messages for SqliteStore {
     ) -> Result<Recorded, StoreError> {
         let at = timestamp(self.clock.now());
         let inserted = sqlx::query(
-            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(msg.id)
         .bind(msg.client_id)
@@ -91,13 +93,16 @@ impl Messages for SqliteStore {
         .bind(&msg.legal_basis)
         .bind(&msg.body_hash)
         .bind(&msg.routing_key)
-        .bind(&msg.routed)
+        .bind(&msg.routed.ciphertext)
+        .bind(&msg.routed.key.key_id)
+        .bind(&msg.routed.key.wrapped)
         .bind(Status::Recorded.as_str())
         .bind(&at)
         .bind(&at)
         .bind(timestamp(hold_until))
         .bind(&msg.consent_ref)
         .bind(&self.instance)
+        .bind(serde_json::to_string(&msg.subject_hashes).expect("hashes serialise"))
         .execute(&self.writer)
         .await?
         .rows_affected()
@@ -194,7 +199,7 @@ impl Messages for SqliteStore {
                  WHERE status = 'recorded' AND next_attempt_at IS NOT NULL
                    AND (next_attempt_at <= ?3 OR (?4 AND claimed_by IS NOT ?2))
                  ORDER BY next_attempt_at LIMIT ?5)
-             RETURNING id, sender, kind, legal_basis, routing_key, routed, attempts",
+             RETURNING id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts",
         )
         .bind(timestamp(lease_until))
         .bind(&self.instance)
@@ -203,7 +208,7 @@ impl Messages for SqliteStore {
         .bind(limit)
         .fetch_all(&self.writer)
         .await?;
-        Ok(rows.iter().map(outgoing).collect())
+        rows.iter().map(outgoing).collect()
     }
 
     /// Claims the publish of the unconfirmed message `id` until `lease_until`, if nobody
@@ -217,7 +222,7 @@ impl Messages for SqliteStore {
             "UPDATE messages SET next_attempt_at = ?, claimed_by = ?
              WHERE id = ? AND status = 'recorded' AND next_attempt_at IS NOT NULL
                AND next_attempt_at <= ?
-             RETURNING id, sender, kind, legal_basis, routing_key, routed, attempts",
+             RETURNING id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts",
         )
         .bind(timestamp(lease_until))
         .bind(&self.instance)
@@ -225,7 +230,7 @@ impl Messages for SqliteStore {
         .bind(timestamp(self.clock.now()))
         .fetch_optional(&self.writer)
         .await?;
-        Ok(row.as_ref().map(outgoing))
+        row.as_ref().map(outgoing).transpose()
     }
 
     /// Messages accepted (reached `queued`, by whoever), per adapter name.
@@ -244,7 +249,7 @@ impl Messages for SqliteStore {
         sender: &AgencyId,
     ) -> Result<Option<StatusView>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id, kind, recipient, legal_basis, status FROM messages WHERE client_id = ? AND sender = ?",
+            "SELECT id, kind, recipient, legal_basis, status, erased_at FROM messages WHERE client_id = ? AND sender = ?",
         )
         .bind(client_id)
         .bind(sender)
@@ -277,6 +282,7 @@ impl Messages for SqliteStore {
             legal_basis: row.get("legal_basis"),
             status: row.try_get("status")?,
             history,
+            payload_erased_at: row.try_get("erased_at")?,
         }))
     }
 
@@ -286,7 +292,7 @@ impl Messages for SqliteStore {
         sender: Option<&AgencyId>,
     ) -> Result<Vec<StatusView>, StoreError> {
         let rows = sqlx::query(
-            "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, h.status AS h_status, h.at, h.reason
+            "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, m.erased_at, h.status AS h_status, h.at, h.reason
              FROM messages m JOIN status_history h ON h.message_id = m.id
              WHERE m.status NOT IN ('feedback_given', 'failed', 'expired', 'withdrawn')
                AND (?1 IS NULL OR m.sender = ?1)
@@ -307,6 +313,7 @@ impl Messages for SqliteStore {
                     legal_basis: row.get("legal_basis"),
                     status: row.try_get("status")?,
                     history: Vec::new(),
+                    payload_erased_at: row.try_get("erased_at")?,
                 });
             }
             views.last_mut().expect("pushed").history.push(StatusEntry {
@@ -319,16 +326,28 @@ impl Messages for SqliteStore {
     }
 }
 
-fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Outgoing {
-    Outgoing {
-        id: row.get("id"),
-        sender: row.get("sender"),
-        kind: row.get("kind"),
-        legal_basis: row.get("legal_basis"),
-        routing_key: row.get("routing_key"),
-        routed: row.get("routed"),
-        attempts: row.get("attempts"),
-    }
+fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Result<Outgoing, StoreError> {
+    let id: MessageId = row.try_get("id")?;
+    // Sealed at start-up if an earlier version stored it in clear; none is erased while
+    // it waits for the broker.
+    let key_id: Option<String> = row.try_get("key_id")?;
+    let key_id =
+        key_id.ok_or_else(|| StoreError::Corrupt(format!("message {id} has no data key")))?;
+    Ok(Outgoing {
+        id,
+        sender: row.try_get("sender")?,
+        kind: row.try_get("kind")?,
+        legal_basis: row.try_get("legal_basis")?,
+        routing_key: row.try_get("routing_key")?,
+        routed: Locked {
+            key: LockedKey {
+                key_id,
+                wrapped: row.try_get("wrapped_key")?,
+            },
+            ciphertext: row.try_get("routed")?,
+        },
+        attempts: row.try_get("attempts")?,
+    })
 }
 
 #[cfg(test)]
@@ -430,13 +449,39 @@ mod tests {
             legal_basis: "no.bvl2021.13-2".into(),
             body_hash: "h2".into(),
             routing_key: "k".into(),
-            routed: vec![0],
+            routed: crate::keys::KeyRing::generate(None).lock(b"x", b"y"),
             consent_ref: None,
+            subject_hashes: Vec::new(),
         };
         assert_eq!(
             store.record(&new, OffsetDateTime::now_utc()).await.unwrap(),
             Recorded::New
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn payloads_stored_in_clear_before_are_sealed_at_start() {
+        let (dir, old) = database_before("payload at rest").await;
+        sqlx::query(
+            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+             VALUES ('6f1c2f0e-8a4b-4c55-9d6e-0b7a1f2c3d4e', 'c', 's', 'r', 'no.bekymringsmelding', 'b', 'h', 'queue.r', 'Ola Testbarn', 'queued', 't', 't')",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
+            .await
+            .unwrap();
+        let keys = crate::keys::KeyRing::generate(None);
+        let done = crate::record::rewrap(&store, &keys).await.unwrap();
+        assert_eq!(done.sealed, 1);
+        let routed: Vec<u8> = sqlx::query_scalar("SELECT routed FROM messages")
+            .fetch_one(&store.readers)
+            .await
+            .unwrap();
+        assert!(!routed.windows(12).any(|w| w == b"Ola Testbarn"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

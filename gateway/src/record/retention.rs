@@ -1,0 +1,64 @@
+//! Retention: payloads are kept no longer than delivery needs. Delivered and withdrawn
+//! messages lose theirs with the status change (in the store); this sweep erases those of
+//! failed and expired messages once the grace period for an operator's replay is over, and
+//! those of queued messages left that long (the broker holds the copy that is delivered).
+
+use super::Store;
+use contract::clock::Clock;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long what is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a failed or expired message keeps its payload for an operator's replay.
+    #[serde(default = "default_grace_days")]
+    pub grace_days: u32,
+    /// Time between two sweeps.
+    #[serde(default = "default_sweep_secs")]
+    pub sweep_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            grace_days: default_grace_days(),
+            sweep_secs: default_sweep_secs(),
+        }
+    }
+}
+
+fn default_grace_days() -> u32 {
+    14
+}
+fn default_sweep_secs() -> u64 {
+    60
+}
+
+/// The retention sweep.
+pub struct Retention {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<Clock>,
+    pub config: RetentionConfig,
+}
+
+impl Retention {
+    /// Sweeps until cancelled.
+    pub async fn run(self, cancel: CancellationToken) {
+        while !cancel.is_cancelled() {
+            let before = self.clock.now() - time::Duration::days(self.config.grace_days.into());
+            match self.store.erase_settled(before).await {
+                Ok(0) => {}
+                Ok(erased) => tracing::info!(erased, "payloads past their grace period erased"),
+                Err(error) => tracing::warn!(%error, "retention sweep failed"),
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(self.config.sweep_secs)) => {}
+            }
+        }
+    }
+}
