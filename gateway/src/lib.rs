@@ -24,4 +24,5 @@ pub mod peek;
 pub mod publish;
 pub mod record;
 pub mod scan;
+pub mod seal;
 pub mod track;
