@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
 use crate::publish::{Outbox, Publisher};
 use crate::record::{Retention, StoreError};
+use crate::seal::{RecipientKeyError, Recipients};
 use contract::broker::{BrokerLink, Topology};
 use contract::clock::Clock;
 use contract::directory::{Directory, DirectoryError};
@@ -39,6 +40,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    RecipientKey(#[from] RecipientKeyError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
     #[error("cannot listen on {addr}: {source}")]
@@ -94,14 +97,18 @@ impl Running {
 /// Everything the gateway loads from files, checked.
 pub struct Loaded {
     pub directory: Arc<Directory>,
+    pub recipients: Recipients,
     pub catalog: Catalog,
     pub contracts: Contracts,
 }
 
-/// Loads and checks the directory, the catalog and the schemas.
+/// Loads and checks the directory (and the recipients' keys in it), the catalog and the
+/// schemas.
 pub fn load(config: &Config) -> Result<Loaded, StartError> {
+    let directory = Directory::load(&config.directory)?;
     Ok(Loaded {
-        directory: Arc::new(Directory::load(&config.directory)?),
+        recipients: Recipients::from_directory(&directory)?,
+        directory: Arc::new(directory),
         catalog: Catalog::load(&config.schemas.join("legal-bases.toml"))?,
         contracts: Contracts::load(&config.schemas)?,
     })
@@ -112,6 +119,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let Loaded {
         directory,
+        recipients,
         catalog,
         contracts,
     } = load(config)?;
@@ -198,6 +206,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             catalog,
             subject_key: keys.subject_key(),
             keys,
+            recipients,
             store,
             publisher,
             clock: clock.clone(),

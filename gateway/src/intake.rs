@@ -14,10 +14,12 @@ use crate::publish::Publisher;
 use crate::record::{
     NewMessage, Outgoing, Recorded, Refused, Status, Store, StoreError, gateway_id, timestamp,
 };
+use crate::seal::{Recipients, seal};
 use contract::broker::Topology;
 use contract::clock::Clock;
-use contract::directory::Directory;
-use contract::message::{MessageId, RoutedSender};
+use contract::directory::{Agency, Directory};
+use contract::message::{MessageId, Parcel, RoutedMessage, RoutedSender, SealedMessage};
+use contract::render::render;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,8 @@ pub struct Intake {
     pub subject_key: SubjectKey,
     /// The keys payloads are sealed at rest with.
     pub keys: Arc<KeyRing>,
+    /// The recipients that take their messages sealed to their own key.
+    pub recipients: Recipients,
     pub publisher: Publisher,
     pub clock: Arc<Clock>,
     pub metrics: Arc<Metrics>,
@@ -122,7 +126,7 @@ impl Intake {
             orgnr: caller.agency.orgnr.clone(),
         };
         let routed = envelope.routed(id, sender, timestamp(self.clock.now()));
-        let routed = serde_json::to_vec(&routed).expect("a routed message serialises");
+        let routed = self.parcel(routed, route.recipient);
         let today = self.clock.now().date();
         let subject_hashes = subject::people(envelope.kind, &envelope.payload)
             .iter()
@@ -164,6 +168,28 @@ impl Intake {
                 None => Err(IntakeError::NotYetConfirmed),
             },
         }
+    }
+
+    /// What goes on the broker for `routed`: as it is, or, for a recipient with a key of its
+    /// own, rendered here and sealed to that key.
+    fn parcel(&self, routed: RoutedMessage, recipient: &Agency) -> Vec<u8> {
+        let parcel = match self.recipients.key(&recipient.id) {
+            None => Parcel::Routed(Box::new(routed)),
+            Some(key) => {
+                let rendered = render(&routed, recipient.agency_type)
+                    .expect("the engine routes a kind to its recipients only");
+                let body = serde_json::to_vec(&rendered.body).expect("a document serialises");
+                Parcel::Sealed(SealedMessage {
+                    message_id: routed.message_id,
+                    kind: routed.kind,
+                    recipient: routed.recipient,
+                    urgency: routed.urgency,
+                    document_type: rendered.type_name.into(),
+                    sealed: seal(&body, key, "application/json"),
+                })
+            }
+        };
+        serde_json::to_vec(&parcel).expect("a parcel serialises")
     }
 
     /// The consent the envelope cites, if the caller's organisation recorded it.

@@ -59,6 +59,26 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// For a receiving system: open a sealed document (a JWE read from standard input) with
+    /// the recipient's private key, and write it to standard output.
+    Unseal {
+        /// The recipient's private key (a JWK file).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// For a receiving system: generate a key pair to take messages sealed. Writes the
+    /// private JWK to `--out` (0600) and prints the public JWK for the directory.
+    RecipientKey {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+        /// The curve: p256 or x25519.
+        #[arg(long, default_value = "x25519")]
+        curve: String,
+        /// The key's id (`kid`), e.g. the agency and a date.
+        #[arg(long)]
+        kid: Option<String>,
+    },
     /// Print the broker topology as RabbitMQ definitions (ops/rabbitmq/definitions.json).
     Definitions {
         /// Virtual host of the definitions.
@@ -113,8 +133,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // A receiving system's commands need no gateway configuration.
+    match &cli.command {
+        Command::Unseal { key } => return unseal(key),
+        Command::RecipientKey { out, curve, kid } => return recipient_key(out, curve, kid),
+        _ => {}
+    }
     let config = Config::load(&cli.config)?;
     match cli.command {
+        Command::Unseal { .. } | Command::RecipientKey { .. } => unreachable!("handled above"),
         Command::Serve => {
             let running = gateway::app::start(&config).await?;
             running
@@ -199,5 +226,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("configuration, directory, catalog and schemas are valid");
         }
     }
+    Ok(())
+}
+
+fn unseal(key: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let jwk: serde_json::Value = serde_json::from_slice(&std::fs::read(key)?)?;
+    let key = gateway::seal::PrivateJwk::from_json(&jwk)?;
+    let mut jwe = String::new();
+    std::io::stdin().read_to_string(&mut jwe)?;
+    let document = gateway::seal::unseal(&jwe, &key)?;
+    std::io::stdout().write_all(&document)?;
+    Ok(())
+}
+
+fn recipient_key(out: &std::path::Path, curve: &str, kid: &Option<String>) -> anyhow::Result<()> {
+    use gateway::seal::{Curve, PrivateJwk};
+    let curve = match curve {
+        "p256" => Curve::P256,
+        "x25519" => Curve::X25519,
+        other => anyhow::bail!("no curve {other:?}: p256 or x25519"),
+    };
+    anyhow::ensure!(!out.exists(), "{} exists already", out.display());
+    let pair = PrivateJwk::generate(curve, kid.clone());
+    contract::private::write(out, pair.to_json().to_string().as_bytes())?;
+    println!("{}", pair.public.to_json());
     Ok(())
 }

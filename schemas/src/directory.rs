@@ -212,6 +212,10 @@ pub struct Agency {
     pub group: bool,
     /// Absent for agencies that only send.
     pub delivery: Option<Delivery>,
+    /// The agency's public key (a JWK for ECDH-ES on P-256 or X25519), if it takes its
+    /// messages sealed end to end; the gateway checks it when it loads the directory.
+    #[serde(default)]
+    pub public_key: Option<serde_json::Value>,
 }
 
 /// All agencies, by id.
@@ -319,7 +323,12 @@ impl Directory {
         }
     }
 
-    /// The agency with this id.
+    /// Every agency.
+    pub fn agencies(&self) -> impl Iterator<Item = &Agency> {
+        self.agencies.values()
+    }
+
+    /// The agency with id `id`.
     pub fn get(&self, id: &str) -> Option<&Agency> {
         self.agencies.get(&AgencyId(id.to_string()))
     }

@@ -1,5 +1,6 @@
-//! The message on the wire: what the gateway puts on the broker for an adapter (the routed
-//! message, as canonical JSON) and the values it is made of.
+//! The message on the wire: what the gateway puts on the broker for an adapter (a
+//! [`Parcel`]: the routed message as canonical JSON, or, for a recipient with a key of its
+//! own, a [`SealedMessage`]) and the values it is made of.
 
 use crate::directory::{AgencyId, AgencyType};
 use serde::{Deserialize, Serialize};
@@ -128,4 +129,61 @@ pub struct RoutedMessage {
     pub payload: serde_json::Map<String, serde_json::Value>,
     /// When the gateway recorded it (RFC 3339, UTC).
     pub recorded_at: String,
+}
+
+/// A message already rendered for its recipient and sealed to the recipient's key (a JWE):
+/// the adapter sees where it goes, never what it says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SealedMessage {
+    /// The gateway's id of the message.
+    pub message_id: MessageId,
+    pub kind: Kind,
+    pub recipient: AgencyId,
+    pub urgency: Urgency,
+    /// The sealed document's type (its renderer's).
+    pub document_type: String,
+    /// The document as a JWE in compact serialisation.
+    pub sealed: String,
+}
+
+/// What the gateway hands an adapter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Parcel {
+    /// Rendered by the adapter.
+    Routed(Box<RoutedMessage>),
+    /// Rendered and sealed by the gateway.
+    Sealed(SealedMessage),
+}
+
+impl Parcel {
+    /// The gateway's id of the message.
+    pub fn message_id(&self) -> MessageId {
+        match self {
+            Self::Routed(m) => m.message_id,
+            Self::Sealed(m) => m.message_id,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Routed(m) => m.kind,
+            Self::Sealed(m) => m.kind,
+        }
+    }
+
+    pub fn recipient(&self) -> &AgencyId {
+        match self {
+            Self::Routed(m) => &m.recipient,
+            Self::Sealed(m) => &m.recipient,
+        }
+    }
+
+    pub fn urgency(&self) -> Urgency {
+        match self {
+            Self::Routed(m) => m.urgency,
+            Self::Sealed(m) => m.urgency,
+        }
+    }
 }

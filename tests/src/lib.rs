@@ -455,11 +455,10 @@ impl FakeInbox {
                 }),
             )
             .fallback(
-                move |uri: axum::http::Uri,
-                      headers: axum::http::HeaderMap,
-                      axum::Json(body): axum::Json<Value>| {
+                move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
                     let state = state.clone();
                     async move {
+                        let body = received_body(&headers, &body);
                         let status = state.answers.lock().unwrap().pop_front().unwrap_or(200);
                         let authorization = headers
                             .get("authorization")
@@ -519,6 +518,23 @@ impl FakeInbox {
                 ("http://127.0.0.1:9102/inbox", &self.url),
             ],
         )
+    }
+}
+
+/// What an inbox received: the JSON document, or, for a sealed one (a JWE), its
+/// `Idempotency-Key` as `messageId` and the JWE as `sealed`.
+fn received_body(headers: &axum::http::HeaderMap, body: &str) -> Value {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    match header("content-type") {
+        contract::render::JOSE => {
+            serde_json::json!({ "messageId": header("idempotency-key"), "sealed": body })
+        }
+        _ => serde_json::from_str(body).unwrap_or(Value::Null),
     }
 }
 

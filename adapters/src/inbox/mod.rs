@@ -9,8 +9,8 @@ mod token;
 
 use crate::runtime::{Adapter, Outcome};
 use contract::directory::{ClientCredentials, Delivery, Directory, Transport};
-use contract::message::{MessageId, RoutedMessage};
-use contract::render::render;
+use contract::message::{MessageId, Parcel};
+use contract::render::{Document, document};
 use lapin::BasicProperties;
 use reqwest::StatusCode;
 use std::sync::Arc;
@@ -59,13 +59,13 @@ impl Inbox {
         }
     }
 
-    /// POSTs `body`; a 401 to a cached token is tried once more with a fresh one.
+    /// POSTs `document`; a 401 to a cached token is tried once more with a fresh one.
     async fn post(
         &self,
         url: &str,
         credentials: Option<&ClientCredentials>,
         key: &str,
-        body: &serde_json::Value,
+        document: &Document,
     ) -> Outcome {
         let mut fresh = false;
         loop {
@@ -73,7 +73,9 @@ impl Inbox {
                 .client
                 .post(url)
                 .header("Idempotency-Key", key)
-                .json(body);
+                .header(reqwest::header::CONTENT_TYPE, document.content_type)
+                .header("Document-Type", document.type_name.as_str())
+                .body(document.body.clone());
             if let Some(credentials) = credentials {
                 match self.tokens.get(&self.client, credentials).await {
                     Ok(token) => request = request.bearer_auth(token),
@@ -109,33 +111,37 @@ impl Adapter for Inbox {
 
     async fn ready(&self) {}
 
-    async fn deliver(&self, msg: &RoutedMessage, _: &BasicProperties) -> Outcome {
-        let Some((url, credentials)) = self.inbox(&msg.recipient.0) else {
+    async fn deliver(&self, msg: &Parcel, _: &BasicProperties) -> Outcome {
+        let Some((url, credentials)) = self.inbox(&msg.recipient().0) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };
-        let recipient = self.directory.get(&msg.recipient.0).map(|a| a.agency_type);
-        let rendered = match recipient.map(|t| render(msg, t)) {
-            Some(Ok(rendered)) => rendered,
+        let recipient = self
+            .directory
+            .get(&msg.recipient().0)
+            .map(|a| a.agency_type);
+        let document = match recipient.map(|t| document(msg, t)) {
+            Some(Ok(document)) => document,
             Some(Err(wrong)) => return Outcome::Permanent(wrong.to_string()),
             None => return Outcome::Permanent("recipient is not in the directory".into()),
         };
-        self.post(
-            url,
-            credentials,
-            &msg.message_id.to_string(),
-            &rendered.body,
-        )
-        .await
+        let key = msg.message_id().to_string();
+        self.post(url, credentials, &key, &document).await
     }
 
     async fn notify_withdrawn(&self, message_id: &MessageId, recipient: &str) -> Outcome {
         let Some((url, credentials)) = self.inbox(recipient) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };
-        let body = serde_json::json!({ "messageId": message_id, "consentWithdrawn": true });
+        let notice = Document {
+            type_name: crate::queue::WITHDRAWN_TYPE.into(),
+            content_type: "application/json",
+            body: serde_json::json!({ "messageId": message_id, "consentWithdrawn": true })
+                .to_string()
+                .into_bytes(),
+        };
         let key = format!("{message_id}:withdrawn");
         let url = format!("{}/withdrawals", url.trim_end_matches('/'));
-        self.post(&url, credentials, &key, &body).await
+        self.post(&url, credentials, &key, &notice).await
     }
 }
 

@@ -13,9 +13,8 @@ use crate::runtime::{Adapter, Ledger, Outcome};
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
 use contract::clock::Clock;
 use contract::directory::{Delivery, Directory, Transport};
-use contract::message::Urgency;
-use contract::message::{MessageId, RoutedMessage};
-use contract::render::render;
+use contract::message::{MessageId, Parcel, Urgency};
+use contract::render::document;
 use lapin::BasicProperties;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,8 +101,8 @@ impl Adapter for Queue {
         }
     }
 
-    async fn deliver(&self, msg: &RoutedMessage, properties: &BasicProperties) -> Outcome {
-        let Some(recipient) = self.directory.get(&msg.recipient.0) else {
+    async fn deliver(&self, msg: &Parcel, properties: &BasicProperties) -> Outcome {
+        let Some(recipient) = self.directory.get(&msg.recipient().0) else {
             return Outcome::Permanent("recipient is not in the directory".into());
         };
         let Some(Delivery::Queue {
@@ -121,22 +120,24 @@ impl Adapter for Queue {
         let on_call = on_call
             .as_ref()
             .and_then(|id| self.directory.on_call_of(id))
-            .filter(|_| msg.urgency == Urgency::Urgent && closed);
+            .filter(|_| msg.urgency() == Urgency::Urgent && closed);
         let (queue, to) = match on_call {
             Some((agency, queue)) => {
-                tracing::info!(message_id = %msg.message_id, on_call = %agency.id, "urgent outside office hours: to the on-call service");
+                tracing::info!(message_id = %msg.message_id(), on_call = %agency.id, "urgent outside office hours: to the on-call service");
                 (queue, Some(agency.id.clone()))
             }
             None => (receiving_queue.as_str(), None),
         };
         // Rendered for the recipient: a kind that is not for its type never reaches it.
-        let rendered = match render(msg, recipient.agency_type) {
-            Ok(rendered) => rendered,
+        let document = match document(msg, recipient.agency_type) {
+            Ok(document) => document,
             Err(wrong) => return Outcome::Permanent(wrong.to_string()),
         };
-        let body = serde_json::to_vec(&rendered.body).expect("a document serialises");
-        let properties = properties.clone().with_type(rendered.type_name.into());
-        match self.publish(queue, &body, properties).await {
+        let properties = properties
+            .clone()
+            .with_type(document.type_name.as_str().into())
+            .with_content_type(document.content_type.into());
+        match self.publish(queue, &document.body, properties).await {
             Outcome::Delivered { .. } => Outcome::Delivered { to },
             failed => failed,
         }

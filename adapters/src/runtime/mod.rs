@@ -16,7 +16,7 @@ pub use retry::{Next, RetryPolicy};
 use crate::health::{Count, Health};
 use contract::broker::{SETUP_TIMEOUT, Topology, connection_properties, publish_confirmed, within};
 use contract::directory::{AgencyId, Transport};
-use contract::message::{MessageId, RoutedMessage};
+use contract::message::{MessageId, Parcel};
 use contract::status::{Event, StatusEvent};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
@@ -76,7 +76,7 @@ pub trait Adapter: Send + Sync + 'static {
     /// Delivers `msg` (with the AMQP properties it came with) to its recipient.
     fn deliver(
         &self,
-        msg: &RoutedMessage,
+        msg: &Parcel,
         properties: &BasicProperties,
     ) -> impl Future<Output = Outcome> + Send;
 
@@ -252,14 +252,14 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
     let ledger = &context.settings.ledger;
     // The message id is the body's; the AMQP property (which the recipient de-duplicates
     // and receipts correlate by) must agree, or the message is not what it says it is.
-    let msg = match serde_json::from_slice::<RoutedMessage>(&delivery.data) {
+    let msg = match serde_json::from_slice::<Parcel>(&delivery.data) {
         Ok(msg)
             if delivery
                 .properties
                 .message_id()
                 .as_ref()
                 .map(|p| p.as_str())
-                == Some(msg.message_id.to_string().as_str()) =>
+                == Some(msg.message_id().to_string().as_str()) =>
         {
             msg
         }
@@ -273,7 +273,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             return;
         }
     };
-    let message_id = msg.message_id;
+    let message_id = msg.message_id();
     let outcome = match ledger.claim(&message_id).await {
         Ok(claim @ (Claim::Won | Claim::WonAfterUnknown)) => {
             if claim == Claim::WonAfterUnknown {
@@ -326,7 +326,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Outcome::Delivered { to } => {
             tracing::info!(%message_id, adapter, "delivered");
             context.settings.health.count(kind, Count::Delivered);
-            let to = to.as_ref().unwrap_or(&msg.recipient);
+            let to = to.as_ref().unwrap_or(msg.recipient());
             if let Err(error) = ledger.delivered(&message_id, &to.0).await {
                 tracing::error!(%message_id, adapter, %error, "delivery not noted in the ledger");
             }

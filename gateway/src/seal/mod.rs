@@ -7,6 +7,8 @@
 
 pub mod jwe;
 pub mod jwk;
+pub mod recipients;
 
 pub use jwe::{SealError, seal, unseal};
-pub use jwk::{JwkError, PrivateJwk, PublicJwk};
+pub use jwk::{Curve, JwkError, PrivateJwk, PublicJwk};
+pub use recipients::{RecipientKeyError, Recipients};

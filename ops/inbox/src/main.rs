@@ -10,10 +10,11 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use clap::Parser;
 use contract::message::RoutedMessage;
+use contract::render::JOSE;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -68,17 +69,26 @@ async fn referral(State(inbox): State<Shared>, headers: HeaderMap, body: String)
     let Some(key) = key(&headers) else {
         return StatusCode::BAD_REQUEST;
     };
-    let Ok(referral) = serde_json::from_str::<RoutedMessage>(&body) else {
-        return StatusCode::BAD_REQUEST;
+    // Sealed for this inbox (a JWE, `application/jose`): kept as it came, for its owner to
+    // open with `gateway unseal`.
+    let sealed = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(JOSE.as_bytes()));
+    let stored = if sealed {
+        serde_json::json!({ "messageId": key, "sealed": body.trim() })
+    } else {
+        let Ok(referral) = serde_json::from_str::<RoutedMessage>(&body) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        if referral.message_id.to_string() != key {
+            return StatusCode::BAD_REQUEST;
+        }
+        serde_json::to_value(&referral).expect("a referral serialises")
     };
-    if referral.message_id.to_string() != key {
-        return StatusCode::BAD_REQUEST;
-    }
     let mut inbox = inbox.lock().expect("inbox lock");
     if inbox.referrals.contains_key(&key) {
         return StatusCode::OK;
     }
-    let stored = serde_json::to_value(&referral).expect("a referral serialises");
     inbox.referrals.insert(key, stored);
     StatusCode::CREATED
 }

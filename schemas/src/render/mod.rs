@@ -7,7 +7,7 @@ mod ks_bekymringsmelding;
 mod referral;
 
 use crate::directory::AgencyType;
-use crate::message::{Kind, RoutedMessage};
+use crate::message::{Kind, Parcel, RoutedMessage};
 
 /// A message in its recipient's format.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +59,42 @@ pub fn render(msg: &RoutedMessage, recipient: AgencyType) -> Result<Rendered, Wr
             kind: msg.kind,
             recipient,
         }),
+    }
+}
+
+/// The media type of a sealed document (RFC 7516 § 9: `application/jose`).
+pub const JOSE: &str = "application/jose";
+
+/// A document as it is handed to the recipient's system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The document's type (the AMQP `type` of a receiving queue's message).
+    pub type_name: String,
+    /// `application/json`, or [`JOSE`] for a sealed one.
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// `parcel` as its recipient (of type `recipient`) receives it: rendered here, or as the
+/// gateway sealed it. Either way a kind that is not for the recipient's type is refused.
+pub fn document(parcel: &Parcel, recipient: AgencyType) -> Result<Document, WrongRecipient> {
+    match parcel {
+        Parcel::Routed(msg) => render(msg, recipient).map(|rendered| Document {
+            type_name: rendered.type_name.into(),
+            content_type: "application/json",
+            body: serde_json::to_vec(&rendered.body).expect("a document serialises"),
+        }),
+        Parcel::Sealed(sealed) => match renderer(sealed.kind).recipients.contains(&recipient) {
+            true => Ok(Document {
+                type_name: sealed.document_type.clone(),
+                content_type: JOSE,
+                body: sealed.sealed.clone().into_bytes(),
+            }),
+            false => Err(WrongRecipient {
+                kind: sealed.kind,
+                recipient,
+            }),
+        },
     }
 }
 

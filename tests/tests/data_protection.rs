@@ -1,0 +1,195 @@
+//! The child's data at rest and in flight: sealed end to end for recipients with a key,
+//! never in clear in any file the gateway, the adapters or RabbitMQ wrote, and erased
+//! once delivered.
+
+use gateway::seal::{Curve, PrivateJwk, unseal};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, temp_dir};
+
+/// A random number below `n`.
+fn random(n: u128) -> u128 {
+    uuid::Uuid::new_v4().as_u128() % n
+}
+
+/// `key`'s public half as a TOML inline table, for the directory.
+fn toml_jwk(key: &PrivateJwk) -> String {
+    let members = key
+        .public
+        .to_json()
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>();
+    format!("{{ {} }}", members.join(", "))
+}
+
+/// Every file under `dir` (those it can read).
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The files under `dirs` that hold any of `secrets`, with the secret found.
+fn files_holding(dirs: &[PathBuf], secrets: &[String]) -> Vec<(PathBuf, String)> {
+    let mut all = Vec::new();
+    for dir in dirs {
+        files(dir, &mut all);
+    }
+    assert!(!all.is_empty(), "there are files to search");
+    let mut hits = Vec::new();
+    for path in all {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for secret in secrets {
+            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                hits.push((path.clone(), secret.clone()));
+            }
+        }
+    }
+    hits
+}
+
+/// RabbitMQ's data folder on this machine, if the tests use the local broker.
+fn broker_data() -> Option<PathBuf> {
+    if std::env::var_os("REFERRAL_TEST_AMQP_URL").is_some() {
+        return None;
+    }
+    let dir = std::env::var_os("RABBITMQ_MNESIA_BASE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/lib/rabbitmq/mnesia".into());
+    dir.is_dir().then_some(dir)
+}
+
+#[tokio::test]
+async fn a_childs_data_is_sealed_to_its_recipient_and_never_in_clear_on_any_disk() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join("test.log")).unwrap();
+    contract::process::init_filtered("debug,lapin=info,sqlx=info,hyper=info,h2=info", move || {
+        log.try_clone().unwrap()
+    });
+
+    // Unique people: nothing found later can come from another test.
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let (child, reporter, pupil) = (
+        format!("Barnnavn{tag}"),
+        format!("Meldernavn{tag}"),
+        format!("Elevnamn{tag}"),
+    );
+    let (day, month) = (10 + random(18), 1 + random(12));
+    let fnr = format!("{day:02}{month:02}14{}", 50000 + random(50000));
+    let personnummer = format!("2012{month:02}{day:02}-{:04}", random(10000));
+    let secrets = [&child, &reporter, &pupil, &fnr, &personnummer].map(|s| s.to_string());
+
+    let barnevern = PrivateJwk::generate(Curve::P256, Some("bv-0301-1".into()));
+    let sspf = PrivateJwk::generate(Curve::X25519, Some("sspf-malmo-1".into()));
+    let inbox = FakeInbox::start(&[]).await;
+    let directory = tests::dev_directory_with(
+        &dir,
+        &[
+            ("http://127.0.0.1:9102/inbox", &inbox.url),
+            (
+                "id = \"no-oslo-barnevern\"\n",
+                &format!(
+                    "id = \"no-oslo-barnevern\"\npublic_key = {}\n",
+                    toml_jwk(&barnevern)
+                ),
+            ),
+            (
+                "id = \"se-malmo-sspf\"\n",
+                &format!("id = \"se-malmo-sspf\"\npublic_key = {}\n", toml_jwk(&sspf)),
+            ),
+        ],
+    );
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.start_adapters().await;
+
+    // Through the queue adapter: a bekymringsmelding to barnevern Oslo.
+    let school = h.token(SCHOOL);
+    let mut report = bekymringsmelding();
+    report["subject"] = json!({ "birthDate": format!("2014-{month:02}-{day:02}") });
+    let barn = &mut report["payload"]["offentligBarn"][0];
+    barn["fnr"] = fnr.clone().into();
+    barn["personnavn"] = child.clone().into();
+    report["payload"]["offentligMelder"]["personnavn"] = reporter.clone().into();
+    assert_eq!(h.post(&school, &report).await.status(), 202);
+
+    // Through the inbox adapter: an SSPF request, under a consent naming the pupil.
+    let skola = h.token("se-malmo-skola");
+    let mut consent: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            tests::repo().join("schemas/examples/consents/samtycke-2026-17.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    consent["consentId"] = format!("samtycke-{tag}").into();
+    consent["subject"] = json!({ "personnummer": personnummer });
+    assert_eq!(
+        h.post_to("/v1/consents", &skola, &consent).await.status(),
+        201
+    );
+    let mut request = example("se.sspf-sig.sspf");
+    request["legalBasis"]["consentRef"] = format!("samtycke-{tag}").into();
+    request["subject"] = json!({ "birthDate": format!("2012-{month:02}-{day:02}") });
+    request["payload"]["namn"] = pupil.clone().into();
+    request["payload"]["personnummer"] = personnummer.clone().into();
+    let posted = h.post(&skola, &request).await;
+    assert_eq!(posted.status(), 202, "{}", posted.text().await.unwrap());
+
+    // Both arrive sealed, and open with the recipient's key only.
+    let queue = h.topology().receiving_queue(tests::OSLO_INBOX);
+    let arrived = h.drain(&queue, 1, Duration::from_secs(60)).await;
+    let properties = &arrived[0].delivery.properties;
+    assert_eq!(
+        properties.content_type().as_ref().map(|t| t.as_str()),
+        Some("application/jose")
+    );
+    let jwe = String::from_utf8(arrived[0].delivery.data.clone()).unwrap();
+    let document: Value = serde_json::from_slice(&unseal(&jwe, &barnevern).unwrap()).unwrap();
+    assert_eq!(document["offentligBarn"][0]["fnr"], fnr.as_str());
+    assert!(
+        document["sendingstidspunkt"].is_string(),
+        "rendered before sealing"
+    );
+    assert!(unseal(&jwe, &sspf).is_err());
+    let request_id = tests::gateway_id("se-malmo-skola", &request);
+    assert!(
+        inbox
+            .wait_for("/inbox", &request_id, Duration::from_secs(60))
+            .await
+    );
+    let received = inbox.received.lock().unwrap()[0].1.clone();
+    let opened: Value =
+        serde_json::from_slice(&unseal(received["sealed"].as_str().unwrap(), &sspf).unwrap())
+            .unwrap();
+    assert_eq!(opened["payload"]["namn"], pupil.as_str());
+
+    // Delivered, and then the gateway holds no payload of either.
+    for (token, message) in [(&school, &report), (&skola, &request)] {
+        let id = message["messageId"].as_str().unwrap();
+        let view = h
+            .wait_status(token, id, "delivered", Duration::from_secs(60))
+            .await;
+        assert!(view["payloadErasedAt"].is_string(), "{view}");
+    }
+
+    // No file written holds any of them in clear: the gateway's and the adapters' (the
+    // database with its WAL, the ledger, the keys), the logs, RabbitMQ's queues.
+    let mut dirs = vec![h.dir.clone(), dir.clone()];
+    dirs.extend(broker_data());
+    let hits = files_holding(&dirs, &secrets);
+    assert!(hits.is_empty(), "found in clear: {hits:?}");
+    h.cleanup().await;
+}
