@@ -1,8 +1,11 @@
-//! Operators' commands on the gateway's state: creating and rotating the keys.
+//! Operators' commands on the gateway's state: creating and rotating the keys, verifying
+//! the audit trail.
 
 use crate::config::Config;
 use crate::keys::{KeyRing, KeysError};
-use crate::record::{RewrapError, Rewrapped, SqliteStore, Store, StoreError, rewrap};
+use crate::record::{
+    AuditReport, RewrapError, Rewrapped, SqliteStore, Store, StoreError, rewrap, verify,
+};
 use contract::clock::Clock;
 use std::sync::Arc;
 
@@ -110,4 +113,11 @@ pub async fn keys_rotate(config: &Config) -> Result<Rotation, AdminError> {
         moved,
         removed,
     })
+}
+
+/// `gateway audit verify`: recomputes the audit trail's chain with the key file's audit key.
+pub async fn audit_verify(config: &Config) -> Result<AuditReport, AdminError> {
+    let keys = KeyRing::load(&config.keys, None)?;
+    let store = open_store(config, Arc::default()).await?;
+    Ok(verify(store.as_ref(), &keys.audit_key()).await?)
 }

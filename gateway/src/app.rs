@@ -190,6 +190,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         }
         .run(cancel.clone()),
     );
+    tokio::spawn(crate::record::run_chain(
+        store.clone(),
+        keys.audit_key(),
+        Duration::from_secs(1),
+        cancel.clone(),
+    ));
     let metrics = Arc::new(Metrics::default());
     tokio::spawn(crate::track::run(
         link.clone(),
@@ -216,6 +222,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         link: link.clone(),
         body_limit: config.http.body_limit_bytes,
         deadlines: config.deadlines.clone(),
+        dpo_scope: config.auth.dpo_scope.clone(),
     });
     let app = router(state);
     let listener =

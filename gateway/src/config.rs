@@ -78,6 +78,10 @@ pub struct AuthConfig {
     /// compared case-insensitively, with or without `application/`).
     #[serde(default)]
     pub typ: Option<String>,
+    /// The scope a data protection officer's token carries: it may ask for disclosure
+    /// reports (`POST /v1/disclosures`).
+    #[serde(default = "default_dpo_scope")]
+    pub dpo_scope: String,
     /// Development only: a folder holding a signing key generated at first run, whose
     /// public half is written to `jwks` (which must then be a path). Never set in production.
     pub dev_key_dir: Option<PathBuf>,
@@ -135,6 +139,9 @@ impl Default for OutboxConfig {
 
 fn default_body_limit() -> usize {
     256 * 1024
+}
+fn default_dpo_scope() -> String {
+    "referral-gateway.dpo".into()
 }
 fn default_jwks_refresh() -> u64 {
     30

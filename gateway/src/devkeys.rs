@@ -92,13 +92,14 @@ impl DevKey {
         std::fs::write(path, self.jwks().to_string()).map_err(write)
     }
 
-    /// Signs a token for `org` valid for `ttl_secs`.
+    /// Signs a token for `org` valid for `ttl_secs`, with `scope` if given.
     pub fn token(
         &self,
         issuer: &str,
         audience: &str,
         org: &str,
         ttl_secs: i64,
+        scope: Option<String>,
     ) -> Result<String, DevKeyError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.sign(&Claims {
@@ -109,6 +110,7 @@ impl DevKey {
             nbf: now,
             iat: now,
             org: org.into(),
+            scope,
         })
     }
 

@@ -34,6 +34,9 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 900)]
         ttl: i64,
+        /// Scopes, space-separated (e.g. the data protection officer's, auth.dpo_scope).
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// Load and check the configuration, directory, catalog and schemas, then exit.
     Check,
@@ -79,6 +82,11 @@ enum Command {
         #[arg(long)]
         kid: Option<String>,
     },
+    /// The audit trail: check that no entry was changed, removed or reordered.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the broker topology as RabbitMQ definitions (ops/rabbitmq/definitions.json).
     Definitions {
         /// Virtual host of the definitions.
@@ -94,6 +102,13 @@ enum KeysAction {
     /// Add a key-encryption key, re-wrap every stored data key under it, and remove the
     /// keys of earlier rotations that nothing uses. Restart the gateway afterwards.
     Rotate,
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute the chain of the audit trail; prints what it found (and the head to note
+    /// outside the database) and fails if the trail was tampered with.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -148,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run_until(contract::process::shutdown_signal())
                 .await?;
         }
-        Command::Token { org, ttl } => {
+        Command::Token { org, ttl, scope } => {
             let dir = config.auth.dev_key_dir.as_ref().ok_or_else(|| {
                 anyhow::anyhow!(
                     "auth.dev_key_dir is not set: tokens come from the identity provider"
@@ -164,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 &config.auth.audience,
                 &org,
                 ttl,
+                scope,
             )?;
             println!("{token}");
         }
@@ -221,6 +237,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rotation)?);
             }
         },
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => {
+            let report = gateway::admin::audit_verify(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(
+                report.breaks.is_empty(),
+                "the audit trail was tampered with"
+            );
+        }
         Command::Check => {
             gateway::app::load(&config)?;
             println!("configuration, directory, catalog and schemas are valid");

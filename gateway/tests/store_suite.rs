@@ -423,3 +423,33 @@ async fn rewrapping_moves_every_data_key_once_even_when_two_race() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_chained_once_and_verifies_even_when_two_chain_at_once() {
+    use gateway::record::{chain, verify};
+    for (name, store, other) in backends().await {
+        let key = KEYS.audit_key();
+        for i in 0..30 {
+            store
+                .record(&message("school", &format!("a{i}")), now())
+                .await
+                .unwrap();
+        }
+        let (a, b) = tokio::join!(chain(store.as_ref(), &key), chain(other.as_ref(), &key));
+        assert!(a.unwrap() + b.unwrap() >= 30, "{name}");
+        store
+            .record(&message("school", "late"), now())
+            .await
+            .unwrap();
+        let report = verify(store.as_ref(), &key).await.unwrap();
+        assert_eq!((report.entries, report.unchained), (31, 1), "{name}");
+        assert!(report.breaks.is_empty(), "{name}: {:?}", report.breaks);
+        chain(store.as_ref(), &key).await.unwrap();
+        let report = verify(other.as_ref(), &key).await.unwrap();
+        assert_eq!((report.unchained, report.head.seq), (0, 31), "{name}");
+        // Another key (a forger's) does not make the same chain.
+        let forged = KeyRing::generate(None).audit_key();
+        let report = verify(store.as_ref(), &forged).await.unwrap();
+        assert_eq!(report.breaks.len(), 31, "{name}");
+    }
+}

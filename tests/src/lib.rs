@@ -205,6 +205,7 @@ impl Harness {
             nbf: now - 5,
             iat: now - 5,
             org: org.into(),
+            scope: None,
         }
     }
 

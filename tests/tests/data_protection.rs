@@ -193,3 +193,86 @@ async fn a_childs_data_is_sealed_to_its_recipient_and_never_in_clear_on_any_disk
     assert!(hits.is_empty(), "found in clear: {hits:?}");
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_data_protection_officer_sees_the_disclosures_about_one_person_and_is_audited() {
+    use gateway::record::chain;
+    let mut h = Harness::new().await;
+    h.start_adapters().await;
+    let school = h.token(SCHOOL);
+    let fnr = format!("0903145{:04}", random(10000));
+    let mut report = bekymringsmelding();
+    report["payload"]["offentligBarn"][0]["fnr"] = fnr.clone().into();
+    assert_eq!(h.post(&school, &report).await.status(), 202);
+    let other = bekymringsmelding();
+    assert_eq!(h.post(&school, &other).await.status(), 202);
+    let ask = json!({ "subject": { "fodselsnummer": fnr } });
+
+    // Only a data protection officer's token may ask.
+    let refused = h.post_to("/v1/disclosures", &school, &ask).await;
+    tests::problem(refused, 403, "forbidden").await;
+    let mut claims = h.claims(SCHOOL);
+    claims.scope = Some("openid referral-gateway.dpo".into());
+    let dpo = h.sign(&claims);
+    let answer = h.post_to("/v1/disclosures", &dpo, &ask).await;
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.unwrap();
+    assert!(!text.contains(&fnr), "the answer does not repeat the ID");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    let found = answer["disclosures"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{answer}");
+    assert_eq!(
+        found[0]["messageId"],
+        tests::gateway_id(SCHOOL, &report).as_str()
+    );
+    assert_eq!(found[0]["sender"], SCHOOL);
+    assert_eq!(found[0]["recipient"], "no-oslo-barnevern");
+    assert_eq!(found[0]["kind"], "no.bekymringsmelding");
+    assert_eq!(found[0]["legalBasis"], "no.bvl2021.13-2");
+    assert!(found[0]["status"].is_string() && found[0]["recordedAt"].is_string());
+    let nobody = json!({ "subject": { "fodselsnummer": "01011250000" } });
+    let none: Value = h
+        .post_to("/v1/disclosures", &dpo, &nobody)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["disclosures"], json!([]));
+    let invalid = json!({ "subject": { "fodselsnummer": "123" } });
+    tests::problem(
+        h.post_to("/v1/disclosures", &dpo, &invalid).await,
+        422,
+        "invalid-message",
+    )
+    .await;
+
+    // Each report is in the audit trail, by organisation and keyed hash, never the ID; the
+    // trail verifies.
+    let store = gateway::admin::open_store(&h.config, Default::default())
+        .await
+        .unwrap();
+    let entries = store.audit_entries(0, 1000).await.unwrap();
+    let reports: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "disclosure_report")
+        .collect();
+    assert_eq!(
+        reports.len(),
+        2,
+        "both answered requests, not the refused ones"
+    );
+    assert!(
+        reports
+            .iter()
+            .all(|e| e.actor == SCHOOL && e.subject_hash.is_some())
+    );
+    assert!(!format!("{entries:?}").contains(&fnr));
+    let keys = gateway::keys::KeyRing::read(&h.config.keys.file).unwrap();
+    chain(store.as_ref(), &keys.audit_key()).await.unwrap();
+    let verified = gateway::admin::audit_verify(&h.config).await.unwrap();
+    assert!(
+        verified.breaks.is_empty() && verified.entries >= 4,
+        "{verified:?}"
+    );
+    h.cleanup().await;
+}

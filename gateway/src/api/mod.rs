@@ -2,6 +2,7 @@
 
 mod body;
 mod consents;
+mod disclosures;
 mod explain;
 mod health;
 mod legal_bases;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub link: Arc<BrokerLink>,
     pub body_limit: usize,
     pub deadlines: crate::deadlines::DeadlinesConfig,
+    /// The scope of a data protection officer's token.
+    pub dpo_scope: String,
 }
 
 /// The gateway's routes.
@@ -40,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/consents", post(consents::post))
         .route("/v1/consents/{id}", get(consents::get))
         .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
+        .route("/v1/disclosures", post(disclosures::post))
         .route("/v1/legal-bases", get(legal_bases::list))
         .route("/v1/legal-bases/{tag}", get(legal_bases::show))
         .route("/metrics", get(health::metrics))

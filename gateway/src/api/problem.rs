@@ -19,6 +19,7 @@ pub enum ProblemType {
     BodyTooLarge,
     InvalidMessage,
     Unauthenticated,
+    Forbidden,
     UnknownOrganisation,
     SenderMismatch,
     UnknownRecipient,
@@ -41,7 +42,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 25] = [
+    pub const ALL: [ProblemType; 26] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::MethodNotAllowed,
@@ -49,6 +50,7 @@ impl ProblemType {
         Self::BodyTooLarge,
         Self::InvalidMessage,
         Self::Unauthenticated,
+        Self::Forbidden,
         Self::UnknownOrganisation,
         Self::SenderMismatch,
         Self::UnknownRecipient,
@@ -114,6 +116,12 @@ impl ProblemType {
                 S::UNAUTHORIZED,
                 "Bearer token missing or not valid",
                 "Send a valid, unexpired bearer token from the configured issuer, for this gateway's audience, signed with the pinned algorithm.",
+            ),
+            Self::Forbidden => (
+                "forbidden",
+                S::FORBIDDEN,
+                "Not for this token",
+                "The request needs a role the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`). Nothing was looked up.",
             ),
             Self::UnknownOrganisation => (
                 "unknown-organisation",

@@ -27,6 +27,10 @@ pub struct Claims {
     pub iat: i64,
     /// Agency id of the sending organisation.
     pub org: String,
+    /// Space-separated scopes (RFC 8693 § 4.2): a data protection officer's token carries
+    /// the configured `auth.dpo_scope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// The authenticated caller.
@@ -35,6 +39,15 @@ pub struct Caller {
     pub agency: Agency,
     /// The token's subject: the person (or system) acting for the agency.
     pub subject: String,
+    /// The token's scopes.
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 /// Why a request is not authenticated.
@@ -158,6 +171,12 @@ impl Authenticator {
         Ok(Caller {
             agency,
             subject: claims.sub,
+            scopes: claims
+                .scope
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }

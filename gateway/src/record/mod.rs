@@ -4,14 +4,18 @@
 //! SQLite's place ([`SqliteStore`]); `gateway/tests/store_suite.rs` is what every backend
 //! must pass.
 
+mod audit;
 mod clock;
 mod consents;
+mod disclosures;
 mod retention;
 mod rewrap;
 mod sqlite;
 
+pub use audit::{AuditEntry, AuditReport, AuditTrail, Break, ChainLink, chain, run_chain, verify};
 pub use clock::{parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
+pub use disclosures::{Disclosure, DisclosureRequest, Disclosures};
 pub use retention::{Retention, RetentionConfig};
 pub use rewrap::{RewrapError, Rewrapped, rewrap};
 pub use sqlite::SqliteStore;
@@ -24,10 +28,11 @@ use serde::Serialize;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
-/// The gateway's store: messages, consents, and the keeping of payloads.
-pub trait Store: Messages + Consents + Payloads {}
+/// The gateway's store: messages, consents, the keeping of payloads, the audit trail and
+/// disclosure reports.
+pub trait Store: Messages + Consents + Payloads + AuditTrail + Disclosures {}
 
-impl<T: Messages + Consents + Payloads> Store for T {}
+impl<T: Messages + Consents + Payloads + AuditTrail + Disclosures> Store for T {}
 
 contract::named! {
     /// Where a message stands, as the sender sees it.

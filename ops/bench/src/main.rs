@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         &config.auth.audience,
         "no-oslo-hasle-skole",
         3600,
+        None,
     )?;
     let bodies = bodies(&repo, args.messages, args.size)?;
     let url = format!("http://{}/v1/messages", gateway.addr);

@@ -3,6 +3,7 @@
 //! of their own. Recording a message and marking it queued are one statement each:
 //! triggers write the status history and the audit trail in the same transaction.
 
+mod audit;
 mod consents;
 mod payloads;
 
@@ -482,6 +483,57 @@ mod tests {
             .await
             .unwrap();
         assert!(!routed.windows(12).any(|w| w == b"Ola Testbarn"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_changed_removed_or_reordered_audit_entry_is_found() {
+        use crate::record::{Break, chain, verify};
+        let dir = std::env::temp_dir().join(format!("gw-audit-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
+            .await
+            .unwrap();
+        let keys = crate::keys::KeyRing::generate(None);
+        let key = keys.audit_key();
+        for i in 0..6 {
+            let (sender, client) = (AgencyId("school".into()), MessageId(uuid::Uuid::new_v4()));
+            let new = NewMessage {
+                id: gateway_id(&sender, &client),
+                client_id: client,
+                sender,
+                recipient: AgencyId(format!("bv{i}")),
+                kind: contract::message::Kind::NoBekymringsmelding,
+                legal_basis: "no.bvl2021.13-2".into(),
+                body_hash: "h".into(),
+                routing_key: "queue.bv".into(),
+                routed: keys.lock(b"x", b"y"),
+                consent_ref: None,
+                subject_hashes: Vec::new(),
+            };
+            store.record(&new, OffsetDateTime::now_utc()).await.unwrap();
+        }
+        chain(&store, &key).await.unwrap();
+        assert!(verify(&store, &key).await.unwrap().breaks.is_empty());
+        let tamper = |sql: &'static str| {
+            let writer = store.writer.clone();
+            async move { sqlx::query(sql).execute(&writer).await.unwrap() }
+        };
+        tamper("UPDATE audit SET recipient = 'elsewhere' WHERE seq = 2").await;
+        tamper("DELETE FROM audit WHERE seq = 4").await;
+        // Entries 5 and 6 swap places (contents and chains both).
+        tamper("UPDATE audit SET seq = -5 WHERE seq = 5").await;
+        tamper("UPDATE audit SET seq = 5 WHERE seq = 6").await;
+        tamper("UPDATE audit SET seq = 6 WHERE seq = -5").await;
+        let report = verify(&store, &key).await.unwrap();
+        assert_eq!(
+            report.breaks,
+            [
+                Break::Changed { seq: 2 },
+                Break::Removed { after: 3, next: 5 },
+                Break::Changed { seq: 5 },
+                Break::Changed { seq: 6 },
+            ]
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

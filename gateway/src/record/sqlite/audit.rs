@@ -1,0 +1,123 @@
+//! The audit trail and disclosure reports in SQLite.
+
+use super::SqliteStore;
+use crate::record::{
+    AuditEntry, AuditTrail, ChainLink, Disclosure, DisclosureRequest, Disclosures, StoreError,
+    timestamp,
+};
+use async_trait::async_trait;
+use sqlx::Row;
+
+#[async_trait]
+impl AuditTrail for SqliteStore {
+    async fn audit_head(&self) -> Result<ChainLink, StoreError> {
+        let newest = sqlx::query(
+            "SELECT seq, chain FROM audit WHERE chain IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.writer)
+        .await?;
+        match newest {
+            Some(row) => Ok(ChainLink {
+                seq: row.try_get("seq")?,
+                chain: row.try_get("chain")?,
+            }),
+            None => self.audit_anchor().await,
+        }
+    }
+
+    async fn audit_anchor(&self) -> Result<ChainLink, StoreError> {
+        let anchor: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'audit_anchor'")
+                .fetch_optional(&self.writer)
+                .await?;
+        let Some(anchor) = anchor else {
+            return Ok(ChainLink::default());
+        };
+        let text = String::from_utf8_lossy(&anchor);
+        let (seq, chain) = text
+            .split_once(' ')
+            .and_then(|(seq, chain)| Some((seq.parse().ok()?, chain.to_owned())))
+            .ok_or_else(|| StoreError::Corrupt("the audit anchor".into()))?;
+        Ok(ChainLink { seq, chain })
+    }
+
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, message_id, kind, legal_basis, recipient, subject_hash, chain
+             FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    message_id: r.try_get("message_id")?,
+                    kind: r.try_get("kind")?,
+                    legal_basis: r.try_get("legal_basis")?,
+                    recipient: r.try_get("recipient")?,
+                    subject_hash: r.try_get("subject_hash")?,
+                    chain: r.try_get("chain")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_chain(&self, seq: i64, chain: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE audit SET chain = ? WHERE seq = ? AND chain IS NULL")
+            .bind(chain)
+            .bind(seq)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Disclosures for SqliteStore {
+    async fn disclosures(
+        &self,
+        request: &DisclosureRequest<'_>,
+    ) -> Result<Vec<Disclosure>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient, subject_hash)
+             VALUES (?, ?, 'disclosure_report', ?, '', 'gdpr.art15', '', ?)",
+        )
+        .bind(timestamp(self.clock.now()))
+        .bind(request.organisation)
+        .bind(request.request_id)
+        .bind(request.subject_hash)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT id, sender, recipient, kind, legal_basis, created_at, status, updated_at
+             FROM messages
+             WHERE EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = ?)
+             ORDER BY created_at, id",
+        )
+        .bind(request.subject_hash)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Disclosure {
+                    message_id: r.try_get("id")?,
+                    sender: r.try_get("sender")?,
+                    recipient: r.try_get("recipient")?,
+                    kind: r.try_get("kind")?,
+                    legal_basis: r.try_get("legal_basis")?,
+                    recorded_at: r.try_get("created_at")?,
+                    status: r.try_get("status")?,
+                    status_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+}
