@@ -60,6 +60,12 @@ pub struct RuntimeConfig {
     /// Milliseconds an HTTP inbox has to answer.
     #[serde(default = "default_inbox_timeout")]
     pub inbox_timeout_ms: u64,
+    /// A PEM bundle of CAs that may sign inboxes' certificates, besides the system's.
+    #[serde(default)]
+    pub inbox_ca: Option<PathBuf>,
+    /// Development only: allow `http://` inboxes (the reference inboxes of `ops/run`).
+    #[serde(default)]
+    pub inbox_plain_http: bool,
     /// Seconds a delivery's claim in the ledger holds: if the adapter dies mid-attempt, the
     /// next copy waits this long before it may deliver. Longer than any one attempt.
     #[serde(default = "default_claim_lease")]
@@ -73,6 +79,8 @@ impl Default for RuntimeConfig {
             retry_budget_secs: default_retry_budget(),
             ledger: default_ledger(),
             inbox_timeout_ms: default_inbox_timeout(),
+            inbox_ca: None,
+            inbox_plain_http: false,
             claim_lease_secs: default_claim_lease(),
         }
     }

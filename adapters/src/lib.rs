@@ -41,6 +41,10 @@ pub struct Running {
 pub enum StartError {
     #[error("cannot open the ledger: {0}")]
     Ledger(#[from] sqlx::Error),
+    #[error(transparent)]
+    BrokerTls(#[from] contract::broker::TlsFileError),
+    #[error(transparent)]
+    InboxTls(#[from] inbox::InboxTlsError),
     #[error(
         "runtime.claim_lease_secs must be longer than three inbox timeouts and the confirm timeout"
     )]
@@ -93,7 +97,7 @@ pub async fn start(
     let mut tasks = JoinSet::new();
     tasks.spawn(health::serve(listener, health.clone(), cancel.clone()));
     let settings = runtime::Settings {
-        url: config.broker.url.clone(),
+        broker: config.broker.endpoint()?,
         topology,
         prefetch: config.runtime.prefetch,
         retry: runtime::RetryPolicy {
@@ -112,7 +116,7 @@ pub async fn start(
     };
     // The transports: adding one adds its folder and a line here.
     queue::start(&start, &mut tasks);
-    inbox::start(&start, &mut tasks);
+    inbox::start(&start, &mut tasks)?;
     Ok(Running {
         cancel,
         tasks,

@@ -81,7 +81,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             other => anyhow::bail!("no receipt kind {other:?}: received, failed or feedback"),
         };
         let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
-        receipts::send(url, &topology, kind, message_id, &body).await?;
+        let broker = config.broker.endpoint()?.with_url(url.as_str());
+        receipts::send(&broker, &topology, kind, message_id, &body).await?;
         println!("receipt sent");
         return Ok(());
     }

@@ -41,6 +41,8 @@ pub enum StartError {
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error(transparent)]
+    BrokerTls(#[from] contract::broker::TlsFileError),
+    #[error(transparent)]
     RecipientKey(#[from] RecipientKeyError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
@@ -154,7 +156,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
     let declare = topology.clone();
     let link = BrokerLink::spawn(
-        config.broker.url.clone(),
+        config.broker.endpoint()?,
         "referral-gateway".into(),
         move |channel| {
             let topology = declare.clone();

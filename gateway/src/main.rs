@@ -193,9 +193,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&definitions)?);
         }
         Command::Peek { queue, url, max } => {
-            let url = url.unwrap_or_else(|| config.broker.url.clone());
+            let broker = config.broker.endpoint()?;
+            let broker = url.map_or(broker.clone(), |url| broker.with_url(url));
             let queue = format!("{}{queue}", config.broker.prefix);
-            let seen = gateway::peek::peek(&url, &queue, max).await?;
+            let seen = gateway::peek::peek(&broker, &queue, max).await?;
             println!("{}", serde_json::to_string_pretty(&seen)?);
         }
         Command::Dead { action } => {
@@ -208,7 +209,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.broker.delivery_limit,
             );
             let (connection, channel) =
-                contract::broker::confirming(&config.broker.url, "gateway-operator").await?;
+                contract::broker::confirming(&config.broker.endpoint()?, "gateway-operator")
+                    .await?;
             match action {
                 DeadAction::List { adapter: name, id } => {
                     let mut letters =

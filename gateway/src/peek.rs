@@ -1,7 +1,7 @@
 //! Peek into a queue without taking anything from it: what an agency's system would read.
 //! An operator's and a newcomer's tool; it shows properties and the body as JSON.
 
-use contract::broker::{confirming, put_back, take};
+use contract::broker::{Endpoint, confirming, put_back, take};
 use lapin::types::AMQPValue;
 
 /// One message seen in a queue.
@@ -16,8 +16,8 @@ pub struct Peeked {
 }
 
 /// Reads up to `max` messages of `queue` and puts them all back.
-pub async fn peek(url: &str, queue: &str, max: usize) -> Result<Vec<Peeked>, lapin::Error> {
-    let (connection, channel) = confirming(url, "peek").await?;
+pub async fn peek(broker: &Endpoint, queue: &str, max: usize) -> Result<Vec<Peeked>, lapin::Error> {
+    let (connection, channel) = confirming(broker, "peek").await?;
     let taken = take(&channel, queue, Some(max)).await?;
     let seen = taken
         .iter()

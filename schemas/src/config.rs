@@ -19,6 +19,16 @@ pub struct BrokerConfig {
     /// How long a publish waits for the broker's confirm before it counts as failed.
     #[serde(default = "default_confirm_timeout")]
     pub confirm_timeout_ms: u64,
+    /// TLS to the broker (with an `amqps://` URL): the CA, and a client certificate.
+    #[serde(default)]
+    pub tls: Option<crate::broker::BrokerTls>,
+}
+
+impl BrokerConfig {
+    /// The broker to connect to, its TLS files read.
+    pub fn endpoint(&self) -> Result<crate::broker::Endpoint, crate::broker::TlsFileError> {
+        crate::broker::Endpoint::new(&self.url, self.tls.as_ref())
+    }
 }
 
 fn default_delivery_limit() -> u32 {

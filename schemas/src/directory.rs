@@ -134,7 +134,19 @@ pub enum Delivery {
         /// (development only).
         #[serde(default)]
         credentials: Option<ClientCredentials>,
+        /// The certificate the adapter shows the inbox, if it asks for one (mutual TLS).
+        #[serde(default)]
+        client_certificate: Option<ClientCertificate>,
     },
+}
+
+/// A client certificate for an agency's inbox: PEM files of the chain and its key, on the
+/// adapters' machine.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificate {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl Delivery {

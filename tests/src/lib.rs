@@ -15,6 +15,8 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,7 +151,12 @@ impl Harness {
 
     /// Starts the adapters on the same broker names.
     pub async fn start_adapters(&mut self) {
-        let config = AdaptersConfig {
+        self.start_adapters_with(|_| {}).await;
+    }
+
+    /// Starts the adapters on the same broker names, their configuration changed by `tweak`.
+    pub async fn start_adapters_with(&mut self, tweak: impl FnOnce(&mut AdaptersConfig)) {
+        let mut config = AdaptersConfig {
             directory: self.config.directory.clone(),
             broker: BrokerConfig {
                 url: amqp_url(),
@@ -158,12 +165,14 @@ impl Harness {
             runtime: RuntimeConfig {
                 prefetch: 8,
                 ledger: self.dir.join("ledger.sqlite"),
+                inbox_plain_http: true,
                 ..RuntimeConfig::default()
             },
             http: adapters::config::HttpConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
             },
         };
+        tweak(&mut config);
         let directory = Arc::new(Directory::load(&config.directory).unwrap());
         self.adapters = Some(
             adapters::start(&config, directory, self.adapter_clock.clone())
@@ -441,14 +450,45 @@ impl FakeInbox {
     /// Starts an inbox answering `answers` first, then 200; an answer of [`HANG`] never
     /// comes (the request is held until the client gives up).
     pub async fn start(answers: &[u16]) -> Self {
-        let inbox = Self {
+        let inbox = Self::new(answers);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = inbox.app();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}/inbox"),
+            ..inbox
+        }
+    }
+
+    /// Starts an inbox that answers 200, over HTTPS with `tls` (at `https://localhost:…`).
+    pub async fn start_tls(tls: Arc<rustls::ServerConfig>) -> Self {
+        let inbox = Self::new(&[]);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, config).unwrap();
+        let app = inbox.app();
+        tokio::spawn(async move { server.serve(app.into_make_service()).await });
+        Self {
+            url: format!("https://localhost:{}/inbox", addr.port()),
+            ..inbox
+        }
+    }
+
+    fn new(answers: &[u16]) -> Self {
+        Self {
             url: String::new(),
             received: Arc::default(),
             authorizations: Arc::default(),
             answers: Arc::new(std::sync::Mutex::new(answers.iter().copied().collect())),
-        };
-        let state = inbox.clone();
-        let app = axum::Router::new()
+        }
+    }
+
+    fn app(&self) -> axum::Router {
+        let state = self.clone();
+        axum::Router::new()
             .route(
                 "/inbox/token",
                 axum::routing::post(|| async {
@@ -477,14 +517,7 @@ impl FakeInbox {
                         axum::http::StatusCode::from_u16(status).unwrap()
                     }
                 },
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            url: format!("http://{addr}/inbox"),
-            ..inbox
-        }
+            )
     }
 
     /// The message ids of the bodies received at `path`.

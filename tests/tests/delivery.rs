@@ -123,9 +123,15 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
 }
 
 async fn receipt(h: &Harness, kind: &str, message_id: &str, body: Value) {
-    adapters::queue::receipts::send(&tests::amqp_url(), &h.topology(), kind, message_id, &body)
-        .await
-        .unwrap();
+    adapters::queue::receipts::send(
+        &contract::broker::Endpoint::plain(tests::amqp_url()),
+        &h.topology(),
+        kind,
+        message_id,
+        &body,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -3,50 +3,144 @@
 //! `schemas/inbox.openapi.yaml`). 2xx is
 //! delivered; 408, 429, 5xx and network failures are transient (honouring `Retry-After`);
 //! any other answer is permanent. Requests carry a bearer token from the agency's
-//! client-credentials grant ([`token`]) when the directory names one.
+//! client-credentials grant ([`token`]) when the directory names one. Inboxes are reached
+//! over HTTPS trusting the system's CAs and `runtime.inbox_ca`; an agency that asks for a
+//! client certificate gets the one the directory names (mutual TLS).
 
 mod token;
 
 use crate::runtime::{Adapter, Outcome};
-use contract::directory::{ClientCredentials, Delivery, Directory, Transport};
+use contract::directory::{AgencyId, ClientCredentials, Delivery, Directory, Transport};
 use contract::message::{MessageId, Parcel};
 use contract::render::{Document, document};
 use lapin::BasicProperties;
 use reqwest::StatusCode;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Delivers to agencies' HTTP inboxes.
 pub struct Inbox {
     directory: Arc<Directory>,
+    /// The client of agencies without a client certificate.
     client: reqwest::Client,
+    /// The clients of agencies that ask for a client certificate.
+    with_certificate: HashMap<AgencyId, reqwest::Client>,
     tokens: token::Tokens,
 }
 
+/// A TLS file of the inbox adapter that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxTlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the inbox of agency {agency} is not an https:// URL (runtime.inbox_plain_http allows that, for development only)"
+    )]
+    PlainHttp { agency: AgencyId },
+    #[error("{path} holds no usable PEM certificate or key: {source}")]
+    Pem {
+        path: PathBuf,
+        source: reqwest::Error,
+    },
+}
+
 /// Starts the inbox adapter.
-pub fn start(start: &crate::Start, tasks: &mut tokio::task::JoinSet<()>) {
-    let timeout = Duration::from_millis(start.config.runtime.inbox_timeout_ms);
-    let inbox = Arc::new(Inbox::new(start.directory.clone(), timeout));
+pub fn start(
+    start: &crate::Start,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Result<(), InboxTlsError> {
+    let runtime = &start.config.runtime;
+    let timeout = Duration::from_millis(runtime.inbox_timeout_ms);
+    let inbox = Arc::new(Inbox::new(
+        start.directory.clone(),
+        timeout,
+        runtime.inbox_ca.as_deref(),
+        runtime.inbox_plain_http,
+    )?);
     tasks.spawn(crate::runtime::consume(
         inbox,
         start.settings.clone(),
         start.cancel.clone(),
     ));
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, InboxTlsError> {
+    std::fs::read(path).map_err(|source| InboxTlsError::Read {
+        path: path.into(),
+        source,
+    })
 }
 
 impl Inbox {
-    /// An adapter whose requests time out after `timeout`.
-    pub fn new(directory: Arc<Directory>, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent("referral-gateway-adapter")
-            .build()
-            .expect("an HTTP client builds");
-        Self {
-            directory,
-            client,
-            tokens: token::Tokens::default(),
+    /// An adapter whose requests time out after `timeout`, trusting the CAs of `ca` (a PEM
+    /// bundle) besides the system's, with a client of its own for every agency of the
+    /// directory that asks for a client certificate. Every inbox must be `https://` unless
+    /// `plain_http` (development).
+    pub fn new(
+        directory: Arc<Directory>,
+        timeout: Duration,
+        ca: Option<&Path>,
+        plain_http: bool,
+    ) -> Result<Self, InboxTlsError> {
+        let roots = match ca {
+            Some(path) => {
+                reqwest::Certificate::from_pem_bundle(&read(path)?).map_err(|source| {
+                    InboxTlsError::Pem {
+                        path: path.into(),
+                        source,
+                    }
+                })?
+            }
+            None => Vec::new(),
+        };
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .user_agent("referral-gateway-adapter")
+                .https_only(!plain_http)
+                .tls_certs_merge(roots.clone())
+        };
+        let mut with_certificate = HashMap::new();
+        for agency in directory.agencies() {
+            let Some(Delivery::Inbox {
+                inbox_url,
+                client_certificate,
+                ..
+            }) = &agency.delivery
+            else {
+                continue;
+            };
+            if !plain_http && !inbox_url.starts_with("https://") {
+                return Err(InboxTlsError::PlainHttp {
+                    agency: agency.id.clone(),
+                });
+            }
+            if let Some(certificate) = client_certificate {
+                let pem = [read(&certificate.cert)?, read(&certificate.key)?].concat();
+                let identity =
+                    reqwest::Identity::from_pem(&pem).map_err(|source| InboxTlsError::Pem {
+                        path: certificate.cert.clone(),
+                        source,
+                    })?;
+                let client = builder()
+                    .identity(identity)
+                    .build()
+                    .expect("an HTTP client builds");
+                with_certificate.insert(agency.id.clone(), client);
+            }
         }
+        Ok(Self {
+            directory,
+            client: builder().build().expect("an HTTP client builds"),
+            with_certificate,
+            tokens: token::Tokens::default(),
+        })
     }
 
     fn inbox(&self, recipient: &str) -> Option<(&str, Option<&ClientCredentials>)> {
@@ -54,30 +148,40 @@ impl Inbox {
             Delivery::Inbox {
                 inbox_url,
                 credentials,
+                ..
             } => Some((inbox_url, credentials.as_ref())),
             Delivery::Queue { .. } => None,
         }
     }
 
-    /// POSTs `document`; a 401 to a cached token is tried once more with a fresh one.
+    /// The client for `recipient`'s inbox.
+    fn client(&self, recipient: &str) -> &reqwest::Client {
+        self.with_certificate
+            .get(&AgencyId(recipient.into()))
+            .unwrap_or(&self.client)
+    }
+
+    /// POSTs `document` to `recipient`'s inbox at `url`; a 401 to a cached token is tried
+    /// once more with a fresh one.
     async fn post(
         &self,
+        recipient: &str,
         url: &str,
         credentials: Option<&ClientCredentials>,
         key: &str,
         document: &Document,
     ) -> Outcome {
+        let client = self.client(recipient);
         let mut fresh = false;
         loop {
-            let mut request = self
-                .client
+            let mut request = client
                 .post(url)
                 .header("Idempotency-Key", key)
                 .header(reqwest::header::CONTENT_TYPE, document.content_type)
                 .header("Document-Type", document.type_name.as_str())
                 .body(document.body.clone());
             if let Some(credentials) = credentials {
-                match self.tokens.get(&self.client, credentials).await {
+                match self.tokens.get(client, credentials).await {
                     Ok(token) => request = request.bearer_auth(token),
                     Err(error) => return Outcome::transient(format!("no token: {error}")),
                 }
@@ -125,7 +229,8 @@ impl Adapter for Inbox {
             None => return Outcome::Permanent("recipient is not in the directory".into()),
         };
         let key = msg.message_id().to_string();
-        self.post(url, credentials, &key, &document).await
+        self.post(&msg.recipient().0, url, credentials, &key, &document)
+            .await
     }
 
     async fn notify_withdrawn(&self, message_id: &MessageId, recipient: &str) -> Outcome {
@@ -141,7 +246,7 @@ impl Adapter for Inbox {
         };
         let key = format!("{message_id}:withdrawn");
         let url = format!("{}/withdrawals", url.trim_end_matches('/'));
-        self.post(&url, credentials, &key, &notice).await
+        self.post(recipient, &url, credentials, &key, &notice).await
     }
 }
 

@@ -7,7 +7,6 @@
 
 pub mod receipts;
 
-use crate::config::AdaptersConfig;
 use crate::health::Health;
 use crate::runtime::{Adapter, Ledger, Outcome};
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
@@ -18,7 +17,6 @@ use contract::render::document;
 use lapin::BasicProperties;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// The message type of a notice that the consent a delivered message was sent under is
 /// withdrawn.
@@ -37,20 +35,11 @@ pub struct Queue {
 
 /// Starts the queue adapter and its receipts consumer.
 pub fn start(start: &crate::Start, tasks: &mut tokio::task::JoinSet<()>) {
-    let settings = &start.settings;
-    let queue = Arc::new(Queue::new(
-        start.directory.clone(),
-        settings.topology.clone(),
-        start.config,
-        start.clock.clone(),
-        settings.ledger.clone(),
-        settings.health.clone(),
-        start.cancel.clone(),
-    ));
+    let queue = Arc::new(Queue::new(start));
     tasks.spawn(queue.clone().receipts(start.cancel.clone()));
     tasks.spawn(crate::runtime::consume(
         queue,
-        settings.clone(),
+        start.settings.clone(),
         start.cancel.clone(),
     ));
 }
@@ -58,34 +47,27 @@ pub fn start(start: &crate::Start, tasks: &mut tokio::task::JoinSet<()>) {
 impl Queue {
     /// An adapter publishing over its own link, which declares every receiving queue of the
     /// directory when it connects.
-    pub fn new(
-        directory: Arc<Directory>,
-        topology: Topology,
-        config: &AdaptersConfig,
-        clock: Arc<Clock>,
-        ledger: Arc<dyn Ledger>,
-        health: Arc<Health>,
-        cancel: CancellationToken,
-    ) -> Self {
-        let queues = directory.receiving_queues();
-        let declare = topology.clone();
+    pub fn new(start: &crate::Start) -> Self {
+        let settings = &start.settings;
+        let queues = start.directory.receiving_queues();
+        let declare = settings.topology.clone();
         let link = BrokerLink::spawn(
-            config.broker.url.clone(),
+            settings.broker.clone(),
             "adapter-queue-out".into(),
             move |channel| {
                 let (topology, queues) = (declare.clone(), queues.clone());
                 async move { topology.declare_receiving(&channel, &queues).await }
             },
-            cancel,
+            start.cancel.clone(),
         );
         Self {
-            directory,
-            topology,
+            directory: start.directory.clone(),
+            topology: settings.topology.clone(),
             link,
-            confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
-            clock,
-            ledger,
-            health,
+            confirm_timeout: settings.confirm_timeout,
+            clock: start.clock.clone(),
+            ledger: settings.ledger.clone(),
+            health: settings.health.clone(),
         }
     }
 }

@@ -152,19 +152,20 @@ impl Queue {
 /// Sends one receipt as a case system does, over `url` (the case system's account); `Ok`
 /// once confirmed. For development, demonstration and tests.
 pub async fn send(
-    url: &str,
+    broker: &contract::broker::Endpoint,
     topology: &Topology,
     kind: &str,
     message_id: &str,
     body: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let user = url
+    let user = broker
+        .url
         .parse::<AMQPUri>()
         .map_err(|e| anyhow::anyhow!("not an AMQP URL: {e}"))?
         .authority
         .userinfo
         .username;
-    let (connection, channel) = contract::broker::confirming(url, "receipt").await?;
+    let (connection, channel) = contract::broker::confirming(broker, "receipt").await?;
     let properties = BasicProperties::default()
         .with_type(kind.into())
         .with_user_id(user.as_str().into())

@@ -14,7 +14,7 @@ pub use ledger::{Claim, Entry, Ledger, SqliteLedger};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};
-use contract::broker::{SETUP_TIMEOUT, Topology, connection_properties, publish_confirmed, within};
+use contract::broker::{Endpoint, SETUP_TIMEOUT, Topology, publish_confirmed, within};
 use contract::directory::{AgencyId, Transport};
 use contract::message::{MessageId, Parcel};
 use contract::status::{Event, StatusEvent};
@@ -24,7 +24,7 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +92,8 @@ pub trait Adapter: Send + Sync + 'static {
 /// How the runtime consumes.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub url: String,
+    /// The broker, over TLS where configured.
+    pub broker: Endpoint,
     pub topology: Topology,
     pub prefetch: u16,
     pub retry: RetryPolicy,
@@ -148,11 +149,7 @@ async fn session<A: Adapter>(
     name: &str,
     cancel: &CancellationToken,
 ) -> Result<(), SessionError> {
-    let connection = within(
-        SETUP_TIMEOUT,
-        Connection::connect(&settings.url, connection_properties(name)),
-    )
-    .await?;
+    let connection = within(SETUP_TIMEOUT, settings.broker.connect(name)).await?;
     let channel = within(SETUP_TIMEOUT, async {
         let channel = connection.create_channel().await?;
         channel

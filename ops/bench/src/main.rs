@@ -133,7 +133,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let topology = Topology::new(&prefix, 5);
-    let (connection, channel) = contract::broker::confirming(&args.amqp_url, "bench").await?;
+    let (connection, channel) =
+        contract::broker::confirming(&contract::broker::Endpoint::plain(&args.amqp_url), "bench")
+            .await?;
     let work = topology.work_queue(Transport::Queue);
     channel
         .queue_purge(work.as_str().into(), QueuePurgeOptions::default())

@@ -4,6 +4,7 @@
 //! return. lapin's own recovery is not used: it can end in a state that is neither open nor
 //! failed, in which a process lives but never reaches the broker again.
 
+use super::Endpoint;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection, ConnectionProperties};
 use std::future::Future;
@@ -31,7 +32,7 @@ impl BrokerLink {
     /// Starts the supervisor. `setup` runs on every fresh channel, before it is handed out
     /// (declare topology there).
     pub fn spawn<F, Fut>(
-        url: String,
+        broker: Endpoint,
         name: String,
         setup: F,
         cancel: CancellationToken,
@@ -43,7 +44,7 @@ impl BrokerLink {
         let link = Arc::new(Self {
             current: RwLock::new(None),
         });
-        tokio::spawn(supervise(link.clone(), url, name, setup, cancel));
+        tokio::spawn(supervise(link.clone(), broker, name, setup, cancel));
         link
     }
 
@@ -96,7 +97,7 @@ pub fn connection_properties(name: &str) -> ConnectionProperties {
 
 async fn supervise<F, Fut>(
     link: Arc<BrokerLink>,
-    url: String,
+    broker: Endpoint,
     name: String,
     setup: F,
     cancel: CancellationToken,
@@ -106,7 +107,7 @@ async fn supervise<F, Fut>(
 {
     let mut backoff = RETRY;
     while !cancel.is_cancelled() {
-        match open(&url, &name, &setup).await {
+        match open(&broker, &name, &setup).await {
             Ok(linked) => {
                 tracing::info!(link = %name, "broker link up");
                 backoff = RETRY;
@@ -133,16 +134,12 @@ async fn supervise<F, Fut>(
     }
 }
 
-async fn open<F, Fut>(url: &str, name: &str, setup: &F) -> Result<Linked, lapin::Error>
+async fn open<F, Fut>(broker: &Endpoint, name: &str, setup: &F) -> Result<Linked, lapin::Error>
 where
     F: Fn(Channel) -> Fut,
     Fut: Future<Output = Result<(), lapin::Error>>,
 {
-    let connection = within(
-        SETUP_TIMEOUT,
-        Connection::connect(url, connection_properties(name)),
-    )
-    .await?;
+    let connection = within(SETUP_TIMEOUT, broker.connect(name)).await?;
     let ready = within(SETUP_TIMEOUT, async {
         let channel = connection.create_channel().await?;
         channel

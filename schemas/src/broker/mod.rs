@@ -2,11 +2,13 @@
 //! publishing (publisher confirms, `mandatory`, returns are failures).
 
 mod consume;
+mod endpoint;
 mod link;
 mod oneshot;
 pub mod topology;
 
 pub use consume::consume;
+pub use endpoint::{BrokerTls, Endpoint, TlsFileError};
 pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
 pub use oneshot::{confirming, put_back, take};
 pub use topology::Topology;

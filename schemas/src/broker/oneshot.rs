@@ -1,15 +1,18 @@
 //! Short-lived broker work for operators' tools and case-system stand-ins: one confirming
 //! connection, and looking at a queue's messages without taking them away.
 
-use super::connection_properties;
+use super::Endpoint;
 use lapin::message::BasicGetMessage;
 use lapin::options::{BasicGetOptions, BasicNackOptions, ConfirmSelectOptions};
 use lapin::{Channel, Connection};
 
-/// A connection to `url` (named `name`) with one channel in confirm mode; close the
+/// A connection to `broker` (named `name`) with one channel in confirm mode; close the
 /// connection when done.
-pub async fn confirming(url: &str, name: &str) -> Result<(Connection, Channel), lapin::Error> {
-    let connection = Connection::connect(url, connection_properties(name)).await?;
+pub async fn confirming(
+    broker: &Endpoint,
+    name: &str,
+) -> Result<(Connection, Channel), lapin::Error> {
+    let connection = broker.connect(name).await?;
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
