@@ -97,8 +97,8 @@ pub struct Rotation {
 
 /// `gateway keys rotate`: adds a KEK and makes it current, re-wraps every stored data key
 /// under it, and removes the KEKs of earlier rotations that nothing uses. The KEK it
-/// replaces stays: a gateway still running wraps under it until restarted (it re-wraps at
-/// start, and the next rotation removes it).
+/// replaces stays: a running gateway may wrap under it until it has read the file again (a
+/// second later); the next rotation removes it.
 pub async fn keys_rotate(config: &Config) -> Result<Rotation, AdminError> {
     let mut keys = KeyRing::read(&config.keys.file)?;
     let previous = keys.current().to_owned();

@@ -8,6 +8,7 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
 use crate::devkeys::{DevKey, DevKeyError};
 use crate::intake::Intake;
+use crate::keys::LiveKeys;
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, ContractsError};
 use crate::publish::{Outbox, Publisher};
@@ -150,9 +151,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     // The one clock of the store, the engine, the deadlines and the outbox.
     let clock = Arc::new(Clock::default());
     let store = crate::admin::open_store(config, clock.clone()).await?;
-    let keys = Arc::new(crate::admin::keys_at_start(config, store.as_ref()).await?);
+    let ring = crate::admin::keys_at_start(config, store.as_ref()).await?;
+    let (audit_key, subject_key) = (ring.audit_key(), ring.subject_key());
+    let keys = Arc::new(LiveKeys::new(ring, config.keys.clone()));
 
     let cancel = CancellationToken::new();
+    tokio::spawn(follow_key_file(keys.clone(), cancel.clone()));
     let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
     let declare = topology.clone();
     let link = BrokerLink::spawn(
@@ -194,7 +198,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     );
     tokio::spawn(crate::record::run_chain(
         store.clone(),
-        keys.audit_key(),
+        audit_key,
         Duration::from_secs(1),
         cancel.clone(),
     ));
@@ -212,7 +216,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             contracts,
             directory,
             catalog,
-            subject_key: keys.subject_key(),
+            subject_key,
             keys,
             recipients,
             store,
@@ -278,4 +282,17 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         cancel,
         server,
     })
+}
+
+/// Reads the key file again whenever it changes (a rotation), until cancelled.
+async fn follow_key_file(keys: Arc<LiveKeys>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if let Err(error) = keys.refresh() {
+            tracing::warn!(%error, "key file not read again");
+        }
+    }
 }

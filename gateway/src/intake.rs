@@ -7,7 +7,7 @@ use crate::authenticate::Caller;
 use crate::catalog::Catalog;
 use crate::consent::{Consent, SubjectKey};
 use crate::decide::{Decision, Facts, decide, subject};
-use crate::keys::KeyRing;
+use crate::keys::LiveKeys;
 use crate::metrics::Metrics;
 use crate::parse::{Contracts, Envelope, ParseError};
 use crate::publish::Publisher;
@@ -32,7 +32,7 @@ pub struct Intake {
     pub store: Arc<dyn Store>,
     pub subject_key: SubjectKey,
     /// The keys payloads are sealed at rest with.
-    pub keys: Arc<KeyRing>,
+    pub keys: Arc<LiveKeys>,
     /// The recipients that take their messages sealed to their own key.
     pub recipients: Recipients,
     pub publisher: Publisher,
@@ -144,7 +144,7 @@ impl Intake {
                 serde_json::to_vec(envelope).expect("an envelope serialises"),
             )),
             routing_key: Topology::routing_key(route.adapter, &route.recipient.id.0),
-            routed: self.keys.lock(&routed, id.to_string().as_bytes()),
+            routed: self.keys.ring().lock(&routed, id.to_string().as_bytes()),
             consent_ref: envelope.legal_basis.consent_ref.clone(),
             subject_hashes,
         };

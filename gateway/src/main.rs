@@ -100,7 +100,7 @@ enum KeysAction {
     /// Create the key file (keys.file, mode 0600) with fresh keys; never overwrites one.
     Init,
     /// Add a key-encryption key, re-wrap every stored data key under it, and remove the
-    /// keys of earlier rotations that nothing uses. Restart the gateway afterwards.
+    /// keys of earlier rotations that nothing uses. A running gateway follows the file.
     Rotate,
 }
 

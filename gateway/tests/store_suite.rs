@@ -453,3 +453,40 @@ async fn the_audit_trail_is_chained_once_and_verifies_even_when_two_chain_at_onc
         assert_eq!(report.breaks.len(), 31, "{name}");
     }
 }
+
+#[tokio::test]
+async fn after_the_audit_period_records_go_and_the_chain_goes_on_from_its_anchor() {
+    use gateway::record::{chain, verify};
+    for (name, store, _) in backends().await {
+        let key = KEYS.audit_key();
+        let (old, open) = (message("school", "old"), message("school", "open"));
+        for msg in [&old, &open] {
+            store.record(msg, now()).await.unwrap();
+        }
+        store.mark_queued(&old.id).await.unwrap();
+        store
+            .advance(&old.id, Status::Delivered, None)
+            .await
+            .unwrap();
+        chain(store.as_ref(), &key).await.unwrap();
+        let pruned = store.prune(now() + Duration::seconds(1)).await.unwrap();
+        assert_eq!((pruned.messages, pruned.audit_entries), (1, 2), "{name}");
+        let status = |client_id: &str| {
+            let (store, client_id) = (store.clone(), client(client_id));
+            async move { store.status(&client_id, &org("school")).await.unwrap() }
+        };
+        assert!(status("old").await.is_none(), "{name}: gone");
+        assert!(
+            status("open").await.is_some(),
+            "{name}: its payload is still needed"
+        );
+        store
+            .record(&message("school", "later"), now())
+            .await
+            .unwrap();
+        chain(store.as_ref(), &key).await.unwrap();
+        let report = verify(store.as_ref(), &key).await.unwrap();
+        assert_eq!((report.anchor.seq, report.entries), (2, 1), "{name}");
+        assert!(report.breaks.is_empty(), "{name}: {:?}", report.breaks);
+    }
+}

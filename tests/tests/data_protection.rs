@@ -276,3 +276,108 @@ async fn a_data_protection_officer_sees_the_disclosures_about_one_person_and_is_
     );
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_old_messages_are_still_delivered_and_new_ones_use_the_new_key() {
+    // A message recorded while the broker is out of reach waits in the outbox, sealed at
+    // rest under the first key.
+    let mut h = Harness::with(|c| c.broker.url = "amqp://guest:guest@127.0.0.1:1/%2f".into()).await;
+    let token = h.token(SCHOOL);
+    let waiting = bekymringsmelding();
+    assert_eq!(h.post(&token, &waiting).await.status(), 503);
+    h.stop_gateway().await;
+    let first = gateway::keys::KeyRing::read(&h.config.keys.file)
+        .unwrap()
+        .current()
+        .to_owned();
+
+    let rotation = gateway::admin::keys_rotate(&h.config).await.unwrap();
+    assert_eq!(
+        rotation.moved.rewrapped, 1,
+        "the waiting message's data key"
+    );
+    assert_ne!(rotation.current, first);
+    h.restart_gateway(|c| c.broker.url = tests::amqp_url())
+        .await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    let new = bekymringsmelding();
+    assert_eq!(h.post(&token, &new).await.status(), 202);
+    let store = gateway::admin::open_store(&h.config, Default::default())
+        .await
+        .unwrap();
+    h.wait_status(
+        &token,
+        waiting["messageId"].as_str().unwrap(),
+        "queued",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        store.keys_in_use().await.unwrap(),
+        std::slice::from_ref(&rotation.current),
+        "both"
+    );
+
+    h.start_adapters().await;
+    for message in [&waiting, &new] {
+        let id = message["messageId"].as_str().unwrap();
+        h.wait_status(&token, id, "delivered", Duration::from_secs(60))
+            .await;
+    }
+    // The next rotation, with the gateway running, removes the first key: nothing uses it.
+    let again = gateway::admin::keys_rotate(&h.config).await.unwrap();
+    assert_eq!(again.removed, [first]);
+    let after = bekymringsmelding();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(h.post(&token, &after).await.status(), 202);
+    let id = after["messageId"].as_str().unwrap();
+    h.wait_status(&token, id, "delivered", Duration::from_secs(60))
+        .await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_gateway_does_not_start_without_its_key_file_or_with_one_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir();
+    let mut config = gateway::config::Config::development(
+        &tests::repo(),
+        &dir,
+        &[("BROKER__URL", tests::amqp_url())],
+    )
+    .unwrap();
+    config.keys.dev_generate = false;
+    let refused = gateway::app::start(&config)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        refused.contains("does not exist") && refused.contains("gateway keys init"),
+        "{refused}"
+    );
+
+    gateway::admin::keys_init(&config).await.unwrap();
+    std::fs::set_permissions(&config.keys.file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = gateway::app::start(&config)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        refused.contains("open to other users") && refused.contains("chmod 600"),
+        "{refused}"
+    );
+    std::fs::set_permissions(&config.keys.file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let started = gateway::app::start(&config).await.expect("starts");
+    for file in ["gateway.sqlite", "gateway.sqlite-wal", "keys.toml"] {
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    started.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

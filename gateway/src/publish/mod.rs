@@ -5,7 +5,7 @@ mod outbox;
 
 pub use outbox::{Outbox, retry_delay};
 
-use crate::keys::{KeyRing, KeysError};
+use crate::keys::{KeysError, LiveKeys};
 use crate::record::Outgoing;
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
 use contract::directory::Transport;
@@ -29,7 +29,7 @@ pub struct Publisher {
     exchange: String,
     confirm_timeout: Duration,
     /// Opens the payloads sealed at rest, just before they are published.
-    keys: Arc<KeyRing>,
+    keys: Arc<LiveKeys>,
 }
 
 /// Why a message was not published.
@@ -47,7 +47,7 @@ impl Publisher {
         link: Arc<BrokerLink>,
         topology: &Topology,
         confirm_timeout: Duration,
-        keys: Arc<KeyRing>,
+        keys: Arc<LiveKeys>,
     ) -> Self {
         Self {
             link,

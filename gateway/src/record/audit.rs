@@ -51,6 +51,20 @@ pub trait AuditTrail: Send + Sync {
 
     /// Writes the chain of entry `seq`, if it has none.
     async fn set_chain(&self, seq: i64, chain: &str) -> Result<(), StoreError>;
+
+    /// The end of the audit period: removes messages whose payload is erased and that have
+    /// not changed since `before` (with their history), refusals and chained audit entries
+    /// from before then; the chain then starts after the last entry removed (its anchor).
+    /// One transaction.
+    async fn prune(&self, before: time::OffsetDateTime) -> Result<Pruned, StoreError>;
+}
+
+/// What the end of the audit period removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub messages: u64,
+    pub refusals: u64,
+    pub audit_entries: u64,
 }
 
 /// The chain value of `entry` after `previous`.

@@ -12,7 +12,9 @@ mod retention;
 mod rewrap;
 mod sqlite;
 
-pub use audit::{AuditEntry, AuditReport, AuditTrail, Break, ChainLink, chain, run_chain, verify};
+pub use audit::{
+    AuditEntry, AuditReport, AuditTrail, Break, ChainLink, Pruned, chain, run_chain, verify,
+};
 pub use clock::{parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use disclosures::{Disclosure, DisclosureRequest, Disclosures};

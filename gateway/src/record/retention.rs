@@ -2,8 +2,9 @@
 //! messages lose theirs with the status change (in the store); this sweep erases those of
 //! failed and expired messages once the grace period for an operator's replay is over, and
 //! those of queued messages left that long (the broker holds the copy that is delivered).
+//! Ids, statuses, history, refusals and the audit trail stay for the audit period, then go.
 
-use super::Store;
+use super::{Pruned, Store};
 use contract::clock::Clock;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub struct RetentionConfig {
     /// Days a failed or expired message keeps its payload for an operator's replay.
     #[serde(default = "default_grace_days")]
     pub grace_days: u32,
+    /// Days ids, statuses, history, refusals and audit entries are kept.
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u32,
     /// Time between two sweeps.
     #[serde(default = "default_sweep_secs")]
     pub sweep_secs: u64,
@@ -26,6 +30,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             grace_days: default_grace_days(),
+            audit_days: default_audit_days(),
             sweep_secs: default_sweep_secs(),
         }
     }
@@ -33,6 +38,9 @@ impl Default for RetentionConfig {
 
 fn default_grace_days() -> u32 {
     14
+}
+fn default_audit_days() -> u32 {
+    5 * 365
 }
 fn default_sweep_secs() -> u64 {
     60
@@ -54,6 +62,12 @@ impl Retention {
                 Ok(0) => {}
                 Ok(erased) => tracing::info!(erased, "payloads past their grace period erased"),
                 Err(error) => tracing::warn!(%error, "retention sweep failed"),
+            }
+            let period = self.clock.now() - time::Duration::days(self.config.audit_days.into());
+            match self.store.prune(period).await {
+                Ok(pruned) if pruned == Pruned::default() => {}
+                Ok(pruned) => tracing::info!(?pruned, "records past the audit period removed"),
+                Err(error) => tracing::warn!(%error, "audit period sweep failed"),
             }
             tokio::select! {
                 () = cancel.cancelled() => return,

@@ -2,8 +2,8 @@
 
 use super::SqliteStore;
 use crate::record::{
-    AuditEntry, AuditTrail, ChainLink, Disclosure, DisclosureRequest, Disclosures, StoreError,
-    timestamp,
+    AuditEntry, AuditTrail, ChainLink, Disclosure, DisclosureRequest, Disclosures, Pruned,
+    StoreError, timestamp,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -75,6 +75,61 @@ impl AuditTrail for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn prune(&self, before: time::OffsetDateTime) -> Result<Pruned, StoreError> {
+        let before = timestamp(before);
+        let mut tx = self.writer.begin().await?;
+        let old = "SELECT id FROM messages WHERE erased_at IS NOT NULL AND updated_at < ?";
+        sqlx::query(&format!(
+            "DELETE FROM status_history WHERE message_id IN ({old})"
+        ))
+        .bind(&before)
+        .execute(&mut *tx)
+        .await?;
+        let messages =
+            sqlx::query("DELETE FROM messages WHERE erased_at IS NOT NULL AND updated_at < ?")
+                .bind(&before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        let refusals = sqlx::query("DELETE FROM refusals WHERE at < ?")
+            .bind(&before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // The newest chained entry of the period becomes the anchor; entries are removed
+        // only as a prefix of the chain.
+        let last = sqlx::query(
+            "SELECT seq, chain FROM audit WHERE chain IS NOT NULL AND seq <= (
+                 SELECT coalesce(max(seq), 0) FROM audit WHERE at < ?)
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&before)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut audit_entries = 0;
+        if let Some(row) = last {
+            let (seq, chain): (i64, String) = (row.try_get("seq")?, row.try_get("chain")?);
+            audit_entries = sqlx::query("DELETE FROM audit WHERE seq <= ?")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ('audit_anchor', ?)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(format!("{seq} {chain}").into_bytes())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Pruned {
+            messages,
+            refusals,
+            audit_entries,
+        })
     }
 }
 
