@@ -86,10 +86,7 @@ impl DevKey {
             path: path.into(),
             source,
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(write)?;
-        }
-        std::fs::write(path, self.jwks().to_string()).map_err(write)
+        contract::private::write(path, self.jwks().to_string().as_bytes()).map_err(write)
     }
 
     /// Signs a token for `org` valid for `ttl_secs`, with `scope` if given.

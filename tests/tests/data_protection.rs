@@ -347,27 +347,15 @@ async fn the_gateway_does_not_start_without_its_key_file_or_with_one_others_can_
     )
     .unwrap();
     config.keys.dev_generate = false;
-    let refused = gateway::app::start(&config)
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        refused.contains("does not exist") && refused.contains("gateway keys init"),
-        "{refused}"
-    );
-
+    let refused = |config: gateway::config::Config, says: [&'static str; 2]| async move {
+        let error = gateway::app::start(&config).await.err().expect("refused");
+        let error = error.to_string();
+        assert!(says.iter().all(|s| error.contains(s)), "{error}");
+    };
+    refused(config.clone(), ["does not exist", "gateway keys init"]).await;
     gateway::admin::keys_init(&config).await.unwrap();
     std::fs::set_permissions(&config.keys.file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let refused = gateway::app::start(&config)
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        refused.contains("open to other users") && refused.contains("chmod 600"),
-        "{refused}"
-    );
+    refused(config.clone(), ["open to other users", "chmod 600"]).await;
     std::fs::set_permissions(&config.keys.file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let started = gateway::app::start(&config).await.expect("starts");
     for file in ["gateway.sqlite", "gateway.sqlite-wal", "keys.toml"] {
