@@ -1,5 +1,6 @@
 //! Peek into a queue without taking anything from it: what an agency's system would read.
-//! An operator's and a newcomer's tool; it shows properties and the body as JSON.
+//! An operator's and a newcomer's tool; it shows properties and the body as JSON (a sealed
+//! body as its text).
 
 use contract::broker::{Endpoint, confirming, put_back, take};
 use lapin::types::AMQPValue;
@@ -37,8 +38,9 @@ pub async fn peek(broker: &Endpoint, queue: &str, max: usize) -> Result<Vec<Peek
                 message_id: properties.message_id().as_ref().map(|s| s.to_string()),
                 kind: properties.kind().as_ref().map(|s| s.to_string()),
                 headers,
+                // A sealed document (a JWE) is shown as the text it is.
                 body: serde_json::from_slice(&message.delivery.data)
-                    .unwrap_or(serde_json::Value::Null),
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&message.delivery.data).into()),
             }
         })
         .collect();
