@@ -490,3 +490,29 @@ async fn after_the_audit_period_records_go_and_the_chain_goes_on_from_its_anchor
         assert!(report.breaks.is_empty(), "{name}: {:?}", report.breaks);
     }
 }
+
+#[tokio::test]
+async fn many_writers_at_once_each_get_their_own_answer() {
+    for (name, store, other) in backends().await {
+        // 100 messages, each recorded by two requests at once (from two instances): the
+        // writes share batches, yet each message is new to exactly one of them.
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let store = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            racers.spawn(async move {
+                let msg = message("school", &format!("g{}", i / 2));
+                let recorded = store.record(&msg, now()).await.unwrap();
+                let queued = store.mark_queued(&msg.id).await.unwrap();
+                (recorded == Recorded::New, queued)
+            });
+        }
+        let answers = racers.join_all().await;
+        let new = answers.iter().filter(|(new, _)| *new).count();
+        let queued = answers.iter().filter(|(_, queued)| *queued).count();
+        assert_eq!((new, queued), (100, 100), "{name}");
+    }
+}

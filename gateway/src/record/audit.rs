@@ -49,8 +49,9 @@ pub trait AuditTrail: Send + Sync {
     /// Up to `limit` entries after `after`, in `seq` order.
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
-    /// Writes the chain of entry `seq`, if it has none.
-    async fn set_chain(&self, seq: i64, chain: &str) -> Result<(), StoreError>;
+    /// Writes the chain of each entry of `links` (by its `seq`) that has none, in one
+    /// transaction.
+    async fn set_chains(&self, links: &[ChainLink]) -> Result<(), StoreError>;
 
     /// The end of the audit period: removes messages whose payload is erased and that have
     /// not changed since `before` (with their history), refusals and chained audit entries
@@ -98,15 +99,16 @@ pub async fn chain(store: &dyn Store, key: &hmac::Key) -> Result<u64, StoreError
         if entries.is_empty() {
             return Ok(chained);
         }
+        let mut links = Vec::with_capacity(entries.len());
         for entry in entries {
-            let value = link(key, &head.chain, &entry);
-            store.set_chain(entry.seq, &value).await?;
             head = ChainLink {
+                chain: link(key, &head.chain, &entry),
                 seq: entry.seq,
-                chain: value,
             };
-            chained += 1;
+            links.push(head.clone());
         }
+        store.set_chains(&links).await?;
+        chained += links.len() as u64;
     }
 }
 

@@ -193,6 +193,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
+    #[error("the batch of writes this one joined did not commit: {0}")]
+    Batch(String),
 }
 
 /// A payload stored in clear by an earlier version, to be sealed.

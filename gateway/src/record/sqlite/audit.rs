@@ -68,12 +68,16 @@ impl AuditTrail for SqliteStore {
             .collect()
     }
 
-    async fn set_chain(&self, seq: i64, chain: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE audit SET chain = ? WHERE seq = ? AND chain IS NULL")
-            .bind(chain)
-            .bind(seq)
-            .execute(&self.writer)
-            .await?;
+    async fn set_chains(&self, links: &[ChainLink]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for link in links {
+            sqlx::query("UPDATE audit SET chain = ? WHERE seq = ? AND chain IS NULL")
+                .bind(&link.chain)
+                .bind(link.seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
