@@ -80,6 +80,27 @@ pub fn personnummer_birth(number: &str, today: Date) -> Option<Date> {
     date(year, month, day as u8)
 }
 
+/// The birth date in a Danish CPR number (`DDMMYY-SSSS`, the dash optional): the first
+/// digit of the sequence number places the year in its century.
+pub fn cpr_birth(cpr: &str) -> Option<Date> {
+    let number: String = cpr.chars().filter(|c| *c != '-').collect();
+    if number.len() != 10 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let day = digits(&number, 0..2)? as u8;
+    let month = digits(&number, 2..4)? as u8;
+    let year = digits(&number, 4..6)? as i32;
+    let century = match (digits(&number, 6..7)?, year) {
+        (0..=3, _) => 1900,
+        (4 | 9, 0..=36) => 2000,
+        (4 | 9, _) => 1900,
+        (5..=8, 0..=57) => 2000,
+        (5..=8, _) => 1800,
+        _ => return None,
+    };
+    date(century + year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +118,18 @@ mod tests {
         assert_eq!(fnr_birth("09831450000"), Some(d("2014-03-09")), "synthetic");
         assert_eq!(fnr_birth("31021450000"), None, "no 31 February");
         assert_eq!(fnr_birth("0903145000"), None);
+    }
+
+    #[test]
+    fn cpr_numbers_give_birth_dates_by_their_sequence_digit() {
+        assert_eq!(cpr_birth("010315-4000"), Some(d("2015-03-01")));
+        assert_eq!(cpr_birth("0103154000"), Some(d("2015-03-01")));
+        assert_eq!(cpr_birth("010375-4000"), Some(d("1975-03-01")));
+        assert_eq!(cpr_birth("010375-1000"), Some(d("1975-03-01")));
+        assert_eq!(cpr_birth("010315-5000"), Some(d("2015-03-01")));
+        assert_eq!(cpr_birth("010360-5000"), Some(d("1860-03-01")));
+        assert_eq!(cpr_birth("310215-4000"), None, "no 31 February");
+        assert_eq!(cpr_birth("01031-4000"), None);
     }
 
     #[test]

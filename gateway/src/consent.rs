@@ -39,6 +39,8 @@ pub enum SubjectRef {
     Personnummer(String),
     /// Norwegian fødselsnummer or D-number (11 digits).
     Fodselsnummer(String),
+    /// Danish CPR number (10 digits, `DDMMYY-SSSS`).
+    Cpr(String),
     /// Name and birth date, where no national ID is shared.
     #[serde(rename_all = "camelCase")]
     NameAndBirthDate { name: String, birth_date: String },
@@ -63,6 +65,10 @@ impl SubjectRef {
             Self::Fodselsnummer(f) => {
                 crate::birth::fnr_birth(f)?;
                 Some(format!("no:{f}"))
+            }
+            Self::Cpr(c) => {
+                crate::birth::cpr_birth(c)?;
+                Some(format!("dk:{}", c.replace('-', "")))
             }
             Self::NameAndBirthDate { name, birth_date } => {
                 crate::birth::parse_date(birth_date)?;

@@ -1,13 +1,18 @@
-//! Deadlines: when delivery, the recipient's receipt and its feedback are due, per message
-//! kind (configurable; defaults after the Norwegian child welfare act), and which of them a
-//! message has missed. Delivery and receipt deadlines are this gateway's operational targets
-//! (the law says "without undue delay"); the feedback deadline is law (barnevernsloven:
-//! three weeks from the report reaching barnevern, i.e. its delivery into barnevern's queue).
+//! Deadlines: when delivery, the recipient's receipt, its feedback and its further answers
+//! are due, per message kind (configurable; defaults after the statutes each kind serves),
+//! and which of them a message has missed. Delivery and receipt deadlines are this
+//! gateway's operational targets (the law says "without undue delay"); the others are law:
+//! Norway (barnevernsloven 2021 § 2-1): feedback to a public reporter within three weeks of
+//! the report reaching barnevern (its delivery into barnevern's queue), and a second one
+//! within three weeks of an opened investigation's end; Sweden (socialtjänstlagen): a
+//! protection assessment at once and a decision whether to investigate within 14 days;
+//! Denmark (barnets lov § 133 ff.): an assessment within 24 hours and a receipt to the
+//! reporter within six working days.
 
 use crate::record::{Status, StatusEntry};
 use contract::message::Kind;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, Weekday};
 
 /// The deadlines of one kind.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -19,9 +24,61 @@ pub struct Deadline {
     pub deliver_within_hours: i64,
     /// Hours after acceptance by which the recipient's receipt (`received`) is due (an
     /// operational target).
+    #[serde(default)]
     pub receipt_within_hours: Option<i64>,
     /// Days after delivery into the recipient's system by which its feedback is due.
+    #[serde(default)]
     pub feedback_within_days: Option<i64>,
+    /// Further answers of the recipient and when each is due.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<AnswerDue>,
+}
+
+/// One answer of the recipient that is due within a period after a step of the message.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerDue {
+    /// The deadline's name (and the answer that meets it).
+    pub answer: Missed,
+    /// The step its period runs from (default: delivery); none yet, nothing is due.
+    #[serde(default = "delivered")]
+    pub after: Status,
+    pub within: Period,
+}
+
+fn delivered() -> Status {
+    Status::Delivered
+}
+
+/// A period: hours, calendar days, or working days (Monday to Friday; public holidays
+/// are not known to the gateway and count as working days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Period {
+    Hours(i64),
+    Days(i64),
+    WorkingDays(i64),
+}
+
+impl Period {
+    /// When a period that starts at `from` ends.
+    pub fn end(self, from: OffsetDateTime) -> OffsetDateTime {
+        match self {
+            Self::Hours(h) => from + Duration::hours(h),
+            Self::Days(d) => from + Duration::days(d),
+            Self::WorkingDays(n) => {
+                let mut end = from;
+                let mut left = n;
+                while left > 0 {
+                    end += Duration::days(1);
+                    if !matches!(end.weekday(), Weekday::Saturday | Weekday::Sunday) {
+                        left -= 1;
+                    }
+                }
+                end
+            }
+        }
+    }
 }
 
 /// The deadlines of every kind.
@@ -38,30 +95,60 @@ impl Default for DeadlinesConfig {
     }
 }
 
-/// Norway: a bekymringsmelding is delivered within an hour and receipted within a day
-/// (operational targets), and answered with feedback within three weeks of reaching
-/// barnevern (law); referrals to the police contact and SSPF/SIG requests are delivered
-/// within a day (an operational target).
+/// Delivered within an hour (urgent kinds) or a day; the law's answers as the module says.
 fn defaults() -> Vec<Deadline> {
+    let rule = |kind, deliver_within_hours, receipt_within_hours, answers| Deadline {
+        kind,
+        deliver_within_hours,
+        receipt_within_hours,
+        feedback_within_days: None,
+        answers,
+    };
+    let due = |answer, after, within| AnswerDue {
+        answer,
+        after,
+        within,
+    };
     vec![
         Deadline {
-            kind: Kind::NoBekymringsmelding,
-            deliver_within_hours: 1,
-            receipt_within_hours: Some(24),
             feedback_within_days: Some(21),
+            ..rule(
+                Kind::NoBekymringsmelding,
+                1,
+                Some(24),
+                vec![due(
+                    Missed::SecondFeedback,
+                    Status::InvestigationEnded,
+                    Period::Days(21),
+                )],
+            )
         },
-        Deadline {
-            kind: Kind::NoPolitikontakt,
-            deliver_within_hours: 24,
-            receipt_within_hours: None,
-            feedback_within_days: None,
-        },
-        Deadline {
-            kind: Kind::SeSspfSig,
-            deliver_within_hours: 24,
-            receipt_within_hours: None,
-            feedback_within_days: None,
-        },
+        rule(Kind::NoPolitikontakt, 24, None, vec![]),
+        rule(Kind::NoBarnevernPoliti, 1, None, vec![]),
+        rule(Kind::SeSspfSig, 24, None, vec![]),
+        rule(
+            Kind::SeOrosanmalan,
+            1,
+            Some(24),
+            vec![
+                due(Missed::Assessment, Status::Delivered, Period::Hours(24)),
+                due(Missed::Decision, Status::Delivered, Period::Days(14)),
+            ],
+        ),
+        rule(
+            Kind::DkUnderretning,
+            1,
+            Some(24),
+            vec![
+                due(Missed::Assessment, Status::Delivered, Period::Hours(24)),
+                due(
+                    Missed::Acknowledgement,
+                    Status::Delivered,
+                    Period::WorkingDays(6),
+                ),
+            ],
+        ),
+        rule(Kind::DkSsp, 24, None, vec![]),
     ]
 }
 
@@ -72,6 +159,29 @@ contract::named! {
         Delivery,
         Receipt,
         Feedback,
+        /// The protection or danger assessment ([`Status::Assessed`]).
+        Assessment,
+        /// The receipt to the reporter ([`Status::Acknowledged`]).
+        Acknowledgement,
+        /// The decision whether to investigate ([`Status::Decided`]).
+        Decision,
+        /// The second feedback after an investigation ([`Status::Concluded`]).
+        SecondFeedback,
+    }
+}
+
+impl Missed {
+    /// The answer that meets this deadline.
+    pub fn answer(self) -> Status {
+        match self {
+            Self::Delivery => Status::Delivered,
+            Self::Receipt => Status::Received,
+            Self::Feedback => Status::FeedbackGiven,
+            Self::Assessment => Status::Assessed,
+            Self::Acknowledgement => Status::Acknowledged,
+            Self::Decision => Status::Decided,
+            Self::SecondFeedback => Status::Concluded,
+        }
     }
 }
 
@@ -96,8 +206,11 @@ impl DeadlinesConfig {
         let Some(accepted) = at(Status::Recorded) else {
             return Vec::new();
         };
+        if status.is_final() {
+            return Vec::new();
+        }
         let mut missed = Vec::new();
-        let open = |done: &[Status]| !done.contains(&status) && !status.is_final();
+        let open = |done: &[Status]| !done.contains(&status);
         if open(&[Status::Delivered, Status::Received, Status::FeedbackGiven])
             && now > accepted + Duration::hours(rule.deliver_within_hours)
         {
@@ -115,6 +228,14 @@ impl DeadlinesConfig {
             && now > delivered + Duration::days(days)
         {
             missed.push(Missed::Feedback);
+        }
+        for due in &rule.answers {
+            if at(due.answer.answer()).is_none()
+                && let Some(from) = at(due.after)
+                && now > due.within.end(from)
+            {
+                missed.push(due.answer);
+            }
         }
         missed
     }
@@ -147,5 +268,56 @@ mod tests {
             |now| deadlines.missed(Kind::NoBekymringsmelding, Status::Received, &history, now);
         assert_eq!(missed(datetime!(2026-01-22 10:00 UTC)), []);
         assert_eq!(missed(datetime!(2026-01-22 10:02 UTC)), [Missed::Feedback]);
+    }
+
+    #[test]
+    fn the_example_configuration_lists_the_defaults() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../ops/config/gateway.example.toml"
+        );
+        let file: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let example: DeadlinesConfig = file["deadlines"].clone().try_into().unwrap();
+        let json = |rules: &[Deadline]| serde_json::to_value(rules).unwrap();
+        assert_eq!(json(&example.rule), json(&DeadlinesConfig::default().rule));
+    }
+
+    #[test]
+    fn six_working_days_skip_the_weekend() {
+        // Friday 2026-01-02 12:00 + 6 working days = Monday 2026-01-12 12:00.
+        let end = Period::WorkingDays(6).end(datetime!(2026-01-02 12:00 UTC));
+        assert_eq!(end, datetime!(2026-01-12 12:00 UTC));
+    }
+
+    #[test]
+    fn the_second_feedback_runs_from_the_end_of_the_investigation() {
+        let deadlines = DeadlinesConfig::default();
+        let mut history = vec![
+            entry(Status::Recorded, "2026-01-01T10:00:00.000000Z"),
+            entry(Status::Delivered, "2026-01-01T10:01:00.000000Z"),
+            entry(Status::Received, "2026-01-01T11:00:00.000000Z"),
+            entry(Status::FeedbackGiven, "2026-01-10T10:00:00.000000Z"),
+        ];
+        let missed = |history: &[StatusEntry], now| {
+            deadlines.missed(
+                Kind::NoBekymringsmelding,
+                Status::FeedbackGiven,
+                history,
+                now,
+            )
+        };
+        // No end reported: nothing is due, however long the investigation takes.
+        assert_eq!(missed(&history, datetime!(2026-12-01 10:00 UTC)), []);
+        history.push(entry(
+            Status::InvestigationEnded,
+            "2026-03-01T10:00:00.000000Z",
+        ));
+        assert_eq!(missed(&history, datetime!(2026-03-22 10:00 UTC)), []);
+        assert_eq!(
+            missed(&history, datetime!(2026-03-22 10:01 UTC)),
+            [Missed::SecondFeedback]
+        );
+        history.push(entry(Status::Concluded, "2026-03-23T10:00:00.000000Z"));
+        assert_eq!(missed(&history, datetime!(2026-03-23 10:01 UTC)), []);
     }
 }

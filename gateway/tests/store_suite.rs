@@ -516,3 +516,43 @@ async fn many_writers_at_once_each_get_their_own_answer() {
         assert_eq!((new, queued), (100, 100), "{name}");
     }
 }
+
+#[tokio::test]
+async fn an_answer_enters_the_history_once_and_only_after_delivery() {
+    for (name, a, b) in backends().await {
+        let msg = message("school", "answered");
+        a.record(&msg, now()).await.unwrap();
+        // Before delivery the recipient has nothing to answer.
+        assert!(!a.advance(&msg.id, Status::Assessed, None).await.unwrap());
+        a.advance(&msg.id, Status::Delivered, None).await.unwrap();
+        for _ in 0..10 {
+            let (x, y) = tokio::join!(
+                a.advance(&msg.id, Status::Decided, Some("investigation opened")),
+                b.advance(&msg.id, Status::Decided, Some("investigation opened"))
+            );
+            assert!(
+                !(x.unwrap() && y.unwrap()),
+                "{name}: two instances both wrote it"
+            );
+        }
+        assert!(a.advance(&msg.id, Status::Assessed, None).await.unwrap());
+        let view = a
+            .status(&client("answered"), &org("school"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            view.status,
+            Status::Delivered,
+            "{name}: answers leave the status"
+        );
+        let decided: Vec<_> = view
+            .history
+            .iter()
+            .filter(|h| h.status == Status::Decided)
+            .collect();
+        assert_eq!(decided.len(), 1, "{name}");
+        assert_eq!(decided[0].reason.as_deref(), Some("investigation opened"));
+        assert_eq!(view.history.last().unwrap().status, Status::Assessed);
+    }
+}

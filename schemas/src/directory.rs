@@ -30,6 +30,7 @@ crate::named! {
         Konfliktraad,
         Municipal,
         // Sweden
+        Forskola,
         Skola,
         Elevhalsa,
         ElevhalsaMedicinsk,
@@ -40,6 +41,7 @@ crate::named! {
         SspfSamordnare,
         Sig,
         // Denmark
+        Dagtilbud,
         Skole,
         Kommune,
         Politi,
@@ -54,9 +56,9 @@ impl AgencyType {
         match self {
             School | Kindergarten | SchoolHealth | Health | Barnevern | Barnevernvakt | Police
             | Slt | Nav | Konfliktraad | Municipal => Country::NO,
-            Skola | Elevhalsa | ElevhalsaMedicinsk | Socialtjanst | Polis | Fritid | Trygghet
-            | SspfSamordnare | Sig => Country::SE,
-            Skole | Kommune | Politi | Ssp => Country::DK,
+            Forskola | Skola | Elevhalsa | ElevhalsaMedicinsk | Socialtjanst | Polis | Fritid
+            | Trygghet | SspfSamordnare | Sig => Country::SE,
+            Dagtilbud | Skole | Kommune | Politi | Ssp => Country::DK,
         }
     }
 }
@@ -222,6 +224,9 @@ pub struct Agency {
     /// A group of agencies (a SIG, an SSP or SSPF forum) rather than one agency.
     #[serde(default)]
     pub group: bool,
+    /// For a group: the agencies taking part in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<AgencyId>,
     /// Absent for agencies that only send.
     pub delivery: Option<Delivery>,
     /// The agency's public key (a JWK for ECDH-ES on P-256 or X25519), if it takes its
@@ -257,6 +262,10 @@ pub enum DirectoryError {
         "agency directory {path}: agency {id}'s on-call service is not an agency of the directory with a receiving queue"
     )]
     OnCall { path: PathBuf, id: AgencyId },
+    #[error(
+        "agency directory {path}: group {id} names a member that is not an agency of the directory"
+    )]
+    Member { path: PathBuf, id: AgencyId },
     #[error("agency directory {path}: agency {id}'s office hours name an unknown time zone")]
     TimeZone { path: PathBuf, id: AgencyId },
 }
@@ -297,6 +306,14 @@ impl Directory {
         }
         let directory = Self { agencies };
         for agency in directory.agencies.values() {
+            if agency
+                .members
+                .iter()
+                .any(|m| !directory.agencies.contains_key(m))
+            {
+                let (path, id) = (path.to_path_buf(), agency.id.clone());
+                return Err(DirectoryError::Member { path, id });
+            }
             let Some(Delivery::Queue {
                 on_call,
                 office_hours,

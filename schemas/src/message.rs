@@ -15,18 +15,34 @@ crate::named! {
         /// Referral to the municipality's police contact (Norway).
         #[strum(serialize = "no.politikontakt")]
         NoPolitikontakt,
+        /// Urgent referral from barnevern or the barnevernvakt to the police (Norway).
+        #[strum(serialize = "no.barnevern-politi")]
+        NoBarnevernPoliti,
         /// Request to the SSPF coordinator or the local SIG (Sweden).
         #[strum(serialize = "se.sspf-sig")]
         SeSspfSig,
+        /// Orosanmälan: a report of a child at risk to the social services (Sweden).
+        #[strum(serialize = "se.orosanmalan")]
+        SeOrosanmalan,
+        /// Underretning: a report of a child at risk to the municipality (Denmark).
+        #[strum(serialize = "dk.underretning")]
+        DkUnderretning,
+        /// A case shared in the SSP cooperation under retsplejeloven § 115 (Denmark).
+        #[strum(serialize = "dk.ssp")]
+        DkSsp,
     }
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 3] = [
+    pub const ALL: [Kind; 7] = [
         Self::NoBekymringsmelding,
         Self::NoPolitikontakt,
+        Self::NoBarnevernPoliti,
         Self::SeSspfSig,
+        Self::SeOrosanmalan,
+        Self::DkUnderretning,
+        Self::DkSsp,
     ];
 }
 

@@ -30,6 +30,12 @@ crate::named! {
         Expired,
         Received,
         FeedbackGiven,
+        /// Answers of the recipient (see the gateway's statuses of the same names).
+        Assessed,
+        Acknowledged,
+        Decided,
+        InvestigationEnded,
+        Concluded,
     }
 }
 

@@ -279,6 +279,42 @@ impl Harness {
         }
     }
 
+    /// Waits up to `limit` until the history of message `id` holds `status` (an answer
+    /// enters the history without changing the status); returns its last status view.
+    pub async fn wait_history(
+        &self,
+        token: &str,
+        id: &str,
+        status: &str,
+        limit: Duration,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let view: Value = self.status(token, id).await.json().await.unwrap();
+            let has = view["history"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|e| e["status"] == status));
+            if has || tokio::time::Instant::now() > deadline {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends a receipt or answer of `kind` for the gateway's message `message_id`, as a case
+    /// system does, from the test's broker account (`guest`).
+    pub async fn receipt(&self, kind: &str, message_id: &str, body: Value) {
+        adapters::queue::receipts::send(
+            &contract::broker::Endpoint::plain(amqp_url()),
+            &self.topology(),
+            kind,
+            message_id,
+            &body,
+        )
+        .await
+        .unwrap();
+    }
+
     /// GETs the status of message `id`.
     pub async fn status(&self, token: &str, id: &str) -> reqwest::Response {
         self.http
@@ -550,6 +586,7 @@ impl FakeInbox {
             &[
                 ("http://127.0.0.1:9101/inbox", &self.url),
                 ("http://127.0.0.1:9102/inbox", &self.url),
+                ("http://127.0.0.1:9103/inbox", &self.url),
             ],
         )
     }

@@ -122,18 +122,6 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
     h.cleanup().await;
 }
 
-async fn receipt(h: &Harness, kind: &str, message_id: &str, body: Value) {
-    adapters::queue::receipts::send(
-        &contract::broker::Endpoint::plain(tests::amqp_url()),
-        &h.topology(),
-        kind,
-        message_id,
-        &body,
-    )
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refused() {
     // Barnevern Oslo's case system uses the test's broker account.
@@ -164,19 +152,13 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
         assert_eq!(view["status"], "delivered");
     }
 
-    receipt(
-        &h,
-        adapters::queue::receipts::RECEIVED,
-        &gid(&oslo),
-        json!({}),
-    )
-    .await;
+    h.receipt(adapters::queue::receipts::RECEIVED, &gid(&oslo), json!({}))
+        .await;
     let view = h
         .wait_status(&token, &id(&oslo), "received", Duration::from_secs(20))
         .await;
     assert_eq!(view["status"], "received");
-    receipt(
-        &h,
+    h.receipt(
         adapters::queue::receipts::FEEDBACK,
         &gid(&oslo),
         json!({"undersokelseApnet": true}),
@@ -204,22 +186,15 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
 
     // Oslo's account cannot sign for Bergen's message, nor for one never delivered.
     let bergen_id = tests::gateway_id(bergen_school, &bergen);
-    receipt(
-        &h,
-        adapters::queue::receipts::RECEIVED,
-        &bergen_id,
-        json!({}),
-    )
-    .await;
-    receipt(
-        &h,
+    h.receipt(adapters::queue::receipts::RECEIVED, &bergen_id, json!({}))
+        .await;
+    h.receipt(
         adapters::queue::receipts::RECEIVED,
         &uuid::Uuid::new_v4().to_string(),
         json!({}),
     )
     .await;
-    receipt(
-        &h,
+    h.receipt(
         adapters::queue::receipts::FAILED,
         &gid(&oslo),
         json!({"code": "late"}),
@@ -309,8 +284,7 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
         assert_eq!(h.post(&token, &urgent).await.status(), 202);
         h.wait_status(&token, &id(&urgent), "delivered", Duration::from_secs(20))
             .await;
-        receipt(
-            &h,
+        h.receipt(
             adapters::queue::receipts::RECEIVED,
             &gid(&urgent),
             json!({}),

@@ -1,10 +1,13 @@
-//! Receipts from barnevern case systems: `mottatt` (received), `feilet` (failed, with a
+//! Receipts and answers from the case systems of receiving queues (barnevern, the Swedish
+//! social services, a Danish municipality): `mottatt` (received), `feilet` (failed, with a
 //! reason code) and `tilbakemelding` (feedback given to the reporter: whether an
-//! investigation was opened). A case system publishes them to the `receipts` exchange
-//! (routing key `barnevern`) with its own broker account, setting `user_id` (which RabbitMQ
-//! checks against the account), `correlation_id` (the message id) and `type`. A receipt
-//! moves the message's status on at the gateway; one for a message the adapter did not
-//! deliver, or from another service's account, is refused and logged.
+//! investigation was opened), in KS Fiks' names, and the answers the statutes ask for
+//! ([`ANSWERS`]). A case system publishes them to the `receipts` exchange (routing key
+//! `barnevern`, for every service) with its own broker account, setting `user_id` (which
+//! RabbitMQ checks against the account), `correlation_id` (the message id) and `type`. A
+//! receipt moves the message's status on at the gateway, an answer enters its history; one
+//! for a message the adapter did not deliver, or from another service's account, is
+//! refused and logged.
 
 use super::Queue;
 use crate::runtime::Entry;
@@ -26,6 +29,21 @@ pub const FAILED: &str = "no.ks.fiks.bekymringsmelding.feilet.v1";
 /// `type` of a feedback receipt, body `{"undersokelseApnet": true|false}`.
 pub const FEEDBACK: &str = "no.ks.fiks.bekymringsmelding.tilbakemelding.v1";
 
+/// `type` of the answers, each with the event it reports: a protection or danger
+/// assessment made; the receipt sent to the reporter; the decision whether to investigate,
+/// body `{"investigationOpened": true|false}`; an investigation ended; the second feedback
+/// after it.
+pub const ANSWERS: [(&str, Event); 5] = [
+    ("referral.answer.assessed.v1", Event::Assessed),
+    ("referral.answer.acknowledged.v1", Event::Acknowledged),
+    ("referral.answer.decided.v1", Event::Decided),
+    (
+        "referral.answer.investigation-ended.v1",
+        Event::InvestigationEnded,
+    ),
+    ("referral.answer.concluded.v1", Event::Concluded),
+];
+
 /// Why a receipt is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptRefusal {
@@ -33,7 +51,7 @@ pub enum ReceiptRefusal {
     UnknownType,
     #[error("receipt without a message id as its correlation id")]
     NoMessageId,
-    #[error("receipt from an account that is no barnevern service's")]
+    #[error("receipt from an account that is no receiving service's")]
     UnknownAccount,
     #[error("receipt for a message this adapter did not deliver")]
     UnknownMessage,
@@ -111,16 +129,16 @@ impl Queue {
             }
             FEEDBACK => (
                 Event::FeedbackGiven,
-                Some(
-                    match body["undersokelseApnet"].as_bool() {
-                        Some(true) => "investigation opened",
-                        Some(false) => "no investigation",
-                        None => "feedback given",
-                    }
-                    .to_owned(),
-                ),
+                Some(opened(&body["undersokelseApnet"], "feedback given")),
             ),
-            _ => return Err(ReceiptRefusal::UnknownType),
+            other => match ANSWERS.iter().find(|(t, _)| *t == other) {
+                Some((_, Event::Decided)) => (
+                    Event::Decided,
+                    Some(opened(&body["investigationOpened"], "decided")),
+                ),
+                Some((_, event)) => (*event, None),
+                None => return Err(ReceiptRefusal::UnknownType),
+            },
         };
         let message_id: MessageId = p
             .correlation_id()
@@ -147,6 +165,16 @@ impl Queue {
             _ => Err(ReceiptRefusal::UnknownMessage),
         }
     }
+}
+
+/// What a feedback or decision says of an investigation (value-free).
+fn opened(flag: &serde_json::Value, otherwise: &str) -> String {
+    match flag.as_bool() {
+        Some(true) => "investigation opened",
+        Some(false) => "no investigation",
+        None => otherwise,
+    }
+    .to_owned()
 }
 
 /// Sends one receipt as a case system does, over `url` (the case system's account); `Ok`

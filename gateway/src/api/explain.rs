@@ -73,6 +73,8 @@ fn cites_basis(rule: Rule) -> bool {
         Rule::UnknownRecipient
             | Rule::RecipientMunicipality
             | Rule::KindRecipient
+            | Rule::KindSender
+            | Rule::NotMember
             | Rule::SenderOrganisation
             | Rule::BasisUnknown
             | Rule::BasisReplaced
@@ -84,7 +86,9 @@ pub fn problem_type(rule: Rule) -> ProblemType {
     use Rule as R;
     match rule {
         R::UnknownRecipient => ProblemType::UnknownRecipient,
-        R::RecipientMunicipality | R::KindRecipient => ProblemType::RecipientMismatch,
+        R::RecipientMunicipality | R::KindRecipient | R::KindSender | R::NotMember => {
+            ProblemType::RecipientMismatch
+        }
         R::CrossBorder => ProblemType::CrossBorder,
         R::SenderOrganisation => ProblemType::SenderMismatch,
         R::BasisUnknown | R::BasisReplaced => ProblemType::LegalBasisUnknown,

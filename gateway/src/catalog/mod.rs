@@ -171,13 +171,28 @@ enum NoLimit {
     None,
 }
 
-/// What a message kind is: its country and who may receive it.
+/// What a message kind is: its country, who may send and receive it, and what in its
+/// payload must agree with the sender and the recipient.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KindRule {
     pub country: Country,
     /// The agency types that may receive it, whatever the basis.
     pub recipients: Vec<AgencyType>,
+    /// The agency types that may send it, whatever the basis (absent: as the bases say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub senders: Option<Vec<AgencyType>>,
+    /// A payload field (JSON pointer) naming the municipality the message is about: the
+    /// recipient must serve it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipality_field: Option<String>,
+    /// A payload field naming the reporter's organisation number: it must be the sender's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter_orgnr_field: Option<String>,
+    /// Only for a group recipient whose members include the sender (a cooperation that
+    /// shares among its own participants, e.g. SSP under retsplejeloven § 115).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub members_only: bool,
 }
 
 /// A tag no longer used, and the tags that replace it.
@@ -401,10 +416,23 @@ impl Catalog {
             ));
         }
         for (kind, rule) in &file.kind {
-            if let Some(t) = rule.recipients.iter().find(|t| t.country() != rule.country) {
+            let senders = rule.senders.iter().flatten();
+            if let Some(t) = rule
+                .recipients
+                .iter()
+                .chain(senders)
+                .find(|t| t.country() != rule.country)
+            {
                 return Err(contradiction(
                     &format!("kind.{kind}"),
-                    format!("recipient type {t:?} is not of country {:?}", rule.country),
+                    format!("agency type {t:?} is not of country {:?}", rule.country),
+                ));
+            }
+            let pointers = [&rule.municipality_field, &rule.reporter_orgnr_field];
+            if let Some(p) = pointers.into_iter().flatten().find(|p| !p.starts_with('/')) {
+                return Err(contradiction(
+                    &format!("kind.{kind}"),
+                    format!("{p} is not a JSON pointer into the payload"),
                 ));
             }
         }
@@ -759,6 +787,18 @@ recipients = ["police"]
 [kind."se.sspf-sig"]
 country = "SE"
 recipients = ["sig"]
+[kind."no.barnevern-politi"]
+country = "NO"
+recipients = ["police"]
+[kind."se.orosanmalan"]
+country = "SE"
+recipients = ["socialtjanst"]
+[kind."dk.underretning"]
+country = "DK"
+recipients = ["kommune"]
+[kind."dk.ssp"]
+country = "DK"
+recipients = ["ssp"]
 "#;
 
     const ROW: &str = r#"[[basis]]

@@ -16,12 +16,11 @@ pub mod subject;
 
 pub use reason::{Lang, Rule};
 
-use crate::catalog::{Basis, Catalog, GroupRule};
+use crate::catalog::{Basis, Catalog, GroupRule, KindRule};
 use crate::consent::{Consent, Grantor, SubjectKey};
 use crate::parse::Envelope;
 use crate::scan::Identifier;
 use contract::directory::{Agency, Directory, Transport};
-use contract::message::Kind;
 use time::Date;
 
 /// What the decision is made on.
@@ -106,7 +105,7 @@ pub fn decide<'a>(
         }
         Some(_) => {}
     }
-    check_bekymringsmelding(facts, recipient.map(|r| r.0), &mut refusals);
+    check_kind(facts, kind, recipient.map(|r| r.0), &mut refusals);
     let basis = catalog.get(&envelope.legal_basis.tag);
     let one_country = [
         Some(facts.sender.country),
@@ -156,26 +155,41 @@ pub fn decide<'a>(
     }
 }
 
-/// A bekymringsmelding goes to the barnevern of the child's municipality and names the
-/// sender's own organisation as the reporter's.
-fn check_bekymringsmelding(facts: Facts<'_>, recipient: Option<&Agency>, out: &mut Vec<Reason>) {
-    if facts.envelope.kind != Kind::NoBekymringsmelding {
-        return;
+/// What the kind itself asks, whatever the basis: a sender type that may send it, the
+/// sender's own organisation as the reporter's, a recipient that serves the municipality
+/// the message is about, and, for a cooperation sharing among its members, a sender that
+/// is one of them.
+fn check_kind(
+    facts: Facts<'_>,
+    rule: &KindRule,
+    recipient: Option<&Agency>,
+    out: &mut Vec<Reason>,
+) {
+    if let Some(senders) = &rule.senders
+        && !senders.contains(&facts.sender.agency_type)
+    {
+        out.push(Reason::new(Rule::KindSender, "/kind"));
     }
     let payload = &facts.envelope.payload;
-    if payload.str_at("/offentligMelder/virksomhet/orgnr") != Some(facts.sender.orgnr.as_str()) {
+    if let Some(field) = &rule.reporter_orgnr_field
+        && payload.str_at(field) != Some(facts.sender.orgnr.as_str())
+    {
         out.push(Reason::new(
             Rule::SenderOrganisation,
-            "/payload/offentligMelder/virksomhet/orgnr",
+            format!("/payload{field}"),
         ));
     }
-    if let Some(r) = recipient
-        && payload.str_at("/kommunenummer") != Some(r.municipality.as_str())
+    let Some(r) = recipient else { return };
+    if let Some(field) = &rule.municipality_field
+        && payload.str_at(field) != Some(r.municipality.as_str())
     {
         out.push(Reason::new(
             Rule::RecipientMunicipality,
-            "/payload/kommunenummer",
+            format!("/payload{field}"),
         ));
+    }
+    if rule.members_only && !r.members.contains(&facts.sender.id) {
+        out.push(Reason::new(Rule::NotMember, "/recipient"));
     }
 }
 

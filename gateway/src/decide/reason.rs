@@ -94,6 +94,16 @@ rules! {
         nb: "Denne typen melding kan ikke sendes til denne typen virksomhet.",
         sv: "Denna typ av meddelande kan inte skickas till denna typ av verksamhet."
     }
+    KindSender => "kind_sender" {
+        en: "Your type of agency may not send this kind of message.",
+        nb: "Din type virksomhet kan ikke sende denne typen melding.",
+        sv: "Din typ av verksamhet får inte skicka denna typ av meddelande."
+    }
+    NotMember => "not_in_cooperation" {
+        en: "This kind of message goes only to a cooperation your agency takes part in.",
+        nb: "Denne typen melding kan bare sendes til et samarbeid din virksomhet deltar i.",
+        sv: "Denna typ av meddelande får bara skickas till ett samarbete din verksamhet deltar i."
+    }
     CrossBorder => "cross_border" {
         en: "Sender, recipient and legal basis must belong to the same country.",
         nb: "Avsender, mottaker og hjemmel må høre til samme land.",

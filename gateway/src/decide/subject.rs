@@ -1,7 +1,7 @@
 //! Who a message is about: birth dates from national IDs and birth dates in the payload,
 //! ages on a given day, and the subject's canonical identity for consent matching.
 
-use crate::birth::{fnr_birth, parse_date, personnummer_birth};
+use crate::birth::{cpr_birth, fnr_birth, parse_date, personnummer_birth};
 use crate::consent::SubjectRef;
 use crate::parse::Payload;
 use contract::message::{Kind, Subject};
@@ -39,6 +39,62 @@ pub enum BirthError {
     Contradicted,
 }
 
+/// How a national ID or date in a payload is read.
+#[derive(Clone, Copy)]
+enum Id {
+    Fodselsnummer,
+    Personnummer,
+    Cpr,
+    Date,
+}
+
+impl Id {
+    fn birth(self, text: &str, today: Date) -> Option<Date> {
+        match self {
+            Self::Fodselsnummer => fnr_birth(text),
+            Self::Personnummer => personnummer_birth(text, today),
+            Self::Cpr => cpr_birth(text),
+            Self::Date => parse_date(text),
+        }
+    }
+}
+
+/// Where a kind states the births of the people it is about.
+enum Births {
+    /// One national ID or birth date.
+    One(&'static str, Id),
+    /// Children (an array, or one object), each with a national ID or an unborn flag.
+    Children {
+        at: &'static str,
+        id: &'static str,
+        unborn: &'static str,
+        format: Id,
+    },
+}
+
+fn births_of(kind: Kind) -> Births {
+    match kind {
+        Kind::NoBekymringsmelding => Births::Children {
+            at: "offentligBarn",
+            id: "fnr",
+            unborn: "ufoedt",
+            format: Id::Fodselsnummer,
+        },
+        Kind::DkUnderretning => Births::Children {
+            at: "barn",
+            id: "cpr",
+            unborn: "ufoedt",
+            format: Id::Cpr,
+        },
+        Kind::NoPolitikontakt | Kind::NoBarnevernPoliti => {
+            Births::One("/person/fodselsdato", Id::Date)
+        }
+        Kind::SeSspfSig => Births::One("/personnummer", Id::Personnummer),
+        Kind::SeOrosanmalan => Births::One("/barn/personnummer", Id::Personnummer),
+        Kind::DkSsp => Births::One("/person/cpr", Id::Cpr),
+    }
+}
+
 /// Every subject whose birth the payload states, with the field that states it. A national
 /// ID or birth date is a fact: an unborn flag beside one is a contradiction, and a date
 /// after `today` is not a birth.
@@ -47,57 +103,47 @@ pub fn births_in(
     payload: &Payload,
     today: Date,
 ) -> Vec<(String, Result<Birth, BirthError>)> {
-    let born = |date: Option<Date>| {
-        date.filter(|d| *d <= today)
+    let born = |text: Option<&str>, format: Id| {
+        text.and_then(|t| format.birth(t, today))
+            .filter(|d| *d <= today)
             .map(Birth::On)
             .ok_or(BirthError::Unreadable)
     };
-    let fields = payload.fields();
-    match kind {
-        Kind::NoBekymringsmelding => fields
-            .get("offentligBarn")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, child)| {
-                let unborn = child.get("ufoedt").and_then(|v| v.as_bool()) == Some(true);
-                match (unborn, child.get("fnr").and_then(|v| v.as_str())) {
-                    (true, None) => (
-                        format!("/payload/offentligBarn/{i}/ufoedt"),
-                        Ok(Birth::Unborn),
-                    ),
-                    (true, Some(_)) => (
-                        format!("/payload/offentligBarn/{i}/ufoedt"),
-                        Err(BirthError::Contradicted),
-                    ),
-                    (false, fnr) => (
-                        format!("/payload/offentligBarn/{i}/fnr"),
-                        born(fnr.and_then(fnr_birth)),
-                    ),
-                }
-            })
-            .collect(),
-        Kind::NoPolitikontakt => payload
-            .str_at("/person/fodselsdato")
-            .map(|d| {
-                (
-                    "/payload/person/fodselsdato".to_owned(),
-                    born(parse_date(d)),
-                )
-            })
+    match births_of(kind) {
+        Births::One(pointer, format) => payload
+            .str_at(pointer)
+            .map(|text| (format!("/payload{pointer}"), born(Some(text), format)))
             .into_iter()
             .collect(),
-        Kind::SeSspfSig => payload
-            .str_at("/personnummer")
-            .map(|p| {
-                (
-                    "/payload/personnummer".to_owned(),
-                    born(personnummer_birth(p, today)),
-                )
-            })
-            .into_iter()
-            .collect(),
+        Births::Children {
+            at,
+            id,
+            unborn,
+            format,
+        } => {
+            let children: Vec<(String, &serde_json::Value)> = match payload.fields().get(at) {
+                Some(serde_json::Value::Array(all)) => all
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (format!("/payload/{at}/{i}"), c))
+                    .collect(),
+                Some(one @ serde_json::Value::Object(_)) => vec![(format!("/payload/{at}"), one)],
+                _ => Vec::new(),
+            };
+            children
+                .into_iter()
+                .map(|(path, child)| {
+                    let is_unborn = child.get(unborn).and_then(|v| v.as_bool()) == Some(true);
+                    match (is_unborn, child.get(id).and_then(|v| v.as_str())) {
+                        (true, None) => (format!("{path}/{unborn}"), Ok(Birth::Unborn)),
+                        (true, Some(_)) => {
+                            (format!("{path}/{unborn}"), Err(BirthError::Contradicted))
+                        }
+                        (false, text) => (format!("{path}/{id}"), born(text, format)),
+                    }
+                })
+                .collect()
+        }
     }
 }
 
@@ -124,30 +170,50 @@ pub fn claimed_age(subject: &Subject, today: Date) -> Option<Option<u32>> {
 
 /// The subject a consent must name, as the payload identifies them.
 pub fn identity(kind: Kind, payload: &Payload) -> Option<SubjectRef> {
+    let at = |p| payload.str_at(p).map(str::to_owned);
     match kind {
         Kind::NoBekymringsmelding => None,
-        Kind::NoPolitikontakt => Some(SubjectRef::NameAndBirthDate {
-            name: payload.str_at("/person/navn")?.into(),
-            birth_date: payload.str_at("/person/fodselsdato")?.into(),
+        Kind::NoPolitikontakt | Kind::NoBarnevernPoliti => Some(SubjectRef::NameAndBirthDate {
+            name: at("/person/navn")?,
+            birth_date: at("/person/fodselsdato")?,
         }),
-        Kind::SeSspfSig => Some(SubjectRef::Personnummer(
-            payload.str_at("/personnummer")?.into(),
-        )),
+        Kind::SeSspfSig => at("/personnummer").map(SubjectRef::Personnummer),
+        Kind::SeOrosanmalan => at("/barn/personnummer").map(SubjectRef::Personnummer),
+        Kind::DkUnderretning => at("/barn/cpr").map(SubjectRef::Cpr),
+        Kind::DkSsp => at("/person/cpr").map(SubjectRef::Cpr),
     }
 }
 
 /// Everyone the payload identifies (by national ID, or by name and birth date), for the
-/// disclosure index.
+/// disclosure index: the children of a report, and in an orosanmälan siblings and guardians
+/// too.
 pub fn people(kind: Kind, payload: &Payload) -> Vec<SubjectRef> {
-    match kind {
-        Kind::NoBekymringsmelding => payload
+    let ids = |array: &str, field: &str| -> Vec<String> {
+        payload
             .fields()
-            .get("offentligBarn")
+            .get(array)
             .and_then(|v| v.as_array())
             .into_iter()
             .flatten()
-            .filter_map(|child| child.get("fnr")?.as_str())
-            .map(|fnr| SubjectRef::Fodselsnummer(fnr.into()))
+            .filter_map(|item| Some(item.get(field)?.as_str()?.to_owned()))
+            .collect()
+    };
+    match kind {
+        Kind::NoBekymringsmelding => ids("offentligBarn", "fnr")
+            .into_iter()
+            .map(SubjectRef::Fodselsnummer)
+            .collect(),
+        Kind::SeOrosanmalan => identity(kind, payload)
+            .into_iter()
+            .chain(
+                [
+                    ids("syskon", "personnummer"),
+                    ids("vardnadshavare", "personnummer"),
+                ]
+                .into_iter()
+                .flatten()
+                .map(SubjectRef::Personnummer),
+            )
             .collect(),
         _ => identity(kind, payload).into_iter().collect(),
     }

@@ -50,8 +50,22 @@ contract::named! {
         Withdrawn,
         /// The recipient's system confirmed it has the message (a `mottatt` receipt).
         Received,
-        /// The recipient gave feedback (a `tilbakemelding` receipt).
+        /// The recipient gave the reporter feedback (a `tilbakemelding` receipt): whether an
+        /// investigation was opened.
         FeedbackGiven,
+        /// An answer: the recipient assessed at once whether the child needs protection
+        /// (Sweden: skyddsbedömning; Denmark: the 24-hour assessment).
+        Assessed,
+        /// An answer: the recipient sent the reporter its receipt (Denmark: within six
+        /// working days).
+        Acknowledged,
+        /// An answer: the recipient decided whether to investigate (Sweden: within 14 days).
+        Decided,
+        /// An answer: the investigation the feedback announced has ended.
+        InvestigationEnded,
+        /// An answer: the second feedback, after an opened investigation ended (Norway:
+        /// within three weeks of its end).
+        Concluded,
         /// Delivery failed for good, or the recipient's system reported a failure (`feilet`).
         Failed,
         /// Not delivered within the retry budget.
@@ -62,11 +76,24 @@ contract::named! {
 impl Status {
     /// Whether nothing more happens to a message in this status.
     pub fn is_final(self) -> bool {
+        matches!(self, Self::Failed | Self::Expired | Self::Withdrawn)
+    }
+
+    /// Whether this is an answer of the recipient: an entry of the history, once per
+    /// message, that leaves the message's status as it is (answers come in any order).
+    pub fn is_answer(self) -> bool {
         matches!(
             self,
-            Self::FeedbackGiven | Self::Failed | Self::Expired | Self::Withdrawn
+            Self::Assessed
+                | Self::Acknowledged
+                | Self::Decided
+                | Self::InvestigationEnded
+                | Self::Concluded
         )
     }
+
+    /// The statuses in which a message takes answers: it reached its recipient.
+    pub const ANSWERED_IN: &[Status] = &[Self::Delivered, Self::Received, Self::FeedbackGiven];
 
     /// The statuses a message may move to this one from (later events never undo earlier
     /// ones; a failure ends the story).
@@ -82,6 +109,7 @@ impl Status {
             Failed => &[Recorded, Queued, Delivered],
             Expired => &[Recorded, Queued],
             Withdrawn => &[Recorded, Queued],
+            Assessed | Acknowledged | Decided | InvestigationEnded | Concluded => &[],
         }
     }
 }

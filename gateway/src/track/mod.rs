@@ -78,5 +78,10 @@ fn status_after(event: Event) -> Option<Status> {
         Event::Expired => Some(Status::Expired),
         Event::Received => Some(Status::Received),
         Event::FeedbackGiven => Some(Status::FeedbackGiven),
+        Event::Assessed => Some(Status::Assessed),
+        Event::Acknowledged => Some(Status::Acknowledged),
+        Event::Decided => Some(Status::Decided),
+        Event::InvestigationEnded => Some(Status::InvestigationEnded),
+        Event::Concluded => Some(Status::Concluded),
     }
 }

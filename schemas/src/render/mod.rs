@@ -31,7 +31,11 @@ pub struct Renderer {
 pub const RENDERERS: &[Renderer] = &[
     ks_bekymringsmelding::RENDERER,
     referral::POLITIKONTAKT,
+    referral::BARNEVERN_POLITI,
     referral::SSPF_SIG,
+    referral::OROSANMALAN,
+    referral::UNDERRETNING,
+    referral::SSP,
 ];
 
 /// The renderer of `kind`.

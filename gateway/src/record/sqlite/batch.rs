@@ -230,6 +230,9 @@ async fn advance(
     reason: Option<&str>,
     at: &str,
 ) -> Result<bool, sqlx::Error> {
+    if status.is_answer() {
+        return answer(conn, id, status, reason, at).await;
+    }
     let from = status.follows();
     if from.is_empty() {
         return Ok(false);
@@ -245,6 +248,31 @@ async fn advance(
         .bind(at)
         .bind(id);
     for s in from {
+        query = query.bind(s.as_str());
+    }
+    Ok(query.execute(conn).await?.rows_affected() == 1)
+}
+
+/// Writes an answer into the history of a message that reached its recipient, once (the
+/// unique index on answers keeps a repeated one out).
+async fn answer(
+    conn: &mut SqliteConnection,
+    id: &MessageId,
+    status: Status,
+    reason: Option<&str>,
+    at: &str,
+) -> Result<bool, sqlx::Error> {
+    let placeholders = vec!["?"; Status::ANSWERED_IN.len()].join(", ");
+    let sql = format!(
+        "INSERT OR IGNORE INTO status_history (message_id, status, at, reason)
+         SELECT id, ?, ?, ? FROM messages WHERE id = ? AND status IN ({placeholders})"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(status.as_str())
+        .bind(at)
+        .bind(reason)
+        .bind(id);
+    for s in Status::ANSWERED_IN {
         query = query.bind(s.as_str());
     }
     Ok(query.execute(conn).await?.rows_affected() == 1)

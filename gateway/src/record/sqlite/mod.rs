@@ -255,7 +255,7 @@ impl Messages for SqliteStore {
         let rows = sqlx::query(
             "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, m.erased_at, h.status AS h_status, h.at, h.reason
              FROM messages m JOIN status_history h ON h.message_id = m.id
-             WHERE m.status NOT IN ('feedback_given', 'failed', 'expired', 'withdrawn')
+             WHERE m.status NOT IN ('failed', 'expired', 'withdrawn')
                AND (?1 IS NULL OR m.sender = ?1)
              ORDER BY m.created_at, m.id, h.seq",
         )
