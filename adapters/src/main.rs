@@ -6,6 +6,7 @@ use adapters::queue::receipts;
 use clap::{Parser, Subcommand};
 use contract::broker::Topology;
 use contract::directory::Directory;
+use contract::status::Event;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,9 +29,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Send a receipt as a barnevern case system does (development and demonstration).
+    /// Send a receipt or an answer as the case system of a receiving queue does
+    /// (development and demonstration).
     Receipt {
-        /// received, failed or feedback.
+        /// received, failed or feedback; or an answer: assessed, acknowledged, decided,
+        /// investigation-ended, concluded.
         #[arg(long)]
         kind: String,
         /// The message the receipt is for.
@@ -39,7 +42,7 @@ enum Command {
         /// The case system's broker URL (its own account, which the receipt is checked against).
         #[arg(long)]
         url: String,
-        /// For feedback: an investigation was opened.
+        /// For feedback and decided: an investigation was opened.
         #[arg(long)]
         investigation_opened: bool,
         /// For failed: a reason code.
@@ -78,7 +81,21 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 receipts::FEEDBACK,
                 serde_json::json!({ "undersokelseApnet": investigation_opened }),
             ),
-            other => anyhow::bail!("no receipt kind {other:?}: received, failed or feedback"),
+            other => match receipts::ANSWERS
+                .iter()
+                .find(|(t, _)| *t == format!("referral.answer.{other}.v1"))
+            {
+                // A decision says whether an investigation was opened.
+                Some((t, Event::Decided)) => (
+                    *t,
+                    serde_json::json!({ "investigationOpened": investigation_opened }),
+                ),
+                Some((t, _)) => (*t, serde_json::json!({})),
+                None => anyhow::bail!(
+                    "no receipt kind {other:?}: received, failed, feedback, assessed, \
+                     acknowledged, decided, investigation-ended or concluded"
+                ),
+            },
         };
         let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
         let broker = config.broker.endpoint()?.with_url(url.as_str());

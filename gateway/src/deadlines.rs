@@ -2,7 +2,7 @@
 //! are due, per message kind (configurable; defaults after the statutes each kind serves),
 //! and which of them a message has missed. Delivery and receipt deadlines are this
 //! gateway's operational targets (the law says "without undue delay"); the others are law:
-//! Norway (barnevernsloven 2021 § 2-1): feedback to a public reporter within three weeks of
+//! Norway (barnevernsloven 2021): feedback to a public reporter within three weeks of
 //! the report reaching barnevern (its delivery into barnevern's queue), and a second one
 //! within three weeks of an opened investigation's end; Sweden (socialtjänstlagen): a
 //! protection assessment at once and a decision whether to investigate within 14 days;
