@@ -1103,6 +1103,20 @@ fn each_kind_checks_its_sender_type_municipality_reporter_and_cooperation() {
 }
 
 #[test]
+fn an_underretning_may_concern_an_unborn_child_a_bekymringsmelding_under_the_school_act_not() {
+    let basis = WORLD.catalog.get("dk.barnl.133").unwrap();
+    let mut case = satisfying_of(basis, Kind::DkUnderretning);
+    let child = &mut case.envelope["payload"]["barn"];
+    child["ufoedt"] = json!(true);
+    child.as_object_mut().unwrap().remove("cpr");
+    case.envelope["subject"] = json!({ "unborn": true });
+    assert_eq!(case.decide().unwrap(), []);
+    // An unborn flag beside a CPR number contradicts it.
+    case.envelope["payload"]["barn"]["cpr"] = json!("010315-4000");
+    assert!(case.decide().unwrap().contains(&Rule::SubjectMismatch));
+}
+
+#[test]
 fn the_police_never_send_an_identified_message_under_politiregisterloven_24() {
     for tag in ["no.polregl.24-1", "no.polregl.24-2"] {
         let basis = WORLD.catalog.get(tag).unwrap();

@@ -279,6 +279,15 @@ impl Harness {
         }
     }
 
+    /// Moves the adapters' clock to 01:00 UTC tomorrow: night in Oslo and Malmö, outside
+    /// every service's office hours.
+    pub fn adapters_at_night(&self) {
+        let now = time::OffsetDateTime::now_utc();
+        let night =
+            now.replace_time(time::Time::from_hms(1, 0, 0).unwrap()) + time::Duration::days(1);
+        self.adapter_clock.advance(night - now);
+    }
+
     /// Waits up to `limit` until the history of message `id` holds `status` (an answer
     /// enters the history without changing the status); returns its last status view.
     pub async fn wait_history(

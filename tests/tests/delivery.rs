@@ -222,10 +222,7 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
 #[tokio::test]
 async fn an_urgent_report_at_night_goes_to_the_on_call_service() {
     let mut h = Harness::new().await;
-    // 02:00 in Oslo (UTC+1) on the adapters' clock.
-    let now = time::OffsetDateTime::now_utc();
-    let night = now.replace_time(time::Time::from_hms(1, 0, 0).unwrap()) + time::Duration::days(1);
-    h.adapter_clock.advance(night - now);
+    h.adapters_at_night();
     h.start_adapters().await;
     let token = h.token(SCHOOL);
     let mut urgent = bekymringsmelding();
@@ -273,10 +270,7 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
         };
         let directory = dev_directory_with(&temp_dir(), &[(account, "broker_user = \"guest\"")]);
         let mut h = Harness::with(|c| c.directory = directory).await;
-        let now = time::OffsetDateTime::now_utc();
-        let night =
-            now.replace_time(time::Time::from_hms(1, 0, 0).unwrap()) + time::Duration::days(1);
-        h.adapter_clock.advance(night - now);
+        h.adapters_at_night();
         h.start_adapters().await;
         let token = h.token(SCHOOL);
         let mut urgent = bekymringsmelding();

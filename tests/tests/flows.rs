@@ -140,9 +140,7 @@ async fn an_orosanmalan_reaches_the_social_services_and_its_answers_and_deadline
 #[tokio::test]
 async fn an_urgent_orosanmalan_at_night_goes_to_the_social_on_call_service() {
     let mut h = Harness::new().await;
-    let now = time::OffsetDateTime::now_utc();
-    let night = now.replace_time(time::Time::from_hms(1, 0, 0).unwrap()) + time::Duration::days(1);
-    h.adapter_clock.advance(night - now);
+    h.adapters_at_night();
     h.start_adapters().await;
     let token = h.token("se-malmo-forskola");
     let mut urgent = example("se.orosanmalan");

@@ -237,20 +237,15 @@ async fn advance(
     if from.is_empty() {
         return Ok(false);
     }
-    let placeholders = vec!["?"; from.len()].join(", ");
-    let sql = format!(
+    let id = id.to_string();
+    changed_one(
+        conn,
         "UPDATE messages SET status = ?, status_reason = ?, updated_at = ?, next_attempt_at = NULL
-         WHERE id = ? AND status IN ({placeholders})"
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(at)
-        .bind(id);
-    for s in from {
-        query = query.bind(s.as_str());
-    }
-    Ok(query.execute(conn).await?.rows_affected() == 1)
+         WHERE id = ? AND status IN ({statuses})",
+        &[Some(status.as_str()), reason, Some(at), Some(&id)],
+        from,
+    )
+    .await
 }
 
 /// Writes an answer into the history of a message that reached its recipient, once (the
@@ -262,17 +257,31 @@ async fn answer(
     reason: Option<&str>,
     at: &str,
 ) -> Result<bool, sqlx::Error> {
-    let placeholders = vec!["?"; Status::ANSWERED_IN.len()].join(", ");
-    let sql = format!(
+    let id = id.to_string();
+    changed_one(
+        conn,
         "INSERT OR IGNORE INTO status_history (message_id, status, at, reason)
-         SELECT id, ?, ?, ? FROM messages WHERE id = ? AND status IN ({placeholders})"
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(status.as_str())
-        .bind(at)
-        .bind(reason)
-        .bind(id);
-    for s in Status::ANSWERED_IN {
+         SELECT id, ?, ?, ? FROM messages WHERE id = ? AND status IN ({statuses})",
+        &[Some(status.as_str()), Some(at), reason, Some(&id)],
+        Status::ANSWERED_IN,
+    )
+    .await
+}
+
+/// Runs `sql` with `binds`, then `statuses` for its `{statuses}` list; whether it changed
+/// one row.
+async fn changed_one(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    binds: &[Option<&str>],
+    statuses: &[Status],
+) -> Result<bool, sqlx::Error> {
+    let sql = sql.replace("{statuses}", &vec!["?"; statuses.len()].join(", "));
+    let mut query = sqlx::query(&sql);
+    for value in binds {
+        query = query.bind(*value);
+    }
+    for s in statuses {
         query = query.bind(s.as_str());
     }
     Ok(query.execute(conn).await?.rows_affected() == 1)
