@@ -9,7 +9,8 @@
 //! Denmark (barnets lov § 133 ff.): an assessment within 24 hours and a receipt to the
 //! reporter within six working days.
 
-use crate::record::{Status, StatusEntry};
+use crate::record::{DueCheck, Messages, Status, StatusEntry, StatusView, StoreError};
+use contract::directory::AgencyId;
 use contract::message::Kind;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime, Weekday};
@@ -185,8 +186,72 @@ impl Missed {
     }
 }
 
+/// One deadline of a kind: `missed` once `period` after the step `after` has passed
+/// while the history holds none of `met_by`.
+struct Due {
+    missed: Missed,
+    after: Status,
+    period: Period,
+    met_by: Vec<Status>,
+}
+
+impl Deadline {
+    /// Every deadline of the kind.
+    fn dues(&self) -> Vec<Due> {
+        use Status::{Delivered, FeedbackGiven, Received, Recorded};
+        let due = |missed, after, period, met_by: &[Status]| Due {
+            missed,
+            after,
+            period,
+            met_by: met_by.to_vec(),
+        };
+        let mut dues = vec![due(
+            Missed::Delivery,
+            Recorded,
+            Period::Hours(self.deliver_within_hours),
+            &[Delivered, Received, FeedbackGiven],
+        )];
+        if let Some(hours) = self.receipt_within_hours {
+            dues.push(due(
+                Missed::Receipt,
+                Recorded,
+                Period::Hours(hours),
+                &[Received, FeedbackGiven],
+            ));
+        }
+        if let Some(days) = self.feedback_within_days {
+            dues.push(due(
+                Missed::Feedback,
+                Delivered,
+                Period::Days(days),
+                &[FeedbackGiven],
+            ));
+        }
+        for answer in &self.answers {
+            dues.push(due(
+                answer.answer,
+                answer.after,
+                answer.within,
+                &[answer.answer.answer()],
+            ));
+        }
+        dues
+    }
+}
+
+impl Period {
+    /// The least time the period lasts (a working day is at least a day).
+    fn shortest(self) -> Duration {
+        match self {
+            Self::Hours(h) => Duration::hours(h),
+            Self::Days(d) | Self::WorkingDays(d) => Duration::days(d),
+        }
+    }
+}
+
 impl DeadlinesConfig {
-    /// The deadlines a message of `kind`, with this status history, has missed at `now`.
+    /// The deadlines a message of `kind`, with this status history, has missed at `now`
+    /// (none once it is in a final status).
     pub fn missed(
         &self,
         kind: Kind,
@@ -197,47 +262,55 @@ impl DeadlinesConfig {
         let Some(rule) = self.rule.iter().find(|r| r.kind == kind) else {
             return Vec::new();
         };
+        if status.is_final() {
+            return Vec::new();
+        }
         let at = |s: Status| {
             history
                 .iter()
                 .find(|h| h.status == s)
                 .and_then(|h| crate::record::parse_timestamp(&h.at))
         };
-        let Some(accepted) = at(Status::Recorded) else {
-            return Vec::new();
-        };
-        if status.is_final() {
-            return Vec::new();
-        }
-        let mut missed = Vec::new();
-        let open = |done: &[Status]| !done.contains(&status);
-        if open(&[Status::Delivered, Status::Received, Status::FeedbackGiven])
-            && now > accepted + Duration::hours(rule.deliver_within_hours)
-        {
-            missed.push(Missed::Delivery);
-        }
-        if let Some(hours) = rule.receipt_within_hours
-            && open(&[Status::Received, Status::FeedbackGiven])
-            && now > accepted + Duration::hours(hours)
-        {
-            missed.push(Missed::Receipt);
-        }
-        if let Some(days) = rule.feedback_within_days
-            && open(&[Status::FeedbackGiven])
-            && let Some(delivered) = at(Status::Delivered)
-            && now > delivered + Duration::days(days)
-        {
-            missed.push(Missed::Feedback);
-        }
-        for due in &rule.answers {
-            if at(due.answer.answer()).is_none()
-                && let Some(from) = at(due.after)
-                && now > due.within.end(from)
-            {
-                missed.push(due.answer);
-            }
-        }
-        missed
+        rule.dues()
+            .into_iter()
+            .filter(|due| {
+                !due.met_by.iter().any(|s| at(*s).is_some())
+                    && at(due.after).is_some_and(|from| now > due.period.end(from))
+            })
+            .map(|due| due.missed)
+            .collect()
+    }
+
+    /// The messages (of `sender`, if given) past a deadline at `now`, each with the
+    /// deadlines it missed: the store finds the candidates (those past the shortest length
+    /// of a deadline's period), each is then checked exactly here.
+    pub async fn overdue(
+        &self,
+        store: &dyn Messages,
+        sender: Option<&AgencyId>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(StatusView, Vec<Missed>)>, StoreError> {
+        let checks: Vec<DueCheck> = self
+            .rule
+            .iter()
+            .flat_map(|rule| {
+                rule.dues().into_iter().map(|due| DueCheck {
+                    kind: rule.kind,
+                    after: due.after,
+                    cutoff: now - due.period.shortest(),
+                    met_by: due.met_by,
+                })
+            })
+            .collect();
+        Ok(store
+            .past_due(&checks, sender)
+            .await?
+            .into_iter()
+            .filter_map(|view| {
+                let missed = self.missed(view.kind, view.status, &view.history, now);
+                (!missed.is_empty()).then_some((view, missed))
+            })
+            .collect())
     }
 }
 

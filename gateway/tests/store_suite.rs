@@ -2,14 +2,17 @@
 //! Each test runs against every backend of [`backends`] (today SQLite); a new backend adds
 //! a line there and must pass all of it.
 
+use contract::clock::Clock;
 use contract::directory::{AgencyId, AgencyType};
 use contract::message::{Kind, MessageId};
 use gateway::consent::{Consent, ConsentForm, Grantor};
+use gateway::deadlines::DeadlinesConfig;
 use gateway::keys::KeyRing;
 use gateway::record::{
     ConsentRecorded, NewMessage, Recorded, Refused, Rewrapped, SqliteStore, Status, Store,
     gateway_id, rewrap,
 };
+use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 use time::{Duration, OffsetDateTime};
 
@@ -19,13 +22,18 @@ fn now() -> OffsetDateTime {
 
 /// Two handles on one fresh database of each backend (two instances sharing it).
 async fn backends() -> Vec<(&'static str, Arc<dyn Store>, Arc<dyn Store>)> {
+    backends_at(Arc::default()).await
+}
+
+/// The same, writing times by `clock`.
+async fn backends_at(clock: Arc<Clock>) -> Vec<(&'static str, Arc<dyn Store>, Arc<dyn Store>)> {
     let dir = std::env::temp_dir().join(format!("gw-store-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("gateway.sqlite");
     vec![(
         "sqlite",
-        Arc::new(SqliteStore::open(&path, Arc::default()).await.unwrap()),
-        Arc::new(SqliteStore::open(&path, Arc::default()).await.unwrap()),
+        Arc::new(SqliteStore::open(&path, clock.clone()).await.unwrap()),
+        Arc::new(SqliteStore::open(&path, clock).await.unwrap()),
     )]
 }
 
@@ -554,5 +562,66 @@ async fn an_answer_enters_the_history_once_and_only_after_delivery() {
         assert_eq!(decided.len(), 1, "{name}");
         assert_eq!(decided[0].reason.as_deref(), Some("investigation opened"));
         assert_eq!(view.history.last().unwrap().status, Status::Assessed);
+    }
+}
+
+#[tokio::test]
+async fn the_store_finds_exactly_the_overdue_messages_a_full_scan_finds() {
+    let clock = Arc::new(Clock::default());
+    let deadlines = DeadlinesConfig::default();
+    for (name, store, _) in backends_at(clock.clone()).await {
+        // Messages of every kind, at every step, their steps hours apart.
+        for i in 0..60usize {
+            let mut msg = message(
+                if i % 7 == 0 { "other" } else { "school" },
+                &format!("d-{i}"),
+            );
+            msg.kind = Kind::ALL[i % Kind::ALL.len()];
+            store.record(&msg, now()).await.unwrap();
+            let steps: &[Status] = match i % 6 {
+                0 => &[],
+                1 => &[Status::Queued],
+                2 => &[Status::Delivered],
+                3 => &[Status::Delivered, Status::Received, Status::Assessed],
+                4 => &[
+                    Status::Delivered,
+                    Status::Received,
+                    Status::FeedbackGiven,
+                    Status::InvestigationEnded,
+                ],
+                _ => &[Status::Failed],
+            };
+            for step in steps {
+                clock.advance(Duration::hours((i % 9) as i64 * 5));
+                store.advance(&msg.id, *step, None).await.unwrap();
+            }
+        }
+        for days in [0, 1, 2, 4, 9, 15, 25, 40] {
+            let at = clock.now() + Duration::days(days);
+            for sender in [None, Some(org("school"))] {
+                let found: BTreeSet<_> = deadlines
+                    .overdue(store.as_ref(), sender.as_ref(), at)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(v, missed)| (v.gateway_id, missed))
+                    .collect();
+                let scanned: BTreeSet<_> = store
+                    .open_messages(sender.as_ref())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|v| {
+                        let missed = deadlines.missed(v.kind, v.status, &v.history, at);
+                        (v.gateway_id, missed)
+                    })
+                    .filter(|(_, missed)| !missed.is_empty())
+                    .collect();
+                assert_eq!(found, scanned, "{name}: {days} days on, {sender:?}");
+                if days == 40 {
+                    assert!(!found.is_empty(), "{name}: the test finds some");
+                }
+            }
+        }
     }
 }

@@ -28,19 +28,15 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::
 /// `GET /metrics`: Prometheus exposition.
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::problem::Problem> {
     let mut overdue = std::collections::BTreeMap::new();
-    for view in app
-        .intake
-        .store
-        .open_messages(None)
+    let now = app.intake.clock.now();
+    let store = app.intake.store.as_ref();
+    for (view, missed) in app
+        .deadlines
+        .overdue(store, None, now)
         .await
         .map_err(super::messages::internal)?
     {
-        for missed in app.deadlines.missed(
-            view.kind,
-            view.status,
-            &view.history,
-            app.intake.clock.now(),
-        ) {
+        for missed in missed {
             *overdue
                 .entry((view.kind.as_str().to_owned(), missed.as_str().to_owned()))
                 .or_insert(0) += 1;

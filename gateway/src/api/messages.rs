@@ -121,16 +121,26 @@ pub async fn list(
     Query(filter): Query<ListFilter>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let caller = app.caller(&headers).await?;
-    let views: Vec<MessageView> = app
-        .intake
-        .store
-        .open_messages(Some(&caller.agency.id))
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .map(|v| with_overdue(&app, v))
-        .filter(|v| !filter.overdue || !v.overdue.is_empty())
-        .collect();
+    let sender = Some(&caller.agency.id);
+    let views: Vec<MessageView> = match filter.overdue {
+        true => app
+            .deadlines
+            .overdue(app.intake.store.as_ref(), sender, app.intake.clock.now())
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(view, overdue)| MessageView { view, overdue })
+            .collect(),
+        false => app
+            .intake
+            .store
+            .open_messages(sender)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|v| with_overdue(&app, v))
+            .collect(),
+    };
     Ok(Json(serde_json::json!({ "messages": views })))
 }
 

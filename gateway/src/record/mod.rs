@@ -192,6 +192,16 @@ pub struct StatusEntry {
     pub reason: Option<String>,
 }
 
+/// What to look for in the store for one deadline: messages of `kind`, in no final status,
+/// whose history holds `after` before `cutoff` and none of `met_by`.
+#[derive(Debug, Clone)]
+pub struct DueCheck {
+    pub kind: Kind,
+    pub after: Status,
+    pub cutoff: OffsetDateTime,
+    pub met_by: Vec<Status>,
+}
+
 /// What the sender may see of a message.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -332,6 +342,14 @@ pub trait Messages: Send + Sync {
         client_id: &MessageId,
         sender: &AgencyId,
     ) -> Result<Option<StatusView>, StoreError>;
+
+    /// Every message (of `sender`, if given) that one of `checks` finds, oldest first:
+    /// the overdue candidates, found in the store rather than by reading every message.
+    async fn past_due(
+        &self,
+        checks: &[DueCheck],
+        sender: Option<&AgencyId>,
+    ) -> Result<Vec<StatusView>, StoreError>;
 
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
     async fn open_messages(&self, sender: Option<&AgencyId>)

@@ -11,8 +11,8 @@ mod consents;
 mod payloads;
 
 use super::{
-    Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView, StoreError,
-    timestamp,
+    DueCheck, Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView,
+    StoreError, timestamp,
 };
 use crate::keys::{Locked, LockedKey};
 use async_trait::async_trait;
@@ -209,42 +209,54 @@ impl Messages for SqliteStore {
         client_id: &MessageId,
         sender: &AgencyId,
     ) -> Result<Option<StatusView>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT id, kind, recipient, legal_basis, status, erased_at FROM messages WHERE client_id = ? AND sender = ?",
-        )
-        .bind(client_id)
-        .bind(sender)
-        .fetch_optional(&self.readers)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let id: MessageId = row.try_get("id")?;
-        let history = sqlx::query(
-            "SELECT status, at, reason FROM status_history WHERE message_id = ? ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(&self.readers)
-        .await?
-        .iter()
-        .map(|h| {
-            Ok(StatusEntry {
-                status: h.try_get("status")?,
-                at: h.get("at"),
-                reason: h.get("reason"),
+        let sql = format!("{VIEWS} WHERE m.client_id = ? AND m.sender = ? ORDER BY h.seq");
+        let rows = sqlx::query(&sql)
+            .bind(client_id)
+            .bind(sender)
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(views(rows)?.pop())
+    }
+
+    /// Every message (of `sender`, if given) that one of `checks` finds, oldest first.
+    async fn past_due(
+        &self,
+        checks: &[DueCheck],
+        sender: Option<&AgencyId>,
+    ) -> Result<Vec<StatusView>, StoreError> {
+        if checks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conditions: Vec<String> = checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "(m.kind = ? AND EXISTS (SELECT 1 FROM status_history a
+                        WHERE a.message_id = m.id AND a.status = ? AND a.at < ?)
+                     AND NOT EXISTS (SELECT 1 FROM status_history d
+                        WHERE d.message_id = m.id AND d.status IN ({})))",
+                    vec!["?"; c.met_by.len()].join(", ")
+                )
             })
-        })
-        .collect::<Result<_, StoreError>>()?;
-        Ok(Some(StatusView {
-            message_id: *client_id,
-            gateway_id: id,
-            kind: row.try_get("kind")?,
-            recipient: row.get("recipient"),
-            legal_basis: row.get("legal_basis"),
-            status: row.try_get("status")?,
-            history,
-            payload_erased_at: row.try_get("erased_at")?,
-        }))
+            .collect();
+        let sql = format!(
+            "{VIEWS} WHERE m.id IN (SELECT m.id FROM messages m
+                 WHERE m.status NOT IN ({FINAL}) AND (? IS NULL OR m.sender = ?)
+                   AND ({}))
+             ORDER BY m.created_at, m.id, h.seq",
+            conditions.join(" OR ")
+        );
+        let mut query = sqlx::query(&sql).bind(sender).bind(sender);
+        for c in checks {
+            query = query
+                .bind(c.kind.as_str())
+                .bind(c.after.as_str())
+                .bind(timestamp(c.cutoff));
+            for s in &c.met_by {
+                query = query.bind(s.as_str());
+            }
+        }
+        views(query.fetch_all(&self.readers).await?)
     }
 
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
@@ -252,39 +264,50 @@ impl Messages for SqliteStore {
         &self,
         sender: Option<&AgencyId>,
     ) -> Result<Vec<StatusView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status, m.erased_at, h.status AS h_status, h.at, h.reason
-             FROM messages m JOIN status_history h ON h.message_id = m.id
-             WHERE m.status NOT IN ('failed', 'expired', 'withdrawn')
-               AND (?1 IS NULL OR m.sender = ?1)
-             ORDER BY m.created_at, m.id, h.seq",
-        )
-        .bind(sender)
-        .fetch_all(&self.readers)
-        .await?;
-        let mut views: Vec<StatusView> = Vec::new();
-        for row in rows {
-            let id: MessageId = row.try_get("id")?;
-            if views.last().is_none_or(|v| v.gateway_id != id) {
-                views.push(StatusView {
-                    message_id: row.try_get("client_id")?,
-                    gateway_id: id,
-                    kind: row.try_get("kind")?,
-                    recipient: row.get("recipient"),
-                    legal_basis: row.get("legal_basis"),
-                    status: row.try_get("status")?,
-                    history: Vec::new(),
-                    payload_erased_at: row.try_get("erased_at")?,
-                });
-            }
-            views.last_mut().expect("pushed").history.push(StatusEntry {
-                status: row.try_get("h_status")?,
-                at: row.get("at"),
-                reason: row.get("reason"),
+        let sql = format!(
+            "{VIEWS} WHERE m.status NOT IN ({FINAL}) AND (?1 IS NULL OR m.sender = ?1)
+             ORDER BY m.created_at, m.id, h.seq"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(sender)
+            .fetch_all(&self.readers)
+            .await?;
+        views(rows)
+    }
+}
+
+/// The statuses after which nothing more happens to a message.
+const FINAL: &str = "'failed', 'expired', 'withdrawn'";
+
+/// Messages with their history, one row per history entry (add the filter and the order).
+const VIEWS: &str = "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status,
+        m.erased_at, h.status AS h_status, h.at, h.reason
+     FROM messages m JOIN status_history h ON h.message_id = m.id";
+
+/// The views of rows of [`VIEWS`], ordered by message.
+fn views(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<StatusView>, StoreError> {
+    let mut views: Vec<StatusView> = Vec::new();
+    for row in rows {
+        let id: MessageId = row.try_get("id")?;
+        if views.last().is_none_or(|v| v.gateway_id != id) {
+            views.push(StatusView {
+                message_id: row.try_get("client_id")?,
+                gateway_id: id,
+                kind: row.try_get("kind")?,
+                recipient: row.get("recipient"),
+                legal_basis: row.get("legal_basis"),
+                status: row.try_get("status")?,
+                history: Vec::new(),
+                payload_erased_at: row.try_get("erased_at")?,
             });
         }
-        Ok(views)
+        views.last_mut().expect("pushed").history.push(StatusEntry {
+            status: row.try_get("h_status")?,
+            at: row.get("at"),
+            reason: row.get("reason"),
+        });
     }
+    Ok(views)
 }
 
 fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Result<Outgoing, StoreError> {
