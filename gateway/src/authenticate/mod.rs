@@ -14,6 +14,8 @@ use contract::directory::{Agency, Directory};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Claims the gateway reads from a token.
@@ -106,7 +108,21 @@ pub struct Authenticator {
     validation: Validation,
     keys: KeySet,
     directory: Arc<Directory>,
+    /// Tokens whose header, signature and claims were checked, by the SHA-256 of the whole
+    /// token: a client that sends one token with many requests pays the signature check
+    /// once. The times (`exp`, `nbf`, `iat`) are checked again at every use, and the key
+    /// must still be in the key set.
+    verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
 }
+
+/// A token checked once: the key it was signed with and its claims.
+struct Verified {
+    kid: String,
+    claims: Claims,
+}
+
+/// Verified tokens remembered at most; past it, the expired ones are forgotten, then all.
+const VERIFIED_MAX: usize = 4096;
 
 impl Authenticator {
     /// An authenticator for tokens that follow `rules`, signed by a key of `keys`.
@@ -122,18 +138,61 @@ impl Authenticator {
             validation,
             keys,
             directory,
+            verified: std::sync::Mutex::default(),
         }
     }
 
     /// Authenticates the value of an `Authorization` header (the scheme's name is
     /// case-insensitive, RFC 9110 § 11.1).
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+        // A token seen before is known by its hash; a changed byte (a forged signature, an
+        // edited claim) is another token and checked from the start.
         let token = authorization
             .and_then(|h| h.trim_start().split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
+        let hash: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let known = self
+            .verified
+            .lock()
+            .expect("verified tokens")
+            .get(&hash)
+            .map(|v| (v.kid.clone(), v.claims.clone()));
+        let claims = match known {
+            Some((kid, claims)) => {
+                self.keys.get(&kid).await.ok_or(AuthError::UnknownKey)?;
+                check_times(&claims)?;
+                claims
+            }
+            None => {
+                let (kid, claims) = self.verify(token).await?;
+                self.remember(hash, kid, claims.clone());
+                claims
+            }
+        };
+        let agency = self
+            .directory
+            .get(&claims.org)
+            .ok_or(AuthError::UnknownOrganisation)?
+            .clone();
+        Ok(Caller {
+            agency,
+            subject: claims.sub,
+            scopes: claims
+                .scope
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+impl Authenticator {
+    /// Checks a token not seen before: header, signature, claims; its key id and claims.
+    async fn verify(&self, token: &str) -> Result<(String, Claims), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if header.alg != self.rules.algorithm {
             return Err(AuthError::Algorithm);
@@ -156,29 +215,39 @@ impl Authenticator {
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map_err(|e| classify(e.kind()))?
             .claims;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        if claims.iat > now + LEEWAY_SECS {
-            return Err(AuthError::IssuedInFuture);
-        }
+        check_times(&claims)?;
         if claims.exp.saturating_sub(claims.iat) > self.rules.max_lifetime_secs {
             return Err(AuthError::TooLong);
         }
-        let agency = self
-            .directory
-            .get(&claims.org)
-            .ok_or(AuthError::UnknownOrganisation)?
-            .clone();
-        Ok(Caller {
-            agency,
-            subject: claims.sub,
-            scopes: claims
-                .scope
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-        })
+        Ok((kid, claims))
     }
+
+    fn remember(&self, hash: [u8; 32], kid: String, claims: Claims) {
+        let mut verified = self.verified.lock().expect("verified tokens");
+        if verified.len() >= VERIFIED_MAX {
+            verified.retain(|_, v| check_times(&v.claims).is_ok());
+            if verified.len() >= VERIFIED_MAX {
+                verified.clear();
+            }
+        }
+        verified.insert(hash, Verified { kid, claims });
+    }
+}
+
+/// The checks of a token's times that hold only for a while: not expired, valid already,
+/// not issued in the future (each with the leeway).
+fn check_times(claims: &Claims) -> Result<(), AuthError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if claims.exp < now - LEEWAY_SECS {
+        return Err(AuthError::Expired);
+    }
+    if claims.nbf > now + LEEWAY_SECS {
+        return Err(AuthError::NotYetValid);
+    }
+    if claims.iat > now + LEEWAY_SECS {
+        return Err(AuthError::IssuedInFuture);
+    }
+    Ok(())
 }
 
 fn classify(kind: &ErrorKind) -> AuthError {
@@ -191,5 +260,85 @@ fn classify(kind: &ErrorKind) -> AuthError {
         ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
         ErrorKind::MissingRequiredClaim(_) => AuthError::MissingClaim,
         _ => AuthError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devkeys::DevKey;
+    use std::path::Path;
+    use std::time::Duration;
+
+    const ISSUER: &str = "https://idp.test.invalid";
+    const AUDIENCE: &str = "referral-gateway";
+
+    async fn authenticator() -> (Authenticator, DevKey) {
+        let dir = std::env::temp_dir().join(format!("gw-auth-{}", uuid::Uuid::new_v4()));
+        let key = DevKey::ensure(&dir).unwrap();
+        let jwks = dir.join("jwks.json");
+        key.write_jwks(&jwks).unwrap();
+        let keys = KeySet::load(KeySource::File(jwks), Duration::from_secs(60))
+            .await
+            .unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let directory = Directory::load(&repo.join("ops/config/directory.dev.toml")).unwrap();
+        let rules = TokenRules {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            algorithm: Algorithm::EdDSA,
+            max_lifetime_secs: 3600,
+            typ: None,
+        };
+        (Authenticator::new(rules, keys, Arc::new(directory)), key)
+    }
+
+    fn bearer(token: &str) -> String {
+        format!("Bearer {token}")
+    }
+
+    #[tokio::test]
+    async fn a_token_is_verified_once_and_its_times_and_key_checked_at_every_use() {
+        let (auth, key) = authenticator().await;
+        let token = key
+            .token(ISSUER, AUDIENCE, "no-oslo-hasle-skole", 600, None)
+            .unwrap();
+        for _ in 0..3 {
+            let caller = auth.authenticate(Some(&bearer(&token))).await.unwrap();
+            assert_eq!(caller.agency.id.0, "no-oslo-hasle-skole");
+        }
+        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+
+        // A changed signature is another token: checked from the start, refused.
+        let at = token.rfind('.').unwrap() + 5;
+        let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
+        assert_eq!(
+            auth.authenticate(Some(&bearer(&forged))).await.unwrap_err(),
+            AuthError::Signature
+        );
+
+        // A remembered token that has expired since, or whose key left the key set, is
+        // refused.
+        let hash: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let (kid, claims) = {
+            let verified = auth.verified.lock().unwrap();
+            (verified[&hash].kid.clone(), verified[&hash].claims.clone())
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let expired = Claims {
+            exp: now - LEEWAY_SECS - 1,
+            ..claims.clone()
+        };
+        auth.remember(hash, kid, expired);
+        assert_eq!(
+            auth.authenticate(Some(&bearer(&token))).await.unwrap_err(),
+            AuthError::Expired
+        );
+        auth.remember(hash, "a-key-no-longer-there".into(), claims);
+        assert_eq!(
+            auth.authenticate(Some(&bearer(&token))).await.unwrap_err(),
+            AuthError::UnknownKey
+        );
     }
 }
