@@ -54,9 +54,13 @@ pub struct RuntimeConfig {
     /// dead-lettered as expired.
     #[serde(default = "default_retry_budget")]
     pub retry_budget_secs: u64,
-    /// The ledger of delivered and withdrawn messages (SQLite).
+    /// The ledger of delivered and withdrawn messages: a SQLite file of this host.
     #[serde(default = "default_ledger")]
     pub ledger: PathBuf,
+    /// Instead, the ledger in PostgreSQL (`postgres://…`), shared by adapter processes on
+    /// several hosts that deliver from the same queues.
+    #[serde(default)]
+    pub ledger_url: Option<String>,
     /// Milliseconds an HTTP inbox has to answer.
     #[serde(default = "default_inbox_timeout")]
     pub inbox_timeout_ms: u64,
@@ -78,6 +82,7 @@ impl Default for RuntimeConfig {
             prefetch: default_prefetch(),
             retry_budget_secs: default_retry_budget(),
             ledger: default_ledger(),
+            ledger_url: None,
             inbox_timeout_ms: default_inbox_timeout(),
             inbox_ca: None,
             inbox_plain_http: false,

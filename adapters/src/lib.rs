@@ -77,8 +77,10 @@ pub async fn start(
         .runtime
         .claim_lease(config.broker.confirm_timeout_ms)
         .ok_or(StartError::ClaimLease)?;
-    let ledger: Arc<dyn runtime::Ledger> =
-        Arc::new(runtime::SqliteLedger::open(&config.runtime.ledger, lease).await?);
+    let ledger: Arc<dyn runtime::Ledger> = match &config.runtime.ledger_url {
+        Some(url) => Arc::new(runtime::PgLedger::open(url, lease).await?),
+        None => Arc::new(runtime::SqliteLedger::open(&config.runtime.ledger, lease).await?),
+    };
     let listen = |source| StartError::Listen {
         addr: config.http.listen,
         source,

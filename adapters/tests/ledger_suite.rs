@@ -1,7 +1,9 @@
 //! What every ledger backend must do, through the seam only ([`Ledger`]). Each test runs
-//! against every backend of [`backends`] (today SQLite); a new backend adds a line there.
+//! against every backend of [`backends`] (SQLite, and PostgreSQL on the local server that
+//! `ops/postgres/ensure` sets up, each test in a schema of its own); a new backend adds a
+//! line there.
 
-use adapters::runtime::{Claim, Entry, Ledger, SqliteLedger};
+use adapters::runtime::{Claim, Entry, Ledger, PgLedger, SqliteLedger};
 use contract::message::MessageId;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,14 +14,35 @@ use std::time::Duration;
 async fn backends() -> Vec<(&'static str, [Arc<dyn Ledger>; 3])> {
     let dir = std::env::temp_dir().join(format!("ledger-{}", uuid::Uuid::new_v4()));
     let path = dir.join("ledger.sqlite");
-    vec![(
-        "sqlite",
-        [
-            sqlite(&path, 60).await,
-            sqlite(&path, 60).await,
-            sqlite(&path, 0).await,
-        ],
-    )]
+    let url = adapters::runtime::new_schema(&adapters::runtime::test_server(), "ledger")
+        .await
+        .expect("a PostgreSQL server for the tests (ops/postgres/ensure sets one up)");
+    vec![
+        (
+            "sqlite",
+            [
+                sqlite(&path, 60).await,
+                sqlite(&path, 60).await,
+                sqlite(&path, 0).await,
+            ],
+        ),
+        (
+            "postgres",
+            [
+                postgres(&url, 60).await,
+                postgres(&url, 60).await,
+                postgres(&url, 0).await,
+            ],
+        ),
+    ]
+}
+
+async fn postgres(url: &str, lease_secs: u64) -> Arc<dyn Ledger> {
+    Arc::new(
+        PgLedger::open(url, Duration::from_secs(lease_secs))
+            .await
+            .unwrap(),
+    )
 }
 
 /// A message id named by `name`.

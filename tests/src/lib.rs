@@ -156,6 +156,15 @@ impl Harness {
 
     /// Starts the adapters on the same broker names, their configuration changed by `tweak`.
     pub async fn start_adapters_with(&mut self, tweak: impl FnOnce(&mut AdaptersConfig)) {
+        self.adapters = Some(self.more_adapters_with(tweak).await);
+    }
+
+    /// Starts another adapters process on the same broker names (beside the harness's
+    /// own), its configuration changed by `tweak`; stop it with `stop`.
+    pub async fn more_adapters_with(
+        &self,
+        tweak: impl FnOnce(&mut AdaptersConfig),
+    ) -> adapters::Running {
         let mut config = AdaptersConfig {
             directory: self.config.directory.clone(),
             broker: BrokerConfig {
@@ -174,11 +183,9 @@ impl Harness {
         };
         tweak(&mut config);
         let directory = Arc::new(Directory::load(&config.directory).unwrap());
-        self.adapters = Some(
-            adapters::start(&config, directory, self.adapter_clock.clone())
-                .await
-                .expect("adapters start"),
-        );
+        adapters::start(&config, directory, self.adapter_clock.clone())
+            .await
+            .expect("adapters start")
     }
 
     /// GETs `path` of the adapters' own endpoint (`/readyz`, `/metrics`).

@@ -482,3 +482,42 @@ async fn copies_of_one_message_handled_at_once_reach_the_inbox_once() {
     assert_eq!(inbox.ids_at("/inbox"), [gid], "delivered exactly once");
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn two_adapter_processes_sharing_a_postgres_ledger_deliver_copies_once() {
+    // Ten copies of each of five messages, taken at once by two adapter processes (as on
+    // two hosts) that share one ledger in PostgreSQL.
+    let inbox = FakeInbox::start(&[]).await;
+    let directory = inbox.directory_in(&temp_dir());
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    let url = adapters::runtime::new_schema(&adapters::runtime::test_server(), "ledger")
+        .await
+        .unwrap();
+    let police = contract::directory::Transport::Inbox;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(publish_routed(&h, police, "no-oslo-politikontakt", 10).await);
+    }
+    let shared =
+        |c: &mut adapters::config::AdaptersConfig| c.runtime.ledger_url = Some(url.clone());
+    let other = h.more_adapters_with(shared).await;
+    h.start_adapters_with(shared).await;
+    for id in &ids {
+        assert!(inbox.wait_for("/inbox", id, Duration::from_secs(20)).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let topology = h.topology();
+    while h.count(&topology.work_queue(police)).await > 0
+        || h.count(&topology.retry_queue(police, 1)).await > 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "copies settle");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut delivered = inbox.ids_at("/inbox");
+    delivered.sort();
+    ids.sort();
+    assert_eq!(delivered, ids, "each delivered exactly once");
+    other.stop().await;
+    h.cleanup().await;
+}

@@ -1,10 +1,13 @@
 //! The adapter's ledger: which messages it is delivering (a claim with a lease: only the
 //! copy that wins it is delivered), has delivered (so a redelivery never reaches an agency
-//! twice) and must not deliver (their consent was withdrawn). A seam: [`SqliteLedger`]
-//! today; `adapters/tests/ledger_suite.rs` is what every backend must pass.
+//! twice) and must not deliver (their consent was withdrawn). A seam: [`SqliteLedger`] (one
+//! file per host, the default) and [`PgLedger`] (shared by adapter processes on several
+//! hosts); `adapters/tests/ledger_suite.rs` is what every backend must pass.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PgLedger, new_schema, test_server};
 pub use sqlite::SqliteLedger;
 
 use async_trait::async_trait;
