@@ -2,7 +2,9 @@
 //! in this process (real SQLite file, real local RabbitMQ) and reports accepted messages per
 //! second with p50/p99 latency; then publishes the same bodies with confirms straight to the
 //! same broker and reports that raw rate and the ratio of the two. With `--rate` it offers a
-//! fixed rate instead (open loop) and reports the latencies at that rate.
+//! fixed rate instead (open loop) and reports the latencies at that rate. With `--url` it
+//! loads a gateway that runs as a process of its own instead (`ops/bench/run` measures the
+//! processes' memory that way).
 
 use clap::Parser;
 use contract::broker::{Topology, publish_confirmed};
@@ -33,6 +35,16 @@ struct Args {
     /// Offer this many messages per second (open loop) instead of a closed loop.
     #[arg(long)]
     rate: Option<u32>,
+    /// A gateway running as a process at this base URL (e.g. `http://127.0.0.1:18080`),
+    /// instead of one in this process.
+    #[arg(long, requires = "token")]
+    url: Option<String>,
+    /// A bearer token for the gateway at `--url`.
+    #[arg(long)]
+    token: Option<String>,
+    /// The broker names' prefix of the gateway at `--url` (its queues are removed after).
+    #[arg(long, default_value = "")]
+    prefix: String,
     /// The broker.
     #[arg(
         long,
@@ -46,32 +58,19 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let prefix = format!("bench-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
-    let config = Config::development(
-        &repo,
-        &dir,
-        &[
-            ("AUTH__ISSUER", "https://idp.bench.invalid".into()),
-            ("BROKER__URL", args.amqp_url.clone()),
-            ("BROKER__PREFIX", prefix.clone()),
-        ],
-    )?;
-    let gateway = gateway::app::start(&config).await?;
-    anyhow::ensure!(
-        gateway.link.wait_up(Duration::from_secs(30)).await,
-        "no broker at {}",
-        args.amqp_url
-    );
-    let token = DevKey::ensure(&dir.join("keys"))?.token(
-        &config.auth.issuer,
-        &config.auth.audience,
-        "no-oslo-hasle-skole",
-        3600,
-        None,
-    )?;
+    let (target, token) = match (&args.url, &args.token) {
+        (Some(url), Some(token)) => (Target::Process(url.clone()), token.clone()),
+        _ => {
+            let (gateway, token) = in_process(&repo, &args.amqp_url).await?;
+            (Target::InProcess(Box::new(gateway)), token)
+        }
+    };
+    let prefix = match &target {
+        Target::InProcess(g) => g.config.broker.prefix.clone(),
+        Target::Process(_) => args.prefix.clone(),
+    };
     let bodies = bodies(&repo, args.messages, args.size)?;
-    let url = format!("http://{}/v1/messages", gateway.addr);
+    let url = format!("{}/v1/messages", target.base());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(64))
         .build()?;
@@ -167,14 +166,76 @@ async fn main() -> anyhow::Result<()> {
         println!("ratio:    {:>8.2} (gateway / raw)", gateway_rate / raw_rate);
     }
 
-    let directory = Directory::load(&config.directory)?;
+    let directory = Directory::load(&repo.join("ops/config/directory.dev.toml"))?;
     topology
         .delete(&channel, &directory.receiving_queues())
         .await?;
     let _ = connection.close(200, "bench done".into()).await;
-    gateway.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Target::InProcess(gateway) = target {
+        gateway.running.stop().await;
+        let _ = std::fs::remove_dir_all(&gateway.dir);
+    }
     Ok(())
+}
+
+/// The gateway under load.
+enum Target {
+    /// Started here, on its own broker names and scratch folder.
+    InProcess(Box<InProcess>),
+    /// A process of its own, at this base URL.
+    Process(String),
+}
+
+impl Target {
+    fn base(&self) -> String {
+        match self {
+            Self::InProcess(g) => format!("http://{}", g.running.addr),
+            Self::Process(url) => url.clone(),
+        }
+    }
+}
+
+/// A gateway started in this process.
+struct InProcess {
+    running: gateway::app::Running,
+    config: Config,
+    dir: std::path::PathBuf,
+}
+
+/// Starts a gateway in this process (real SQLite file in a scratch folder, the broker at
+/// `amqp_url`, broker names of its own); it and a token for it.
+async fn in_process(repo: &Path, amqp_url: &str) -> anyhow::Result<(InProcess, String)> {
+    let prefix = format!("bench-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
+    let config = Config::development(
+        repo,
+        &dir,
+        &[
+            ("AUTH__ISSUER", "https://idp.bench.invalid".into()),
+            ("BROKER__URL", amqp_url.into()),
+            ("BROKER__PREFIX", prefix),
+        ],
+    )?;
+    let running = gateway::app::start(&config).await?;
+    anyhow::ensure!(
+        running.link.wait_up(Duration::from_secs(30)).await,
+        "no broker at {amqp_url}"
+    );
+    let token = DevKey::ensure(&dir.join("keys"))?.token(
+        &config.auth.issuer,
+        &config.auth.audience,
+        "no-oslo-hasle-skole",
+        3600,
+        None,
+    )?;
+    Ok((
+        InProcess {
+            running,
+            config,
+            dir,
+        },
+        token,
+    ))
 }
 
 /// `n` copies of the example bekymringsmelding, each with its own id, padded to `size` bytes.
