@@ -362,6 +362,20 @@ async fn a_message_past_its_deadline_shows_as_overdue() {
     h.cleanup().await;
 }
 
+/// Waits until the copies in `transport`'s work and first retry queue are settled (the
+/// losers of the ledger's claim acked as duplicates), and a second more.
+async fn settle(h: &Harness, transport: contract::directory::Transport) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let topology = h.topology();
+    while h.count(&topology.work_queue(transport)).await > 0
+        || h.count(&topology.retry_queue(transport, 1)).await > 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "copies settle");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
 /// Publishes the anonymised example referral, routed by hand to `adapter` for `recipient`
 /// (as a bug, a forged publish or a republished copy would put it there), `copies` times;
 /// returns its gateway id.
@@ -470,15 +484,7 @@ async fn copies_of_one_message_handled_at_once_reach_the_inbox_once() {
             .await
     );
     // The losers wait for the winner's outcome (a retry) and are then acked as duplicates.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let topology = h.topology();
-    while h.count(&topology.work_queue(politikontakt)).await > 0
-        || h.count(&topology.retry_queue(politikontakt, 1)).await > 0
-    {
-        assert!(tokio::time::Instant::now() < deadline, "copies settle");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    settle(&h, politikontakt).await;
     assert_eq!(inbox.ids_at("/inbox"), [gid], "delivered exactly once");
     h.cleanup().await;
 }
@@ -505,15 +511,7 @@ async fn two_adapter_processes_sharing_a_postgres_ledger_deliver_copies_once() {
     for id in &ids {
         assert!(inbox.wait_for("/inbox", id, Duration::from_secs(20)).await);
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let topology = h.topology();
-    while h.count(&topology.work_queue(police)).await > 0
-        || h.count(&topology.retry_queue(police, 1)).await > 0
-    {
-        assert!(tokio::time::Instant::now() < deadline, "copies settle");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    settle(&h, police).await;
     let mut delivered = inbox.ids_at("/inbox");
     delivered.sort();
     ids.sort();

@@ -27,6 +27,22 @@ pub enum Entry {
     Withdrawn,
 }
 
+impl Entry {
+    /// The entry a ledger row stands for: its state, recipient, and whether a claim's lease
+    /// still runs (no row: unknown).
+    fn of_row(row: Option<(String, Option<String>, Option<bool>)>) -> Self {
+        match row {
+            None => Self::Unknown,
+            Some((state, _, Some(true))) if state == "delivering" => Self::Delivering,
+            Some((state, _, _)) if state == "delivering" => Self::Unknown,
+            Some((state, recipient, _)) if state == "delivered" => Self::Delivered {
+                recipient: recipient.unwrap_or_default(),
+            },
+            Some(_) => Self::Withdrawn,
+        }
+    }
+}
+
 /// The outcome of claiming a message's delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {

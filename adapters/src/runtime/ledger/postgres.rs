@@ -83,15 +83,7 @@ impl Ledger for PgLedger {
         .bind(message_id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match row {
-            None => Entry::Unknown,
-            Some((state, _, Some(true))) if state == "delivering" => Entry::Delivering,
-            Some((state, _, _)) if state == "delivering" => Entry::Unknown,
-            Some((state, recipient, _)) if state == "delivered" => Entry::Delivered {
-                recipient: recipient.unwrap_or_default(),
-            },
-            Some(_) => Entry::Withdrawn,
-        })
+        Ok(Entry::of_row(row))
     }
 
     /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over

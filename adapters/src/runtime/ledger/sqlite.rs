@@ -84,24 +84,14 @@ impl Ledger for SqliteLedger {
 
     /// What the ledger knows of `message_id`.
     async fn entry(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error> {
-        let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
+        let row: Option<(String, Option<String>, Option<bool>)> = sqlx::query_as(
             "SELECT state, recipient, lease_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              FROM ledger WHERE message_id = ?",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match row {
-            None => Entry::Unknown,
-            Some((state, _, live)) if state == "delivering" => match live {
-                true => Entry::Delivering,
-                false => Entry::Unknown,
-            },
-            Some((state, recipient, _)) if state == "delivered" => Entry::Delivered {
-                recipient: recipient.unwrap_or_default(),
-            },
-            Some(_) => Entry::Withdrawn,
-        })
+        Ok(Entry::of_row(row))
     }
 
     /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over
