@@ -14,7 +14,7 @@ use std::time::Duration;
 async fn backends() -> Vec<(&'static str, [Arc<dyn Ledger>; 3])> {
     let dir = std::env::temp_dir().join(format!("ledger-{}", uuid::Uuid::new_v4()));
     let path = dir.join("ledger.sqlite");
-    let url = adapters::runtime::new_schema(&adapters::runtime::test_server(), "ledger")
+    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "ledger")
         .await
         .expect("a PostgreSQL server for the tests (ops/postgres/ensure sets one up)");
     vec![

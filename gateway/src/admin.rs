@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::keys::{KeyRing, KeysError};
 use crate::record::{
-    AuditReport, RewrapError, Rewrapped, SqliteStore, Store, StoreError, rewrap, verify,
+    AuditReport, PgStore, RewrapError, Rewrapped, SqliteStore, Store, StoreError, rewrap, verify,
 };
 use contract::clock::Clock;
 use std::sync::Arc;
@@ -26,11 +26,12 @@ pub enum AdminError {
     SubjectKeyCorrupt,
 }
 
-/// Opens the store of `config`.
+/// Opens the store of `config`: PostgreSQL if it names a URL, else its SQLite file.
 pub async fn open_store(config: &Config, clock: Arc<Clock>) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(
-        SqliteStore::open(&config.store.sqlite_path, clock).await?,
-    ))
+    Ok(match &config.store.url {
+        Some(url) => Arc::new(PgStore::open(url, clock).await?),
+        None => Arc::new(SqliteStore::open(&config.store.sqlite_path, clock).await?),
+    })
 }
 
 /// The subject key an earlier version kept in the database, if it is still there.

@@ -108,12 +108,18 @@ impl From<SigningAlgorithm> for jsonwebtoken::Algorithm {
     }
 }
 
-/// The state database.
+/// The state database: a SQLite file of this process (the embedded default), or a
+/// PostgreSQL database that several gateway instances share.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// SQLite database file, created and migrated at start-up.
+    /// SQLite database file, created and migrated at start-up (unless `url` is set).
     pub sqlite_path: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`, a
+    /// `?options[search_path]=<schema>` parameter picks a schema), migrated at start-up.
+    /// When set, it is the store and `sqlite_path` is not used.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// The outbox that replays recorded but unconfirmed messages.

@@ -7,15 +7,16 @@
 //! - [`render`]: each message kind in its recipient's format;
 //! - [`status`]: the events adapters report back;
 //! - [`broker`]: the RabbitMQ topology, the supervised link, confirmed publishing;
-//! - [`clock`], [`config`], [`process`], [`private`], [`sqlite`]: the clock, configuration
-//!   loading, logging and shutdown, owner-only files, opening a local SQLite file, the same
-//!   in every process.
+//! - [`clock`], [`config`], [`process`], [`private`], [`sqlite`], [`postgres`]: the clock,
+//!   configuration loading, logging and shutdown, owner-only files, opening a local SQLite
+//!   file, a schema on a shared PostgreSQL server, the same in every process.
 
 pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod message;
+pub mod postgres;
 pub mod private;
 pub mod process;
 pub mod render;

@@ -66,24 +66,38 @@ impl std::str::FromStr for MessageId {
     }
 }
 
-impl sqlx::Type<sqlx::Sqlite> for MessageId {
-    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-        <String as sqlx::Type<sqlx::Sqlite>>::type_info()
+// Stored as text, in SQLite and PostgreSQL alike.
+impl<DB: sqlx::Database> sqlx::Type<DB> for MessageId
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
     }
 }
 
-impl sqlx::Encode<'_, sqlx::Sqlite> for MessageId {
+impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for MessageId
+where
+    String: sqlx::Encode<'q, DB>,
+{
     fn encode_by_ref(
         &self,
-        buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'_>>,
+        buf: &mut DB::ArgumentBuffer<'q>,
     ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        <String as sqlx::Encode<sqlx::Sqlite>>::encode(self.to_string(), buf)
+        self.to_string().encode(buf)
     }
 }
 
-impl sqlx::Decode<'_, sqlx::Sqlite> for MessageId {
-    fn decode(value: sqlx::sqlite::SqliteValueRef<'_>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(<&str as sqlx::Decode<sqlx::Sqlite>>::decode(value)?.parse()?)
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for MessageId
+where
+    &'r str: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(<&str as sqlx::Decode<DB>>::decode(value)?.parse()?)
     }
 }
 

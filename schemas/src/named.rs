@@ -39,26 +39,38 @@ macro_rules! named {
             }
         }
 
-        impl sqlx::Type<sqlx::Sqlite> for $name {
-            fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-                <&str as sqlx::Type<sqlx::Sqlite>>::type_info()
+        // Stored as their names, in SQLite and PostgreSQL alike.
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
             }
         }
 
-        impl sqlx::Encode<'_, sqlx::Sqlite> for $name {
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
             fn encode_by_ref(
                 &self,
-                buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'_>>,
+                buf: &mut DB::ArgumentBuffer<'q>,
             ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<sqlx::Sqlite>>::encode(self.as_str(), buf)
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
             }
         }
 
-        impl sqlx::Decode<'_, sqlx::Sqlite> for $name {
-            fn decode(
-                value: sqlx::sqlite::SqliteValueRef<'_>,
-            ) -> Result<Self, sqlx::error::BoxDynError> {
-                Ok(<&str as sqlx::Decode<sqlx::Sqlite>>::decode(value)?.parse()?)
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&str as sqlx::Decode<DB>>::decode(value)?.parse()?)
             }
         }
 

@@ -496,7 +496,7 @@ async fn two_adapter_processes_sharing_a_postgres_ledger_deliver_copies_once() {
     let inbox = FakeInbox::start(&[]).await;
     let directory = inbox.directory_in(&temp_dir());
     let mut h = Harness::with(|c| c.directory = directory).await;
-    let url = adapters::runtime::new_schema(&adapters::runtime::test_server(), "ledger")
+    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "ledger")
         .await
         .unwrap();
     let police = contract::directory::Transport::Inbox;

@@ -46,18 +46,18 @@ impl Outbox {
         }
     }
 
-    /// Sweeps until cancelled. The first sweep, at start-up, takes over every unconfirmed
-    /// message another (a dead) instance held, due or not, but none that a request of this
-    /// process has just recorded.
+    /// Sweeps until cancelled. Unless other instances share the store, the first sweep, at
+    /// start-up, takes over every unconfirmed message another (a dead) instance held, due or
+    /// not, but none that a request of this process has just recorded.
     pub async fn run(self, cancel: CancellationToken) {
-        let mut startup = true;
+        let mut take_over = !self.store.shared();
         while !cancel.is_cancelled() {
-            match self.sweep(startup).await {
+            match self.sweep(take_over).await {
                 Ok(published) if published > 0 => {
-                    tracing::info!(published, startup, "outbox replayed messages");
-                    startup = false;
+                    tracing::info!(published, take_over, "outbox replayed messages");
+                    take_over = false;
                 }
-                Ok(_) => startup = false,
+                Ok(_) => take_over = false,
                 Err(error) => tracing::warn!(%error, "outbox sweep failed"),
             }
             tokio::select! {

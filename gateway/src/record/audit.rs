@@ -37,6 +37,29 @@ pub struct ChainLink {
     pub chain: String,
 }
 
+impl ChainLink {
+    /// The anchor as a store keeps it (`<seq> <chain>`).
+    pub fn to_anchor(&self) -> Vec<u8> {
+        format!("{} {}", self.seq, self.chain).into_bytes()
+    }
+
+    /// The anchor a store keeps, if it keeps one; the beginning if not.
+    pub fn of_anchor(stored: Option<Vec<u8>>) -> Result<Self, StoreError> {
+        let Some(anchor) = stored else {
+            return Ok(Self::default());
+        };
+        let text = String::from_utf8_lossy(&anchor);
+        text.split_once(' ')
+            .and_then(|(seq, chain)| {
+                Some(Self {
+                    seq: seq.parse().ok()?,
+                    chain: chain.to_owned(),
+                })
+            })
+            .ok_or_else(|| StoreError::Corrupt("the audit anchor".into()))
+    }
+}
+
 /// What the gateway asks of its store about the audit trail.
 #[async_trait]
 pub trait AuditTrail: Send + Sync {

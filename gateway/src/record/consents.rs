@@ -1,6 +1,6 @@
 //! Consents and refusals: what the gateway asks of its store about them.
 
-use super::StoreError;
+use super::{Status, StoreError};
 use crate::consent::Consent;
 use async_trait::async_trait;
 use contract::directory::AgencyId;
@@ -34,6 +34,20 @@ pub struct Withdrawal {
     pub stopped: Vec<Affected>,
     /// Delivered before: their recipients are to be told.
     pub delivered: Vec<Affected>,
+}
+
+impl Withdrawal {
+    /// Sorts the messages sent under the consent, each with its status after the
+    /// withdrawal, into those it stopped and those delivered before.
+    pub fn sort(&mut self, messages: impl IntoIterator<Item = (Affected, Status)>) {
+        for (affected, status) in messages {
+            match status {
+                Status::Withdrawn => self.stopped.push(affected),
+                Status::Delivered => self.delivered.push(affected),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// A refused message: ids, kind, tag and reasons only.

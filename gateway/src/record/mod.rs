@@ -5,11 +5,14 @@
 //! must pass.
 
 mod audit;
+mod batch;
 mod clock;
 mod consents;
 mod disclosures;
+mod postgres;
 mod retention;
 mod rewrap;
+mod rows;
 mod sqlite;
 
 pub use audit::{
@@ -18,6 +21,7 @@ pub use audit::{
 pub use clock::{parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use disclosures::{Disclosure, DisclosureRequest, Disclosures};
+pub use postgres::PgStore;
 pub use retention::{Retention, RetentionConfig};
 pub use rewrap::{RewrapError, Rewrapped, rewrap};
 pub use sqlite::SqliteStore;
@@ -27,7 +31,6 @@ use async_trait::async_trait;
 use contract::directory::AgencyId;
 use contract::message::{Kind, MessageId};
 use serde::Serialize;
-use std::path::PathBuf;
 use time::OffsetDateTime;
 
 /// The gateway's store: messages, consents, the keeping of payloads, the audit trail and
@@ -223,8 +226,8 @@ pub struct StatusView {
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot open database {at}: {source}")]
+    Open { at: String, source: sqlx::Error },
     #[error("cannot migrate database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
@@ -288,6 +291,10 @@ pub trait Payloads: Send + Sync {
 pub trait Messages: Send + Sync {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether other gateway instances may share this store: then none takes over
+    /// another's publish claims at start-up, only those whose lease ran out.
+    fn shared(&self) -> bool;
 
     /// Records a new message, with its first status and its audit entry, its publish
     /// claimed by this instance until `hold_until` (then the outbox may take it); or reports

@@ -7,7 +7,7 @@
 mod postgres;
 mod sqlite;
 
-pub use postgres::{PgLedger, new_schema, test_server};
+pub use postgres::PgLedger;
 pub use sqlite::SqliteLedger;
 
 use async_trait::async_trait;

@@ -1,6 +1,7 @@
 //! The audit trail and disclosure reports in SQLite.
 
 use super::SqliteStore;
+use crate::record::rows::{AUDIT_ENTRIES, DISCLOSED, audit_entry, disclosure};
 use crate::record::{
     AuditEntry, AuditTrail, ChainLink, Disclosure, DisclosureRequest, Disclosures, Pruned,
     StoreError, timestamp,
@@ -30,42 +31,16 @@ impl AuditTrail for SqliteStore {
             sqlx::query_scalar("SELECT value FROM settings WHERE name = 'audit_anchor'")
                 .fetch_optional(&self.writer)
                 .await?;
-        let Some(anchor) = anchor else {
-            return Ok(ChainLink::default());
-        };
-        let text = String::from_utf8_lossy(&anchor);
-        let (seq, chain) = text
-            .split_once(' ')
-            .and_then(|(seq, chain)| Some((seq.parse().ok()?, chain.to_owned())))
-            .ok_or_else(|| StoreError::Corrupt("the audit anchor".into()))?;
-        Ok(ChainLink { seq, chain })
+        ChainLink::of_anchor(anchor)
     }
 
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, message_id, kind, legal_basis, recipient, subject_hash, chain
-             FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    seq: r.try_get("seq")?,
-                    at: r.try_get("at")?,
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    message_id: r.try_get("message_id")?,
-                    kind: r.try_get("kind")?,
-                    legal_basis: r.try_get("legal_basis")?,
-                    recipient: r.try_get("recipient")?,
-                    subject_hash: r.try_get("subject_hash")?,
-                    chain: r.try_get("chain")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(AUDIT_ENTRIES)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        rows.iter().map(audit_entry).collect()
     }
 
     async fn set_chains(&self, links: &[ChainLink]) -> Result<(), StoreError> {
@@ -114,9 +89,12 @@ impl AuditTrail for SqliteStore {
         .await?;
         let mut audit_entries = 0;
         if let Some(row) = last {
-            let (seq, chain): (i64, String) = (row.try_get("seq")?, row.try_get("chain")?);
+            let anchor = ChainLink {
+                seq: row.try_get("seq")?,
+                chain: row.try_get("chain")?,
+            };
             audit_entries = sqlx::query("DELETE FROM audit WHERE seq <= ?")
-                .bind(seq)
+                .bind(anchor.seq)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -124,7 +102,7 @@ impl AuditTrail for SqliteStore {
                 "INSERT INTO settings (name, value) VALUES ('audit_anchor', ?)
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             )
-            .bind(format!("{seq} {chain}").into_bytes())
+            .bind(anchor.to_anchor())
             .execute(&mut *tx)
             .await?;
         }
@@ -154,29 +132,15 @@ impl Disclosures for SqliteStore {
         .bind(request.subject_hash)
         .execute(&mut *tx)
         .await?;
-        let rows = sqlx::query(
-            "SELECT id, sender, recipient, kind, legal_basis, created_at, status, updated_at
-             FROM messages
+        let rows = sqlx::query(&format!(
+            "{DISCLOSED} FROM messages
              WHERE EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = ?)
-             ORDER BY created_at, id",
-        )
+             ORDER BY created_at, id"
+        ))
         .bind(request.subject_hash)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Disclosure {
-                    message_id: r.try_get("id")?,
-                    sender: r.try_get("sender")?,
-                    recipient: r.try_get("recipient")?,
-                    kind: r.try_get("kind")?,
-                    legal_basis: r.try_get("legal_basis")?,
-                    recorded_at: r.try_get("created_at")?,
-                    status: r.try_get("status")?,
-                    status_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(disclosure).collect()
     }
 }

@@ -2,13 +2,13 @@
 
 use super::SqliteStore;
 use crate::consent::Consent;
+use crate::record::rows::{CONSENT, REFUSALS, UNDER_CONSENT, affected, consent, reasons};
 use crate::record::{
-    Affected, ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, timestamp,
+    ConsentRecorded, Consents, Refused, Status, StoreError, Withdrawal, timestamp,
 };
 use async_trait::async_trait;
 use contract::directory::AgencyId;
 use contract::message::MessageId;
-use sqlx::Row;
 
 #[async_trait]
 impl Consents for SqliteStore {
@@ -51,19 +51,12 @@ impl Consents for SqliteStore {
         organisation: &AgencyId,
         id: &str,
     ) -> Result<Option<Consent>, StoreError> {
-        let row = sqlx::query("SELECT subject_hash, record, withdrawn_at FROM consents WHERE organisation = ? AND id = ?")
+        let row = sqlx::query(CONSENT)
             .bind(organisation)
             .bind(id)
             .fetch_optional(&self.readers)
             .await?;
-        row.map(|row| {
-            let mut consent: Consent = serde_json::from_str(row.get("record"))
-                .map_err(|e| StoreError::Corrupt(format!("consent record: {e}")))?;
-            consent.subject_hash = row.get("subject_hash");
-            consent.withdrawn_at = row.get("withdrawn_at");
-            Ok(consent)
-        })
-        .transpose()
+        row.as_ref().map(consent).transpose()
     }
 
     /// Withdraws a consent (once; later calls report the same) and stops every message
@@ -103,7 +96,7 @@ impl Consents for SqliteStore {
         .bind(Status::Queued.as_str())
         .execute(&mut *tx)
         .await?;
-        let rows = sqlx::query("SELECT id, client_id, routing_key, status FROM messages WHERE sender = ? AND consent_ref = ? ORDER BY created_at")
+        let rows = sqlx::query(UNDER_CONSENT)
             .bind(organisation)
             .bind(id)
             .fetch_all(&mut *tx)
@@ -113,18 +106,7 @@ impl Consents for SqliteStore {
             withdrawn_at,
             ..Withdrawal::default()
         };
-        for row in rows {
-            let affected = Affected {
-                id: row.get("id"),
-                client_id: row.get("client_id"),
-                routing_key: row.get("routing_key"),
-            };
-            match row.try_get("status")? {
-                Status::Withdrawn => withdrawal.stopped.push(affected),
-                Status::Delivered => withdrawal.delivered.push(affected),
-                _ => {}
-            }
-        }
+        withdrawal.sort(rows.iter().map(affected).collect::<Result<Vec<_>, _>>()?);
         Ok(Some(withdrawal))
     }
 
@@ -152,17 +134,11 @@ impl Consents for SqliteStore {
         message_id: &MessageId,
         sender: &AgencyId,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT reasons FROM refusals WHERE message_id = ? AND sender = ? ORDER BY seq",
-        )
-        .bind(message_id)
-        .bind(sender)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                serde_json::from_str(r).map_err(|e| StoreError::Corrupt(format!("refusal: {e}")))
-            })
-            .collect()
+        let rows: Vec<String> = sqlx::query_scalar(REFUSALS)
+            .bind(message_id)
+            .bind(sender)
+            .fetch_all(&self.readers)
+            .await?;
+        reasons(&rows)
     }
 }

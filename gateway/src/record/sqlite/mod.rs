@@ -1,27 +1,25 @@
 //! The store in SQLite: one file, WAL, `synchronous = FULL`. Writes go through one
 //! connection (SQLite has one writer; several connections would only wait on each other's
 //! locks), the hot ones (recording, marking queued, status changes) batched by one writer
-//! task ([`batch`]: group commit); reads have a pool of their own. Recording a message and
+//! task ([`super::batch`]: group commit); reads have a pool of their own. Recording a message and
 //! marking it queued are one statement each: triggers write the status history and the audit
 //! trail in the same transaction.
 
 mod audit;
-mod batch;
 mod consents;
 mod payloads;
 
+use super::batch::{Batcher, Transact, Value, Write};
+use super::rows::{self, CLAIM, OUTGOING, Statement, outgoing, views};
 use super::{
-    DueCheck, Messages, NewMessage, Outgoing, Recorded, Status, StatusEntry, StatusView,
-    StoreError, timestamp,
+    DueCheck, Messages, NewMessage, Outgoing, Recorded, Status, StatusView, StoreError, timestamp,
 };
-use crate::keys::{Locked, LockedKey};
 use async_trait::async_trait;
-use batch::{Batcher, Write};
 use contract::clock::Clock;
 use contract::directory::AgencyId;
 use contract::message::MessageId;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -44,7 +42,7 @@ impl SqliteStore {
     /// times by `clock`.
     pub async fn open(path: &Path, clock: Arc<Clock>) -> Result<Self, StoreError> {
         let open_error = |source| StoreError::Open {
-            path: path.into(),
+            at: path.display().to_string(),
             source,
         };
         let options = contract::sqlite::options(path)
@@ -58,7 +56,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -66,7 +64,7 @@ impl SqliteStore {
             .map_err(open_error)?;
         let instance = uuid::Uuid::new_v4().to_string();
         Ok(Self {
-            batcher: Batcher::spawn(writer.clone(), instance.clone(), clock.clone()),
+            batcher: Batcher::spawn(Writes(writer.clone()), instance.clone(), clock.clone()),
             writer,
             readers,
             instance,
@@ -75,12 +73,68 @@ impl SqliteStore {
     }
 }
 
+/// The batches' transactions on the writer connection.
+struct Writes(SqlitePool);
+
+#[async_trait]
+impl Transact for Writes {
+    type Tx = Transaction<'static, Sqlite>;
+
+    async fn begin(&self) -> Result<Self::Tx, sqlx::Error> {
+        // IMMEDIATE: the write lock at once, so another process sharing the file waits
+        // (busy timeout) rather than failing to upgrade a read.
+        self.0.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn commit(&self, tx: Self::Tx) -> Result<(), sqlx::Error> {
+        tx.commit().await
+    }
+
+    async fn execute(
+        &self,
+        tx: &mut Self::Tx,
+        sql: &str,
+        values: &[Value<'_>],
+    ) -> Result<u64, sqlx::Error> {
+        Ok(bound(sql, values).execute(&mut **tx).await?.rows_affected())
+    }
+
+    async fn texts(
+        &self,
+        tx: &mut Self::Tx,
+        sql: &str,
+        values: &[Value<'_>],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let row = bound(sql, values).fetch_one(&mut **tx).await?;
+        (0..row.len()).map(|i| row.try_get(i)).collect()
+    }
+}
+
+/// `sql` with `values` bound to its parameters.
+fn bound<'q>(
+    sql: &'q str,
+    values: &[Value<'q>],
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    values
+        .iter()
+        .fold(sqlx::query(sql), |query, value| match *value {
+            Value::Text(text) => query.bind(text),
+            Value::Bytes(bytes) => query.bind(bytes),
+        })
+}
+
 #[async_trait]
 impl Messages for SqliteStore {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
+    }
+
+    /// One gateway process keeps a SQLite file: at its start, every claim of another
+    /// instance is a dead one's.
+    fn shared(&self) -> bool {
+        false
     }
 
     /// Records a new message, with its first status and its audit entry, its publish
@@ -153,22 +207,23 @@ impl Messages for SqliteStore {
         lease_until: OffsetDateTime,
         take_over: bool,
     ) -> Result<Vec<Outgoing>, StoreError> {
-        let rows = sqlx::query(
+        let sql = format!(
             "UPDATE messages SET next_attempt_at = ?1, claimed_by = ?2
              WHERE id IN (
                  SELECT id FROM messages
                  WHERE status = 'recorded' AND next_attempt_at IS NOT NULL
                    AND (next_attempt_at <= ?3 OR (?4 AND claimed_by IS NOT ?2))
                  ORDER BY next_attempt_at LIMIT ?5)
-             RETURNING id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts",
-        )
-        .bind(timestamp(lease_until))
-        .bind(&self.instance)
-        .bind(timestamp(self.clock.now()))
-        .bind(take_over)
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?;
+             RETURNING {OUTGOING}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(timestamp(lease_until))
+            .bind(&self.instance)
+            .bind(timestamp(self.clock.now()))
+            .bind(take_over)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
         rows.iter().map(outgoing).collect()
     }
 
@@ -179,18 +234,13 @@ impl Messages for SqliteStore {
         id: &MessageId,
         lease_until: OffsetDateTime,
     ) -> Result<Option<Outgoing>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE messages SET next_attempt_at = ?, claimed_by = ?
-             WHERE id = ? AND status = 'recorded' AND next_attempt_at IS NOT NULL
-               AND next_attempt_at <= ?
-             RETURNING id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts",
-        )
-        .bind(timestamp(lease_until))
-        .bind(&self.instance)
-        .bind(id)
-        .bind(timestamp(self.clock.now()))
-        .fetch_optional(&self.writer)
-        .await?;
+        let row = sqlx::query(CLAIM)
+            .bind(timestamp(lease_until))
+            .bind(&self.instance)
+            .bind(id)
+            .bind(timestamp(self.clock.now()))
+            .fetch_optional(&self.writer)
+            .await?;
         row.as_ref().map(outgoing).transpose()
     }
 
@@ -209,13 +259,7 @@ impl Messages for SqliteStore {
         client_id: &MessageId,
         sender: &AgencyId,
     ) -> Result<Option<StatusView>, StoreError> {
-        let sql = format!("{VIEWS} WHERE m.client_id = ? AND m.sender = ? ORDER BY h.seq");
-        let rows = sqlx::query(&sql)
-            .bind(client_id)
-            .bind(sender)
-            .fetch_all(&self.readers)
-            .await?;
-        Ok(views(rows)?.pop())
+        Ok(self.views(&rows::status(client_id, &sender.0)).await?.pop())
     }
 
     /// Every message (of `sender`, if given) that one of `checks` finds, oldest first.
@@ -227,36 +271,8 @@ impl Messages for SqliteStore {
         if checks.is_empty() {
             return Ok(Vec::new());
         }
-        let conditions: Vec<String> = checks
-            .iter()
-            .map(|c| {
-                format!(
-                    "(m.kind = ? AND EXISTS (SELECT 1 FROM status_history a
-                        WHERE a.message_id = m.id AND a.status = ? AND a.at < ?)
-                     AND NOT EXISTS (SELECT 1 FROM status_history d
-                        WHERE d.message_id = m.id AND d.status IN ({})))",
-                    vec!["?"; c.met_by.len()].join(", ")
-                )
-            })
-            .collect();
-        let sql = format!(
-            "{VIEWS} WHERE m.id IN (SELECT m.id FROM messages m
-                 WHERE m.status NOT IN ({FINAL}) AND (? IS NULL OR m.sender = ?)
-                   AND ({}))
-             ORDER BY m.created_at, m.id, h.seq",
-            conditions.join(" OR ")
-        );
-        let mut query = sqlx::query(&sql).bind(sender).bind(sender);
-        for c in checks {
-            query = query
-                .bind(c.kind.as_str())
-                .bind(c.after.as_str())
-                .bind(timestamp(c.cutoff));
-            for s in &c.met_by {
-                query = query.bind(s.as_str());
-            }
-        }
-        views(query.fetch_all(&self.readers).await?)
+        self.views(&rows::past_due(checks, sender.map(|s| s.0.as_str())))
+            .await
     }
 
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
@@ -264,74 +280,25 @@ impl Messages for SqliteStore {
         &self,
         sender: Option<&AgencyId>,
     ) -> Result<Vec<StatusView>, StoreError> {
-        let sql = format!(
-            "{VIEWS} WHERE m.status NOT IN ({FINAL}) AND (?1 IS NULL OR m.sender = ?1)
-             ORDER BY m.created_at, m.id, h.seq"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(sender)
-            .fetch_all(&self.readers)
-            .await?;
-        views(rows)
+        self.views(&rows::open_messages(sender.map(|s| s.0.as_str())))
+            .await
     }
 }
 
-/// The statuses after which nothing more happens to a message.
-const FINAL: &str = "'failed', 'expired', 'withdrawn'";
-
-/// Messages with their history, one row per history entry (add the filter and the order).
-const VIEWS: &str = "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status,
-        m.erased_at, h.status AS h_status, h.at, h.reason
-     FROM messages m JOIN status_history h ON h.message_id = m.id";
-
-/// The views of rows of [`VIEWS`], ordered by message.
-fn views(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<StatusView>, StoreError> {
-    let mut views: Vec<StatusView> = Vec::new();
-    for row in rows {
-        let id: MessageId = row.try_get("id")?;
-        if views.last().is_none_or(|v| v.gateway_id != id) {
-            views.push(StatusView {
-                message_id: row.try_get("client_id")?,
-                gateway_id: id,
-                kind: row.try_get("kind")?,
-                recipient: row.get("recipient"),
-                legal_basis: row.get("legal_basis"),
-                status: row.try_get("status")?,
-                history: Vec::new(),
-                payload_erased_at: row.try_get("erased_at")?,
-            });
-        }
-        views.last_mut().expect("pushed").history.push(StatusEntry {
-            status: row.try_get("h_status")?,
-            at: row.get("at"),
-            reason: row.get("reason"),
-        });
+impl SqliteStore {
+    /// The views a statement of [`rows`] finds.
+    async fn views(&self, statement: &Statement) -> Result<Vec<StatusView>, StoreError> {
+        let values: Vec<Value> = statement
+            .values
+            .iter()
+            .map(|v| Value::Text(v.as_deref()))
+            .collect();
+        views(
+            bound(&statement.sql, &values)
+                .fetch_all(&self.readers)
+                .await?,
+        )
     }
-    Ok(views)
-}
-
-fn outgoing(row: &sqlx::sqlite::SqliteRow) -> Result<Outgoing, StoreError> {
-    let id: MessageId = row.try_get("id")?;
-    // Sealed at start-up if an earlier version stored it in clear; none is erased while
-    // it waits for the broker.
-    let key_id: Option<String> = row.try_get("key_id")?;
-    let key_id =
-        key_id.ok_or_else(|| StoreError::Corrupt(format!("message {id} has no data key")))?;
-    Ok(Outgoing {
-        id,
-        sender: row.try_get("sender")?,
-        kind: row.try_get("kind")?,
-        legal_basis: row.try_get("legal_basis")?,
-        routing_key: row.try_get("routing_key")?,
-        routed: Locked {
-            key: LockedKey {
-                key_id,
-                wrapped: row.try_get("wrapped_key")?,
-            },
-            ciphertext: row.try_get("routed")?,
-        },
-        attempts: row.try_get("attempts")?,
-    })
 }
 
 #[cfg(test)]
@@ -347,7 +314,7 @@ mod tests {
             .filename(dir.join("gateway.sqlite"))
             .create_if_missing(true);
         let old = SqlitePool::connect_with(options).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations");
+        let mut before = sqlx::migrate!("./migrations/sqlite");
         let at = before
             .migrations
             .iter()
