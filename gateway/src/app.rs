@@ -169,7 +169,14 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         cancel.clone(),
     );
     let confirm_timeout = Duration::from_millis(config.broker.confirm_timeout_ms);
-    let publisher = Publisher::new(link.clone(), &topology, confirm_timeout, keys.clone());
+    let metrics = Arc::new(Metrics::default());
+    let publisher = Publisher::new(
+        link.clone(),
+        &topology,
+        confirm_timeout,
+        keys.clone(),
+        metrics.clone(),
+    );
     // A request's or the outbox's claim on a message's publish: longer than one publish.
     let lease = confirm_timeout + Duration::from_secs(5);
     let outbox = Outbox::new(
@@ -202,7 +209,6 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         Duration::from_secs(1),
         cancel.clone(),
     ));
-    let metrics = Arc::new(Metrics::default());
     tokio::spawn(crate::track::run(
         link.clone(),
         topology.clone(),

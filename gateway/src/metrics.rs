@@ -1,6 +1,10 @@
 //! Prometheus metrics (`GET /metrics`): messages accepted and refused, the adapters'
 //! events (delivered, retrying, failed and expired: the last two are dead-lettered), and
 //! messages overdue. Labels are adapters, kinds, rule codes and events: never personal data.
+//!
+//! Counters are this instance's (since it started), so that Prometheus sums the instances
+//! sharing a store; the gauges read from the store (accepted over the store's life, overdue)
+//! are the same on every instance: aggregate them with `max`, not `sum`.
 
 use contract::directory::Transport;
 use contract::status::Event;
@@ -14,8 +18,11 @@ pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
 
-const ACCEPTED: &str = "referral_messages_accepted_total";
-const COUNTERS: [(&str, &str); 2] = [
+const COUNTERS: [(&str, &str); 3] = [
+    (
+        ACCEPTED,
+        "Messages this instance had confirmed by the broker (from requests and the outbox), by adapter.",
+    ),
     (
         REFUSED,
         "Messages refused by the legal-basis engine, by leading rule.",
@@ -25,6 +32,8 @@ const COUNTERS: [(&str, &str); 2] = [
         "Adapter events by adapter and event (failed and expired are dead-lettered).",
     ),
 ];
+const ACCEPTED: &str = "referral_messages_accepted_total";
+const STORED: &str = "referral_store_messages_accepted";
 const REFUSED: &str = "referral_messages_refused_total";
 const EVENTS: &str = "referral_adapter_events_total";
 const OVERDUE: &str = "referral_messages_overdue";
@@ -37,6 +46,12 @@ impl Metrics {
             .expect("metrics lock")
             .entry((name, labels))
             .or_default() += 1;
+    }
+
+    /// A message confirmed by the broker under `routing_key` (`<adapter>.<recipient>`).
+    pub fn count_accepted(&self, routing_key: &str) {
+        let adapter = routing_key.split('.').next().unwrap_or_default();
+        self.add(ACCEPTED, format!("adapter=\"{adapter}\""));
     }
 
     /// A message refused, leading with rule `code`.
@@ -57,7 +72,7 @@ impl Metrics {
     }
 
     /// The exposition text, with the store's counts of accepted messages (`adapter →
-    /// count`: every message that reached `queued`, whoever queued it) and the overdue gauge
+    /// count`: every message that reached `queued`, by any instance) and the overdue gauge
     /// (`(kind, missed deadline) → count`).
     pub fn render(
         &self,
@@ -67,10 +82,10 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "# HELP {ACCEPTED} Messages accepted (recorded and confirmed by the broker), by adapter.\n# TYPE {ACCEPTED} counter"
+            "# HELP {STORED} Messages accepted over the store's life by every instance sharing it, by adapter.\n# TYPE {STORED} gauge"
         );
         for (adapter, count) in accepted {
-            let _ = writeln!(out, "{ACCEPTED}{{adapter=\"{adapter}\"}} {count}");
+            let _ = writeln!(out, "{STORED}{{adapter=\"{adapter}\"}} {count}");
         }
         let counters = self.counters.lock().expect("metrics lock");
         for (name, help) in COUNTERS {

@@ -16,6 +16,7 @@ use lapin::{Channel, Connection, ConnectionProperties};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+pub mod processes;
 pub mod tls;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +98,7 @@ impl Harness {
             ],
         )
         .expect("the development configuration loads");
+        config.store.url = test_store().await;
         tweak(&mut config);
         let key = DevKey::ensure(&dir.join("keys")).unwrap();
         let gateway = gateway::app::start(&config).await.expect("gateway starts");
@@ -639,6 +641,21 @@ pub fn dev_directory_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
 }
 
 /// A fresh temporary folder.
+/// The store of a test's gateway: its SQLite file (`None`), or, when
+/// `REFERRAL_TEST_STORE=postgres` (as `ops/test` runs the end-to-end suite a second time), a
+/// schema of its own on the local PostgreSQL server.
+pub async fn test_store() -> Option<String> {
+    match std::env::var("REFERRAL_TEST_STORE").as_deref() {
+        Ok("postgres") => Some(
+            contract::postgres::new_schema(&contract::postgres::test_server(), "gw")
+                .await
+                .expect("the PostgreSQL server of the tests (ops/postgres/ensure)"),
+        ),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("REFERRAL_TEST_STORE={other}: sqlite or postgres"),
+    }
+}
+
 pub fn temp_dir() -> PathBuf {
     std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()))
 }

@@ -3,7 +3,6 @@
 //! withdrawal stopping an undelivered message against the real broker.
 
 use contract::directory::Transport;
-use gateway::record::{Consents, SqliteStore};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, problem};
@@ -95,7 +94,7 @@ async fn refusals_are_explained_in_the_readers_language_and_recorded_without_pay
         assert!(errors.iter().any(|e| e["code"] == "recipient_municipality"));
     }
     assert_eq!(status_of(&h, &message).await["type"], "/problems/not-found");
-    let store = SqliteStore::open(&h.config.store.sqlite_path, Default::default())
+    let store = gateway::admin::open_store(&h.config, Default::default())
         .await
         .unwrap();
     let refusals = store

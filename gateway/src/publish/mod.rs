@@ -6,6 +6,7 @@ mod outbox;
 pub use outbox::{Outbox, retry_delay};
 
 use crate::keys::{KeysError, LiveKeys};
+use crate::metrics::Metrics;
 use crate::record::Outgoing;
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
 use contract::directory::Transport;
@@ -30,6 +31,8 @@ pub struct Publisher {
     confirm_timeout: Duration,
     /// Opens the payloads sealed at rest, just before they are published.
     keys: Arc<LiveKeys>,
+    /// Counts what this instance had confirmed.
+    metrics: Arc<Metrics>,
 }
 
 /// Why a message was not published.
@@ -42,28 +45,32 @@ pub enum SendError {
 }
 
 impl Publisher {
-    /// A publisher to `topology`'s routing exchange over `link`, opening payloads with `keys`.
+    /// A publisher to `topology`'s routing exchange over `link`, opening payloads with `keys`,
+    /// counting what the broker confirmed in `metrics`.
     pub fn new(
         link: Arc<BrokerLink>,
         topology: &Topology,
         confirm_timeout: Duration,
         keys: Arc<LiveKeys>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             link,
             exchange: topology.exchange(),
             confirm_timeout,
             keys,
+            metrics,
         }
     }
 
-    /// Publishes one message; `Ok` only when the broker has confirmed it as routed.
+    /// Publishes one message; `Ok` only when the broker has confirmed it as routed (then
+    /// counted as accepted by this instance).
     pub async fn publish(&self, msg: &Outgoing) -> Result<(), SendError> {
         let routed = self
             .keys
             .unlock(&msg.routed, msg.id.to_string().as_bytes())?;
         let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
-        Ok(publish_confirmed(
+        publish_confirmed(
             &channel,
             &self.exchange,
             &msg.routing_key,
@@ -71,7 +78,9 @@ impl Publisher {
             properties(msg),
             self.confirm_timeout,
         )
-        .await?)
+        .await?;
+        self.metrics.count_accepted(&msg.routing_key);
+        Ok(())
     }
 
     /// Publishes a control message (e.g. a withdrawal) to `adapter`'s control queue;

@@ -1,0 +1,153 @@
+//! The gateway and the adapters as their own processes (as `ops/run` starts them),
+//! configured by environment overrides onto a harness's names, keys and stores, for the
+//! tests that `kill -9` them.
+
+use crate::Harness;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A binary of the workspace, built by `cargo test --workspace --all-targets`.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is built (cargo test --workspace --all-targets)",
+        path.display()
+    );
+    path
+}
+
+/// Starts processes on the harness `h`'s broker names, keys and stores (its gateway
+/// stopped), logging into its folder.
+pub struct Processes<'h> {
+    pub h: &'h Harness,
+    /// The adapters' shared PostgreSQL ledger, if not a SQLite file of their own.
+    pub ledger_url: Option<String>,
+}
+
+impl Processes<'_> {
+    fn spawn(&self, name: &str, log: &str, args: &[&str], env: Vec<(String, String)>) -> Process {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.h.dir.join(format!("{log}.log")))
+            .unwrap();
+        let child = Command::new(binary(name))
+            .args(args)
+            .envs(env)
+            .env("RUST_LOG", "warn,gateway=info,adapters=info")
+            .current_dir(crate::repo())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        Process(child)
+    }
+
+    /// A gateway listening on `port`, on the harness's store (its SQLite file, or its
+    /// PostgreSQL database, which several gateways share).
+    pub fn gateway(&self, port: u16) -> Process {
+        let c = &self.h.config;
+        let env = [
+            ("HTTP__LISTEN", format!("127.0.0.1:{port}")),
+            ("AUTH__ISSUER", c.auth.issuer.clone()),
+            ("AUTH__JWKS", c.auth.jwks.clone()),
+            (
+                "AUTH__DEV_KEY_DIR",
+                self.h.dir.join("keys").display().to_string(),
+            ),
+            ("BROKER__PREFIX", c.broker.prefix.clone()),
+            (
+                "STORE__SQLITE_PATH",
+                c.store.sqlite_path.display().to_string(),
+            ),
+            ("KEYS__FILE", c.keys.file.display().to_string()),
+            ("OUTBOX__INTERVAL_MS", "200".into()),
+        ]
+        .into_iter()
+        .chain(c.store.url.clone().map(|url| ("STORE__URL", url)))
+        .map(|(k, v)| (format!("GATEWAY__{k}"), v))
+        .collect();
+        self.spawn(
+            "gateway",
+            &format!("gateway-{port}"),
+            &["--config", "ops/config/gateway.dev.toml", "serve"],
+            env,
+        )
+    }
+
+    /// An adapters process (the `n`th, for its log).
+    pub fn adapters(&self, n: usize) -> Process {
+        let ledger = match &self.ledger_url {
+            Some(url) => ("RUNTIME__LEDGER_URL", url.clone()),
+            None => (
+                "RUNTIME__LEDGER",
+                self.h.dir.join("ledger.sqlite").display().to_string(),
+            ),
+        };
+        let env = [
+            ("BROKER__PREFIX", self.h.config.broker.prefix.clone()),
+            ledger,
+            ("HTTP__LISTEN", "127.0.0.1:0".into()),
+            // A claim left by a killed process runs out in seconds, not a minute.
+            ("RUNTIME__INBOX_TIMEOUT_MS", "2000".into()),
+            ("RUNTIME__CLAIM_LEASE_SECS", "10".into()),
+        ]
+        .map(|(k, v)| (format!("ADAPTERS__{k}"), v))
+        .into();
+        self.spawn(
+            "adapters",
+            &format!("adapters-{n}"),
+            &["--config", "ops/config/adapters.dev.toml"],
+            env,
+        )
+    }
+
+    /// Waits until the gateway on `port` is ready.
+    pub async fn wait_ready(&self, port: u16) {
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.h.http.get(&url).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway on port {port} becomes ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process of the test, killed (`kill -9`: no shutdown of any kind) when dropped, also
+/// when the test fails.
+pub struct Process(Child);
+
+impl Process {
+    /// `kill -9`, and reaped.
+    pub fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
