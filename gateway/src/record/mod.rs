@@ -7,6 +7,7 @@
 mod audit;
 mod batch;
 mod clock;
+mod common;
 mod consents;
 mod disclosures;
 mod postgres;

@@ -6,19 +6,47 @@ use super::{
 };
 use crate::consent::Consent;
 use crate::keys::{Locked, LockedKey};
+use contract::directory::AgencyId;
 use contract::message::MessageId;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+
+/// A row of a backend, read by column name.
+pub trait Columns {
+    fn text(&self, name: &str) -> Result<String, StoreError>;
+    fn maybe_text(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+    fn int(&self, name: &str) -> Result<i64, StoreError>;
+
+    /// A text column holding an id or a name.
+    fn parsed<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        let text = self.text(name)?;
+        text.parse()
+            .map_err(|_| StoreError::Corrupt(format!("{name} {text:?}")))
+    }
+}
+
+macro_rules! columns {
+    ($($row:ty),*) => {$(
+        impl Columns for $row {
+            fn text(&self, name: &str) -> Result<String, StoreError> {
+                Ok(sqlx::Row::try_get(self, name)?)
+            }
+            fn maybe_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::Row::try_get(self, name)?)
+            }
+            fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+                Ok(sqlx::Row::try_get(self, name)?)
+            }
+            fn int(&self, name: &str) -> Result<i64, StoreError> {
+                Ok(sqlx::Row::try_get(self, name)?)
+            }
+        }
+    )*};
+}
+columns!(sqlx::sqlite::SqliteRow, sqlx::postgres::PgRow);
 
 /// The columns of a message to publish (add `FROM` or `RETURNING` around them).
 pub const OUTGOING: &str =
     "id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts";
-
-/// Claims the publish of one unconfirmed message whose claim has run out: `$1` the lease's
-/// end, `$2` the instance, `$3` the message, `$4` now. The message to publish, if it won.
-pub const CLAIM: &str = "UPDATE messages SET next_attempt_at = $1, claimed_by = $2
-     WHERE id = $3 AND status = 'recorded' AND next_attempt_at IS NOT NULL
-       AND next_attempt_at <= $4
-     RETURNING id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts";
 
 /// The statuses after which nothing more happens to a message.
 pub const FINAL: &str = "'failed', 'expired', 'withdrawn'";
@@ -29,134 +57,87 @@ pub const VIEWS: &str = "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_
      FROM messages m JOIN status_history h ON h.message_id = m.id";
 
 /// The views of rows of [`VIEWS`], ordered by message.
-pub fn views<R: Row>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError>
-where
-    for<'r> &'r str: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database>,
-    Vec<u8>: Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    for<'c> &'c str: ColumnIndex<R>,
-{
+pub fn views<R: Columns>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError> {
     let mut views: Vec<StatusView> = Vec::new();
     for row in rows {
-        let id: MessageId = row.try_get("id")?;
+        let id: MessageId = row.parsed("id")?;
         if views.last().is_none_or(|v| v.gateway_id != id) {
             views.push(StatusView {
-                message_id: row.try_get("client_id")?,
+                message_id: row.parsed("client_id")?,
                 gateway_id: id,
-                kind: row.try_get("kind")?,
-                recipient: row.get("recipient"),
-                legal_basis: row.get("legal_basis"),
-                status: row.try_get("status")?,
+                kind: row.parsed("kind")?,
+                recipient: AgencyId(row.text("recipient")?),
+                legal_basis: row.text("legal_basis")?,
+                status: row.parsed("status")?,
                 history: Vec::new(),
-                payload_erased_at: row.try_get("erased_at")?,
+                payload_erased_at: row.maybe_text("erased_at")?,
             });
         }
         views.last_mut().expect("pushed").history.push(StatusEntry {
-            status: row.try_get("h_status")?,
-            at: row.get("at"),
-            reason: row.get("reason"),
+            status: row.parsed("h_status")?,
+            at: row.text("at")?,
+            reason: row.maybe_text("reason")?,
         });
     }
     Ok(views)
 }
 
 /// The message to publish of a row with the columns of [`OUTGOING`].
-pub fn outgoing<R: Row>(row: &R) -> Result<Outgoing, StoreError>
-where
-    for<'r> &'r str: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database>,
-    Vec<u8>: Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    for<'c> &'c str: ColumnIndex<R>,
-{
-    let id: MessageId = row.try_get("id")?;
+pub fn outgoing<R: Columns>(row: &R) -> Result<Outgoing, StoreError> {
+    let id: MessageId = row.parsed("id")?;
     // Sealed at start-up if an earlier version stored it in clear; none is erased while
     // it waits for the broker.
-    let key_id: Option<String> = row.try_get("key_id")?;
+    let key_id = row.maybe_text("key_id")?;
     let key_id =
         key_id.ok_or_else(|| StoreError::Corrupt(format!("message {id} has no data key")))?;
     Ok(Outgoing {
         id,
-        sender: row.try_get("sender")?,
-        kind: row.try_get("kind")?,
-        legal_basis: row.try_get("legal_basis")?,
-        routing_key: row.try_get("routing_key")?,
+        sender: AgencyId(row.text("sender")?),
+        kind: row.parsed("kind")?,
+        legal_basis: row.text("legal_basis")?,
+        routing_key: row.text("routing_key")?,
         routed: Locked {
             key: LockedKey {
                 key_id,
-                wrapped: row.try_get("wrapped_key")?,
+                wrapped: row.bytes("wrapped_key")?,
             },
-            ciphertext: row.try_get("routed")?,
+            ciphertext: row.bytes("routed")?,
         },
-        attempts: row.try_get("attempts")?,
+        attempts: row.int("attempts")?,
     })
 }
 
-/// The audit entry of a row with the columns of [`AUDIT_ENTRIES`].
-pub fn audit_entry<R: Row>(r: &R) -> Result<AuditEntry, StoreError>
-where
-    for<'r> &'r str: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database>,
-    Vec<u8>: Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    for<'c> &'c str: ColumnIndex<R>,
-{
+/// The audit entry of an `audit` row (`seq`, `at`, `actor`, `action`, `message_id`, `kind`,
+/// `legal_basis`, `recipient`, `subject_hash`, `chain`).
+pub fn audit_entry<R: Columns>(r: &R) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
-        seq: r.try_get("seq")?,
-        at: r.try_get("at")?,
-        actor: r.try_get("actor")?,
-        action: r.try_get("action")?,
-        message_id: r.try_get("message_id")?,
-        kind: r.try_get("kind")?,
-        legal_basis: r.try_get("legal_basis")?,
-        recipient: r.try_get("recipient")?,
-        subject_hash: r.try_get("subject_hash")?,
-        chain: r.try_get("chain")?,
+        seq: r.int("seq")?,
+        at: r.text("at")?,
+        actor: r.text("actor")?,
+        action: r.text("action")?,
+        message_id: r.text("message_id")?,
+        kind: r.text("kind")?,
+        legal_basis: r.text("legal_basis")?,
+        recipient: r.text("recipient")?,
+        subject_hash: r.maybe_text("subject_hash")?,
+        chain: r.maybe_text("chain")?,
     })
 }
 
-/// Up to `$2` audit entries after `$1`, in `seq` order.
-pub const AUDIT_ENTRIES: &str =
-    "SELECT seq, at, actor, action, message_id, kind, legal_basis, recipient, subject_hash, chain
-     FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2";
-
-/// The disclosure of a row with the columns of [`DISCLOSED`].
-pub fn disclosure<R: Row>(r: &R) -> Result<Disclosure, StoreError>
-where
-    for<'r> &'r str: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database>,
-    Vec<u8>: Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    for<'c> &'c str: ColumnIndex<R>,
-{
+/// The disclosure of a `messages` row (`id`, `sender`, `recipient`, `kind`, `legal_basis`,
+/// `created_at`, `status`, `updated_at`).
+pub fn disclosure<R: Columns>(r: &R) -> Result<Disclosure, StoreError> {
     Ok(Disclosure {
-        message_id: r.try_get("id")?,
-        sender: r.try_get("sender")?,
-        recipient: r.try_get("recipient")?,
-        kind: r.try_get("kind")?,
-        legal_basis: r.try_get("legal_basis")?,
-        recorded_at: r.try_get("created_at")?,
-        status: r.try_get("status")?,
-        status_at: r.try_get("updated_at")?,
+        message_id: r.parsed("id")?,
+        sender: AgencyId(r.text("sender")?),
+        recipient: AgencyId(r.text("recipient")?),
+        kind: r.parsed("kind")?,
+        legal_basis: r.text("legal_basis")?,
+        recorded_at: r.text("created_at")?,
+        status: r.parsed("status")?,
+        status_at: r.text("updated_at")?,
     })
 }
-
-/// The columns of a disclosure (add `FROM messages` and the filter).
-pub const DISCLOSED: &str =
-    "SELECT id, sender, recipient, kind, legal_basis, created_at, status, updated_at";
 
 /// A statement with text values for its `$n` parameters.
 pub struct Statement {
@@ -227,62 +208,23 @@ pub fn past_due(checks: &[DueCheck], sender: Option<&str>) -> Statement {
     Statement { sql, values }
 }
 
-/// A message sent under a withdrawn consent, of a row with the columns of [`UNDER_CONSENT`].
-pub fn affected<R: Row>(r: &R) -> Result<(Affected, super::Status), StoreError>
-where
-    for<'r> &'r str: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database>,
-    Vec<u8>: Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    for<'c> &'c str: ColumnIndex<R>,
-{
+/// A message sent under a withdrawn consent, of a `messages` row (`id`, `client_id`,
+/// `routing_key`, `status`).
+pub fn affected<R: Columns>(r: &R) -> Result<(Affected, super::Status), StoreError> {
     let affected = Affected {
-        id: r.try_get("id")?,
-        client_id: r.try_get("client_id")?,
-        routing_key: r.try_get("routing_key")?,
+        id: r.parsed("id")?,
+        client_id: r.parsed("client_id")?,
+        routing_key: r.text("routing_key")?,
     };
-    Ok((affected, r.try_get("status")?))
+    Ok((affected, r.parsed("status")?))
 }
 
-/// The messages `$1` sent under its consent `$2`, oldest first.
-pub const UNDER_CONSENT: &str = "SELECT id, client_id, routing_key, status FROM messages
-     WHERE sender = $1 AND consent_ref = $2 ORDER BY created_at";
-
-/// The consent of a row with the columns of [`CONSENT`].
-pub fn consent<R: Row>(r: &R) -> Result<Consent, StoreError>
-where
-    for<'r> &'r str: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database>,
-    String: Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database>,
-    Vec<u8>: Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database>,
-    i64: Type<R::Database>,
-    for<'c> &'c str: ColumnIndex<R>,
-{
-    let record: String = r.try_get("record")?;
+/// The consent of a `consents` row (`subject_hash`, `record`, `withdrawn_at`).
+pub fn consent<R: Columns>(r: &R) -> Result<Consent, StoreError> {
+    let record = r.text("record")?;
     let mut consent: Consent = serde_json::from_str(&record)
         .map_err(|e| StoreError::Corrupt(format!("consent record: {e}")))?;
-    consent.subject_hash = r.try_get("subject_hash")?;
-    consent.withdrawn_at = r.try_get("withdrawn_at")?;
+    consent.subject_hash = r.text("subject_hash")?;
+    consent.withdrawn_at = r.maybe_text("withdrawn_at")?;
     Ok(consent)
-}
-
-/// The consent `$1` recorded under `$2`.
-pub const CONSENT: &str = "SELECT subject_hash, record, withdrawn_at FROM consents
-     WHERE organisation = $1 AND id = $2";
-
-/// The reasons of the refusals of message `$1` from `$2`, oldest first.
-pub const REFUSALS: &str =
-    "SELECT reasons FROM refusals WHERE message_id = $1 AND sender = $2 ORDER BY seq";
-
-/// The reasons of refusals as stored.
-pub fn reasons(stored: &[String]) -> Result<Vec<serde_json::Value>, StoreError> {
-    stored
-        .iter()
-        .map(|r| serde_json::from_str(r).map_err(|e| StoreError::Corrupt(format!("refusal: {e}"))))
-        .collect()
 }

@@ -1,8 +1,10 @@
 //! Load benchmark: posts N valid bekymringsmeldinger of a given size to a gateway running
-//! in this process (real SQLite file, real local RabbitMQ) and reports accepted messages per
+//! in this process (its store a real SQLite file, or with `--store postgres` a schema of its
+//! own on the local PostgreSQL; the real local RabbitMQ) and reports accepted messages per
 //! second with p50/p99 latency; then publishes the same bodies with confirms straight to the
 //! same broker and reports that raw rate and the ratio of the two. With `--rate` it offers a
-//! fixed rate instead (open loop) and reports the latencies at that rate. With `--url` it
+//! fixed rate instead (open loop) and reports the latencies at that rate. With
+//! `--instances 2` (PostgreSQL) two gateways share the store and the load. With `--url` it
 //! loads a gateway that runs as a process of its own instead (`ops/bench/run` measures the
 //! processes' memory that way).
 
@@ -45,6 +47,13 @@ struct Args {
     /// The broker names' prefix of the gateway at `--url` (its queues are removed after).
     #[arg(long, default_value = "")]
     prefix: String,
+    /// The store of the gateways started here: `sqlite` (a file) or `postgres` (a schema of
+    /// its own on `REFERRAL_TEST_POSTGRES_URL` or the local development server).
+    #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+    store: String,
+    /// Gateways started here, sharing the store (PostgreSQL) and the load (round robin).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// The broker.
     #[arg(
         long,
@@ -58,11 +67,15 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    anyhow::ensure!(
+        args.instances == 1 || args.store == "postgres",
+        "instances share a store in PostgreSQL only: add --store postgres"
+    );
     let (target, token) = match (&args.url, &args.token) {
         (Some(url), Some(token)) => (Target::Process(url.clone()), token.clone()),
         _ => {
-            let (gateway, token) = in_process(&repo, &args.amqp_url).await?;
-            (Target::InProcess(Box::new(gateway)), token)
+            let (gateways, token) = in_process(&repo, &args).await?;
+            (Target::InProcess(Box::new(gateways)), token)
         }
     };
     let prefix = match &target {
@@ -70,12 +83,16 @@ async fn main() -> anyhow::Result<()> {
         Target::Process(_) => args.prefix.clone(),
     };
     let bodies = bodies(&repo, args.messages, args.size)?;
-    let url = format!("{}/v1/messages", target.base());
+    let urls: Vec<String> = target
+        .bases()
+        .iter()
+        .map(|base| format!("{base}/v1/messages"))
+        .collect();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(64))
         .build()?;
-    let post = |body: Vec<u8>| {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+    let post = |(i, body): (usize, Vec<u8>)| {
+        let (client, url, token) = (client.clone(), urls[i % urls.len()].clone(), token.clone());
         async move {
             let started = Instant::now();
             let response = client
@@ -90,16 +107,20 @@ async fn main() -> anyhow::Result<()> {
     };
 
     println!(
-        "messages={} body={} B concurrency={} rate={}",
+        "messages={} body={} B concurrency={} rate={} store={} instances={}",
         args.messages,
         bodies[0].len(),
         args.concurrency,
-        args.rate.map_or("closed loop".into(), |r| format!("{r}/s"))
+        args.rate.map_or("closed loop".into(), |r| format!("{r}/s")),
+        args.url
+            .as_ref()
+            .map_or(args.store.as_str(), |_| "(the process's)"),
+        urls.len()
     );
     let started = Instant::now();
     let results: Vec<(bool, Duration)> = match args.rate {
         None => {
-            futures_util::stream::iter(bodies.clone())
+            futures_util::stream::iter(bodies.clone().into_iter().enumerate())
                 .map(post)
                 .buffer_unordered(args.concurrency)
                 .collect()
@@ -108,9 +129,9 @@ async fn main() -> anyhow::Result<()> {
         Some(rate) => {
             let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
             let mut running = Vec::with_capacity(bodies.len());
-            for body in bodies.clone() {
+            for numbered in bodies.clone().into_iter().enumerate() {
                 ticker.tick().await;
-                running.push(tokio::spawn(post(body)));
+                running.push(tokio::spawn(post(numbered)));
             }
             futures_util::future::join_all(running)
                 .await
@@ -171,56 +192,72 @@ async fn main() -> anyhow::Result<()> {
         .delete(&channel, &directory.receiving_queues())
         .await?;
     let _ = connection.close(200, "bench done".into()).await;
-    if let Target::InProcess(gateway) = target {
-        gateway.running.stop().await;
-        let _ = std::fs::remove_dir_all(&gateway.dir);
+    if let Target::InProcess(gateways) = target {
+        for running in gateways.running {
+            running.stop().await;
+        }
+        let _ = std::fs::remove_dir_all(&gateways.dir);
     }
     Ok(())
 }
 
-/// The gateway under load.
+/// The gateways under load.
 enum Target {
-    /// Started here, on its own broker names and scratch folder.
+    /// Started here, on their own broker names and scratch folder.
     InProcess(Box<InProcess>),
     /// A process of its own, at this base URL.
     Process(String),
 }
 
 impl Target {
-    fn base(&self) -> String {
+    fn bases(&self) -> Vec<String> {
         match self {
-            Self::InProcess(g) => format!("http://{}", g.running.addr),
-            Self::Process(url) => url.clone(),
+            Self::InProcess(g) => g
+                .running
+                .iter()
+                .map(|r| format!("http://{}", r.addr))
+                .collect(),
+            Self::Process(url) => vec![url.clone()],
         }
     }
 }
 
-/// A gateway started in this process.
+/// Gateways started in this process on one configuration (one store, one key file).
 struct InProcess {
-    running: gateway::app::Running,
+    running: Vec<gateway::app::Running>,
     config: Config,
     dir: std::path::PathBuf,
 }
 
-/// Starts a gateway in this process (real SQLite file in a scratch folder, the broker at
-/// `amqp_url`, broker names of its own); it and a token for it.
-async fn in_process(repo: &Path, amqp_url: &str) -> anyhow::Result<(InProcess, String)> {
+/// Starts `args.instances` gateways in this process (on a SQLite file in a scratch folder,
+/// or a PostgreSQL schema of their own; the broker at `args.amqp_url`, broker names of
+/// their own); them and a token for them.
+async fn in_process(repo: &Path, args: &Args) -> anyhow::Result<(InProcess, String)> {
     let prefix = format!("bench-{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));
-    let config = Config::development(
+    let mut config = Config::development(
         repo,
         &dir,
         &[
             ("AUTH__ISSUER", "https://idp.bench.invalid".into()),
-            ("BROKER__URL", amqp_url.into()),
+            ("BROKER__URL", args.amqp_url.clone()),
             ("BROKER__PREFIX", prefix),
         ],
     )?;
-    let running = gateway::app::start(&config).await?;
-    anyhow::ensure!(
-        running.link.wait_up(Duration::from_secs(30)).await,
-        "no broker at {amqp_url}"
-    );
+    if args.store == "postgres" {
+        let server = contract::postgres::test_server();
+        config.store.url = Some(contract::postgres::new_schema(&server, "bench").await?);
+    }
+    let mut running = Vec::with_capacity(args.instances);
+    for _ in 0..args.instances {
+        let gateway = gateway::app::start(&config).await?;
+        anyhow::ensure!(
+            gateway.link.wait_up(Duration::from_secs(30)).await,
+            "no broker at {}",
+            args.amqp_url
+        );
+        running.push(gateway);
+    }
     let token = DevKey::ensure(&dir.join("keys"))?.token(
         &config.auth.issuer,
         &config.auth.audience,

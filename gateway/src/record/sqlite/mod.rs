@@ -1,28 +1,20 @@
-//! The store in SQLite: one file, WAL, `synchronous = FULL`. Writes go through one
-//! connection (SQLite has one writer; several connections would only wait on each other's
-//! locks), the hot ones (recording, marking queued, status changes) batched by one writer
-//! task ([`super::batch`]: group commit); reads have a pool of their own. Recording a message and
-//! marking it queued are one statement each: triggers write the status history and the audit
-//! trail in the same transaction.
+//! The store in SQLite: one file, WAL, `synchronous = FULL`: one gateway process. Writes go
+//! through one connection (SQLite has one writer; several connections would only wait on
+//! each other's locks), the hot ones (recording, marking queued, status changes) batched by
+//! one writer task ([`super::batch`]: group commit); reads have a pool of their own.
+//! Recording a message and marking it queued are one statement each: triggers write the
+//! status history and the audit trail in the same transaction. The statements are those of
+//! [`super::common`].
 
-mod audit;
-mod consents;
-mod payloads;
-
-use super::batch::{Batcher, Transact, Value, Write};
-use super::rows::{self, CLAIM, OUTGOING, Statement, outgoing, views};
-use super::{
-    DueCheck, Messages, NewMessage, Outgoing, Recorded, Status, StatusView, StoreError, timestamp,
-};
+use super::StoreError;
+use super::batch::Batcher;
+use super::common::{Backend, sql_store};
 use async_trait::async_trait;
 use contract::clock::Clock;
-use contract::directory::AgencyId;
-use contract::message::MessageId;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 /// The gateway's database in SQLite.
 #[derive(Clone)]
@@ -73,238 +65,33 @@ impl SqliteStore {
     }
 }
 
-/// The batches' transactions on the writer connection.
-struct Writes(SqlitePool);
-
 #[async_trait]
-impl Transact for Writes {
-    type Tx = Transaction<'static, Sqlite>;
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+    const SHARED: bool = false;
+    /// At start-up (`$4`), also every claim of another instance: one process keeps a
+    /// SQLite file, so another instance's claims are a dead one's.
+    const CLAIMABLE: &'static str = "(next_attempt_at <= $3 OR ($4 AND claimed_by IS NOT $2))
+         ORDER BY next_attempt_at LIMIT $5";
+    const SUBJECT_IN: &'static str =
+        "EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = $1)";
 
-    async fn begin(&self) -> Result<Self::Tx, sqlx::Error> {
-        // IMMEDIATE: the write lock at once, so another process sharing the file waits
-        // (busy timeout) rather than failing to upgrade a read.
-        self.0.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    async fn commit(&self, tx: Self::Tx) -> Result<(), sqlx::Error> {
-        tx.commit().await
-    }
-
-    async fn execute(
-        &self,
-        tx: &mut Self::Tx,
-        sql: &str,
-        values: &[Value<'_>],
-    ) -> Result<u64, sqlx::Error> {
-        Ok(bound(sql, values).execute(&mut **tx).await?.rows_affected())
-    }
-
-    async fn texts(
-        &self,
-        tx: &mut Self::Tx,
-        sql: &str,
-        values: &[Value<'_>],
-    ) -> Result<Vec<String>, sqlx::Error> {
-        let row = bound(sql, values).fetch_one(&mut **tx).await?;
-        (0..row.len()).map(|i| row.try_get(i)).collect()
+    /// IMMEDIATE: the write lock at once, so another process sharing the file waits (busy
+    /// timeout) rather than failing to upgrade a read.
+    async fn begin_writing(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
 }
 
-/// `sql` with `values` bound to its parameters.
-fn bound<'q>(
-    sql: &'q str,
-    values: &[Value<'q>],
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    values
-        .iter()
-        .fold(sqlx::query(sql), |query, value| match *value {
-            Value::Text(text) => query.bind(text),
-            Value::Bytes(bytes) => query.bind(bytes),
-        })
-}
-
-#[async_trait]
-impl Messages for SqliteStore {
-    /// Whether the database answers.
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.readers).await?;
-        Ok(())
-    }
-
-    /// One gateway process keeps a SQLite file: at its start, every claim of another
-    /// instance is a dead one's.
-    fn shared(&self) -> bool {
-        false
-    }
-
-    /// Records a new message, with its first status and its audit entry, its publish
-    /// claimed by this instance until `hold_until` (then the outbox may take it); or reports
-    /// the message its sender recorded before under this id. Committed with the batch it
-    /// joins (group commit).
-    async fn record(
-        &self,
-        msg: &NewMessage,
-        hold_until: OffsetDateTime,
-    ) -> Result<Recorded, StoreError> {
-        let msg = Box::new(msg.clone());
-        self.batcher
-            .submit(|reply| Write::Record {
-                msg,
-                hold_until,
-                reply,
-            })
-            .await
-    }
-
-    /// Marks a message as confirmed by the broker, which takes it out of the outbox.
-    /// Returns false if it was queued already.
-    async fn mark_queued(&self, id: &MessageId) -> Result<bool, StoreError> {
-        let id = *id;
-        self.batcher
-            .submit(|reply| Write::MarkQueued { id, reply })
-            .await
-    }
-
-    /// Moves a message to `status` (with a value-free `reason`) if it may move there from
-    /// where it is; returns whether it moved.
-    async fn advance(
-        &self,
-        id: &MessageId,
-        status: Status,
-        reason: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let (id, reason) = (*id, reason.map(str::to_owned));
-        self.batcher
-            .submit(|reply| Write::Advance {
-                id,
-                status,
-                reason,
-                reply,
-            })
-            .await
-    }
-
-    /// Counts a failed attempt and puts the next one off until `until`.
-    async fn defer(&self, id: &MessageId, until: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?
-             WHERE id = ? AND next_attempt_at IS NOT NULL",
-        )
-        .bind(timestamp(until))
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
-    /// (`take_over`: also every claim of another instance, as at start-up, when no other
-    /// instance shares the database), oldest first, until `lease_until`. One statement: two
-    /// sweeps, or a sweep and a request, never claim the same message.
-    async fn claim_due(
-        &self,
-        limit: u32,
-        lease_until: OffsetDateTime,
-        take_over: bool,
-    ) -> Result<Vec<Outgoing>, StoreError> {
-        let sql = format!(
-            "UPDATE messages SET next_attempt_at = ?1, claimed_by = ?2
-             WHERE id IN (
-                 SELECT id FROM messages
-                 WHERE status = 'recorded' AND next_attempt_at IS NOT NULL
-                   AND (next_attempt_at <= ?3 OR (?4 AND claimed_by IS NOT ?2))
-                 ORDER BY next_attempt_at LIMIT ?5)
-             RETURNING {OUTGOING}"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(timestamp(lease_until))
-            .bind(&self.instance)
-            .bind(timestamp(self.clock.now()))
-            .bind(take_over)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
-        rows.iter().map(outgoing).collect()
-    }
-
-    /// Claims the publish of the unconfirmed message `id` until `lease_until`, if nobody
-    /// holds it; the message to publish, if this claim won.
-    async fn claim(
-        &self,
-        id: &MessageId,
-        lease_until: OffsetDateTime,
-    ) -> Result<Option<Outgoing>, StoreError> {
-        let row = sqlx::query(CLAIM)
-            .bind(timestamp(lease_until))
-            .bind(&self.instance)
-            .bind(id)
-            .bind(timestamp(self.clock.now()))
-            .fetch_optional(&self.writer)
-            .await?;
-        row.as_ref().map(outgoing).transpose()
-    }
-
-    /// Messages accepted (reached `queued`, by whoever), per adapter name.
-    async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT adapter, accepted FROM accepted_counts ORDER BY adapter")
-                .fetch_all(&self.readers)
-                .await?,
-        )
-    }
-
-    /// The status of the message `sender` sent under its id `client_id`.
-    async fn status(
-        &self,
-        client_id: &MessageId,
-        sender: &AgencyId,
-    ) -> Result<Option<StatusView>, StoreError> {
-        Ok(self.views(&rows::status(client_id, &sender.0)).await?.pop())
-    }
-
-    /// Every message (of `sender`, if given) that one of `checks` finds, oldest first.
-    async fn past_due(
-        &self,
-        checks: &[DueCheck],
-        sender: Option<&AgencyId>,
-    ) -> Result<Vec<StatusView>, StoreError> {
-        if checks.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.views(&rows::past_due(checks, sender.map(|s| s.0.as_str())))
-            .await
-    }
-
-    /// Every message not yet in a final status (of `sender`, if given), oldest first.
-    async fn open_messages(
-        &self,
-        sender: Option<&AgencyId>,
-    ) -> Result<Vec<StatusView>, StoreError> {
-        self.views(&rows::open_messages(sender.map(|s| s.0.as_str())))
-            .await
-    }
-}
-
-impl SqliteStore {
-    /// The views a statement of [`rows`] finds.
-    async fn views(&self, statement: &Statement) -> Result<Vec<StatusView>, StoreError> {
-        let values: Vec<Value> = statement
-            .values
-            .iter()
-            .map(|v| Value::Text(v.as_deref()))
-            .collect();
-        views(
-            bound(&statement.sql, &values)
-                .fetch_all(&self.readers)
-                .await?,
-        )
-    }
-}
+sql_store!(SqliteStore, Sqlite, reads: readers, writes: writer);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::gateway_id;
+    use crate::record::{Messages, NewMessage, Recorded, gateway_id};
+    use contract::directory::AgencyId;
+    use contract::message::MessageId;
+    use time::OffsetDateTime;
 
     /// A database migrated up to (not including) the migration described as `migration`.
     async fn database_before(migration: &str) -> (std::path::PathBuf, SqlitePool) {
