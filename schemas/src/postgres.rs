@@ -23,3 +23,25 @@ pub async fn new_schema(server: &str, prefix: &str) -> Result<String, sqlx::Erro
     let separator = if server.contains('?') { '&' } else { '?' };
     Ok(format!("{server}{separator}options[search_path]={schema}"))
 }
+
+/// Drops the schema that a URL of [`new_schema`] keeps its tables in, with its tables;
+/// nothing for a URL without one.
+pub async fn drop_schema(url: &str) -> Result<(), sqlx::Error> {
+    let Some((server, schema)) = url.split_once("options[search_path]=") else {
+        return Ok(());
+    };
+    if !schema
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(sqlx::Error::Configuration(
+            format!("not a schema of new_schema: {schema:?}").into(),
+        ));
+    }
+    let pool = PgPool::connect(server.trim_end_matches(['?', '&'])).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}

@@ -479,6 +479,9 @@ impl Harness {
             .topology()
             .delete(&self.channel().await, &directory.receiving_queues())
             .await;
+        if let Some(url) = &self.config.store.url {
+            let _ = contract::postgres::drop_schema(url).await;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

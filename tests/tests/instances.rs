@@ -33,7 +33,7 @@ async fn two_gateways_and_two_adapters_sharing_postgres_lose_nothing_when_one_of
     h.stop_gateway().await; // the harness keeps its names, keys and store for the processes
     let p = Processes {
         h: &h,
-        ledger_url: Some(ledger),
+        ledger_url: Some(ledger.clone()),
     };
     let ports = [free_port(), free_port()];
     let mut gateways = ports.map(|port| p.gateway(port));
@@ -110,5 +110,7 @@ async fn two_gateways_and_two_adapters_sharing_postgres_lose_nothing_when_one_of
     for process in gateways.iter_mut().chain(adapters.iter_mut()) {
         process.kill();
     }
+    drop(p);
     h.cleanup().await;
+    contract::postgres::drop_schema(&ledger).await.unwrap();
 }
