@@ -1,8 +1,8 @@
 //! Record: the gateway's state (messages, their status history, the outbox, the audit
 //! trail, consents, refusals). Everything the rest of the gateway asks of its database is
-//! the [`Store`] seam ([`Messages`] and [`Consents`]), so that another backend can take
-//! SQLite's place ([`SqliteStore`]); `gateway/tests/store_suite.rs` is what every backend
-//! must pass.
+//! the [`Store`] seam, behind which SQLite ([`SqliteStore`], one process) or PostgreSQL
+//! ([`PgStore`], shared by several instances) keeps it, with the same statements
+//! (`common.rs`); `gateway/tests/store_suite.rs` is what every backend must pass.
 
 mod audit;
 mod batch;
