@@ -605,6 +605,63 @@ async fn many_writers_at_once_each_get_their_own_answer() {
 }
 
 #[tokio::test]
+async fn repeated_status_events_in_one_batch_move_a_message_once_and_in_order() {
+    for (name, store, other) in backends().await {
+        let ids: Vec<MessageId> = (0..50)
+            .map(|i| message("school", &format!("e{i}")).id)
+            .collect();
+        for i in 0..50 {
+            let msg = message("school", &format!("e{i}"));
+            store.record(&msg, now()).await.unwrap();
+        }
+        // Every message's delivery reported twice (by two instances) and its receipt, all at
+        // once: they share batches, yet each move happens once, and the history keeps its
+        // order.
+        let mut events = tokio::task::JoinSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            for (n, status) in [Status::Delivered, Status::Delivered, Status::Received]
+                .into_iter()
+                .enumerate()
+            {
+                let store = if (i + n) % 2 == 0 {
+                    store.clone()
+                } else {
+                    other.clone()
+                };
+                let id = *id;
+                events.spawn(async move { (id, status, store.advance(&id, status, None).await) });
+            }
+        }
+        let mut moved = std::collections::BTreeMap::new();
+        for (id, status, result) in events.join_all().await {
+            *moved.entry((id, status.as_str())).or_insert(0) += u32::from(result.unwrap());
+        }
+        for id in &ids {
+            let delivered = moved[&(*id, "delivered")];
+            assert!(delivered <= 1, "{name}: delivered {delivered} times");
+            let view = store
+                .status(
+                    &client(&format!("e{}", ids.iter().position(|i| i == id).unwrap())),
+                    &org("school"),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            let history: Vec<&str> = view.history.iter().map(|e| e.status.as_str()).collect();
+            // A receipt that came before its delivery's report leaves no delivered entry
+            // after it: the history only moves forward.
+            assert!(
+                history == ["recorded", "queued", "delivered", "received"]
+                    || history == ["recorded", "queued", "received"],
+                "{name}: {history:?}"
+            );
+            assert_eq!(history.contains(&"delivered"), delivered == 1, "{name}");
+            assert_eq!(view.status, Status::Received, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_answer_enters_the_history_once_and_only_after_delivery() {
     for (name, a, b) in backends().await {
         let msg = message("school", "answered");

@@ -2,20 +2,29 @@
 //! moving its status) run in one transaction, so that one commit (one fsync: SQLite runs
 //! `synchronous = FULL`, PostgreSQL `synchronous_commit = on`) serves them all. A request
 //! waits for the commit of its batch. A batch is whatever queued up while the one before was
-//! committing, up to [`MAX_BATCH`]: nothing waits for a batch to fill. The statements are
-//! the same in every backend (`$n` parameters, which SQLite reads too); a backend only runs
-//! them ([`Transact`]).
+//! committing, up to [`MAX_BATCH`]: nothing waits for a batch to fill. A batch is a few
+//! statements, not one per write: its records in one multi-row `INSERT`, its queued marks
+//! in one `UPDATE`, its status moves in one per status (each `RETURNING` what it changed,
+//! which answers each write). The statements are the same in every backend (`$n`
+//! parameters, which SQLite reads too); a backend only runs them ([`Transact`]).
 
 use crate::record::{NewMessage, Recorded, Status, StoreError, timestamp};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use contract::message::MessageId;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes in one transaction at most.
 pub const MAX_BATCH: usize = 256;
+
+/// Messages recorded by one statement at most (17 parameters each).
+const ROWS: usize = 64;
+
+/// Ids one statement changes at most.
+const IDS: usize = 500;
 
 /// A value bound to a statement's parameter.
 #[derive(Debug, Clone, Copy)]
@@ -32,20 +41,14 @@ pub trait Transact: Send + Sync + 'static {
     async fn begin(&self) -> Result<Self::Tx, sqlx::Error>;
     /// Commits it.
     async fn commit(&self, tx: Self::Tx) -> Result<(), sqlx::Error>;
-    /// Runs `sql` with `values` for its parameters; how many rows it changed.
-    async fn execute(
+    /// Runs `sql` with `values` for its parameters; the rows it returns, their columns as
+    /// text.
+    async fn rows(
         &self,
         tx: &mut Self::Tx,
         sql: &str,
         values: &[Value<'_>],
-    ) -> Result<u64, sqlx::Error>;
-    /// Runs `sql` with `values`; the text columns of the one row it finds.
-    async fn texts(
-        &self,
-        tx: &mut Self::Tx,
-        sql: &str,
-        values: &[Value<'_>],
-    ) -> Result<Vec<String>, sqlx::Error>;
+    ) -> Result<Vec<Vec<String>>, sqlx::Error>;
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -69,30 +72,103 @@ pub enum Write {
     },
 }
 
-/// A write done inside the transaction, its answer held until the commit.
-enum Done {
-    Recorded(Reply<Recorded>, Result<Recorded, StoreError>),
-    Changed(Reply<bool>, Result<bool, StoreError>),
+/// The writes of a batch sorted into what one statement can do for many: the records, the
+/// queued marks, and the moves to one status for one reason (in the order each first
+/// came). Writes that race have no order of their own; this is one order they could have
+/// come in.
+#[derive(Default)]
+struct Sorted {
+    records: Vec<(Box<NewMessage>, OffsetDateTime)>,
+    recorded: Vec<Reply<Recorded>>,
+    queued: Vec<MessageId>,
+    marked: Vec<Reply<bool>>,
+    moves: Vec<Move>,
 }
 
-impl Done {
-    /// Answers the request: its own result if the batch committed, else the commit's failure.
-    fn answer(self, committed: &Result<(), String>) {
-        let failed = |why: &String| StoreError::Batch(why.clone());
-        match (self, committed) {
-            (Done::Recorded(reply, result), Ok(())) => {
-                let _ = reply.send(result);
-            }
-            (Done::Changed(reply, result), Ok(())) => {
-                let _ = reply.send(result);
-            }
-            (Done::Recorded(reply, _), Err(why)) => {
-                let _ = reply.send(Err(failed(why)));
-            }
-            (Done::Changed(reply, _), Err(why)) => {
-                let _ = reply.send(Err(failed(why)));
+/// Moves of messages to one status for one reason.
+struct Move {
+    status: Status,
+    reason: Option<String>,
+    ids: Vec<MessageId>,
+    replies: Vec<Reply<bool>>,
+}
+
+impl Sorted {
+    fn of(batch: Vec<Write>) -> Self {
+        let mut sorted = Self::default();
+        for write in batch {
+            match write {
+                Write::Record {
+                    msg,
+                    hold_until,
+                    reply,
+                } => {
+                    sorted.records.push((msg, hold_until));
+                    sorted.recorded.push(reply);
+                }
+                Write::MarkQueued { id, reply } => {
+                    sorted.queued.push(id);
+                    sorted.marked.push(reply);
+                }
+                Write::Advance {
+                    id,
+                    status,
+                    reason,
+                    reply,
+                } => {
+                    let at = sorted
+                        .moves
+                        .iter()
+                        .position(|m| m.status == status && m.reason == reason);
+                    let at = at.unwrap_or_else(|| {
+                        sorted.moves.push(Move {
+                            status,
+                            reason,
+                            ids: Vec::new(),
+                            replies: Vec::new(),
+                        });
+                        sorted.moves.len() - 1
+                    });
+                    sorted.moves[at].ids.push(id);
+                    sorted.moves[at].replies.push(reply);
+                }
             }
         }
+        sorted
+    }
+
+    /// The replies, each with its answer.
+    fn answer(self, answers: Answers) {
+        send(self.recorded, answers.recorded);
+        send(self.marked, answers.marked);
+        for (m, moved) in self.moves.into_iter().zip(answers.moved) {
+            send(m.replies, moved);
+        }
+    }
+
+    /// Every reply, with the failure of the batch.
+    fn fail(self, why: &str) {
+        let failed = || StoreError::Batch(why.to_owned());
+        for reply in self.recorded {
+            let _ = reply.send(Err(failed()));
+        }
+        let moved = self.moves.into_iter().flat_map(|m| m.replies);
+        for reply in self.marked.into_iter().chain(moved) {
+            let _ = reply.send(Err(failed()));
+        }
+    }
+}
+
+/// What a committed batch answers, in the order of [`Sorted`].
+struct Answers {
+    recorded: Vec<Recorded>,
+    marked: Vec<bool>,
+    moved: Vec<Vec<bool>>,
+}
+
+fn send<T>(replies: Vec<Reply<T>>, answers: Vec<T>) {
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let _ = reply.send(Ok(answer));
     }
 }
 
@@ -141,50 +217,37 @@ impl<T: Transact> Writer<T> {
         }
     }
 
-    /// Runs `batch` in one transaction and answers each write.
+    /// Runs `batch` in one transaction, a few statements for all its writes, and answers
+    /// each write: with its own answer if the batch committed, else with the failure.
     async fn commit(&self, batch: Vec<Write>) {
-        let mut done = Vec::with_capacity(batch.len());
-        let committed = async {
-            let mut tx = self.backend.begin().await?;
-            for write in batch {
-                done.push(self.apply(&mut tx, write).await);
-            }
-            self.backend.commit(tx).await
-        }
-        .await
-        .map_err(|e| e.to_string());
-        if let Err(error) = &committed {
-            tracing::warn!(%error, writes = done.len(), "a batch of writes did not commit");
-        }
-        for write in done {
-            write.answer(&committed);
-        }
-    }
-
-    async fn apply(&self, tx: &mut T::Tx, write: Write) -> Done {
-        let now = timestamp(self.clock.now());
+        let writes = batch.len();
+        let sorted = Sorted::of(batch);
+        let at = timestamp(self.clock.now());
         let on = Statements {
             backend: &self.backend,
-            at: &now,
+            at: &at,
         };
-        match write {
-            Write::Record {
-                msg,
-                hold_until,
-                reply,
-            } => {
-                let result = on.record(tx, &msg, hold_until, &self.instance).await;
-                Done::Recorded(reply, result)
+        let answers = async {
+            let mut tx = self.backend.begin().await?;
+            let recorded = on.record(&mut tx, &sorted.records, &self.instance).await?;
+            let marked = on.mark_queued(&mut tx, &sorted.queued).await?;
+            let mut moved = Vec::with_capacity(sorted.moves.len());
+            for m in &sorted.moves {
+                moved.push(on.advance(&mut tx, m).await?);
             }
-            Write::MarkQueued { id, reply } => Done::Changed(reply, on.mark_queued(tx, &id).await),
-            Write::Advance {
-                id,
-                status,
-                reason,
-                reply,
-            } => {
-                let result = on.advance(tx, &id, status, reason.as_deref()).await;
-                Done::Changed(reply, result)
+            self.backend.commit(tx).await?;
+            Ok::<_, StoreError>(Answers {
+                recorded,
+                marked,
+                moved,
+            })
+        }
+        .await;
+        match answers {
+            Ok(answers) => sorted.answer(answers),
+            Err(error) => {
+                tracing::warn!(%error, writes, "a batch of writes did not commit");
+                sorted.fail(&error.to_string());
             }
         }
     }
@@ -196,154 +259,221 @@ struct Statements<'a, T> {
     at: &'a str,
 }
 
+/// `$first, $first+1, …` for `n` parameters.
+fn params(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl<T: Transact> Statements<'_, T> {
+    /// Records the messages, a statement per [`ROWS`]; for each, whether it is new or what
+    /// its sender recorded before under its id (also earlier in this batch).
     async fn record(
         &self,
         tx: &mut T::Tx,
-        msg: &NewMessage,
-        hold_until: OffsetDateTime,
+        records: &[(Box<NewMessage>, OffsetDateTime)],
         instance: &str,
-    ) -> Result<Recorded, StoreError> {
-        let (id, client_id) = (msg.id.to_string(), msg.client_id.to_string());
-        let hold_until = timestamp(hold_until);
-        let hashes = serde_json::to_string(&msg.subject_hashes).expect("hashes serialise");
-        let values = [
-            Value::Text(Some(&id)),
-            Value::Text(Some(&client_id)),
-            Value::Text(Some(&msg.sender.0)),
-            Value::Text(Some(&msg.recipient.0)),
-            Value::Text(Some(msg.kind.as_str())),
-            Value::Text(Some(&msg.legal_basis)),
-            Value::Text(Some(&msg.body_hash)),
-            Value::Text(Some(&msg.routing_key)),
-            Value::Bytes(&msg.routed.ciphertext),
-            Value::Text(Some(&msg.routed.key.key_id)),
-            Value::Bytes(&msg.routed.key.wrapped),
-            Value::Text(Some(Status::Recorded.as_str())),
-            Value::Text(Some(self.at)),
-            Value::Text(Some(&hold_until)),
-            Value::Text(msg.consent_ref.as_deref()),
-            Value::Text(Some(instance)),
-            Value::Text(Some(&hashes)),
-        ];
-        let inserted = self
-            .backend
-            .execute(
-                tx,
-                "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17)
-                 ON CONFLICT DO NOTHING",
-                &values,
-            )
-            .await?
-            == 1;
-        if inserted {
-            return Ok(Recorded::New);
-        }
-        let existing = self
-            .backend
-            .texts(
-                tx,
-                "SELECT body_hash, status FROM messages WHERE sender = $1 AND client_id = $2",
-                &[
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut new = HashSet::new();
+        for chunk in records.chunks(ROWS) {
+            let owned: Vec<[String; 4]> = chunk
+                .iter()
+                .map(|(msg, hold_until)| {
+                    [
+                        msg.id.to_string(),
+                        msg.client_id.to_string(),
+                        timestamp(*hold_until),
+                        serde_json::to_string(&msg.subject_hashes).expect("hashes serialise"),
+                    ]
+                })
+                .collect();
+            let mut values = Vec::with_capacity(chunk.len() * 17);
+            let mut rows = Vec::with_capacity(chunk.len());
+            for ((msg, _), [id, client_id, hold_until, hashes]) in chunk.iter().zip(&owned) {
+                let p = values.len();
+                // created_at and updated_at are both the time of the batch.
+                rows.push(format!(
+                    "({}, ${}, {})",
+                    params(p + 1, 13),
+                    p + 13,
+                    params(p + 14, 4)
+                ));
+                values.extend([
+                    Value::Text(Some(id)),
+                    Value::Text(Some(client_id)),
                     Value::Text(Some(&msg.sender.0)),
-                    Value::Text(Some(&client_id)),
-                ],
-            )
-            .await?;
-        let [body_hash, status] = <[String; 2]>::try_from(existing)
-            .map_err(|_| StoreError::Corrupt("the existing message's row".into()))?;
-        Ok(Recorded::Existing {
-            body_hash,
-            status: status
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
-        })
-    }
-
-    async fn mark_queued(&self, tx: &mut T::Tx, id: &MessageId) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        let changed = self
-            .backend
-            .execute(
-                tx,
-                "UPDATE messages SET status = $1, updated_at = $2, next_attempt_at = NULL
-                 WHERE id = $3 AND status = $4",
-                &[
-                    Value::Text(Some(Status::Queued.as_str())),
-                    Value::Text(Some(self.at)),
-                    Value::Text(Some(&id)),
+                    Value::Text(Some(&msg.recipient.0)),
+                    Value::Text(Some(msg.kind.as_str())),
+                    Value::Text(Some(&msg.legal_basis)),
+                    Value::Text(Some(&msg.body_hash)),
+                    Value::Text(Some(&msg.routing_key)),
+                    Value::Bytes(&msg.routed.ciphertext),
+                    Value::Text(Some(&msg.routed.key.key_id)),
+                    Value::Bytes(&msg.routed.key.wrapped),
                     Value::Text(Some(Status::Recorded.as_str())),
-                ],
-            )
-            .await?;
-        Ok(changed == 1)
+                    Value::Text(Some(self.at)),
+                    Value::Text(Some(hold_until)),
+                    Value::Text(msg.consent_ref.as_deref()),
+                    Value::Text(Some(instance)),
+                    Value::Text(Some(hashes)),
+                ]);
+            }
+            let sql = format!(
+                "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
+                 VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                rows.join(", ")
+            );
+            for row in self.backend.rows(tx, &sql, &values).await? {
+                new.extend(row.into_iter().next());
+            }
+        }
+        // The first write of a new message is new; the others find it, as a repeated
+        // request finds a message recorded before.
+        let mut recorded: Vec<Option<Recorded>> = records
+            .iter()
+            .map(|(msg, _)| new.remove(&msg.id.to_string()).then_some(Recorded::New))
+            .collect();
+        let found: Vec<&NewMessage> = records
+            .iter()
+            .zip(&recorded)
+            .filter(|(_, r)| r.is_none())
+            .map(|((msg, _), _)| msg.as_ref())
+            .collect();
+        let existing = self.existing(tx, &found).await?;
+        for ((msg, _), r) in records.iter().zip(&mut recorded) {
+            if r.is_none() {
+                let key = (msg.sender.0.clone(), msg.client_id.to_string());
+                *r = existing.get(&key).cloned();
+            }
+        }
+        recorded
+            .into_iter()
+            .map(|r| r.ok_or_else(|| StoreError::Corrupt("a message neither new nor found".into())))
+            .collect()
     }
 
-    async fn advance(
+    /// What the senders of `msgs` recorded before under their ids, by sender and id.
+    async fn existing(
         &self,
         tx: &mut T::Tx,
-        id: &MessageId,
-        status: Status,
-        reason: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        if status.is_answer() {
-            return self.answer(tx, id, status, reason).await;
+        msgs: &[&NewMessage],
+    ) -> Result<HashMap<(String, String), Recorded>, StoreError> {
+        let mut existing = HashMap::new();
+        for chunk in msgs.chunks(ROWS) {
+            let client_ids: Vec<String> = chunk.iter().map(|m| m.client_id.to_string()).collect();
+            let mut values = Vec::with_capacity(2 * chunk.len());
+            let mut pairs = Vec::with_capacity(chunk.len());
+            for (msg, client_id) in chunk.iter().zip(&client_ids) {
+                pairs.push(format!(
+                    "(sender = ${} AND client_id = ${})",
+                    values.len() + 1,
+                    values.len() + 2
+                ));
+                values.extend([
+                    Value::Text(Some(&msg.sender.0)),
+                    Value::Text(Some(client_id)),
+                ]);
+            }
+            let sql = format!(
+                "SELECT sender, client_id, body_hash, status FROM messages WHERE {}",
+                pairs.join(" OR ")
+            );
+            for row in self.backend.rows(tx, &sql, &values).await? {
+                let [sender, client_id, body_hash, status] = <[String; 4]>::try_from(row)
+                    .map_err(|_| StoreError::Corrupt("a message's row".into()))?;
+                let status = status
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("status {status}")))?;
+                existing.insert(
+                    (sender, client_id),
+                    Recorded::Existing { body_hash, status },
+                );
+            }
         }
-        let from = status.follows();
-        if from.is_empty() {
-            return Ok(false);
+        Ok(existing)
+    }
+
+    /// Marks the messages `ids` queued (those still recorded); for each, whether this did.
+    async fn mark_queued(
+        &self,
+        tx: &mut T::Tx,
+        ids: &[MessageId],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.changed(
+            tx,
+            "UPDATE messages SET status = $1, updated_at = $2, next_attempt_at = NULL
+             WHERE status IN ({statuses}) AND id IN ({ids}) RETURNING id",
+            &[Some(Status::Queued.as_str()), Some(self.at)],
+            &[Status::Recorded],
+            ids,
+        )
+        .await
+    }
+
+    /// Moves the messages of `m` to its status where they may move there from where they
+    /// are, or writes it into their history once where it is an answer (the unique index on
+    /// answers keeps a repeated one out); for each, whether this did.
+    async fn advance(&self, tx: &mut T::Tx, m: &Move) -> Result<Vec<bool>, StoreError> {
+        let binds = [Some(m.status.as_str()), m.reason.as_deref(), Some(self.at)];
+        if m.status.is_answer() {
+            return self
+                .changed(
+                    tx,
+                    "INSERT INTO status_history (message_id, status, at, reason)
+                     SELECT id, $1, $3, $2 FROM messages
+                     WHERE status IN ({statuses}) AND id IN ({ids})
+                     ON CONFLICT DO NOTHING RETURNING message_id",
+                    &binds,
+                    Status::ANSWERED_IN,
+                    &m.ids,
+                )
+                .await;
         }
-        let id = id.to_string();
-        self.changed_one(
+        self.changed(
             tx,
             "UPDATE messages SET status = $1, status_reason = $2, updated_at = $3, next_attempt_at = NULL
-             WHERE id = $4 AND status IN ({statuses})",
-            &[Some(status.as_str()), reason, Some(self.at), Some(&id)],
-            from,
+             WHERE status IN ({statuses}) AND id IN ({ids}) RETURNING id",
+            &binds,
+            m.status.follows(),
+            &m.ids,
         )
         .await
     }
 
-    /// Writes an answer into the history of a message that reached its recipient, once (the
-    /// unique index on answers keeps a repeated one out).
-    async fn answer(
-        &self,
-        tx: &mut T::Tx,
-        id: &MessageId,
-        status: Status,
-        reason: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        self.changed_one(
-            tx,
-            "INSERT INTO status_history (message_id, status, at, reason)
-             SELECT id, $1, $2, $3 FROM messages WHERE id = $4 AND status IN ({statuses})
-             ON CONFLICT DO NOTHING",
-            &[Some(status.as_str()), Some(self.at), reason, Some(&id)],
-            Status::ANSWERED_IN,
-        )
-        .await
-    }
-
-    /// Runs `sql` with `binds`, then `statuses` for its `{statuses}` list; whether it changed
-    /// one row.
-    async fn changed_one(
+    /// Runs `sql` with `binds`, then `statuses` for its `{statuses}` list and up to [`IDS`]
+    /// of `ids` at a time for its `{ids}` list; for each of `ids`, whether its first
+    /// occurrence came back (a repeated one did not change anything).
+    async fn changed(
         &self,
         tx: &mut T::Tx,
         sql: &str,
         binds: &[Option<&str>],
         statuses: &[Status],
-    ) -> Result<bool, StoreError> {
-        let list: Vec<String> = (0..statuses.len())
-            .map(|i| format!("${}", binds.len() + i + 1))
-            .collect();
-        let sql = sql.replace("{statuses}", &list.join(", "));
-        let values: Vec<Value> = binds
+        ids: &[MessageId],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut changed = HashSet::new();
+        if !statuses.is_empty() {
+            let sql = sql.replace("{statuses}", &params(binds.len() + 1, statuses.len()));
+            for chunk in ids.chunks(IDS) {
+                let first = binds.len() + statuses.len() + 1;
+                let sql = sql.replace("{ids}", &params(first, chunk.len()));
+                let chunk: Vec<String> = chunk.iter().map(MessageId::to_string).collect();
+                let values: Vec<Value> = binds
+                    .iter()
+                    .map(|v| Value::Text(*v))
+                    .chain(statuses.iter().map(|s| Value::Text(Some(s.as_str()))))
+                    .chain(chunk.iter().map(|id| Value::Text(Some(id))))
+                    .collect();
+                for row in self.backend.rows(tx, &sql, &values).await? {
+                    changed.extend(row.into_iter().next());
+                }
+            }
+        }
+        Ok(ids
             .iter()
-            .map(|v| Value::Text(*v))
-            .chain(statuses.iter().map(|s| Value::Text(Some(s.as_str()))))
-            .collect();
-        Ok(self.backend.execute(tx, &sql, &values).await? == 1)
+            .map(|id| changed.remove(&id.to_string()))
+            .collect())
     }
 }

@@ -61,24 +61,17 @@ macro_rules! sql_store {
                 tx.commit().await
             }
 
-            async fn execute(
+            async fn rows(
                 &self,
                 tx: &mut Self::Tx,
                 sql: &str,
                 values: &[$crate::record::batch::Value<'_>],
-            ) -> Result<u64, sqlx::Error> {
-                Ok(bound(sql, values).execute(&mut **tx).await?.rows_affected())
-            }
-
-            async fn texts(
-                &self,
-                tx: &mut Self::Tx,
-                sql: &str,
-                values: &[$crate::record::batch::Value<'_>],
-            ) -> Result<Vec<String>, sqlx::Error> {
+            ) -> Result<Vec<Vec<String>>, sqlx::Error> {
                 use sqlx::Row;
-                let row = bound(sql, values).fetch_one(&mut **tx).await?;
-                (0..row.len()).map(|i| row.try_get(i)).collect()
+                let rows = bound(sql, values).fetch_all(&mut **tx).await?;
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
+                    .collect()
             }
         }
 
