@@ -2,7 +2,7 @@
 //! trail, consents, refusals). Everything the rest of the gateway asks of its database is
 //! the [`Store`] seam, behind which SQLite ([`SqliteStore`], one process) or PostgreSQL
 //! ([`PgStore`], shared by several instances) keeps it, with the same statements
-//! (`common.rs`); `gateway/tests/store_suite.rs` is what every backend must pass.
+//! (`common/`); `gateway/tests/store_suite.rs` is what every backend must pass.
 
 mod audit;
 mod batch;

@@ -1,0 +1,113 @@
+//! What the SQL backends share: every statement is written once, with `$n` parameters (which
+//! SQLite reads as PostgreSQL does), and [`sql_store!`] implements the store's traits with
+//! them for a backend's store type. A backend keeps only what differs ([`Backend`]): how it
+//! opens, how a writing transaction begins, which messages the outbox's sweep claims, and
+//! how a JSON array is searched.
+
+mod audit;
+mod consents;
+mod messages;
+mod payloads;
+
+pub(crate) use audit::audit;
+pub(crate) use consents::consents;
+pub(crate) use messages::messages;
+pub(crate) use payloads::payloads;
+
+use async_trait::async_trait;
+use sqlx::{Database, Pool, Transaction};
+
+/// What differs between the SQL backends, beside the statements that [`sql_store!`] shares.
+#[async_trait]
+pub trait Backend {
+    /// The driver.
+    type Db: Database;
+    /// Whether other gateway instances may share the store.
+    const SHARED: bool;
+    /// Which unconfirmed messages a sweep of the outbox claims, and how: a condition, the
+    /// order and the limit (`$5`) of the rows it takes, given this instance `$2`, now `$3`,
+    /// and whether it takes over other instances' claims (`$4`).
+    const CLAIMABLE: &'static str;
+    /// A condition on a `messages` row: its `subject_hashes` (a JSON array) hold `$1`.
+    const SUBJECT_IN: &'static str;
+    /// Begins a transaction on `pool` that writes, taking first what it must take first.
+    async fn begin_writing(
+        pool: &Pool<Self::Db>,
+    ) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+/// Implements the batches' [`super::batch::Transact`] on the writing pool, and
+/// [`super::Messages`], [`super::Payloads`], [`super::Consents`], [`super::AuditTrail`] and
+/// [`super::Disclosures`] for `$store` (of the driver `$db`), which reads from the pool
+/// `self.$reads`, writes to the pool `self.$writes`, and implements [`Backend`].
+macro_rules! sql_store {
+    ($store:ty, $db:ty, reads: $reads:ident, writes: $writes:ident) => {
+        /// `sql` with `values` bound to its parameters.
+        fn bound<'q>(
+            sql: &'q str,
+            values: &[$crate::record::batch::Value<'q>],
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            use $crate::record::batch::Value;
+            values
+                .iter()
+                .fold(sqlx::query(sql), |query, value| match *value {
+                    Value::Text(text) => query.bind(text),
+                    Value::Bytes(bytes) => query.bind(bytes),
+                })
+        }
+
+        /// The batches' transactions, on the store's writing pool.
+        struct Writes(sqlx::Pool<$db>);
+
+        #[async_trait::async_trait]
+        impl $crate::record::batch::Transact for Writes {
+            type Tx = sqlx::Transaction<'static, $db>;
+
+            async fn begin(&self) -> Result<Self::Tx, sqlx::Error> {
+                <$store as $crate::record::common::Backend>::begin_writing(&self.0).await
+            }
+
+            async fn commit(&self, tx: Self::Tx) -> Result<(), sqlx::Error> {
+                tx.commit().await
+            }
+
+            async fn rows(
+                &self,
+                tx: &mut Self::Tx,
+                sql: &str,
+                values: &[$crate::record::batch::Value<'_>],
+            ) -> Result<Vec<Vec<String>>, sqlx::Error> {
+                use sqlx::Row;
+                let rows = bound(sql, values).fetch_all(&mut **tx).await?;
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
+                    .collect()
+            }
+        }
+
+        impl $store {
+            /// The views a statement of [`rows`] finds.
+            async fn views(
+                &self,
+                statement: &$crate::record::rows::Statement,
+            ) -> Result<Vec<$crate::record::StatusView>, $crate::record::StoreError> {
+                let values: Vec<$crate::record::batch::Value> = statement
+                    .values
+                    .iter()
+                    .map(|v| $crate::record::batch::Value::Text(v.as_deref()))
+                    .collect();
+                $crate::record::rows::views(
+                    bound(&statement.sql, &values)
+                        .fetch_all(&self.$reads)
+                        .await?,
+                )
+            }
+        }
+
+        $crate::record::common::messages!($store, reads: $reads, writes: $writes);
+        $crate::record::common::payloads!($store, writes: $writes);
+        $crate::record::common::consents!($store, reads: $reads, writes: $writes);
+        $crate::record::common::audit!($store, writes: $writes);
+    };
+}
+pub(crate) use sql_store;
