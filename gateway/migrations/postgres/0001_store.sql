@@ -80,8 +80,9 @@ CREATE INDEX refusals_message ON refusals(message_id);
 -- order, which a sequence does not give when instances commit side by side. `audit_seq`
 -- numbers the entries instead: the transaction that takes the next number holds the row
 -- until it commits (a rolled-back one gives its number back), so numbers are taken in
--- commit order. A transaction that writes audit entries and other rows takes it first
--- (`SELECT … FOR UPDATE`), so that no two transactions wait on each other.
+-- commit order. A transaction that writes audit entries and other rows, or changes many
+-- messages at once, takes it first (`SELECT … FOR UPDATE`), so that no two transactions
+-- wait on each other.
 CREATE TABLE audit_seq (
     only_row  BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
     last      BIGINT NOT NULL

@@ -196,6 +196,9 @@ async fn main() -> anyhow::Result<()> {
         for running in gateways.running {
             running.stop().await;
         }
+        if let Some(url) = &gateways.config.store.url {
+            contract::postgres::drop_schema(url).await?;
+        }
         let _ = std::fs::remove_dir_all(&gateways.dir);
     }
     Ok(())

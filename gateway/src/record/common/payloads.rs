@@ -101,10 +101,15 @@ macro_rules! payloads {
                 .await?)
             }
 
+            /// In a writing transaction: it changes many messages, as a batch of writes may,
+            /// so it takes what a batch takes first (and never waits for a batch that waits
+            /// for it).
             async fn erase_settled(
                 &self,
                 before: time::OffsetDateTime,
             ) -> Result<u64, $crate::record::StoreError> {
+                use $crate::record::common::Backend;
+                let mut tx = Self::begin_writing(&self.$writes).await?;
                 let erased = sqlx::query(
                     "UPDATE messages SET routed = $1, key_id = NULL, wrapped_key = NULL, erased_at = $2
                      WHERE erased_at IS NULL AND status IN ('failed', 'expired', 'queued')
@@ -113,8 +118,9 @@ macro_rules! payloads {
                 .bind(Vec::<u8>::new())
                 .bind($crate::record::timestamp(self.clock.now()))
                 .bind($crate::record::timestamp(before))
-                .execute(&self.$writes)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(erased.rows_affected())
             }
 
