@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::body::read_json;
-use super::messages::internal;
+use super::messages::store_failure;
 use super::problem::{Problem, ProblemType};
 use crate::consent::{Consent, ConsentRequest, Recorder};
 use crate::parse::ParseError;
@@ -46,7 +46,7 @@ pub async fn post(
         .store
         .record_consent(&consent, &body_hash)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
     {
         ConsentRecorded::New => {
             tracing::info!(consent_id = %consent.consent_id, organisation = %consent.organisation, purpose = %consent.purpose, "consent recorded");
@@ -93,7 +93,7 @@ pub async fn withdraw(
         .store
         .withdraw_consent(organisation, &id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .ok_or_else(not_found)?;
     tracing::info!(consent_id = %id, organisation = %organisation, stopped = withdrawal.stopped.len(), delivered = withdrawal.delivered.len(), "consent withdrawn");
     for (kind, affected) in [
@@ -153,7 +153,7 @@ async fn find(app: &AppState, organisation: &AgencyId, id: &str) -> Result<Conse
         .store
         .consent(organisation, id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .ok_or_else(not_found)
 }
 

@@ -6,7 +6,7 @@
 
 use super::AppState;
 use super::body::read_json;
-use super::messages::internal;
+use super::messages::store_failure;
 use super::problem::{Problem, ProblemType};
 use crate::consent::SubjectRef;
 use crate::parse::{FieldError, ParseError};
@@ -76,7 +76,7 @@ pub async fn post(
             subject_hash: &subject_hash,
         })
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     tracing::info!(%request_id, organisation = %caller.agency.id, found = disclosures.len(), "disclosure report");
     Ok(Json(serde_json::json!({
         "requestId": request_id,

@@ -34,7 +34,7 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::
         .deadlines
         .overdue(store, None, now)
         .await
-        .map_err(super::messages::internal)?
+        .map_err(super::messages::store_failure)?
     {
         for missed in missed {
             *overdue
@@ -47,6 +47,6 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::
         .store
         .accepted_counts()
         .await
-        .map_err(super::messages::internal)?;
+        .map_err(super::messages::store_failure)?;
     Ok(app.intake.metrics.render(&accepted, &overdue))
 }

@@ -85,7 +85,7 @@ impl From<IntakeError> for Problem {
                 "the broker has not confirmed the message yet",
             )
             .retry_after(RETRY_AFTER_SECS),
-            IntakeError::Store(e) => internal(e),
+            IntakeError::Store(e) => store_failure(e),
         }
     }
 }
@@ -108,7 +108,7 @@ pub async fn get(
         .store
         .status(&id, &caller.agency.id)
         .await
-        .map_err(internal)?
+        .map_err(store_failure)?
         .map(|view| Json(with_overdue(&app, view)))
         .ok_or_else(not_found)
 }
@@ -127,7 +127,7 @@ pub async fn list(
             .deadlines
             .overdue(app.intake.store.as_ref(), sender, app.intake.clock.now())
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .into_iter()
             .map(|(view, overdue)| MessageView { view, overdue })
             .collect(),
@@ -136,7 +136,7 @@ pub async fn list(
             .store
             .open_messages(sender)
             .await
-            .map_err(internal)?
+            .map_err(store_failure)?
             .into_iter()
             .map(|v| with_overdue(&app, v))
             .collect(),
@@ -194,8 +194,17 @@ fn accepted(
     response
 }
 
-/// The problem for a database failure.
-pub fn internal(error: crate::record::StoreError) -> Problem {
+/// The problem for a database failure: `503 store-unavailable` (try again) if the database
+/// could not be reached, else `500 internal`.
+pub fn store_failure(error: crate::record::StoreError) -> Problem {
+    if error.is_unavailable() {
+        tracing::warn!(%error, "database unavailable");
+        return Problem::new(
+            ProblemType::StoreUnavailable,
+            "the gateway's database did not answer",
+        )
+        .retry_after(RETRY_AFTER_SECS);
+    }
     tracing::error!(%error, "database failure");
     Problem::new(
         ProblemType::Internal,

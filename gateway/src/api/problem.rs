@@ -36,13 +36,14 @@ pub enum ProblemType {
     IdempotencyConflict,
     NotFound,
     BrokerUnavailable,
+    StoreUnavailable,
     NotReady,
     Internal,
 }
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 26] = [
+    pub const ALL: [ProblemType; 27] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::MethodNotAllowed,
@@ -67,6 +68,7 @@ impl ProblemType {
         Self::IdempotencyConflict,
         Self::NotFound,
         Self::BrokerUnavailable,
+        Self::StoreUnavailable,
         Self::NotReady,
         Self::Internal,
     ];
@@ -218,6 +220,12 @@ impl ProblemType {
                 S::SERVICE_UNAVAILABLE,
                 "Message not yet accepted",
                 "The broker did not confirm the message. It is recorded and the gateway keeps trying to route it; repeat the same request (same id, same body) to learn the outcome, or read its status.",
+            ),
+            Self::StoreUnavailable => (
+                "store-unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Database unavailable",
+                "The gateway's database could not be reached, so the request could not be carried out. Repeat the same request (same id, same body) after Retry-After: if it was recorded before the database went away, the repeat finds it; nothing is recorded twice.",
             ),
             Self::NotReady => (
                 "not-ready",

@@ -147,8 +147,11 @@ impl Sorted {
     }
 
     /// Every reply, with the failure of the batch.
-    fn fail(self, why: &str) {
-        let failed = || StoreError::Batch(why.to_owned());
+    fn fail(self, error: &StoreError) {
+        let failed = || StoreError::Batch {
+            why: error.to_string(),
+            unavailable: error.is_unavailable(),
+        };
         for reply in self.recorded {
             let _ = reply.send(Err(failed()));
         }
@@ -202,10 +205,14 @@ impl Batcher {
         self.0
             .send(write(reply))
             .await
-            .map_err(|_| StoreError::Batch("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Batch("the writer dropped the write".into()))?
+            .map_err(|_| StoreError::Batch {
+                why: "the writer has stopped".into(),
+                unavailable: false,
+            })?;
+        answer.await.map_err(|_| StoreError::Batch {
+            why: "the writer dropped the write".into(),
+            unavailable: false,
+        })?
     }
 }
 
@@ -247,7 +254,7 @@ impl<T: Transact> Writer<T> {
             Ok(answers) => sorted.answer(answers),
             Err(error) => {
                 tracing::warn!(%error, writes, "a batch of writes did not commit");
-                sorted.fail(&error.to_string());
+                sorted.fail(&error);
             }
         }
     }

@@ -235,8 +235,36 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
-    #[error("the batch of writes this one joined did not commit: {0}")]
-    Batch(String),
+    #[error("the batch of writes this one joined did not commit: {why}")]
+    Batch {
+        why: String,
+        /// Whether it failed because the database could not be reached.
+        unavailable: bool,
+    },
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (a lost connection, none to be had, the
+    /// server shutting down or refusing connections): a moment later it may answer.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Open { source: e, .. } | Self::Query(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Connection exceptions (class 08), and the server shutting down or not
+                // yet taking connections (57P01–57P03).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+                _ => false,
+            },
+            Self::Batch { unavailable, .. } => *unavailable,
+            Self::Migrate(_) | Self::Corrupt(_) => false,
+        }
+    }
 }
 
 /// A payload stored in clear by an earlier version, to be sealed.

@@ -1,0 +1,120 @@
+//! The database going away and coming back: a gateway whose store is PostgreSQL reaches it
+//! through a relay that the test cuts (every connection dropped, new ones refused), as a
+//! database failover or a lost network would. While it is cut, a post gets `503
+//! store-unavailable` with `Retry-After` (never a 202, never a bare 500) and the gateway is
+//! not ready; once it is back, the gateway recovers by itself and the repeated post is
+//! accepted; every accepted message reaches barnevern's receiving queue.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tests::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, problem};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A TCP relay to the PostgreSQL server of the tests, on a port of its own.
+struct Relay {
+    port: u16,
+    /// Whether connections pass; a change drops every open one.
+    open: Arc<watch::Sender<bool>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(watch::channel(true).0);
+        let gate = open.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut changes = gate.subscribe();
+                if !*changes.borrow_and_update() {
+                    continue; // refused: dropped at once
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = changes.changed() => {} // cut: both ends dropped
+                    }
+                });
+            }
+        });
+        Self { port, open }
+    }
+
+    fn cut(&self) {
+        self.open.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+/// `url` with its `host:port` replaced by `to`.
+fn via(url: &str, to: &str) -> String {
+    let at = url.find('@').map_or(url.find("//").unwrap() + 2, |i| i + 1);
+    let end = at + url[at..].find('/').unwrap();
+    format!("{}{to}{}", &url[..at], &url[end..])
+}
+
+/// The `host:port` of `url`.
+fn host_port(url: &str) -> String {
+    let at = url.find('@').map_or(url.find("//").unwrap() + 2, |i| i + 1);
+    url[at..at + url[at..].find('/').unwrap()].to_owned()
+}
+
+async fn ready(h: &Harness) -> u16 {
+    h.http
+        .get(format!("{}/readyz", h.base()))
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+#[tokio::test]
+async fn a_lost_database_gives_503_store_unavailable_and_the_gateway_recovers_by_itself() {
+    let server = contract::postgres::test_server();
+    let store = contract::postgres::new_schema(&server, "gw")
+        .await
+        .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
+    let relay = Relay::start(host_port(&server)).await;
+    let relayed = via(&store, &format!("127.0.0.1:{}", relay.port));
+    let mut h = Harness::with(|c| c.store.url = Some(relayed)).await;
+    let token = h.token(SCHOOL);
+    let mut accepted = BTreeSet::new();
+
+    let first = bekymringsmelding();
+    assert_eq!(h.post(&token, &first).await.status(), 202);
+    accepted.insert(gateway_id(SCHOOL, &first));
+
+    relay.cut();
+    let second = bekymringsmelding();
+    let answer = h.post(&token, &second).await;
+    assert!(answer.headers().contains_key("retry-after"));
+    let body = problem(answer, 503, "store-unavailable").await;
+    assert!(
+        !body.to_string().contains("referral:referral"),
+        "no connection string in the answer"
+    );
+    assert_eq!(ready(&h).await, 503, "not ready without its database");
+
+    relay.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ready(&h).await != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "ready again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The client repeats the request, as the 503 told it to.
+    assert_eq!(h.post(&token, &second).await.status(), 202);
+    accepted.insert(gateway_id(SCHOOL, &second));
+
+    let inbox = h.topology().receiving_queue(OSLO_INBOX);
+    h.start_adapters().await;
+    h.arrived(&inbox, &accepted, "database lost and back").await;
+    h.cleanup().await;
+}
