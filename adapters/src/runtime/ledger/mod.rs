@@ -6,6 +6,7 @@
 
 mod postgres;
 mod sqlite;
+mod statements;
 
 pub use postgres::PgLedger;
 pub use sqlite::SqliteLedger;

@@ -1,9 +1,7 @@
 //! The ledger in SQLite, one file per host; every check-then-act is one statement, so two
 //! tasks or processes never both win.
 
-use super::{Claim, Entry, Ledger};
-use async_trait::async_trait;
-use contract::message::MessageId;
+use super::statements::sql_ledger;
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
 use std::path::Path;
@@ -75,111 +73,17 @@ impl SqliteLedger {
     }
 }
 
-#[async_trait]
-impl Ledger for SqliteLedger {
-    /// How long a claim holds.
-    fn lease(&self) -> Duration {
-        self.lease
-    }
-
-    /// What the ledger knows of `message_id`.
-    async fn entry(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error> {
-        let row: Option<(String, Option<String>, Option<bool>)> = sqlx::query_as(
-            "SELECT state, recipient, lease_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             FROM ledger WHERE message_id = ?",
-        )
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(Entry::of_row(row))
-    }
-
-    /// Claims the delivery of `message_id` for the lease: an insert if absent, or a take-over
-    /// of a claim whose lease ran out (its holder died, or left the outcome unknown), in one
-    /// statement.
-    async fn claim(&self, message_id: &MessageId) -> Result<Claim, sqlx::Error> {
-        let won: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO ledger (message_id, state, lease_until)
-             VALUES (?1, 'delivering', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2))
-             ON CONFLICT (message_id) DO UPDATE SET lease_until = excluded.lease_until,
-                 unknown = ledger.unknown + 1
-                 WHERE ledger.state = 'delivering'
-                   AND ledger.lease_until <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             RETURNING unknown",
-        )
-        .bind(message_id)
-        .bind(format!("+{} seconds", self.lease.as_secs()))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match won {
-            Some(0) => Claim::Won,
-            Some(_) => Claim::WonAfterUnknown,
-            None => Claim::Lost(self.entry(message_id).await?),
-        })
-    }
-
-    /// Ends a claim after an attempt whose outcome is unknown: the next copy may claim it at
-    /// once, knowing that the agency may have it.
-    async fn unknown(&self, message_id: &MessageId) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE ledger SET lease_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE message_id = ? AND state = 'delivering'",
-        )
-        .bind(message_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Notes a delivery (to `recipient`: the agency that took it).
-    async fn delivered(&self, message_id: &MessageId, recipient: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO ledger (message_id, state, recipient) VALUES (?, 'delivered', ?)
-             ON CONFLICT (message_id) DO UPDATE SET state = 'delivered',
-                 recipient = excluded.recipient, lease_until = NULL
-                 WHERE ledger.state = 'delivering'",
-        )
-        .bind(message_id)
-        .bind(recipient)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Gives up a claim after an attempt that did not deliver, so that the next copy may
-    /// claim it at once.
-    async fn release(&self, message_id: &MessageId) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM ledger WHERE message_id = ? AND state = 'delivering'")
-            .bind(message_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Notes that `message_id` must never be delivered, unless it was delivered already or
-    /// is being delivered; returns what the ledger knew before.
-    async fn withdraw(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error> {
-        let stopped = sqlx::query(
-            "INSERT INTO ledger (message_id, state) VALUES (?, 'withdrawn')
-             ON CONFLICT (message_id) DO UPDATE SET state = 'withdrawn', lease_until = NULL
-                 WHERE ledger.state = 'delivering'
-                   AND ledger.lease_until <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             RETURNING message_id",
-        )
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .is_some();
-        match stopped {
-            true => Ok(Entry::Unknown),
-            false => self.entry(message_id).await,
-        }
-    }
-}
+sql_ledger!(
+    SqliteLedger,
+    now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    later: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || $2 || ' seconds')"
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::ledger::{Claim, Entry, Ledger};
+    use contract::message::MessageId;
 
     /// A message id named by `name` (the ledger keys by gateway ids).
     fn id(name: &str) -> MessageId {
