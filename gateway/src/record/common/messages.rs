@@ -107,18 +107,20 @@ macro_rules! messages {
                 id: &contract::message::MessageId,
                 lease_until: time::OffsetDateTime,
             ) -> Result<Option<$crate::record::Outgoing>, $crate::record::StoreError> {
-                let row = sqlx::query(
+                let sql = format!(
                     "UPDATE messages SET next_attempt_at = $1, claimed_by = $2
                      WHERE id = $3 AND status = 'recorded' AND next_attempt_at IS NOT NULL
                        AND next_attempt_at <= $4
-                     RETURNING id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts",
-                )
-                .bind($crate::record::timestamp(lease_until))
-                .bind(&self.instance)
-                .bind(id)
-                .bind($crate::record::timestamp(self.clock.now()))
-                .fetch_optional(&self.$writes)
-                .await?;
+                     RETURNING {}",
+                    $crate::record::rows::OUTGOING,
+                );
+                let row = sqlx::query(&sql)
+                    .bind($crate::record::timestamp(lease_until))
+                    .bind(&self.instance)
+                    .bind(id)
+                    .bind($crate::record::timestamp(self.clock.now()))
+                    .fetch_optional(&self.$writes)
+                    .await?;
                 row.as_ref().map($crate::record::rows::outgoing).transpose()
             }
 
@@ -126,9 +128,11 @@ macro_rules! messages {
                 &self,
             ) -> Result<Vec<(String, i64)>, $crate::record::StoreError> {
                 Ok(
-                    sqlx::query_as("SELECT adapter, accepted FROM accepted_counts ORDER BY adapter")
-                        .fetch_all(&self.$reads)
-                        .await?,
+                    sqlx::query_as(
+                        "SELECT adapter, accepted FROM accepted_counts ORDER BY adapter",
+                    )
+                    .fetch_all(&self.$reads)
+                    .await?,
                 )
             }
 
