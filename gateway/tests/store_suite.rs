@@ -604,6 +604,43 @@ async fn many_writers_at_once_each_get_their_own_answer() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_outside_the_batches_gets_its_turn_while_batches_keep_coming() {
+    for (name, store, _) in backends().await {
+        let waiting = message("school", "waiting");
+        store.record(&waiting, now()).await.unwrap();
+        // Writers that never pause: the batches' writer always has work queued.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut writers = tokio::task::JoinSet::new();
+        for w in 0..32 {
+            let (store, stop) = (store.clone(), stop.clone());
+            writers.spawn(async move {
+                let mut written = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let msg = message("school", &format!("load-{w}-{written}"));
+                    store.record(&msg, now()).await.unwrap();
+                    store.mark_queued(&msg.id).await.unwrap();
+                    written += 1;
+                }
+                written
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // A publish claim is not one of the batched writes: it gets the store's writing
+        // connection while the load goes on (the load stops only after it), not never.
+        let claimed = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            store.claim(&waiting.id, now() + Duration::minutes(1)),
+        )
+        .await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written: u32 = writers.join_all().await.into_iter().sum();
+        let claimed = claimed.unwrap_or_else(|_| panic!("{name}: the claim never got its turn"));
+        assert!(claimed.unwrap().is_some(), "{name}: the claim was not won");
+        assert!(written > 0, "{name}: no load");
+    }
+}
+
 #[tokio::test]
 async fn repeated_status_events_in_one_batch_move_a_message_once_and_in_order() {
     for (name, store, other) in backends().await {

@@ -11,6 +11,7 @@ pub fn options(path: &Path) -> std::io::Result<SqliteConnectOptions> {
     crate::private::touch(path)?;
     Ok(SqliteConnectOptions::new()
         .pragma("secure_delete", "ON")
+        .pragma("temp_store", "MEMORY")
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)

@@ -6,14 +6,19 @@
 //! statements, not one per write: its records in one multi-row `INSERT`, its queued marks
 //! in one `UPDATE`, its status moves in one per status (each `RETURNING` what it changed,
 //! which answers each write). The statements are the same in every backend (`$n`
-//! parameters, which SQLite reads too); a backend only runs them ([`Transact`]).
+//! parameters, which SQLite reads too), written into a [`Script`] that a backend runs in one
+//! transaction ([`Transact`]): SQLite as one call, PostgreSQL a statement at a time. The
+//! writer holds its connection from batch to batch while writes keep coming, giving it back
+//! to the pool at least every [`HOLD`], so that the store's other writes get their turn.
 
 use crate::record::{NewMessage, Recorded, Status, StoreError, timestamp};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use contract::message::MessageId;
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,6 +31,9 @@ const ROWS: usize = 64;
 /// Ids one statement changes at most.
 const IDS: usize = 500;
 
+/// How long the writer keeps its connection while writes keep coming.
+pub const HOLD: Duration = Duration::from_millis(10);
+
 /// A value bound to a statement's parameter.
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
@@ -33,22 +41,93 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
 }
 
-/// What a backend does for the batches: a transaction, and statements run in it.
+/// How a backend numbers the parameters of a script's statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbering {
+    /// Each statement's from `$1`: it runs the statements one at a time.
+    PerStatement,
+    /// On through the script: it runs the script as one.
+    Script,
+}
+
+/// Statements to run in one transaction, with the values of their parameters.
+pub struct Script<'a> {
+    numbering: Numbering,
+    statements: Vec<(String, Range<usize>)>,
+    values: Vec<Value<'a>>,
+}
+
+impl<'a> Script<'a> {
+    /// An empty script, its parameters numbered by `numbering`.
+    pub fn new(numbering: Numbering) -> Self {
+        Self {
+            numbering,
+            statements: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a statement written by `sql` (given the number of its first parameter) with
+    /// `values` for its parameters.
+    pub fn push(&mut self, sql: impl FnOnce(usize) -> String, values: Vec<Value<'a>>) {
+        let start = self.values.len();
+        let first = match self.numbering {
+            Numbering::PerStatement => 1,
+            Numbering::Script => start + 1,
+        };
+        self.statements
+            .push((sql(first), start..start + values.len()));
+        self.values.extend(values);
+    }
+
+    /// Each statement with the values of its parameters (numbered [`Numbering::PerStatement`]).
+    pub fn statements(&self) -> impl Iterator<Item = (&str, &[Value<'a>])> {
+        self.statements
+            .iter()
+            .map(|(sql, values)| (sql.as_str(), &self.values[values.clone()]))
+    }
+
+    /// The statements as one text, and the values of all their parameters (numbered
+    /// [`Numbering::Script`]).
+    pub fn joined(&self) -> (String, &[Value<'a>]) {
+        let sql: Vec<&str> = self
+            .statements
+            .iter()
+            .map(|(sql, _)| sql.as_str())
+            .collect();
+        (sql.join(";\n"), &self.values)
+    }
+
+    /// How many statements it has.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+}
+
+/// The rows one statement returned, their columns as text.
+pub type Rows = Vec<Vec<String>>;
+
+/// What a backend does for the batches: a connection the writer holds, and scripts run on it.
 #[async_trait]
 pub trait Transact: Send + Sync + 'static {
-    type Tx: Send;
-    /// Begins a batch's transaction.
-    async fn begin(&self) -> Result<Self::Tx, sqlx::Error>;
-    /// Commits it.
-    async fn commit(&self, tx: Self::Tx) -> Result<(), sqlx::Error>;
-    /// Runs `sql` with `values` for its parameters; the rows it returns, their columns as
-    /// text.
-    async fn rows(
+    /// A connection to the store.
+    type Conn: Send;
+    /// How its statements' parameters are numbered.
+    const NUMBERING: Numbering;
+    /// A connection for the writer.
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error>;
+    /// Runs `script` in one transaction on `conn` and commits it, or leaves nothing of it;
+    /// the rows of each statement.
+    async fn run(
         &self,
-        tx: &mut Self::Tx,
-        sql: &str,
-        values: &[Value<'_>],
-    ) -> Result<Vec<Vec<String>>, sqlx::Error>;
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error>;
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -94,6 +173,13 @@ struct Move {
 }
 
 impl Sorted {
+    /// How many writes it holds.
+    fn len(&self) -> usize {
+        self.recorded.len()
+            + self.marked.len()
+            + self.moves.iter().map(|m| m.ids.len()).sum::<usize>()
+    }
+
     fn of(batch: Vec<Write>) -> Self {
         let mut sorted = Self::default();
         for write in batch {
@@ -217,52 +303,170 @@ impl Batcher {
 }
 
 impl<T: Transact> Writer<T> {
+    /// Commits what queued up, batch after batch, on a connection it holds while writes
+    /// keep coming (at most [`HOLD`] at a time) or until a batch fails.
     async fn run(self, mut rx: mpsc::Receiver<Write>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut held: Option<(T::Conn, Instant)> = None;
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.commit(std::mem::take(&mut batch)).await;
+            let sorted = Sorted::of(std::mem::take(&mut batch));
+            let (mut conn, since) = match held.take() {
+                Some(held) => held,
+                None => match self.backend.connect().await {
+                    Ok(conn) => (conn, Instant::now()),
+                    Err(error) => {
+                        self.failed(sorted, error.into());
+                        continue;
+                    }
+                },
+            };
+            match self.commit(&mut conn, &sorted).await {
+                Ok(answers) => {
+                    sorted.answer(answers);
+                    if !rx.is_empty() && since.elapsed() < HOLD {
+                        held = Some((conn, since));
+                    }
+                }
+                Err(error) => self.failed(sorted, error),
+            }
         }
     }
 
-    /// Runs `batch` in one transaction, a few statements for all its writes, and answers
-    /// each write: with its own answer if the batch committed, else with the failure.
-    async fn commit(&self, batch: Vec<Write>) {
-        let writes = batch.len();
-        let sorted = Sorted::of(batch);
+    /// Answers every write of a batch that did not commit with why.
+    fn failed(&self, sorted: Sorted, error: StoreError) {
+        tracing::warn!(%error, writes = sorted.len(), "a batch of writes did not commit");
+        sorted.fail(&error);
+    }
+
+    /// Runs the writes of `sorted` in one transaction on `conn`, a few statements for all
+    /// of them; each write's answer.
+    async fn commit(&self, conn: &mut T::Conn, sorted: &Sorted) -> Result<Answers, StoreError> {
         let at = timestamp(self.clock.now());
-        let on = Statements {
-            backend: &self.backend,
-            at: &at,
+        let texts = Texts::of(sorted);
+        let mut script = Script::new(T::NUMBERING);
+        let on = Statements { at: &at };
+        let inserted = on.record(&mut script, &sorted.records, &texts, &self.instance);
+        let marked = on.mark_queued(&mut script, &texts.queued);
+        let moved: Vec<Range<usize>> = sorted
+            .moves
+            .iter()
+            .zip(&texts.moves)
+            .map(|(m, ids)| on.advance(&mut script, m, ids))
+            .collect();
+        let mut rows = if script.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.run(conn, &script).await?
         };
-        let answers = async {
-            let mut tx = self.backend.begin().await?;
-            let recorded = on.record(&mut tx, &sorted.records, &self.instance).await?;
-            let marked = on.mark_queued(&mut tx, &sorted.queued).await?;
-            let mut moved = Vec::with_capacity(sorted.moves.len());
-            for m in &sorted.moves {
-                moved.push(on.advance(&mut tx, m).await?);
+        let mut take = |range: Range<usize>| -> Vec<Rows> {
+            range.map(|i| std::mem::take(&mut rows[i])).collect()
+        };
+        let new: HashSet<String> = take(inserted).into_iter().flatten().flatten().collect();
+        let marked = changed(&texts.queued, take(marked));
+        let moved = moved
+            .into_iter()
+            .zip(&texts.moves)
+            .map(|(range, ids)| changed(ids, take(range)))
+            .collect();
+        let recorded = self.recorded(conn, sorted, &texts, new).await?;
+        Ok(Answers {
+            recorded,
+            marked,
+            moved,
+        })
+    }
+}
+
+impl<T: Transact> Writer<T> {
+    /// For each record, whether it is new (its id among `new`) or what its sender recorded
+    /// under its id, before or earlier in this batch: looked up after the commit, only for
+    /// the records that were not new (a repeated request), which are few.
+    async fn recorded(
+        &self,
+        conn: &mut T::Conn,
+        sorted: &Sorted,
+        texts: &Texts,
+        mut new: HashSet<String>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        // The first write of a new message is new; the others find it, as a repeated
+        // request finds a message recorded before.
+        let mut recorded: Vec<Option<Recorded>> = texts
+            .records
+            .iter()
+            .map(|[id, ..]| new.remove(id).then_some(Recorded::New))
+            .collect();
+        let pairs: Vec<(&str, &str)> = sorted
+            .records
+            .iter()
+            .zip(&texts.records)
+            .zip(&recorded)
+            .filter(|(_, r)| r.is_none())
+            .map(|(((msg, _), [_, client_id, ..]), _)| (msg.sender.0.as_str(), client_id.as_str()))
+            .collect();
+        if !pairs.is_empty() {
+            let mut lookup = Script::new(T::NUMBERING);
+            existing(&mut lookup, &pairs);
+            let mut existing = HashMap::new();
+            for row in self.backend.run(conn, &lookup).await?.into_iter().flatten() {
+                let [sender, client_id, body_hash, status] = <[String; 4]>::try_from(row)
+                    .map_err(|_| StoreError::Corrupt("a message's row".into()))?;
+                let status = status
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("status {status}")))?;
+                existing.insert(
+                    (sender, client_id),
+                    Recorded::Existing { body_hash, status },
+                );
             }
-            self.backend.commit(tx).await?;
-            Ok::<_, StoreError>(Answers {
-                recorded,
-                marked,
-                moved,
-            })
+            for (((msg, _), [_, client_id, ..]), r) in
+                sorted.records.iter().zip(&texts.records).zip(&mut recorded)
+            {
+                if r.is_none() {
+                    *r = existing
+                        .get(&(msg.sender.0.clone(), client_id.clone()))
+                        .cloned();
+                }
+            }
         }
-        .await;
-        match answers {
-            Ok(answers) => sorted.answer(answers),
-            Err(error) => {
-                tracing::warn!(%error, writes, "a batch of writes did not commit");
-                sorted.fail(&error);
-            }
+        recorded
+            .into_iter()
+            .map(|r| r.ok_or_else(|| StoreError::Corrupt("a message neither new nor found".into())))
+            .collect()
+    }
+}
+
+/// The texts a batch's statements bind, made once.
+struct Texts {
+    /// Per record: its id, client id, hold and subject hashes.
+    records: Vec<[String; 4]>,
+    queued: Vec<String>,
+    moves: Vec<Vec<String>>,
+}
+
+impl Texts {
+    fn of(sorted: &Sorted) -> Self {
+        let ids = |ids: &[MessageId]| ids.iter().map(MessageId::to_string).collect();
+        Self {
+            records: sorted
+                .records
+                .iter()
+                .map(|(msg, hold_until)| {
+                    [
+                        msg.id.to_string(),
+                        msg.client_id.to_string(),
+                        timestamp(*hold_until),
+                        serde_json::to_string(&msg.subject_hashes).expect("hashes serialise"),
+                    ]
+                })
+                .collect(),
+            queued: ids(&sorted.queued),
+            moves: sorted.moves.iter().map(|m| ids(&m.ids)).collect(),
         }
     }
 }
 
-/// The hot writes, on a backend, at the time `at`.
-struct Statements<'a, T> {
-    backend: &'a T,
+/// The hot writes at the time `at`, written into a script.
+struct Statements<'a> {
     at: &'a str,
 }
 
@@ -274,39 +478,20 @@ fn params(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-impl<T: Transact> Statements<'_, T> {
-    /// Records the messages, a statement per [`ROWS`]; for each, whether it is new or what
-    /// its sender recorded before under its id (also earlier in this batch).
-    async fn record(
+impl<'a> Statements<'a> {
+    /// Records the messages, a statement per [`ROWS`], each returning the ids it inserted;
+    /// their places in the script.
+    fn record(
         &self,
-        tx: &mut T::Tx,
-        records: &[(Box<NewMessage>, OffsetDateTime)],
-        instance: &str,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let mut new = HashSet::new();
-        for chunk in records.chunks(ROWS) {
-            let owned: Vec<[String; 4]> = chunk
-                .iter()
-                .map(|(msg, hold_until)| {
-                    [
-                        msg.id.to_string(),
-                        msg.client_id.to_string(),
-                        timestamp(*hold_until),
-                        serde_json::to_string(&msg.subject_hashes).expect("hashes serialise"),
-                    ]
-                })
-                .collect();
+        script: &mut Script<'a>,
+        records: &'a [(Box<NewMessage>, OffsetDateTime)],
+        texts: &'a Texts,
+        instance: &'a str,
+    ) -> Range<usize> {
+        let first = script.len();
+        for (chunk, texts) in records.chunks(ROWS).zip(texts.records.chunks(ROWS)) {
             let mut values = Vec::with_capacity(chunk.len() * 17);
-            let mut rows = Vec::with_capacity(chunk.len());
-            for ((msg, _), [id, client_id, hold_until, hashes]) in chunk.iter().zip(&owned) {
-                let p = values.len();
-                // created_at and updated_at are both the time of the batch.
-                rows.push(format!(
-                    "({}, ${}, {})",
-                    params(p + 1, 13),
-                    p + 13,
-                    params(p + 14, 4)
-                ));
+            for ((msg, _), [id, client_id, hold_until, hashes]) in chunk.iter().zip(texts) {
                 values.extend([
                     Value::Text(Some(id)),
                     Value::Text(Some(client_id)),
@@ -327,160 +512,147 @@ impl<T: Transact> Statements<'_, T> {
                     Value::Text(Some(hashes)),
                 ]);
             }
-            let sql = format!(
-                "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
-                 VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-                rows.join(", ")
+            let rows = chunk.len();
+            script.push(
+                |first| {
+                    let rows: Vec<String> = (0..rows)
+                        .map(|row| {
+                            let p = first + 17 * row;
+                            // created_at and updated_at are both the time of the batch.
+                            format!("({}, ${}, {})", params(p, 13), p + 12, params(p + 13, 4))
+                        })
+                        .collect();
+                    format!(
+                        "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
+                         VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                        rows.join(", ")
+                    )
+                },
+                values,
             );
-            for row in self.backend.rows(tx, &sql, &values).await? {
-                new.extend(row.into_iter().next());
-            }
         }
-        // The first write of a new message is new; the others find it, as a repeated
-        // request finds a message recorded before.
-        let mut recorded: Vec<Option<Recorded>> = records
-            .iter()
-            .map(|(msg, _)| new.remove(&msg.id.to_string()).then_some(Recorded::New))
-            .collect();
-        let found: Vec<&NewMessage> = records
-            .iter()
-            .zip(&recorded)
-            .filter(|(_, r)| r.is_none())
-            .map(|((msg, _), _)| msg.as_ref())
-            .collect();
-        let existing = self.existing(tx, &found).await?;
-        for ((msg, _), r) in records.iter().zip(&mut recorded) {
-            if r.is_none() {
-                let key = (msg.sender.0.clone(), msg.client_id.to_string());
-                *r = existing.get(&key).cloned();
-            }
-        }
-        recorded
-            .into_iter()
-            .map(|r| r.ok_or_else(|| StoreError::Corrupt("a message neither new nor found".into())))
-            .collect()
+        first..script.len()
     }
 
-    /// What the senders of `msgs` recorded before under their ids, by sender and id.
-    async fn existing(
-        &self,
-        tx: &mut T::Tx,
-        msgs: &[&NewMessage],
-    ) -> Result<HashMap<(String, String), Recorded>, StoreError> {
-        let mut existing = HashMap::new();
-        for chunk in msgs.chunks(ROWS) {
-            let client_ids: Vec<String> = chunk.iter().map(|m| m.client_id.to_string()).collect();
-            let mut values = Vec::with_capacity(2 * chunk.len());
-            let mut pairs = Vec::with_capacity(chunk.len());
-            for (msg, client_id) in chunk.iter().zip(&client_ids) {
-                pairs.push(format!(
-                    "(sender = ${} AND client_id = ${})",
-                    values.len() + 1,
-                    values.len() + 2
-                ));
-                values.extend([
-                    Value::Text(Some(&msg.sender.0)),
-                    Value::Text(Some(client_id)),
-                ]);
-            }
-            let sql = format!(
-                "SELECT sender, client_id, body_hash, status FROM messages WHERE {}",
-                pairs.join(" OR ")
-            );
-            for row in self.backend.rows(tx, &sql, &values).await? {
-                let [sender, client_id, body_hash, status] = <[String; 4]>::try_from(row)
-                    .map_err(|_| StoreError::Corrupt("a message's row".into()))?;
-                let status = status
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("status {status}")))?;
-                existing.insert(
-                    (sender, client_id),
-                    Recorded::Existing { body_hash, status },
-                );
-            }
-        }
-        Ok(existing)
-    }
-
-    /// Marks the messages `ids` queued (those still recorded); for each, whether this did.
-    async fn mark_queued(
-        &self,
-        tx: &mut T::Tx,
-        ids: &[MessageId],
-    ) -> Result<Vec<bool>, StoreError> {
-        self.changed(
-            tx,
-            "UPDATE messages SET status = $1, updated_at = $2, next_attempt_at = NULL
+    /// Marks the messages `ids` queued (those still recorded), each statement returning
+    /// the ids it marked; their places in the script.
+    fn mark_queued(&self, script: &mut Script<'a>, ids: &'a [String]) -> Range<usize> {
+        self.changing(
+            script,
+            "UPDATE messages SET status = {status}, updated_at = {at}, next_attempt_at = NULL
              WHERE status IN ({statuses}) AND id IN ({ids}) RETURNING id",
-            &[Some(Status::Queued.as_str()), Some(self.at)],
+            &[
+                ("{status}", Some(Status::Queued.as_str())),
+                ("{at}", Some(self.at)),
+            ],
             &[Status::Recorded],
             ids,
         )
-        .await
     }
 
-    /// Moves the messages of `m` to its status where they may move there from where they
-    /// are, or writes it into their history once where it is an answer (the unique index on
-    /// answers keeps a repeated one out); for each, whether this did.
-    async fn advance(&self, tx: &mut T::Tx, m: &Move) -> Result<Vec<bool>, StoreError> {
-        let binds = [Some(m.status.as_str()), m.reason.as_deref(), Some(self.at)];
+    /// Moves the messages of `m` (`ids`) to its status where they may move there from
+    /// where they are, or writes it into their history once where it is an answer (the
+    /// unique index on answers keeps a repeated one out); their places in the script.
+    fn advance(&self, script: &mut Script<'a>, m: &'a Move, ids: &'a [String]) -> Range<usize> {
+        let binds = [
+            ("{status}", Some(m.status.as_str())),
+            ("{reason}", m.reason.as_deref()),
+            ("{at}", Some(self.at)),
+        ];
         if m.status.is_answer() {
-            return self
-                .changed(
-                    tx,
-                    "INSERT INTO status_history (message_id, status, at, reason)
-                     SELECT id, $1, $3, $2 FROM messages
-                     WHERE status IN ({statuses}) AND id IN ({ids})
-                     ON CONFLICT DO NOTHING RETURNING message_id",
-                    &binds,
-                    Status::ANSWERED_IN,
-                    &m.ids,
-                )
-                .await;
+            return self.changing(
+                script,
+                "INSERT INTO status_history (message_id, status, at, reason)
+                 SELECT id, {status}, {at}, {reason} FROM messages
+                 WHERE status IN ({statuses}) AND id IN ({ids})
+                 ON CONFLICT DO NOTHING RETURNING message_id",
+                &binds,
+                Status::ANSWERED_IN,
+                ids,
+            );
         }
-        self.changed(
-            tx,
-            "UPDATE messages SET status = $1, status_reason = $2, updated_at = $3, next_attempt_at = NULL
+        self.changing(
+            script,
+            "UPDATE messages SET status = {status}, status_reason = {reason}, updated_at = {at}, next_attempt_at = NULL
              WHERE status IN ({statuses}) AND id IN ({ids}) RETURNING id",
             &binds,
             m.status.follows(),
-            &m.ids,
+            ids,
         )
-        .await
     }
 
-    /// Runs `sql` with `binds`, then `statuses` for its `{statuses}` list and up to [`IDS`]
-    /// of `ids` at a time for its `{ids}` list; for each of `ids`, whether its first
-    /// occurrence came back (a repeated one did not change anything).
-    async fn changed(
+    /// `sql` with each placeholder of `binds` bound to its value, `{statuses}` to
+    /// `statuses` and `{ids}` to up to [`IDS`] of `ids` at a time (a statement each); their
+    /// places in the script. None if `statuses` is empty: nothing may move.
+    fn changing(
         &self,
-        tx: &mut T::Tx,
-        sql: &str,
-        binds: &[Option<&str>],
-        statuses: &[Status],
-        ids: &[MessageId],
-    ) -> Result<Vec<bool>, StoreError> {
-        let mut changed = HashSet::new();
-        if !statuses.is_empty() {
-            let sql = sql.replace("{statuses}", &params(binds.len() + 1, statuses.len()));
-            for chunk in ids.chunks(IDS) {
-                let first = binds.len() + statuses.len() + 1;
-                let sql = sql.replace("{ids}", &params(first, chunk.len()));
-                let chunk: Vec<String> = chunk.iter().map(MessageId::to_string).collect();
-                let values: Vec<Value> = binds
-                    .iter()
-                    .map(|v| Value::Text(*v))
-                    .chain(statuses.iter().map(|s| Value::Text(Some(s.as_str()))))
-                    .chain(chunk.iter().map(|id| Value::Text(Some(id))))
-                    .collect();
-                for row in self.backend.rows(tx, &sql, &values).await? {
-                    changed.extend(row.into_iter().next());
-                }
-            }
+        script: &mut Script<'a>,
+        sql: &'static str,
+        binds: &[(&'static str, Option<&'a str>)],
+        statuses: &'static [Status],
+        ids: &'a [String],
+    ) -> Range<usize> {
+        let first = script.len();
+        if statuses.is_empty() {
+            return first..first;
         }
-        Ok(ids
-            .iter()
-            .map(|id| changed.remove(&id.to_string()))
-            .collect())
+        for chunk in ids.chunks(IDS) {
+            let values = binds
+                .iter()
+                .map(|(_, v)| Value::Text(*v))
+                .chain(statuses.iter().map(|s| Value::Text(Some(s.as_str()))))
+                .chain(chunk.iter().map(|id| Value::Text(Some(id))))
+                .collect();
+            script.push(
+                |first| {
+                    let sql = binds
+                        .iter()
+                        .zip(first..)
+                        .fold(sql.to_string(), |sql, ((name, _), p)| {
+                            sql.replace(name, &format!("${p}"))
+                        });
+                    let first = first + binds.len();
+                    sql.replace("{statuses}", &params(first, statuses.len()))
+                        .replace("{ids}", &params(first + statuses.len(), chunk.len()))
+                },
+                values,
+            );
+        }
+        first..script.len()
     }
+}
+
+/// Finds the messages their senders hold under the ids of `pairs` (sender, client id),
+/// a statement per [`ROWS`].
+fn existing<'a>(script: &mut Script<'a>, pairs: &[(&'a str, &'a str)]) {
+    for chunk in pairs.chunks(ROWS) {
+        let values = chunk
+            .iter()
+            .flat_map(|(sender, client_id)| {
+                [Value::Text(Some(sender)), Value::Text(Some(client_id))]
+            })
+            .collect();
+        script.push(
+            |first| {
+                let pairs: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let p = first + 2 * i;
+                        format!("(sender = ${p} AND client_id = ${})", p + 1)
+                    })
+                    .collect();
+                format!(
+                    "SELECT sender, client_id, body_hash, status FROM messages WHERE {}",
+                    pairs.join(" OR ")
+                )
+            },
+            values,
+        );
+    }
+}
+
+/// For each of `ids`, whether its first occurrence came back in `rows` (a repeated one did
+/// not change anything).
+fn changed(ids: &[String], rows: Vec<Rows>) -> Vec<bool> {
+    let mut changed: HashSet<String> = rows.into_iter().flatten().flatten().collect();
+    ids.iter().map(|id| changed.remove(id)).collect()
 }

@@ -36,8 +36,7 @@ pub trait Backend {
     ) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
-/// Implements the batches' [`super::batch::Transact`] on the writing pool, and
-/// [`super::Messages`], [`super::Payloads`], [`super::Consents`], [`super::AuditTrail`] and
+/// Defines the batches' connections (`Writes`), and implements [`super::Messages`], [`super::Payloads`], [`super::Consents`], [`super::AuditTrail`] and
 /// [`super::Disclosures`] for `$store` (of the driver `$db`), which reads from the pool
 /// `self.$reads`, writes to the pool `self.$writes`, and implements [`Backend`].
 macro_rules! sql_store {
@@ -56,33 +55,14 @@ macro_rules! sql_store {
                 })
         }
 
-        /// The batches' transactions, on the store's writing pool.
+        /// The batches' connections, from the store's writing pool ([`Backend`]'s module
+        /// runs the batches' scripts on them).
         struct Writes(sqlx::Pool<$db>);
 
-        #[async_trait::async_trait]
-        impl $crate::record::batch::Transact for Writes {
-            type Tx = sqlx::Transaction<'static, $db>;
-
-            async fn begin(&self) -> Result<Self::Tx, sqlx::Error> {
-                <$store as $crate::record::common::Backend>::begin_writing(&self.0).await
-            }
-
-            async fn commit(&self, tx: Self::Tx) -> Result<(), sqlx::Error> {
-                tx.commit().await
-            }
-
-            async fn rows(
-                &self,
-                tx: &mut Self::Tx,
-                sql: &str,
-                values: &[$crate::record::batch::Value<'_>],
-            ) -> Result<Vec<Vec<String>>, sqlx::Error> {
-                use sqlx::Row;
-                let rows = bound(sql, values).fetch_all(&mut **tx).await?;
-                rows.iter()
-                    .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
-                    .collect()
-            }
+        /// A row's columns as text.
+        fn text_row(row: &<$db as sqlx::Database>::Row) -> Result<Vec<String>, sqlx::Error> {
+            use sqlx::Row;
+            (0..row.len()).map(|i| row.try_get(i)).collect()
         }
 
         impl $store {

@@ -6,12 +6,13 @@
 //! instance's claims are taken over once their lease has run out.
 
 use super::StoreError;
-use super::batch::Batcher;
+use super::batch::{Batcher, Numbering, Rows, Script, Transact};
 use super::common::{Backend, sql_store};
 use async_trait::async_trait;
 use contract::clock::Clock;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,11 +80,44 @@ impl Backend for PgStore {
     /// numbering.
     async fn begin_writing(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT last FROM audit_seq FOR UPDATE")
-            .execute(&mut *tx)
-            .await?;
+        take_numbering(&mut tx).await?;
         Ok(tx)
     }
 }
 
+/// Takes the audit numbering (`audit_seq`) for the rest of `tx`.
+async fn take_numbering(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT last FROM audit_seq FOR UPDATE")
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
 sql_store!(PgStore, Postgres, reads: pool, writes: pool);
+
+#[async_trait]
+impl Transact for Writes {
+    type Conn = PoolConnection<Postgres>;
+    const NUMBERING: Numbering = Numbering::PerStatement;
+
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.0.acquire().await
+    }
+
+    /// A statement at a time, in a transaction that takes the audit numbering first.
+    async fn run(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let mut tx = Connection::begin(&mut **conn).await?;
+        take_numbering(&mut tx).await?;
+        let mut results = Vec::with_capacity(script.len());
+        for (sql, values) in script.statements() {
+            let rows = bound(sql, values).fetch_all(&mut *tx).await?;
+            results.push(rows.iter().map(text_row).collect::<Result<_, _>>()?);
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+}

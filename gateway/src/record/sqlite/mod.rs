@@ -1,4 +1,5 @@
-//! The store in SQLite: one file, WAL, `synchronous = FULL`: one gateway process. Writes go
+//! The store in SQLite: one file, WAL (checkpointed off the writer's path: [`checkpoint`]),
+//! `synchronous = FULL`: one gateway process. Writes go
 //! through one connection (SQLite has one writer; several connections would only wait on
 //! each other's locks), the hot ones (recording, marking queued, status changes) batched by
 //! one writer task ([`super::batch`]: group commit); reads have a pool of their own.
@@ -6,13 +7,18 @@
 //! status history and the audit trail in the same transaction. The statements are those of
 //! [`super::common`].
 
+mod checkpoint;
+
 use super::StoreError;
-use super::batch::Batcher;
+use super::batch::{Batcher, Numbering, Rows, Script, Transact};
 use super::common::{Backend, sql_store};
 use async_trait::async_trait;
+use checkpoint::Checkpoints;
 use contract::clock::Clock;
+use futures_util::TryStreamExt;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Either, Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,6 +33,8 @@ pub struct SqliteStore {
     clock: Arc<Clock>,
     /// The writer task of the hot writes (group commit).
     batcher: Batcher,
+    /// The checkpoint task, running while the store is held.
+    _checkpoints: Checkpoints,
 }
 
 impl SqliteStore {
@@ -45,10 +53,15 @@ impl SqliteStore {
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -57,6 +70,7 @@ impl SqliteStore {
         let instance = uuid::Uuid::new_v4().to_string();
         Ok(Self {
             batcher: Batcher::spawn(Writes(writer.clone()), instance.clone(), clock.clone()),
+            _checkpoints: Checkpoints::spawn(checkpointer),
             writer,
             readers,
             instance,
@@ -85,6 +99,54 @@ impl Backend for SqliteStore {
 
 sql_store!(SqliteStore, Sqlite, reads: readers, writes: writer);
 
+#[async_trait]
+impl Transact for Writes {
+    type Conn = PoolConnection<Sqlite>;
+    const NUMBERING: Numbering = Numbering::Script;
+
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.0.acquire().await
+    }
+
+    /// One call for the whole script (`BEGIN IMMEDIATE`, its statements, `COMMIT`): the
+    /// driver's worker thread runs them one after another without handing back in between.
+    /// The driver runs a query of many statements with parameters, which it marks
+    /// deprecated because other drivers cannot (launchbadge/sqlx#3108); `Cargo.lock` pins
+    /// the version that does. If a statement fails, a `ROLLBACK` leaves nothing of it.
+    async fn run(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let (sql, values) = script.joined();
+        let sql = format!("BEGIN IMMEDIATE;\n{sql};\nCOMMIT");
+        let mut results = Vec::with_capacity(script.len() + 2);
+        let ran = async {
+            let mut rows = Vec::new();
+            #[allow(deprecated)]
+            let mut steps = bound(&sql, values).fetch_many(&mut **conn);
+            while let Some(step) = steps.try_next().await? {
+                match step {
+                    // The end of a statement.
+                    Either::Left(_) => results.push(std::mem::take(&mut rows)),
+                    Either::Right(row) => rows.push(text_row(&row)?),
+                }
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        if let Err(error) = ran {
+            // Fails itself where the transaction never began or already ended.
+            let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
+            return Err(error);
+        }
+        // Without BEGIN's and COMMIT's.
+        results.pop();
+        results.remove(0);
+        Ok(results)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +154,88 @@ mod tests {
     use contract::directory::AgencyId;
     use contract::message::MessageId;
     use time::OffsetDateTime;
+
+    /// A new message from a school to `recipient`, its payload sealed with `keys`.
+    fn message(keys: &crate::keys::KeyRing, recipient: &str) -> NewMessage {
+        let (sender, client) = (AgencyId("school".into()), MessageId(uuid::Uuid::new_v4()));
+        NewMessage {
+            id: gateway_id(&sender, &client),
+            client_id: client,
+            sender,
+            recipient: AgencyId(recipient.into()),
+            kind: contract::message::Kind::NoBekymringsmelding,
+            legal_basis: "no.bvl2021.13-2".into(),
+            body_hash: "h".into(),
+            routing_key: "queue.bv".into(),
+            routed: keys.lock(&[b'x'; 2048], b"y"),
+            consent_ref: None,
+            subject_hashes: Vec::new(),
+        }
+    }
+
+    /// A store in a folder of its own.
+    async fn scratch_store(name: &str) -> (std::path::PathBuf, SqliteStore) {
+        let dir = std::env::temp_dir().join(format!("gw-{name}-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
+        use crate::record::batch::Value;
+        let (dir, store) = scratch_store("script").await;
+        let writes = Writes(store.writer.clone());
+        let mut conn = writes.connect().await.unwrap();
+        let mut failing = Script::new(Numbering::Script);
+        let insert = |p: usize| {
+            format!(
+                "INSERT INTO settings (name, value) VALUES (${p}, ${}) RETURNING name",
+                p + 1
+            )
+        };
+        failing.push(insert, vec![Value::Text(Some("first")), Value::Bytes(b"1")]);
+        // NOT NULL: fails when it runs, after the first insert ran.
+        failing.push(insert, vec![Value::Text(Some("second")), Value::Text(None)]);
+        assert!(writes.run(&mut conn, &failing).await.is_err());
+        let mut next = Script::new(Numbering::Script);
+        next.push(insert, vec![Value::Text(Some("third")), Value::Bytes(b"3")]);
+        next.push(
+            insert,
+            vec![Value::Text(Some("fourth")), Value::Bytes(b"4")],
+        );
+        let rows = writes.run(&mut conn, &next).await.unwrap();
+        assert_eq!(rows, [[["third"]], [["fourth"]]]);
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM settings WHERE name IN ('first', 'second', 'third', 'fourth') ORDER BY name")
+                .fetch_all(&store.readers)
+                .await
+                .unwrap();
+        assert_eq!(names, ["fourth", "third"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn the_log_is_checkpointed_and_started_over_while_messages_keep_coming() {
+        let (dir, store) = scratch_store("checkpoint").await;
+        let keys = crate::keys::KeyRing::generate(None);
+        let wal = dir.join("gateway.sqlite-wal");
+        let mut sizes = Vec::new();
+        for _ in 0..6 {
+            for _ in 0..100 {
+                let new = message(&keys, "bv");
+                store.record(&new, OffsetDateTime::now_utc()).await.unwrap();
+                store.mark_queued(&new.id).await.unwrap();
+            }
+            tokio::time::sleep(3 * checkpoint::EVERY).await;
+            sizes.push(std::fs::metadata(&wal).unwrap().len());
+        }
+        // Without checkpoints the log would hold all six rounds; with them, it is written
+        // over from its start, so it stays near one round's size.
+        assert!(sizes[5] < 2 * sizes[0], "the log grew: {sizes:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     /// A database migrated up to (not including) the migration described as `migration`.
     async fn database_before(migration: &str) -> (std::path::PathBuf, SqlitePool) {
@@ -233,20 +377,7 @@ mod tests {
         let keys = crate::keys::KeyRing::generate(None);
         let key = keys.audit_key();
         for i in 0..6 {
-            let (sender, client) = (AgencyId("school".into()), MessageId(uuid::Uuid::new_v4()));
-            let new = NewMessage {
-                id: gateway_id(&sender, &client),
-                client_id: client,
-                sender,
-                recipient: AgencyId(format!("bv{i}")),
-                kind: contract::message::Kind::NoBekymringsmelding,
-                legal_basis: "no.bvl2021.13-2".into(),
-                body_hash: "h".into(),
-                routing_key: "queue.bv".into(),
-                routed: keys.lock(b"x", b"y"),
-                consent_ref: None,
-                subject_hashes: Vec::new(),
-            };
+            let new = message(&keys, &format!("bv{i}"));
             store.record(&new, OffsetDateTime::now_utc()).await.unwrap();
         }
         chain(&store, &key).await.unwrap();
