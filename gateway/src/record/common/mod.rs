@@ -30,13 +30,22 @@ pub trait Backend {
     const CLAIMABLE: &'static str;
     /// A condition on a `messages` row: its `subject_hashes` (a JSON array) hold `$1`.
     const SUBJECT_IN: &'static str;
+    /// How the batches' scripts number their parameters.
+    const NUMBERING: super::batch::Numbering;
+    /// Runs a batch's `script` in one transaction on `conn` and commits it, or leaves
+    /// nothing of it; the rows of each statement ([`super::batch::Transact::run`]).
+    async fn run_script(
+        conn: &mut sqlx::pool::PoolConnection<Self::Db>,
+        script: &super::batch::Script<'_>,
+    ) -> Result<Vec<super::batch::Rows>, sqlx::Error>;
     /// Begins a transaction on `pool` that writes, taking first what it must take first.
     async fn begin_writing(
         pool: &Pool<Self::Db>,
     ) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
-/// Defines the batches' connections (`Writes`), and implements [`super::Messages`], [`super::Payloads`], [`super::Consents`], [`super::AuditTrail`] and
+/// Defines the batches' connections (`Writes`, their [`super::batch::Transact`]), and
+/// implements [`super::Messages`], [`super::Payloads`], [`super::Consents`], [`super::AuditTrail`] and
 /// [`super::Disclosures`] for `$store` (of the driver `$db`), which reads from the pool
 /// `self.$reads`, writes to the pool `self.$writes`, and implements [`Backend`].
 macro_rules! sql_store {
@@ -55,9 +64,28 @@ macro_rules! sql_store {
                 })
         }
 
-        /// The batches' connections, from the store's writing pool ([`Backend`]'s module
-        /// runs the batches' scripts on them).
+        /// The batches' connections, from the store's writing pool, and their scripts run
+        /// as the backend runs them.
         struct Writes(sqlx::Pool<$db>);
+
+        #[async_trait::async_trait]
+        impl $crate::record::batch::Transact for Writes {
+            type Conn = sqlx::pool::PoolConnection<$db>;
+            const NUMBERING: $crate::record::batch::Numbering =
+                <$store as $crate::record::common::Backend>::NUMBERING;
+
+            async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+                self.0.acquire().await
+            }
+
+            async fn run(
+                &self,
+                conn: &mut Self::Conn,
+                script: &$crate::record::batch::Script<'_>,
+            ) -> Result<Vec<$crate::record::batch::Rows>, sqlx::Error> {
+                <$store as $crate::record::common::Backend>::run_script(conn, script).await
+            }
+        }
 
         /// A row's columns as text.
         fn text_row(row: &<$db as sqlx::Database>::Row) -> Result<Vec<String>, sqlx::Error> {

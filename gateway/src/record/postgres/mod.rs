@@ -6,7 +6,7 @@
 //! instance's claims are taken over once their lease has run out.
 
 use super::StoreError;
-use super::batch::{Batcher, Numbering, Rows, Script, Transact};
+use super::batch::{Batcher, Numbering, Rows, Script};
 use super::common::{Backend, sql_store};
 use async_trait::async_trait;
 use contract::clock::Clock;
@@ -69,6 +69,24 @@ impl PgStore {
 impl Backend for PgStore {
     type Db = Postgres;
     const SHARED: bool = true;
+    const NUMBERING: Numbering = Numbering::PerStatement;
+
+    /// A statement at a time, in a transaction that takes the audit numbering first.
+    async fn run_script(
+        conn: &mut PoolConnection<Self::Db>,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let mut tx = Connection::begin(&mut **conn).await?;
+        take_numbering(&mut tx).await?;
+        let mut results = Vec::with_capacity(script.len());
+        for (sql, values) in script.statements() {
+            let rows = bound(sql, values).fetch_all(&mut *tx).await?;
+            results.push(rows.iter().map(text_row).collect::<Result<_, _>>()?);
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
     /// Never another instance's claims before their lease runs out (`$4` is not used),
     /// and not the rows another sweep is claiming at this moment.
     const CLAIMABLE: &'static str =
@@ -94,30 +112,3 @@ async fn take_numbering(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
 }
 
 sql_store!(PgStore, Postgres, reads: pool, writes: pool);
-
-#[async_trait]
-impl Transact for Writes {
-    type Conn = PoolConnection<Postgres>;
-    const NUMBERING: Numbering = Numbering::PerStatement;
-
-    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
-        self.0.acquire().await
-    }
-
-    /// A statement at a time, in a transaction that takes the audit numbering first.
-    async fn run(
-        &self,
-        conn: &mut Self::Conn,
-        script: &Script<'_>,
-    ) -> Result<Vec<Rows>, sqlx::Error> {
-        let mut tx = Connection::begin(&mut **conn).await?;
-        take_numbering(&mut tx).await?;
-        let mut results = Vec::with_capacity(script.len());
-        for (sql, values) in script.statements() {
-            let rows = bound(sql, values).fetch_all(&mut *tx).await?;
-            results.push(rows.iter().map(text_row).collect::<Result<_, _>>()?);
-        }
-        tx.commit().await?;
-        Ok(results)
-    }
-}

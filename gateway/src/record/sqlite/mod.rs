@@ -10,7 +10,7 @@
 mod checkpoint;
 
 use super::StoreError;
-use super::batch::{Batcher, Numbering, Rows, Script, Transact};
+use super::batch::{Batcher, Numbering, Rows, Script};
 use super::common::{Backend, sql_store};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
@@ -83,39 +83,15 @@ impl SqliteStore {
 impl Backend for SqliteStore {
     type Db = Sqlite;
     const SHARED: bool = false;
-    /// At start-up (`$4`), also every claim of another instance: one process keeps a
-    /// SQLite file, so another instance's claims are a dead one's.
-    const CLAIMABLE: &'static str = "(next_attempt_at <= $3 OR ($4 AND claimed_by IS NOT $2))
-         ORDER BY next_attempt_at LIMIT $5";
-    const SUBJECT_IN: &'static str =
-        "EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = $1)";
-
-    /// IMMEDIATE: the write lock at once, so another process sharing the file waits (busy
-    /// timeout) rather than failing to upgrade a read.
-    async fn begin_writing(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    }
-}
-
-sql_store!(SqliteStore, Sqlite, reads: readers, writes: writer);
-
-#[async_trait]
-impl Transact for Writes {
-    type Conn = PoolConnection<Sqlite>;
     const NUMBERING: Numbering = Numbering::Script;
-
-    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
-        self.0.acquire().await
-    }
 
     /// One call for the whole script (`BEGIN IMMEDIATE`, its statements, `COMMIT`): the
     /// driver's worker thread runs them one after another without handing back in between.
     /// The driver runs a query of many statements with parameters, which it marks
     /// deprecated because other drivers cannot (launchbadge/sqlx#3108); `Cargo.lock` pins
     /// the version that does. If a statement fails, a `ROLLBACK` leaves nothing of it.
-    async fn run(
-        &self,
-        conn: &mut Self::Conn,
+    async fn run_script(
+        conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error> {
         let (sql, values) = script.joined();
@@ -145,7 +121,22 @@ impl Transact for Writes {
         results.remove(0);
         Ok(results)
     }
+
+    /// At start-up (`$4`), also every claim of another instance: one process keeps a
+    /// SQLite file, so another instance's claims are a dead one's.
+    const CLAIMABLE: &'static str = "(next_attempt_at <= $3 OR ($4 AND claimed_by IS NOT $2))
+         ORDER BY next_attempt_at LIMIT $5";
+    const SUBJECT_IN: &'static str =
+        "EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = $1)";
+
+    /// IMMEDIATE: the write lock at once, so another process sharing the file waits (busy
+    /// timeout) rather than failing to upgrade a read.
+    async fn begin_writing(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
 }
+
+sql_store!(SqliteStore, Sqlite, reads: readers, writes: writer);
 
 #[cfg(test)]
 mod tests {
@@ -184,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
-        use crate::record::batch::Value;
+        use crate::record::batch::{Transact, Value};
         let (dir, store) = scratch_store("script").await;
         let writes = Writes(store.writer.clone());
         let mut conn = writes.connect().await.unwrap();
