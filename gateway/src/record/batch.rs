@@ -339,7 +339,9 @@ impl<T: Transact> Writer<T> {
     }
 
     /// Runs the writes of `sorted` in one transaction on `conn`, a few statements for all
-    /// of them; each write's answer.
+    /// of them; each write's answer. What a repeated record found is read after the commit:
+    /// if that read fails, every write is answered with the failure though it committed,
+    /// and a repeated write finds it then, as a repeated request does.
     async fn commit(&self, conn: &mut T::Conn, sorted: &Sorted) -> Result<Answers, StoreError> {
         let at = timestamp(self.clock.now());
         let texts = Texts::of(sorted);
@@ -375,9 +377,7 @@ impl<T: Transact> Writer<T> {
             moved,
         })
     }
-}
 
-impl<T: Transact> Writer<T> {
     /// For each record, whether it is new (its id among `new`) or what its sender recorded
     /// under its id, before or earlier in this batch: looked up after the commit, only for
     /// the records that were not new (a repeated request), which are few.
