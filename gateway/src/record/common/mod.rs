@@ -45,9 +45,10 @@ pub trait Backend {
 }
 
 /// Defines the batches' connections (`Writes`, their [`super::batch::Transact`]), and
-/// implements [`super::Messages`], [`super::Payloads`], [`super::Consents`], [`super::AuditTrail`] and
-/// [`super::Disclosures`] for `$store` (of the driver `$db`), which reads from the pool
-/// `self.$reads`, writes to the pool `self.$writes`, and implements [`Backend`].
+/// implements [`super::Messages`], [`super::Payloads`], [`super::Consents`],
+/// [`super::AuditTrail`] and [`super::Disclosures`] for `$store` (of the driver `$db`), which
+/// reads from the pool `self.$reads`, writes to the pool `self.$writes`, and implements
+/// [`Backend`].
 macro_rules! sql_store {
     ($store:ty, $db:ty, reads: $reads:ident, writes: $writes:ident) => {
         /// `sql` with `values` bound to its parameters.

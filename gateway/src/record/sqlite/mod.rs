@@ -361,10 +361,7 @@ mod tests {
     #[tokio::test]
     async fn a_changed_removed_or_reordered_audit_entry_is_found() {
         use crate::record::{Break, chain, verify};
-        let dir = std::env::temp_dir().join(format!("gw-audit-{}", uuid::Uuid::new_v4()));
-        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
-            .await
-            .unwrap();
+        let (dir, store) = scratch_store("audit").await;
         let keys = crate::keys::KeyRing::generate(None);
         let key = keys.audit_key();
         for i in 0..6 {
