@@ -583,7 +583,7 @@ impl<'a> Statements<'a> {
 
     /// `sql` with each placeholder of `binds` bound to its value, `{statuses}` to
     /// `statuses` and `{ids}` to up to [`IDS`] of `ids` at a time (a statement each); their
-    /// places in the script. None if `statuses` is empty: nothing may move.
+    /// places in the script. No statement if `statuses` is empty: nothing may move.
     fn changing(
         &self,
         script: &mut Script<'a>,
