@@ -522,7 +522,7 @@ async fn two_instances_writing_while_the_trail_is_chained_leave_no_gap_and_no_br
     for (name, store, other) in backends().await {
         let key = KEYS.audit_key();
         // Both instances write at once (messages, refusals and consents: every kind of
-        // audit entry) while the chain is being written; the entries must chain in the
+        // audit entry) while the chain is being written (by both); the entries must chain in the
         // order they became visible, with no number missing.
         let mut writers = tokio::task::JoinSet::new();
         for w in 0..4 {
@@ -559,17 +559,19 @@ async fn two_instances_writing_while_the_trail_is_chained_leave_no_gap_and_no_br
                 }
             });
         }
-        let chainer = {
-            let (store, key) = (other.clone(), key.clone());
-            tokio::spawn(async move {
+        // Both instances chain at once too.
+        let mut chainers = tokio::task::JoinSet::new();
+        for store in [store.clone(), other.clone()] {
+            let key = key.clone();
+            chainers.spawn(async move {
                 for _ in 0..50 {
                     chain(store.as_ref(), &key).await.unwrap();
                     tokio::task::yield_now().await;
                 }
-            })
-        };
+            });
+        }
         writers.join_all().await;
-        chainer.await.unwrap();
+        chainers.join_all().await;
         chain(store.as_ref(), &key).await.unwrap();
         let report = verify(store.as_ref(), &key).await.unwrap();
         // 160 messages, 16 refusals, 16 consents recorded and withdrawn.
@@ -797,4 +799,65 @@ async fn the_store_finds_exactly_the_overdue_messages_a_full_scan_finds() {
             }
         }
     }
+}
+
+/// PostgreSQL only, where instances share the store: chaining that has to wait (here for an
+/// entry's row that another transaction holds, as another instance's chaining may) never
+/// holds up the batches, which every request waits for. (SQLite has one writer by design.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaining_that_waits_never_holds_up_recording() {
+    use gateway::record::{chain, verify};
+    use sqlx::{Connection, PgConnection};
+    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "store")
+        .await
+        .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
+    let store: Arc<dyn Store> = Arc::new(PgStore::open(&url, Arc::default()).await.unwrap());
+    let key = KEYS.audit_key();
+    store
+        .record(&message("school", "first"), now())
+        .await
+        .unwrap();
+    let mut holder = PgConnection::connect(&url).await.unwrap();
+    let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query("SELECT seq FROM audit FOR UPDATE")
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let chaining = {
+        let (store, key) = (store.clone(), key.clone());
+        tokio::spawn(async move { chain(store.as_ref(), &key).await.unwrap() })
+    };
+    let mut watcher = PgConnection::connect(&url).await.unwrap();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        )
+        .bind(holder_pid)
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The chaining waits; a message is recorded and marked queued meanwhile.
+    let second = message("school", "second");
+    let recorded = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        store.record(&second, now()).await.unwrap();
+        store.mark_queued(&second.id).await.unwrap()
+    })
+    .await
+    .expect("recording was held up by the chaining");
+    assert!(recorded);
+    held.rollback().await.unwrap();
+    // It goes on to the entry written while it waited.
+    assert_eq!(chaining.await.unwrap(), 2);
+    let report = verify(store.as_ref(), &key).await.unwrap();
+    assert_eq!((report.entries, report.unchained), (2, 0));
+    assert!(report.breaks.is_empty(), "{:?}", report.breaks);
 }

@@ -54,12 +54,24 @@ macro_rules! audit {
                 &self,
                 links: &[$crate::record::ChainLink],
             ) -> Result<(), $crate::record::StoreError> {
-                use $crate::record::common::Backend;
-                let mut tx = Self::begin_writing(&self.$writes).await?;
-                for link in links {
-                    sqlx::query("UPDATE audit SET chain = $1 WHERE seq = $2 AND chain IS NULL")
-                        .bind(&link.chain)
-                        .bind(link.seq)
+                use $crate::record::common::{Backend, Writing};
+                let mut tx = Self::begin_writing(&self.$writes, Writing::Chains).await?;
+                // A statement per LINKS links, not one per link: the transaction is short.
+                const LINKS: usize = 500;
+                for chunk in links.chunks(LINKS) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                        .collect();
+                    let sql = format!(
+                        "UPDATE audit SET chain = links.column2 FROM (VALUES {}) AS links
+                         WHERE audit.seq = links.column1 AND audit.chain IS NULL",
+                        values.join(", ")
+                    );
+                    chunk
+                        .iter()
+                        .fold(sqlx::query(&sql), |query, link| {
+                            query.bind(link.seq).bind(&link.chain)
+                        })
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -71,10 +83,11 @@ macro_rules! audit {
                 &self,
                 before: time::OffsetDateTime,
             ) -> Result<$crate::record::Pruned, $crate::record::StoreError> {
-                use $crate::record::common::Backend;
+                use $crate::record::common::{Backend, Writing};
                 use $crate::record::rows::Columns;
                 let before = $crate::record::timestamp(before);
-                let mut tx = Self::begin_writing(&self.$writes).await?;
+                let mut tx =
+                    Self::begin_writing(&self.$writes, Writing::Audited).await?;
                 sqlx::query(
                     "DELETE FROM status_history WHERE message_id IN (
                          SELECT id FROM messages WHERE erased_at IS NOT NULL AND updated_at < $1)",
@@ -140,8 +153,9 @@ macro_rules! audit {
                 &self,
                 request: &$crate::record::DisclosureRequest<'_>,
             ) -> Result<Vec<$crate::record::Disclosure>, $crate::record::StoreError> {
-                use $crate::record::common::Backend;
-                let mut tx = Self::begin_writing(&self.$writes).await?;
+                use $crate::record::common::{Backend, Writing};
+                let mut tx =
+                    Self::begin_writing(&self.$writes, Writing::Audited).await?;
                 sqlx::query(
                     "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient, subject_hash)
                      VALUES ($1, $2, 'disclosure_report', $3, '', 'gdpr.art15', '', $4)",

@@ -38,10 +38,22 @@ pub trait Backend {
         conn: &mut sqlx::pool::PoolConnection<Self::Db>,
         script: &super::batch::Script<'_>,
     ) -> Result<Vec<super::batch::Rows>, sqlx::Error>;
-    /// Begins a transaction on `pool` that writes, taking first what it must take first.
+    /// Begins a transaction on `pool` that writes what `writing` says, taking first what
+    /// it must take first.
     async fn begin_writing(
         pool: &Pool<Self::Db>,
+        writing: Writing,
     ) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+/// What a writing transaction writes, for what it must take first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writing {
+    /// Audit entries, or many messages at once (as a batch may): what a batch takes first.
+    Audited,
+    /// Only the chain values of audit entries already written, which no batch changes:
+    /// nothing first, so that chaining never holds up the batches.
+    Chains,
 }
 
 /// Defines the batches' connections (`Writes`, their [`super::batch::Transact`]), and

@@ -7,7 +7,7 @@
 
 use super::StoreError;
 use super::batch::{Batcher, Numbering, Rows, Script};
-use super::common::{Backend, sql_store};
+use super::common::{Backend, Writing, sql_store};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use sqlx::pool::PoolConnection;
@@ -93,12 +93,17 @@ impl Backend for PgStore {
         "next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED";
     const SUBJECT_IN: &'static str = "subject_hashes::jsonb @> jsonb_build_array($1::text)";
 
-    /// Takes the audit numbering (`audit_seq`) first, for the rest of the transaction: so
-    /// that no transaction waits for a row another holds while that one waits for the
-    /// numbering.
-    async fn begin_writing(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    /// Takes the audit numbering (`audit_seq`) first where the transaction is audited, for
+    /// the rest of it: so that no transaction waits for a row another holds while that one
+    /// waits for the numbering.
+    async fn begin_writing(
+        pool: &PgPool,
+        writing: Writing,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        take_numbering(&mut tx).await?;
+        if writing == Writing::Audited {
+            take_numbering(&mut tx).await?;
+        }
         Ok(tx)
     }
 }

@@ -11,7 +11,7 @@ mod checkpoint;
 
 use super::StoreError;
 use super::batch::{Batcher, Numbering, Rows, Script};
-use super::common::{Backend, sql_store};
+use super::common::{Backend, Writing, sql_store};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
 use contract::clock::Clock;
@@ -131,7 +131,10 @@ impl Backend for SqliteStore {
 
     /// IMMEDIATE: the write lock at once, so another process sharing the file waits (busy
     /// timeout) rather than failing to upgrade a read.
-    async fn begin_writing(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    async fn begin_writing(
+        pool: &SqlitePool,
+        _: Writing,
+    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 }
