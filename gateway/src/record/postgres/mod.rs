@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use contract::clock::Clock;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,8 +76,7 @@ impl Backend for PgStore {
         conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error> {
-        let mut tx = Connection::begin(&mut **conn).await?;
-        take_numbering(&mut tx).await?;
+        let mut tx = Connection::begin_with(&mut **conn, BEGIN_NUMBERED).await?;
         let mut results = Vec::with_capacity(script.len());
         for (sql, values) in script.statements() {
             let rows = bound(sql, values).fetch_all(&mut *tx).await?;
@@ -100,20 +99,15 @@ impl Backend for PgStore {
         pool: &PgPool,
         writing: Writing,
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        if writing == Writing::Audited {
-            take_numbering(&mut tx).await?;
+        match writing {
+            Writing::Audited => pool.begin_with(BEGIN_NUMBERED).await,
+            Writing::Chains => pool.begin().await,
         }
-        Ok(tx)
     }
 }
 
-/// Takes the audit numbering (`audit_seq`) for the rest of `tx`.
-async fn take_numbering(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT last FROM audit_seq FOR UPDATE")
-        .execute(tx)
-        .await
-        .map(drop)
-}
+/// Begins a transaction that takes the audit numbering (`audit_seq`) for the rest of it,
+/// in one round trip.
+const BEGIN_NUMBERED: &str = "BEGIN; SELECT last FROM audit_seq FOR UPDATE";
 
 sql_store!(PgStore, Postgres, reads: pool, writes: pool);
