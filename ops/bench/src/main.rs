@@ -2,11 +2,12 @@
 //! in this process (its store a real SQLite file, or with `--store postgres` a schema of its
 //! own on the local PostgreSQL; the real local RabbitMQ) and reports accepted messages per
 //! second with p50/p99 latency; then publishes the same bodies with confirms straight to the
-//! same broker and reports that raw rate and the ratio of the two. With `--rate` it offers a
-//! fixed rate instead (open loop) and reports the latencies at that rate. With
-//! `--instances 2` (PostgreSQL) two gateways share the store and the load. With `--url` it
-//! loads a gateway that runs as a process of its own instead (`ops/bench/run` measures the
-//! processes' memory that way).
+//! same broker, the same way, and reports that raw rate and the ratio of the two. With
+//! `--rate` both offer a fixed rate instead (open loop), and it reports the latencies at that
+//! rate: the raw ones are the broker's share of the gateway's. With `--instances 2`
+//! (PostgreSQL) two gateways share the store and the load. With `--url` it loads a gateway
+//! that runs as a process of its own instead, and publishes nothing raw (its adapters would
+//! take it): `ops/bench/run` measures the processes' memory that way.
 
 use clap::Parser;
 use contract::broker::{Topology, publish_confirmed};
@@ -118,39 +119,9 @@ async fn main() -> anyhow::Result<()> {
         urls.len()
     );
     let started = Instant::now();
-    let results: Vec<(bool, Duration)> = match args.rate {
-        None => {
-            futures_util::stream::iter(bodies.clone().into_iter().enumerate())
-                .map(post)
-                .buffer_unordered(args.concurrency)
-                .collect()
-                .await
-        }
-        Some(rate) => {
-            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
-            let mut running = Vec::with_capacity(bodies.len());
-            for numbered in bodies.clone().into_iter().enumerate() {
-                ticker.tick().await;
-                running.push(tokio::spawn(post(numbered)));
-            }
-            futures_util::future::join_all(running)
-                .await
-                .into_iter()
-                .map(|r| r.expect("request task"))
-                .collect()
-        }
-    };
-    let elapsed = started.elapsed();
-    let accepted = results.iter().filter(|(ok, _)| *ok).count();
-    let mut latencies: Vec<Duration> = results.iter().map(|(_, l)| *l).collect();
-    latencies.sort();
-    let gateway_rate = accepted as f64 / elapsed.as_secs_f64();
-    println!(
-        "gateway:  {gateway_rate:>8.0} accepted msg/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({accepted}/{} accepted)",
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        results.len()
-    );
+    let numbered = bodies.iter().cloned().enumerate().collect();
+    let results = load(args.rate, args.concurrency, numbered, post).await;
+    let gateway_rate = report("gateway", "accepted", &results, started.elapsed());
 
     let topology = Topology::new(&prefix, 5);
     let (connection, channel) =
@@ -160,31 +131,32 @@ async fn main() -> anyhow::Result<()> {
     channel
         .queue_purge(work.as_str().into(), QueuePurgeOptions::default())
         .await?;
-    if args.rate.is_none() {
+    // The same messages published with confirms straight to the same broker, the same way.
+    if let Target::InProcess(_) = target {
         let exchange = topology.exchange();
-        let started = Instant::now();
-        let confirmed = futures_util::stream::iter(bodies.iter())
-            .map(|body| {
+        let publish = |body: Vec<u8>| {
+            let (channel, exchange) = (channel.clone(), exchange.clone());
+            async move {
+                let started = Instant::now();
                 let properties = BasicProperties::default().with_delivery_mode(2);
-                publish_confirmed(
+                let confirmed = publish_confirmed(
                     &channel,
                     &exchange,
                     "queue.no-oslo-barnevern",
-                    body,
+                    &body,
                     properties,
                     Duration::from_secs(5),
                 )
-            })
-            .buffer_unordered(args.concurrency)
-            .filter(|r| std::future::ready(r.is_ok()))
-            .count()
-            .await;
-        let raw_rate = confirmed as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "raw:      {raw_rate:>8.0} confirmed msg/s  ({confirmed}/{} confirmed)",
-            bodies.len()
-        );
-        println!("ratio:    {:>8.2} (gateway / raw)", gateway_rate / raw_rate);
+                .await;
+                (confirmed.is_ok(), started.elapsed())
+            }
+        };
+        let started = Instant::now();
+        let results = load(args.rate, args.concurrency, bodies, publish).await;
+        let raw_rate = report("raw", "confirmed", &results, started.elapsed());
+        if args.rate.is_none() {
+            println!("ratio:    {:>8.2} (gateway / raw)", gateway_rate / raw_rate);
+        }
     }
 
     let directory = Directory::load(&repo.join("ops/config/directory.dev.toml"))?;
@@ -296,6 +268,59 @@ fn bodies(repo: &Path, n: usize, size: usize) -> anyhow::Result<Vec<Vec<u8>>> {
             serde_json::to_vec(&example).expect("JSON")
         })
         .collect())
+}
+
+/// Sends each of `items` by `send`: `concurrency` at a time (closed loop), or at `rate` a
+/// second, each in a task of its own (open loop); whether each succeeded and how long it
+/// took.
+async fn load<T, F>(
+    rate: Option<u32>,
+    concurrency: usize,
+    items: Vec<T>,
+    send: impl Fn(T) -> F,
+) -> Vec<(bool, Duration)>
+where
+    F: std::future::Future<Output = (bool, Duration)> + Send + 'static,
+{
+    match rate {
+        None => {
+            futures_util::stream::iter(items)
+                .map(send)
+                .buffer_unordered(concurrency)
+                .collect()
+                .await
+        }
+        Some(rate) => {
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+            let mut running = Vec::with_capacity(items.len());
+            for item in items {
+                ticker.tick().await;
+                running.push(tokio::spawn(send(item)));
+            }
+            futures_util::future::join_all(running)
+                .await
+                .into_iter()
+                .map(|r| r.expect("request task"))
+                .collect()
+        }
+    }
+}
+
+/// Prints the rate and latencies of `results` as `who`'s, `what` (accepted, confirmed);
+/// returns the rate.
+fn report(who: &str, what: &str, results: &[(bool, Duration)], elapsed: Duration) -> f64 {
+    let done = results.iter().filter(|(ok, _)| *ok).count();
+    let mut latencies: Vec<Duration> = results.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let rate = done as f64 / elapsed.as_secs_f64();
+    println!(
+        "{:<9} {rate:>8.0} {what} msg/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({done}/{} {what})",
+        format!("{who}:"),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        results.len()
+    );
+    rate
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
