@@ -232,7 +232,11 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             hold: lease,
         },
         link: link.clone(),
-        body_limit: config.http.body_limit_bytes,
+        body_limits: crate::api::body::BodyLimits {
+            bytes: config.http.body_limit_bytes,
+            time: Duration::from_millis(config.http.body_timeout_ms),
+        },
+        in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight)),
         deadlines: config.deadlines.clone(),
         dpo_scope: config.auth.dpo_scope.clone(),
     });

@@ -45,6 +45,14 @@ pub struct HttpConfig {
     /// Largest accepted request body in bytes.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
+    /// Requests of the API (`/v1/…`) handled at once at most; one more is answered `503
+    /// overloaded` before its body is read, so that a surge cannot take the memory.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How long a request's body may take to arrive in full, in milliseconds; then `408
+    /// body-timeout`.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_ms: u64,
     /// Serve HTTPS with rustls when set.
     pub tls: Option<TlsConfig>,
 }
@@ -145,6 +153,12 @@ impl Default for OutboxConfig {
 
 fn default_body_limit() -> usize {
     256 * 1024
+}
+fn default_max_in_flight() -> usize {
+    256
+}
+fn default_body_timeout() -> u64 {
+    10_000
 }
 fn default_dpo_scope() -> String {
     "referral-gateway.dpo".into()

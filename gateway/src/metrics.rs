@@ -18,7 +18,7 @@ pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
 
-const COUNTERS: [(&str, &str); 3] = [
+const COUNTERS: [(&str, &str); 4] = [
     (
         ACCEPTED,
         "Messages this instance had confirmed by the broker (from requests and the outbox), by adapter.",
@@ -31,11 +31,16 @@ const COUNTERS: [(&str, &str); 3] = [
         EVENTS,
         "Adapter events by adapter and event (failed and expired are dead-lettered).",
     ),
+    (
+        SHED,
+        "Requests answered 503 overloaded (more than http.max_in_flight at once), by route.",
+    ),
 ];
 const ACCEPTED: &str = "referral_messages_accepted_total";
 const STORED: &str = "referral_store_messages_accepted";
 const REFUSED: &str = "referral_messages_refused_total";
 const EVENTS: &str = "referral_adapter_events_total";
+const SHED: &str = "referral_requests_shed_total";
 const OVERDUE: &str = "referral_messages_overdue";
 
 impl Metrics {
@@ -57,6 +62,11 @@ impl Metrics {
     /// A message refused, leading with rule `code`.
     pub fn count_refused(&self, code: &str) {
         self.add(REFUSED, format!("rule=\"{code}\""));
+    }
+
+    /// A request of `route` shed: too many at once.
+    pub fn count_shed(&self, route: &str) {
+        self.add(SHED, format!("route=\"{route}\""));
     }
 
     /// An event reported by `adapter`.

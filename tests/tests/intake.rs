@@ -663,3 +663,102 @@ async fn tokens_with_unknown_critical_extensions_long_lives_future_issue_or_wron
     }
     h.cleanup().await;
 }
+
+/// A client that sends a post's headers and the start of its body, then stalls.
+async fn stalled_post(h: &Harness, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stalled = tokio::net::TcpStream::connect(h.gateway.as_ref().unwrap().addr)
+        .await
+        .unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /v1/messages HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer {token}\r\n\
+                 content-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"messageId\""
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    stalled
+}
+
+#[tokio::test]
+async fn a_request_beyond_the_ones_handled_at_once_is_shed_and_changes_nothing() {
+    let h = Harness::with(|c| c.http.max_in_flight = 1).await;
+    let token = h.token(SCHOOL);
+    // A client that stalls in its body holds the only turn.
+    let stalled = stalled_post(&h, &token).await;
+    let legal_bases = || h.get("/v1/legal-bases", None);
+    let shed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let answer = legal_bases().await;
+            if answer.status() == 503 {
+                return answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stalled request takes the only turn");
+    problem(shed, 503, "overloaded").await;
+
+    // Meanwhile a message is shed before it is read: nothing recorded or routed.
+    let message = bekymringsmelding();
+    let answer = h.post(&token, &message).await;
+    assert_eq!(answer.headers()["retry-after"], "1");
+    let body = problem(answer, 503, "overloaded").await;
+    assert!(
+        !body
+            .to_string()
+            .contains(message["messageId"].as_str().unwrap())
+    );
+    // Health and metrics always answer, and count what was shed.
+    assert_eq!(h.get("/healthz", None).await.status(), 200);
+    let metrics = h.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("referral_requests_shed_total{route=\"/v1/messages\"} 1"),
+        "{metrics}"
+    );
+
+    // Once the stalled client is gone, nothing of the shed message is found, and its
+    // repeat is accepted.
+    drop(stalled);
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while legal_bases().await.status() != 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the turn is given back");
+    nothing_changed(&h, &message).await;
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408_and_gives_its_turn_back() {
+    use tokio::io::AsyncReadExt;
+    let h = Harness::with(|c| {
+        c.http.max_in_flight = 1;
+        c.http.body_timeout_ms = 300;
+    })
+    .await;
+    let token = h.token(SCHOOL);
+    let mut stalled = stalled_post(&h, &token).await;
+    let mut answer = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stalled.read_to_string(&mut answer),
+    )
+    .await
+    .expect("the stalled request is answered")
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("/problems/body-timeout"), "{answer}");
+    // Its turn is given back: the only one there is.
+    let message = bekymringsmelding();
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    h.cleanup().await;
+}

@@ -26,7 +26,7 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = app.caller(&headers).await?;
-    let bytes = read_json(&headers, body, app.body_limit).await?;
+    let bytes = read_json(&headers, body, app.body_limits).await?;
     let request: ConsentRequest = app
         .intake
         .contracts

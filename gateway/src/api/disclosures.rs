@@ -50,7 +50,7 @@ pub async fn post(
             "a disclosure report needs the data protection officer's scope",
         ));
     }
-    let bytes = read_json(&headers, body, app.body_limit).await?;
+    let bytes = read_json(&headers, body, app.body_limits).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Problem::of_parse(
             ParseError::Malformed {

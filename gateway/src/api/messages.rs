@@ -25,7 +25,7 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = app.caller(&headers).await?;
-    let bytes = read_json(&headers, body, app.body_limit).await?;
+    let bytes = read_json(&headers, body, app.body_limits).await?;
     let assessed = app.intake.assess(&caller, &bytes).await?;
     let lang = explain::language(&headers);
     match app.intake.submit(&caller, &assessed).await? {
@@ -50,7 +50,7 @@ pub async fn validate(
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = app.caller(&headers).await?;
-    let bytes = read_json(&headers, body, app.body_limit).await?;
+    let bytes = read_json(&headers, body, app.body_limits).await?;
     let Assessed { envelope, decision } = app.intake.assess(&caller, &bytes).await?;
     let lang = explain::language(&headers);
     let route = decision

@@ -1,6 +1,6 @@
 //! The HTTP API: routes, shared state, request logging.
 
-mod body;
+pub mod body;
 mod consents;
 mod disclosures;
 mod explain;
@@ -12,7 +12,7 @@ pub mod problem;
 use crate::authenticate::{AuthError, Authenticator, Caller};
 use crate::intake::Intake;
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -21,6 +21,7 @@ use contract::broker::BrokerLink;
 use problem::{Problem, ProblemType};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::Semaphore;
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -28,7 +29,9 @@ pub struct AppState {
     /// The use case of a message's path, and the parts it shares with the other handlers.
     pub intake: Intake,
     pub link: Arc<BrokerLink>,
-    pub body_limit: usize,
+    pub body_limits: body::BodyLimits,
+    /// The turns of requests of the API handled at once (`http.max_in_flight`).
+    pub in_flight: Arc<Semaphore>,
     pub deadlines: crate::deadlines::DeadlinesConfig,
     /// The scope of a data protection officer's token.
     pub dpo_scope: String,
@@ -36,7 +39,7 @@ pub struct AppState {
 
 /// The gateway's routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/v1/messages", post(messages::post).get(messages::list))
         .route("/v1/messages/validate", post(messages::validate))
         .route("/v1/messages/{id}", get(messages::get))
@@ -46,6 +49,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/disclosures", post(disclosures::post))
         .route("/v1/legal-bases", get(legal_bases::list))
         .route("/v1/legal-bases/{tag}", get(legal_bases::show))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), shed));
+    Router::new()
+        .merge(api)
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
@@ -102,6 +108,27 @@ async fn problems_only(response: Response) -> Response {
         problem.headers_mut().insert(header::ALLOW, allow.clone());
     }
     problem
+}
+
+/// Sheds load: a request of the API beyond `http.max_in_flight` at once is answered `503
+/// overloaded` before anything of it is read (its body stays in the socket), so that a surge
+/// of clients cannot take the gateway's memory; the health and metrics routes always answer.
+async fn shed(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let Ok(_turn) = app.in_flight.clone().try_acquire_owned() else {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str);
+        app.intake.metrics.count_shed(route);
+        return Problem::new(
+            ProblemType::Overloaded,
+            "the gateway is handling as many requests as it takes at once",
+        )
+        .retry_after(1)
+        .into_response();
+    };
+    next.run(request).await
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

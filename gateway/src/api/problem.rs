@@ -17,6 +17,7 @@ pub enum ProblemType {
     MethodNotAllowed,
     UnsupportedMediaType,
     BodyTooLarge,
+    BodyTimeout,
     InvalidMessage,
     Unauthenticated,
     Forbidden,
@@ -37,18 +38,20 @@ pub enum ProblemType {
     NotFound,
     BrokerUnavailable,
     StoreUnavailable,
+    Overloaded,
     NotReady,
     Internal,
 }
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 27] = [
+    pub const ALL: [ProblemType; 29] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
         Self::BodyTooLarge,
+        Self::BodyTimeout,
         Self::InvalidMessage,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -69,6 +72,7 @@ impl ProblemType {
         Self::NotFound,
         Self::BrokerUnavailable,
         Self::StoreUnavailable,
+        Self::Overloaded,
         Self::NotReady,
         Self::Internal,
     ];
@@ -106,6 +110,12 @@ impl ProblemType {
                 S::PAYLOAD_TOO_LARGE,
                 "Body too large",
                 "The body exceeds the gateway's size limit. Nothing was recorded.",
+            ),
+            Self::BodyTimeout => (
+                "body-timeout",
+                S::REQUEST_TIMEOUT,
+                "Body too slow",
+                "The body did not arrive in full within the gateway's time limit (`http.body_timeout_ms`). Nothing was recorded.",
             ),
             Self::InvalidMessage => (
                 "invalid-message",
@@ -226,6 +236,12 @@ impl ProblemType {
                 S::SERVICE_UNAVAILABLE,
                 "Database unavailable",
                 "The gateway's database could not be reached, so the request could not be carried out. Repeat the same request (same id, same body) after Retry-After: if it was recorded before the database went away, the repeat finds it; nothing is recorded twice.",
+            ),
+            Self::Overloaded => (
+                "overloaded",
+                S::SERVICE_UNAVAILABLE,
+                "Gateway busy",
+                "The gateway is handling as many requests as it takes at once (`http.max_in_flight`), so this one was not read. Nothing was recorded. Repeat the same request after Retry-After.",
             ),
             Self::NotReady => (
                 "not-ready",
