@@ -1,7 +1,7 @@
 //! What every store backend must do, through the seam only ([`Store`]): no broker, no HTTP.
 //! Each test runs against every backend of [`backends`] (SQLite, and PostgreSQL in a schema
 //! of its own on the local server, which `ops/postgres/ensure` sets up); a new backend adds
-//! a line there and must pass all of it.
+//! a line there and must pass all of it. One test is PostgreSQL's alone, and says why.
 
 use contract::clock::Clock;
 use contract::directory::{AgencyId, AgencyType};
