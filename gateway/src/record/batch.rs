@@ -25,9 +25,6 @@ use tokio::sync::{mpsc, oneshot};
 /// Writes in one transaction at most.
 pub const MAX_BATCH: usize = 256;
 
-/// Messages recorded by one statement at most (17 parameters each).
-const ROWS: usize = 64;
-
 /// Ids one statement changes at most.
 const IDS: usize = 500;
 
@@ -119,6 +116,8 @@ pub trait Transact: Send + Sync + 'static {
     type Conn: Send;
     /// How its statements' parameters are numbered.
     const NUMBERING: Numbering;
+    /// Messages recorded by one statement at most (17 parameters each).
+    const ROWS: usize;
     /// A connection for the writer.
     async fn connect(&self) -> Result<Self::Conn, sqlx::Error>;
     /// Runs `script` in one transaction on `conn` and commits it, or leaves nothing of it;
@@ -346,7 +345,10 @@ impl<T: Transact> Writer<T> {
         let at = timestamp(self.clock.now());
         let texts = Texts::of(sorted);
         let mut script = Script::new(T::NUMBERING);
-        let on = Statements { at: &at };
+        let on = Statements {
+            at: &at,
+            rows: T::ROWS,
+        };
         let inserted = on.record(&mut script, &sorted.records, &texts, &self.instance);
         let marked = on.mark_queued(&mut script, &texts.queued);
         let moved: Vec<Range<usize>> = sorted
@@ -405,7 +407,7 @@ impl<T: Transact> Writer<T> {
             .collect();
         if !pairs.is_empty() {
             let mut lookup = Script::new(T::NUMBERING);
-            existing(&mut lookup, &pairs);
+            existing(&mut lookup, &pairs, T::ROWS);
             let mut existing = HashMap::new();
             for row in self.backend.run(conn, &lookup).await?.into_iter().flatten() {
                 let [sender, client_id, body_hash, status] = <[String; 4]>::try_from(row)
@@ -465,9 +467,10 @@ impl Texts {
     }
 }
 
-/// The hot writes at the time `at`, written into a script.
+/// The hot writes at the time `at`, written into a script, `rows` messages a statement.
 struct Statements<'a> {
     at: &'a str,
+    rows: usize,
 }
 
 /// `$first, $first+1, …` for `n` parameters.
@@ -479,7 +482,7 @@ fn params(first: usize, n: usize) -> String {
 }
 
 impl<'a> Statements<'a> {
-    /// Records the messages, a statement per [`ROWS`], each returning the ids it inserted;
+    /// Records the messages, a statement per `self.rows`, each returning the ids it inserted;
     /// their places in the script.
     fn record(
         &self,
@@ -489,7 +492,8 @@ impl<'a> Statements<'a> {
         instance: &'a str,
     ) -> Range<usize> {
         let first = script.len();
-        for (chunk, texts) in records.chunks(ROWS).zip(texts.records.chunks(ROWS)) {
+        let rows = self.rows;
+        for (chunk, texts) in records.chunks(rows).zip(texts.records.chunks(rows)) {
             let mut values = Vec::with_capacity(chunk.len() * 17);
             for ((msg, _), [id, client_id, hold_until, hashes]) in chunk.iter().zip(texts) {
                 values.extend([
@@ -623,9 +627,9 @@ impl<'a> Statements<'a> {
 }
 
 /// Finds the messages their senders hold under the ids of `pairs` (sender, client id),
-/// a statement per [`ROWS`].
-fn existing<'a>(script: &mut Script<'a>, pairs: &[(&'a str, &'a str)]) {
-    for chunk in pairs.chunks(ROWS) {
+/// a statement per `rows` pairs.
+fn existing<'a>(script: &mut Script<'a>, pairs: &[(&'a str, &'a str)], rows: usize) {
+    for chunk in pairs.chunks(rows) {
         let values = chunk
             .iter()
             .flat_map(|(sender, client_id)| {

@@ -32,6 +32,8 @@ pub trait Backend {
     const SUBJECT_IN: &'static str;
     /// How the batches' scripts number their parameters.
     const NUMBERING: super::batch::Numbering;
+    /// Messages a batch records by one statement at most ([`super::batch::Transact::ROWS`]).
+    const ROWS: usize;
     /// Runs a batch's `script` in one transaction on `conn` and commits it, or leaves
     /// nothing of it; the rows of each statement ([`super::batch::Transact::run`]).
     async fn run_script(
@@ -86,6 +88,7 @@ macro_rules! sql_store {
             type Conn = sqlx::pool::PoolConnection<$db>;
             const NUMBERING: $crate::record::batch::Numbering =
                 <$store as $crate::record::common::Backend>::NUMBERING;
+            const ROWS: usize = <$store as $crate::record::common::Backend>::ROWS;
 
             async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
                 self.0.acquire().await

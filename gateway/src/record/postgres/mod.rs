@@ -70,6 +70,8 @@ impl Backend for PgStore {
     type Db = Postgres;
     const SHARED: bool = true;
     const NUMBERING: Numbering = Numbering::PerStatement;
+    /// Each statement is a round trip: as many rows as fit.
+    const ROWS: usize = 64;
 
     /// A statement at a time, in a transaction that takes the audit numbering first.
     async fn run_script(
