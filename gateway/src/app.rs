@@ -234,9 +234,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         link: link.clone(),
         body_limits: crate::api::body::BodyLimits {
             bytes: config.http.body_limit_bytes,
-            time: Duration::from_millis(config.http.body_timeout_ms),
+            time: Duration::from_millis(config.http.body_timeout_ms.get()),
         },
-        in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight)),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight.get())),
         deadlines: config.deadlines.clone(),
         dpo_scope: config.auth.dpo_scope.clone(),
     });

@@ -8,6 +8,7 @@
 use contract::config::{BrokerConfig, ConfigError, load_file};
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 
 /// Prefix of environment variables that override configuration keys.
@@ -48,11 +49,11 @@ pub struct HttpConfig {
     /// Requests of the API (`/v1/…`) handled at once at most; one more is answered `503
     /// overloaded` before its body is read, so that a surge cannot take the memory.
     #[serde(default = "default_max_in_flight")]
-    pub max_in_flight: usize,
+    pub max_in_flight: NonZeroUsize,
     /// How long a request's body may take to arrive in full, in milliseconds; then `408
     /// body-timeout`.
     #[serde(default = "default_body_timeout")]
-    pub body_timeout_ms: u64,
+    pub body_timeout_ms: NonZeroU64,
     /// Serve HTTPS with rustls when set.
     pub tls: Option<TlsConfig>,
 }
@@ -154,11 +155,11 @@ impl Default for OutboxConfig {
 fn default_body_limit() -> usize {
     256 * 1024
 }
-fn default_max_in_flight() -> usize {
-    256
+fn default_max_in_flight() -> NonZeroUsize {
+    NonZeroUsize::new(256).expect("not zero")
 }
-fn default_body_timeout() -> u64 {
-    10_000
+fn default_body_timeout() -> NonZeroU64 {
+    NonZeroU64::new(10_000).expect("not zero")
 }
 fn default_dpo_scope() -> String {
     "referral-gateway.dpo".into()
@@ -256,6 +257,14 @@ file = "keys.toml"
         assert_eq!(config.outbox.batch, 100);
         let bad = load_file::<Config>(&path, ENV_PREFIX, [("GATEWAY__NOPE".into(), "1".into())]);
         assert!(matches!(bad, Err(ConfigError::Invalid { .. })));
+        // No turns at all would shed every request; no time at all would time out every body.
+        for zero in [
+            "GATEWAY__HTTP__MAX_IN_FLIGHT",
+            "GATEWAY__HTTP__BODY_TIMEOUT_MS",
+        ] {
+            let bad = load_file::<Config>(&path, ENV_PREFIX, [(zero.into(), "0".into())]);
+            assert!(matches!(bad, Err(ConfigError::Invalid { .. })), "{zero}");
+        }
     }
 
     fn repo() -> PathBuf {

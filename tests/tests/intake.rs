@@ -685,7 +685,7 @@ async fn stalled_post(h: &Harness, token: &str) -> tokio::net::TcpStream {
 
 #[tokio::test]
 async fn a_request_beyond_the_ones_handled_at_once_is_shed_and_changes_nothing() {
-    let h = Harness::with(|c| c.http.max_in_flight = 1).await;
+    let h = Harness::with(|c| c.http.max_in_flight = std::num::NonZeroUsize::MIN).await;
     let token = h.token(SCHOOL);
     // A client that stalls in its body holds the only turn.
     let stalled = stalled_post(&h, &token).await;
@@ -740,8 +740,8 @@ async fn a_request_beyond_the_ones_handled_at_once_is_shed_and_changes_nothing()
 async fn a_body_that_stalls_gets_408_and_gives_its_turn_back() {
     use tokio::io::AsyncReadExt;
     let h = Harness::with(|c| {
-        c.http.max_in_flight = 1;
-        c.http.body_timeout_ms = 300;
+        c.http.max_in_flight = std::num::NonZeroUsize::MIN;
+        c.http.body_timeout_ms = std::num::NonZeroU64::new(300).unwrap();
     })
     .await;
     let token = h.token(SCHOOL);
