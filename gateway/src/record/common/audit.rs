@@ -56,8 +56,10 @@ macro_rules! audit {
             ) -> Result<(), $crate::record::StoreError> {
                 use $crate::record::common::{Backend, Writing};
                 let mut tx = Self::begin_writing(&self.$writes, Writing::Chains).await?;
-                // A statement per LINKS links, not one per link: the transaction is short.
-                const LINKS: usize = 500;
+                // A statement per LINKS links, not one per link, so the transaction is short;
+                // and not all in one, since SQLite's cost grows with the square of a
+                // statement's parameters (see its `Backend::ROWS`).
+                const LINKS: usize = 100;
                 for chunk in links.chunks(LINKS) {
                     let values: Vec<String> = (0..chunk.len())
                         .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
@@ -86,8 +88,7 @@ macro_rules! audit {
                 use $crate::record::common::{Backend, Writing};
                 use $crate::record::rows::Columns;
                 let before = $crate::record::timestamp(before);
-                let mut tx =
-                    Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
                 sqlx::query(
                     "DELETE FROM status_history WHERE message_id IN (
                          SELECT id FROM messages WHERE erased_at IS NOT NULL AND updated_at < $1)",
@@ -154,8 +155,7 @@ macro_rules! audit {
                 request: &$crate::record::DisclosureRequest<'_>,
             ) -> Result<Vec<$crate::record::Disclosure>, $crate::record::StoreError> {
                 use $crate::record::common::{Backend, Writing};
-                let mut tx =
-                    Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
                 sqlx::query(
                     "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient, subject_hash)
                      VALUES ($1, $2, 'disclosure_report', $3, '', 'gdpr.art15', '', $4)",

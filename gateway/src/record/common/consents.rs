@@ -64,8 +64,7 @@ macro_rules! consents {
                 use $crate::record::Status;
                 use $crate::record::common::{Backend, Writing};
                 let at = $crate::record::timestamp(self.clock.now());
-                let mut tx =
-                    Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
                 let withdrawn_at: Option<String> = sqlx::query_scalar(
                     "UPDATE consents SET withdrawn_at = coalesce(withdrawn_at, $1)
                      WHERE organisation = $2 AND id = $3 RETURNING withdrawn_at",

@@ -134,8 +134,8 @@ impl Backend for SqliteStore {
     const SUBJECT_IN: &'static str =
         "EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = $1)";
 
-    /// IMMEDIATE: the write lock at once, so another process sharing the file waits (busy
-    /// timeout) rather than failing to upgrade a read.
+    /// IMMEDIATE, whatever it writes: the write lock at once, so another process sharing
+    /// the file waits (busy timeout) rather than failing to upgrade a read.
     async fn begin_writing(
         pool: &SqlitePool,
         _: Writing,
