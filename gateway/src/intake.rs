@@ -233,12 +233,13 @@ impl Intake {
         Ok(())
     }
 
-    /// Publishes a message this request holds the claim of: queued once confirmed; left to
-    /// the outbox (later) if not.
+    /// Publishes a message this request holds the claim of: queued once confirmed (the
+    /// mark rides in the next batch, unawaited: the confirm is the one wait that cannot be
+    /// batched); left to the outbox (later) if not.
     async fn publish(&self, msg: &Outgoing) -> Result<Status, IntakeError> {
         match self.publisher.publish(msg).await {
             Ok(()) => {
-                self.store.mark_queued(&msg.id).await?;
+                self.store.mark_queued_soon(&msg.id).await?;
                 tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
                 Ok(Status::Queued)
             }

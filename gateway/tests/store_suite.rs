@@ -230,6 +230,51 @@ async fn a_later_status_implies_queued_and_every_accepted_message_is_counted() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mark_not_waited_for_is_read_by_the_next_status_and_by_a_repeated_record() {
+    for (name, store, _) in backends().await {
+        for i in 0..40 {
+            let msg = message("school", &format!("soon{i}"));
+            let hold = now() + Duration::minutes(1);
+            assert_eq!(store.record(&msg, hold).await.unwrap(), Recorded::New);
+            // A request answers 202 once the mark is queued for the next batch, before it
+            // commits: the sender's next read must find the message queued all the same.
+            store.mark_queued_soon(&msg.id).await.unwrap();
+            let view = store
+                .status(&msg.client_id, &msg.sender)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(view.status, Status::Queued, "{name}: read {i}");
+            let other = message("school", &format!("again{i}"));
+            store.record(&other, hold).await.unwrap();
+            store.mark_queued_soon(&other.id).await.unwrap();
+            // So must a repeat of the request, whose record joins a batch after the mark.
+            assert!(
+                matches!(
+                    store.record(&other, hold).await.unwrap(),
+                    Recorded::Existing {
+                        status: Status::Queued,
+                        ..
+                    }
+                ),
+                "{name}: repeat {i}"
+            );
+        }
+        let view = store
+            .status(&client("again39"), &org("school"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.status, Status::Queued, "{name}");
+        assert_eq!(
+            store.accepted_counts().await.unwrap(),
+            [("queue".to_owned(), 80)],
+            "{name}: every mark counted once"
+        );
+    }
+}
+
 fn consent(organisation: &str, id: &str) -> Consent {
     Consent {
         consent_id: id.into(),

@@ -201,6 +201,28 @@ async fn broker_refusing_the_message_gives_503_never_202() {
 }
 
 #[tokio::test]
+async fn the_status_read_right_after_a_202_says_queued_as_the_202_did() {
+    // The 202 goes out once the queued mark is on its way to the store, before it commits:
+    // the sender's next read still finds the message queued, and its repeat the same 202.
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    for _ in 0..30 {
+        let message = bekymringsmelding();
+        let id = message["messageId"].as_str().unwrap().to_string();
+        let accepted = h.post(&token, &message).await;
+        assert_eq!(accepted.status(), 202);
+        let accepted: serde_json::Value = accepted.json().await.unwrap();
+        assert_eq!(accepted["status"], "queued");
+        let read: serde_json::Value = h.status(&token, &id).await.json().await.unwrap();
+        assert_eq!(read["status"], "queued", "the read after the 202");
+        let again = h.post(&token, &message).await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.json::<serde_json::Value>().await.unwrap(), accepted);
+    }
+    h.cleanup().await;
+}
+
+#[tokio::test]
 async fn outbox_publishes_what_was_recorded_before_a_crash() {
     // A gateway that cannot reach the broker records the message and answers 503; then it
     // goes away (as in a crash between record and publish). The next start publishes it.

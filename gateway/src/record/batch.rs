@@ -10,6 +10,11 @@
 //! transaction ([`Transact`]): SQLite as one call, PostgreSQL a statement at a time. The
 //! writer holds its connection from batch to batch while writes keep coming, giving it back
 //! to the pool at least every [`HOLD`], so that the store's other writes get their turn.
+//!
+//! A write may also be queued without waiting for its commit ([`Batcher::enqueue`]: a
+//! request's queued mark, which a crash may lose without harm); [`Batcher::settle`] waits
+//! until everything queued before it has been tried, which is how a read of this instance
+//! sees the writes this instance queued.
 
 use crate::record::{NewMessage, Recorded, Status, StoreError, timestamp};
 use async_trait::async_trait;
@@ -148,6 +153,10 @@ pub enum Write {
         reason: Option<String>,
         reply: Reply<bool>,
     },
+    /// Nothing to write: answered once the batch it joins has been tried.
+    Settle {
+        reply: Reply<()>,
+    },
 }
 
 /// The writes of a batch sorted into what one statement can do for many: the records, the
@@ -161,6 +170,7 @@ struct Sorted {
     queued: Vec<MessageId>,
     marked: Vec<Reply<bool>>,
     moves: Vec<Move>,
+    settled: Vec<Reply<()>>,
 }
 
 /// Moves of messages to one status for one reason.
@@ -217,6 +227,7 @@ impl Sorted {
                     sorted.moves[at].ids.push(id);
                     sorted.moves[at].replies.push(reply);
                 }
+                Write::Settle { reply } => sorted.settled.push(reply),
             }
         }
         sorted
@@ -224,6 +235,7 @@ impl Sorted {
 
     /// The replies, each with its answer.
     fn answer(self, answers: Answers) {
+        send_settled(self.settled);
         send(self.recorded, answers.recorded);
         send(self.marked, answers.marked);
         for (m, moved) in self.moves.into_iter().zip(answers.moved) {
@@ -233,6 +245,7 @@ impl Sorted {
 
     /// Every reply, with the failure of the batch.
     fn fail(self, error: &StoreError) {
+        send_settled(self.settled);
         let failed = || StoreError::Batch {
             why: error.to_string(),
             unavailable: error.is_unavailable(),
@@ -257,6 +270,13 @@ struct Answers {
 fn send<T>(replies: Vec<Reply<T>>, answers: Vec<T>) {
     for (reply, answer) in replies.into_iter().zip(answers) {
         let _ = reply.send(Ok(answer));
+    }
+}
+
+/// A settle is answered once its batch has been tried, whether or not it committed.
+fn send_settled(replies: Vec<Reply<()>>) {
+    for reply in replies {
+        let _ = reply.send(Ok(()));
     }
 }
 
@@ -287,17 +307,33 @@ impl Batcher {
     /// Queues a write and waits for its answer (after its batch committed).
     pub async fn submit<T>(&self, write: impl FnOnce(Reply<T>) -> Write) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.0
-            .send(write(reply))
-            .await
-            .map_err(|_| StoreError::Batch {
-                why: "the writer has stopped".into(),
-                unavailable: false,
-            })?;
+        self.send(write(reply)).await?;
         answer.await.map_err(|_| StoreError::Batch {
             why: "the writer dropped the write".into(),
             unavailable: false,
         })?
+    }
+
+    /// Queues a write without waiting for its commit (only for room in the queue); a
+    /// batch that fails is logged by the writer.
+    pub async fn enqueue<T>(
+        &self,
+        write: impl FnOnce(Reply<T>) -> Write,
+    ) -> Result<(), StoreError> {
+        let (reply, _) = oneshot::channel();
+        self.send(write(reply)).await
+    }
+
+    /// Waits until every write queued before this call has been tried.
+    pub async fn settle(&self) -> Result<(), StoreError> {
+        self.submit(|reply| Write::Settle { reply }).await
+    }
+
+    async fn send(&self, write: Write) -> Result<(), StoreError> {
+        self.0.send(write).await.map_err(|_| StoreError::Batch {
+            why: "the writer has stopped".into(),
+            unavailable: false,
+        })
     }
 }
 

@@ -338,6 +338,12 @@ pub trait Messages: Send + Sync {
     /// Returns false if it was queued already.
     async fn mark_queued(&self, id: &MessageId) -> Result<bool, StoreError>;
 
+    /// Marks a message as confirmed by the broker in the next batch, without waiting for
+    /// its commit. A mark lost to a crash leaves the message to the outbox, which publishes
+    /// it again; the adapters' ledger keeps that copy from its recipient. This instance's
+    /// reads see the mark ([`Messages::status`] waits for it).
+    async fn mark_queued_soon(&self, id: &MessageId) -> Result<(), StoreError>;
+
     /// Moves a message to `status` (with a value-free `reason`) if it may move there from
     /// where it is; returns whether it moved.
     async fn advance(
@@ -372,7 +378,8 @@ pub trait Messages: Send + Sync {
     /// Messages accepted (reached `queued`, by whoever), per adapter name.
     async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
 
-    /// The status of the message `sender` sent under its id `client_id`.
+    /// The status of the message `sender` sent under its id `client_id`; a message read as
+    /// `recorded` is read again once this instance's queued writes have been tried.
     async fn status(
         &self,
         client_id: &MessageId,

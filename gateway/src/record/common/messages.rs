@@ -41,6 +41,17 @@ macro_rules! messages {
                     .await
             }
 
+            /// Queues the mark for the next batch.
+            async fn mark_queued_soon(
+                &self,
+                id: &contract::message::MessageId,
+            ) -> Result<(), $crate::record::StoreError> {
+                let id = *id;
+                self.batcher
+                    .enqueue(|reply| $crate::record::batch::Write::MarkQueued { id, reply })
+                    .await
+            }
+
             /// Moves a message to `status` if it may move there (committed with its batch).
             async fn advance(
                 &self,
@@ -142,6 +153,15 @@ macro_rules! messages {
                 sender: &contract::directory::AgencyId,
             ) -> Result<Option<$crate::record::StatusView>, $crate::record::StoreError> {
                 let statement = $crate::record::rows::status(client_id, &sender.0);
+                let view = self.views(&statement).await?.pop();
+                if view
+                    .as_ref()
+                    .is_none_or(|v| v.status != $crate::record::Status::Recorded)
+                {
+                    return Ok(view);
+                }
+                // Its mark may be waiting for a batch of this instance.
+                self.batcher.settle().await?;
                 Ok(self.views(&statement).await?.pop())
             }
 
