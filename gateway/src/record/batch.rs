@@ -7,7 +7,8 @@
 //! in one `UPDATE`, its status moves in one per status (each `RETURNING` what it changed,
 //! which answers each write). The statements are the same in every backend (`$n`
 //! parameters, which SQLite reads too), written into a [`Script`] that a backend runs in one
-//! transaction ([`Transact`]): SQLite as one call, PostgreSQL a statement at a time. The
+//! transaction ([`Transact`]): each backend in one call (SQLite on its driver's thread,
+//! PostgreSQL in one round trip). The
 //! writer holds its connection from batch to batch while writes keep coming, giving it back
 //! to the pool at least every [`HOLD`], so that the store's other writes get their turn.
 //!
@@ -43,61 +44,30 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
 }
 
-/// How a backend numbers the parameters of a script's statements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Numbering {
-    /// Each statement's from `$1`: it runs the statements one at a time.
-    PerStatement,
-    /// On through the script: it runs the script as one.
-    Script,
-}
-
-/// Statements to run in one transaction, with the values of their parameters.
+/// Statements to run in one transaction, with the values of their parameters, numbered
+/// on through the script (the second statement's first parameter follows the first's last).
+#[derive(Default)]
 pub struct Script<'a> {
-    numbering: Numbering,
-    statements: Vec<(String, Range<usize>)>,
+    statements: Vec<String>,
     values: Vec<Value<'a>>,
 }
 
 impl<'a> Script<'a> {
-    /// An empty script, its parameters numbered by `numbering`.
-    pub fn new(numbering: Numbering) -> Self {
-        Self {
-            numbering,
-            statements: Vec::new(),
-            values: Vec::new(),
-        }
+    /// An empty script.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Adds a statement written by `sql` (given the number of its first parameter) with
     /// `values` for its parameters.
     pub fn push(&mut self, sql: impl FnOnce(usize) -> String, values: Vec<Value<'a>>) {
-        let start = self.values.len();
-        let first = match self.numbering {
-            Numbering::PerStatement => 1,
-            Numbering::Script => start + 1,
-        };
-        self.statements
-            .push((sql(first), start..start + values.len()));
+        self.statements.push(sql(self.values.len() + 1));
         self.values.extend(values);
     }
 
-    /// Each statement with the values of its parameters (numbered [`Numbering::PerStatement`]).
-    pub fn statements(&self) -> impl Iterator<Item = (&str, &[Value<'a>])> {
-        self.statements
-            .iter()
-            .map(|(sql, values)| (sql.as_str(), &self.values[values.clone()]))
-    }
-
-    /// The statements as one text, and the values of all their parameters (numbered
-    /// [`Numbering::Script`]).
-    pub fn joined(&self) -> (String, &[Value<'a>]) {
-        let sql: Vec<&str> = self
-            .statements
-            .iter()
-            .map(|(sql, _)| sql.as_str())
-            .collect();
-        (sql.join(";\n"), &self.values)
+    /// The statements, and the values of all their parameters.
+    pub fn parts(&self) -> (&[String], &[Value<'a>]) {
+        (&self.statements, &self.values)
     }
 
     /// How many statements it has.
@@ -119,8 +89,6 @@ pub type Rows = Vec<Vec<String>>;
 pub trait Transact: Send + Sync + 'static {
     /// A connection to the store.
     type Conn: Send;
-    /// How its statements' parameters are numbered.
-    const NUMBERING: Numbering;
     /// Messages recorded by one statement at most (17 parameters each).
     const ROWS: usize;
     /// A connection for the writer.
@@ -380,7 +348,7 @@ impl<T: Transact> Writer<T> {
     async fn commit(&self, conn: &mut T::Conn, sorted: &Sorted) -> Result<Answers, StoreError> {
         let at = timestamp(self.clock.now());
         let texts = Texts::of(sorted);
-        let mut script = Script::new(T::NUMBERING);
+        let mut script = Script::new();
         let on = Statements {
             at: &at,
             rows: T::ROWS,
@@ -442,7 +410,7 @@ impl<T: Transact> Writer<T> {
             .map(|(((msg, _), [_, client_id, ..]), _)| (msg.sender.0.as_str(), client_id.as_str()))
             .collect();
         if !pairs.is_empty() {
-            let mut lookup = Script::new(T::NUMBERING);
+            let mut lookup = Script::new();
             existing(&mut lookup, &pairs, T::ROWS);
             let mut existing = HashMap::new();
             for row in self.backend.run(conn, &lookup).await?.into_iter().flatten() {
@@ -695,4 +663,46 @@ fn existing<'a>(script: &mut Script<'a>, pairs: &[(&'a str, &'a str)], rows: usi
 fn changed(ids: &[String], rows: Vec<Rows>) -> Vec<bool> {
     let mut changed: HashSet<String> = rows.into_iter().flatten().flatten().collect();
     ids.iter().map(|id| changed.remove(id)).collect()
+}
+
+/// What every backend's [`Transact`] must do, checked by each backend's tests.
+#[cfg(test)]
+pub(crate) mod checks {
+    use super::{Script, Transact, Value};
+
+    /// A script whose statement fails midway (after one ran) leaves nothing of it, and the
+    /// next one on the same connection commits, its rows coming back statement by statement.
+    pub async fn a_failing_script_leaves_nothing(writes: impl Transact) {
+        let mut conn = writes.connect().await.unwrap();
+        let insert = |p: usize| {
+            format!(
+                "INSERT INTO settings (name, value) VALUES (${p}, ${}) RETURNING name",
+                p + 1
+            )
+        };
+        let setting = |name| vec![Value::Text(Some(name)), Value::Bytes(b"1")];
+        let mut failing = Script::new();
+        failing.push(insert, setting("first"));
+        // The same name again: fails when it runs, after the first insert ran.
+        failing.push(insert, setting("first"));
+        assert!(writes.run(&mut conn, &failing).await.is_err());
+        let mut next = Script::new();
+        next.push(insert, setting("second"));
+        next.push(insert, setting("third"));
+        let rows = writes.run(&mut conn, &next).await.unwrap();
+        assert_eq!(rows, [[["second"]], [["third"]]]);
+        let mut read = Script::new();
+        read.push(
+            |_| "SELECT name FROM settings WHERE name IN ('first', 'second', 'third')".into(),
+            Vec::new(),
+        );
+        let mut names: Vec<String> = writes
+            .run(&mut conn, &read)
+            .await
+            .unwrap()
+            .concat()
+            .concat();
+        names.sort();
+        assert_eq!(names, ["second", "third"]);
+    }
 }

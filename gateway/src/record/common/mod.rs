@@ -30,8 +30,6 @@ pub trait Backend {
     const CLAIMABLE: &'static str;
     /// A condition on a `messages` row: its `subject_hashes` (a JSON array) hold `$1`.
     const SUBJECT_IN: &'static str;
-    /// How the batches' scripts number their parameters.
-    const NUMBERING: super::batch::Numbering;
     /// Messages a batch records by one statement at most ([`super::batch::Transact::ROWS`]).
     const ROWS: usize;
     /// Runs a batch's `script` in one transaction on `conn` and commits it, or leaves
@@ -86,8 +84,6 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl $crate::record::batch::Transact for Writes {
             type Conn = sqlx::pool::PoolConnection<$db>;
-            const NUMBERING: $crate::record::batch::Numbering =
-                <$store as $crate::record::common::Backend>::NUMBERING;
             const ROWS: usize = <$store as $crate::record::common::Backend>::ROWS;
 
             async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
@@ -101,12 +97,6 @@ macro_rules! sql_store {
             ) -> Result<Vec<$crate::record::batch::Rows>, sqlx::Error> {
                 <$store as $crate::record::common::Backend>::run_script(conn, script).await
             }
-        }
-
-        /// A row's columns as text.
-        fn text_row(row: &<$db as sqlx::Database>::Row) -> Result<Vec<String>, sqlx::Error> {
-            use sqlx::Row;
-            (0..row.len()).map(|i| row.try_get(i)).collect()
         }
 
         impl $store {

@@ -6,13 +6,13 @@
 //! instance's claims are taken over once their lease has run out.
 
 use super::StoreError;
-use super::batch::{Batcher, Numbering, Rows, Script};
+use super::batch::{Batcher, Rows, Script, Value};
 use super::common::{Backend, Writing, sql_store};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,22 +69,52 @@ impl PgStore {
 impl Backend for PgStore {
     type Db = Postgres;
     const SHARED: bool = true;
-    const NUMBERING: Numbering = Numbering::PerStatement;
-    /// Each statement is a round trip: as many rows as fit.
+    /// Statements are array elements of one call: as many rows as fit a batch.
     const ROWS: usize = 64;
 
-    /// A statement at a time, in a transaction that takes the audit numbering first.
+    /// One round trip: the script as one call of `run_batch` (migration 0002), which runs
+    /// its statements one after another, the audit numbering taken first, in the call's
+    /// own transaction (committed, `synchronous_commit = on`, before the answer is read to
+    /// its end); the statement texts and the prepared call stay the same from batch to
+    /// batch but for the statements.
     async fn run_script(
         conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error> {
-        let mut tx = Connection::begin_with(&mut **conn, BEGIN_NUMBERED).await?;
-        let mut results = Vec::with_capacity(script.len());
-        for (sql, values) in script.statements() {
-            let rows = bound(sql, values).fetch_all(&mut *tx).await?;
-            results.push(rows.iter().map(text_row).collect::<Result<_, _>>()?);
+        let (statements, values) = script.parts();
+        let statements: Vec<String> = statements
+            .iter()
+            .map(|sql| in_arrays(sql, values))
+            .collect();
+        let texts: Vec<Option<&str>> = values
+            .iter()
+            .map(|v| match v {
+                Value::Text(text) => *text,
+                Value::Bytes(_) => None,
+            })
+            .collect();
+        let bytes: Vec<Option<&[u8]>> = values
+            .iter()
+            .map(|v| match v {
+                Value::Bytes(bytes) => Some(*bytes),
+                Value::Text(_) => None,
+            })
+            .collect();
+        let rows: Vec<(i32, Vec<String>)> =
+            sqlx::query_as("SELECT n, cols FROM run_batch($1, $2, $3)")
+                .bind(&statements)
+                .bind(&texts)
+                .bind(&bytes)
+                .fetch_all(&mut **conn)
+                .await?;
+        let mut results = vec![Rows::new(); statements.len()];
+        for (n, cols) in rows {
+            let at = usize::try_from(n - 1)
+                .ok()
+                .filter(|at| *at < results.len())
+                .ok_or_else(|| sqlx::Error::Protocol(format!("a row of statement {n}")))?;
+            results[at].push(cols);
         }
-        tx.commit().await?;
         Ok(results)
     }
 
@@ -112,4 +142,62 @@ impl Backend for PgStore {
 /// in one round trip.
 const BEGIN_NUMBERED: &str = "BEGIN; SELECT last FROM audit_seq FOR UPDATE";
 
+/// `sql` with each parameter `$n` read from the arrays of `run_batch`: `$1[n]` where
+/// `values[n - 1]` is text, `$2[n]` where it is bytes. The batches' statements hold no
+/// other `$`.
+fn in_arrays(sql: &str, values: &[Value]) -> String {
+    let mut out = String::with_capacity(sql.len() + sql.len() / 4);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let array = match rest[..digits]
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| values.get(n.checked_sub(1)?))
+        {
+            Some(Value::Bytes(_)) => "$2",
+            _ => "$1",
+        };
+        out.push_str(&format!("{array}[{}]", &rest[..digits]));
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 sql_store!(PgStore, Postgres, reads: pool, writes: pool);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
+        let server = contract::postgres::test_server();
+        let url = contract::postgres::new_schema(&server, "script")
+            .await
+            .unwrap();
+        let store = PgStore::open(&url, Arc::default()).await.unwrap();
+        crate::record::batch::checks::a_failing_script_leaves_nothing(Writes(store.pool.clone()))
+            .await;
+        store.pool.close().await;
+        contract::postgres::drop_schema(&url).await.unwrap();
+    }
+
+    #[test]
+    fn parameters_are_read_from_the_array_of_their_kind() {
+        let values = [
+            Value::Text(Some("a")),
+            Value::Bytes(b"b"),
+            Value::Text(None),
+        ];
+        assert_eq!(
+            in_arrays("INSERT INTO t VALUES ($1, $2, $3) RETURNING id", &values),
+            "INSERT INTO t VALUES ($1[1], $2[2], $1[3]) RETURNING id"
+        );
+    }
+}
