@@ -8,9 +8,9 @@
 //! which answers each write). The statements are the same in every backend (`$n`
 //! parameters, which SQLite reads too), written into a [`Script`] that a backend runs in one
 //! transaction ([`Transact`]): each backend in one call (SQLite on its driver's thread,
-//! PostgreSQL in one round trip). The
-//! writer holds its connection from batch to batch while writes keep coming, giving it back
-//! to the pool at least every [`HOLD`], so that the store's other writes get their turn.
+//! PostgreSQL in one round trip). The writer holds its connection from batch to batch while
+//! writes keep coming, giving it back to the pool at least every [`HOLD`], so that the
+//! store's other writes get their turn.
 //!
 //! A write may also be queued without waiting for its commit ([`Batcher::enqueue`]: a
 //! request's queued mark, which a crash may lose without harm); [`Batcher::settle`] waits

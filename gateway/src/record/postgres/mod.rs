@@ -75,8 +75,7 @@ impl Backend for PgStore {
     /// One round trip: the script as one call of `run_batch` (migration 0002), which runs
     /// its statements one after another, the audit numbering taken first, in the call's
     /// own transaction (committed, `synchronous_commit = on`, before the answer is read to
-    /// its end); the statement texts and the prepared call stay the same from batch to
-    /// batch but for the statements.
+    /// its end); the call's text is the same for every batch, so it is prepared once.
     async fn run_script(
         conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
@@ -86,20 +85,13 @@ impl Backend for PgStore {
             .iter()
             .map(|sql| in_arrays(sql, values))
             .collect();
-        let texts: Vec<Option<&str>> = values
+        let (texts, bytes): (Vec<Option<&str>>, Vec<Option<&[u8]>>) = values
             .iter()
             .map(|v| match v {
-                Value::Text(text) => *text,
-                Value::Bytes(_) => None,
+                Value::Text(text) => (*text, None),
+                Value::Bytes(bytes) => (None, Some(*bytes)),
             })
-            .collect();
-        let bytes: Vec<Option<&[u8]>> = values
-            .iter()
-            .map(|v| match v {
-                Value::Bytes(bytes) => Some(*bytes),
-                Value::Text(_) => None,
-            })
-            .collect();
+            .unzip();
         let rows: Vec<(i32, Vec<String>)> =
             sqlx::query_as("SELECT n, cols FROM run_batch($1, $2, $3)")
                 .bind(&statements)
