@@ -3,7 +3,9 @@
 //! database failover or a lost network would. While it is cut, a post gets `503
 //! store-unavailable` with `Retry-After` (never a 202, never a bare 500) and the gateway is
 //! not ready; once it is back, the gateway recovers by itself and the repeated post is
-//! accepted; every accepted message reaches barnevern's receiving queue.
+//! accepted; every accepted message reaches barnevern's receiving queue. The adapters'
+//! reports of deliveries made while it is cut wait in the broker (the gateway takes a
+//! bounded number of them at a time) and are all applied once it is back.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -68,6 +70,17 @@ fn host_port(url: &str) -> String {
     url[at..at + url[at..].find('/').unwrap()].to_owned()
 }
 
+/// A gateway whose PostgreSQL store it reaches through a relay: the harness and the relay.
+async fn relayed_gateway() -> (Harness, Relay) {
+    let server = contract::postgres::test_server();
+    let store = contract::postgres::new_schema(&server, "gw")
+        .await
+        .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
+    let relay = Relay::start(host_port(&server)).await;
+    let relayed = via(&store, &format!("127.0.0.1:{}", relay.port));
+    (Harness::with(|c| c.store.url = Some(relayed)).await, relay)
+}
+
 async fn ready(h: &Harness) -> u16 {
     h.http
         .get(format!("{}/readyz", h.base()))
@@ -78,13 +91,7 @@ async fn ready(h: &Harness) -> u16 {
 
 #[tokio::test]
 async fn a_lost_database_gives_503_store_unavailable_and_the_gateway_recovers_by_itself() {
-    let server = contract::postgres::test_server();
-    let store = contract::postgres::new_schema(&server, "gw")
-        .await
-        .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
-    let relay = Relay::start(host_port(&server)).await;
-    let relayed = via(&store, &format!("127.0.0.1:{}", relay.port));
-    let mut h = Harness::with(|c| c.store.url = Some(relayed)).await;
+    let (mut h, relay) = relayed_gateway().await;
     let token = h.token(SCHOOL);
     let mut accepted = BTreeSet::new();
 
@@ -116,5 +123,58 @@ async fn a_lost_database_gives_503_store_unavailable_and_the_gateway_recovers_by
     let inbox = h.topology().receiving_queue(OSLO_INBOX);
     h.start_adapters().await;
     h.arrived(&inbox, &accepted, "database lost and back").await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn deliveries_reported_while_the_database_is_lost_wait_in_the_broker_and_are_all_applied() {
+    const MESSAGES: usize = 300;
+    let (mut h, relay) = relayed_gateway().await;
+    let token = h.token(SCHOOL);
+    let mut ids = Vec::new();
+    for _ in 0..MESSAGES {
+        let message = bekymringsmelding();
+        assert_eq!(h.post(&token, &message).await.status(), 202);
+        ids.push(message["messageId"].as_str().unwrap().to_owned());
+    }
+
+    relay.cut();
+    let inbox = h.topology().receiving_queue(OSLO_INBOX);
+    h.start_adapters().await;
+    let delivered = h.drain(&inbox, MESSAGES, Duration::from_secs(60)).await;
+    assert_eq!(
+        delivered.len(),
+        MESSAGES,
+        "the adapters deliver without the database"
+    );
+    // Every report reaches the broker (an adapter reports just after it delivers), and the
+    // gateway, unable to apply them, holds no more than its bound of them.
+    let status = h.topology().status_queue();
+    let held = |waiting: u32| MESSAGES - (waiting as usize).min(MESSAGES);
+    let bound = usize::from(gateway::track::IN_FLIGHT);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while held(h.count(&status).await) > bound {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reports beyond the gateway's bound wait in the broker"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..15 {
+        let held = held(h.count(&status).await);
+        assert!(
+            held <= bound,
+            "the gateway holds {held} reports, beyond its bound"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    relay.restore();
+    for id in &ids {
+        let view = h
+            .wait_status(&token, id, "delivered", Duration::from_secs(60))
+            .await;
+        assert_eq!(view["status"], "delivered", "every report applied");
+    }
     h.cleanup().await;
 }

@@ -12,6 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Status events applied at once at most (and taken from the broker before they are): they
+/// share the store's batches.
+pub const IN_FLIGHT: u16 = 128;
+
 /// Consumes status events until cancelled, reconsuming after every broker failure.
 pub async fn run(
     link: Arc<BrokerLink>,
@@ -25,6 +29,7 @@ pub async fn run(
         &link,
         &queue,
         "gateway-status",
+        IN_FLIGHT,
         &cancel,
         |_| {},
         |_, delivery| {
