@@ -5,12 +5,18 @@
 //! not ready; once it is back, the gateway recovers by itself and the repeated post is
 //! accepted; every accepted message reaches barnevern's receiving queue. The adapters'
 //! reports of deliveries made while it is cut wait in the broker (the gateway takes a
-//! bounded number of them at a time) and are all applied once it is back.
+//! bounded number of them at a time) and are all applied once it is back. A receipt that
+//! arrives while the adapters' ledger (PostgreSQL, through a relay as well) is cut waits
+//! for it, and is applied once it is back: never taken for a receipt of an unknown message.
 
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tests::{Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, gateway_id, problem};
+use tests::{
+    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, dev_directory_with, gateway_id, problem,
+    temp_dir,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -70,15 +76,21 @@ fn host_port(url: &str) -> String {
     url[at..at + url[at..].find('/').unwrap()].to_owned()
 }
 
-/// A gateway whose PostgreSQL store it reaches through a relay: the harness and the relay.
-async fn relayed_gateway() -> (Harness, Relay) {
+/// A new schema on the PostgreSQL server of the tests (`name` its prefix), reached through
+/// a relay of its own: the schema's URL through the relay, and the relay.
+async fn relayed_schema(name: &str) -> (String, Relay) {
     let server = contract::postgres::test_server();
-    let store = contract::postgres::new_schema(&server, "gw")
+    let schema = contract::postgres::new_schema(&server, name)
         .await
         .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
     let relay = Relay::start(host_port(&server)).await;
-    let relayed = via(&store, &format!("127.0.0.1:{}", relay.port));
-    (Harness::with(|c| c.store.url = Some(relayed)).await, relay)
+    (via(&schema, &format!("127.0.0.1:{}", relay.port)), relay)
+}
+
+/// A gateway whose PostgreSQL store it reaches through a relay: the harness and the relay.
+async fn relayed_gateway() -> (Harness, Relay) {
+    let (url, relay) = relayed_schema("gw").await;
+    (Harness::with(|c| c.store.url = Some(url)).await, relay)
 }
 
 async fn ready(h: &Harness) -> u16 {
@@ -176,5 +188,50 @@ async fn deliveries_reported_while_the_database_is_lost_wait_in_the_broker_and_a
             .await;
         assert_eq!(view["status"], "delivered", "every report applied");
     }
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_receipt_that_arrives_while_the_ledger_is_lost_is_applied_once_it_is_back() {
+    // Barnevern Oslo's case system uses the test's broker account.
+    let directory = dev_directory_with(
+        &temp_dir(),
+        &[(
+            "broker_user = \"barnevern-0301\"",
+            "broker_user = \"guest\"",
+        )],
+    );
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    let (ledger, relay) = relayed_schema("ledger").await;
+    h.start_adapters_with(|c| c.runtime.ledger_url = Some(ledger))
+        .await;
+    let token = h.token(SCHOOL);
+    let message = bekymringsmelding();
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let id = message["messageId"].as_str().unwrap();
+    let view = h
+        .wait_status(&token, id, "delivered", Duration::from_secs(20))
+        .await;
+    assert_eq!(view["status"], "delivered");
+
+    relay.cut();
+    let gid = gateway_id(SCHOOL, &message);
+    h.receipt(adapters::queue::receipts::RECEIVED, &gid, json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let view: serde_json::Value = h.status(&token, id).await.json().await.unwrap();
+    assert_eq!(
+        view["status"], "delivered",
+        "nothing to check it against yet"
+    );
+
+    relay.restore();
+    let view = h
+        .wait_status(&token, id, "received", Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        view["status"], "received",
+        "the receipt waited for the ledger"
+    );
     h.cleanup().await;
 }

@@ -11,7 +11,7 @@
 
 use super::Queue;
 use crate::runtime::Entry;
-use contract::broker::{Topology, publish_confirmed};
+use contract::broker::{Topology, publish_confirmed, until_done};
 use contract::directory::Transport;
 use contract::message::MessageId;
 use contract::status::{Event, StatusEvent, report};
@@ -74,16 +74,34 @@ impl Queue {
             &cancel,
             |up| self.health.consumer(&queue, up),
             |channel, delivery| {
-                let this = self.clone();
-                async move { this.receipt(&channel, delivery).await }
+                let (this, cancel) = (self.clone(), cancel.clone());
+                async move { this.receipt(&channel, delivery, &cancel).await }
             },
         )
         .await;
     }
 
-    /// Handles one receipt; false if the channel failed.
-    async fn receipt(&self, channel: &lapin::Channel, delivery: Delivery) -> bool {
-        match self.check(&delivery).await {
+    /// Handles one receipt; false if the channel failed or `cancel` came while the ledger
+    /// could not be read (the receipt is then redelivered).
+    async fn receipt(
+        &self,
+        channel: &lapin::Channel,
+        delivery: Delivery,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let checked = match self.read(&delivery) {
+            Ok((event, sender)) => {
+                let read = until_done(cancel, "ledger not read for a receipt", || {
+                    self.ledger.entry(&event.message_id)
+                });
+                let Some(entry) = read.await else {
+                    return false;
+                };
+                delivered_to(&entry, &sender).map(|()| event)
+            }
+            Err(refusal) => Err(refusal),
+        };
+        match checked {
             Ok(event) => {
                 if let Err(error) =
                     report(channel, &self.topology, &event, self.confirm_timeout).await
@@ -110,8 +128,9 @@ impl Queue {
         delivery.ack(BasicAckOptions::default()).await.is_ok()
     }
 
-    /// The status event a receipt stands for, or why it is refused.
-    pub async fn check(&self, delivery: &Delivery) -> Result<StatusEvent, ReceiptRefusal> {
+    /// The status event a receipt stands for and the agency that sent it (by its broker
+    /// account), or why it is refused without looking further.
+    fn read(&self, delivery: &Delivery) -> Result<(StatusEvent, String), ReceiptRefusal> {
         let p = &delivery.properties;
         let kind = p.kind().as_ref().map(|t| t.to_string()).unwrap_or_default();
         let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap_or_default();
@@ -158,16 +177,25 @@ impl Queue {
             .directory
             .by_broker_user(&account)
             .ok_or(ReceiptRefusal::UnknownAccount)?;
-        match self.ledger.entry(&message_id).await {
-            Ok(Entry::Delivered { recipient }) if recipient == agency.id.0 => Ok(StatusEvent {
+        Ok((
+            StatusEvent {
                 message_id,
                 adapter: Transport::Queue,
                 event,
                 reason,
-            }),
-            Ok(Entry::Delivered { .. }) => Err(ReceiptRefusal::OtherAgency),
-            _ => Err(ReceiptRefusal::UnknownMessage),
-        }
+            },
+            agency.id.0.clone(),
+        ))
+    }
+}
+
+/// Whether the ledger's `entry` says the message was delivered to `sender`: a receipt's
+/// last check.
+fn delivered_to(entry: &Entry, sender: &str) -> Result<(), ReceiptRefusal> {
+    match entry {
+        Entry::Delivered { recipient } if recipient == sender => Ok(()),
+        Entry::Delivered { .. } => Err(ReceiptRefusal::OtherAgency),
+        _ => Err(ReceiptRefusal::UnknownMessage),
     }
 }
 

@@ -83,3 +83,29 @@ pub async fn consume<H, F>(
         }
     }
 }
+
+/// Runs `attempt` until it succeeds, once every second after a failure (each logged as
+/// `what` with its error), the delivery it is for held meanwhile rather than requeued: a
+/// requeue would count against a quorum queue's delivery limit (20 by default from
+/// RabbitMQ 4.0), past which the broker drops the message. `None` if `cancel` comes first;
+/// the unsettled delivery then goes back to its queue with the channel.
+pub async fn until_done<T, E, F>(
+    cancel: &CancellationToken,
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> Option<T>
+where
+    E: std::fmt::Display,
+    F: Future<Output = Result<T, E>>,
+{
+    loop {
+        match attempt().await {
+            Ok(done) => return Some(done),
+            Err(error) => tracing::warn!(%error, "{what}; trying again"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return None,
+            () = tokio::time::sleep(AGAIN) => {}
+        }
+    }
+}

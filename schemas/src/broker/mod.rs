@@ -7,7 +7,7 @@ mod link;
 mod oneshot;
 pub mod topology;
 
-pub use consume::consume;
+pub use consume::{consume, until_done};
 pub use endpoint::{BrokerTls, Endpoint, TlsFileError};
 pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
 pub use oneshot::{confirming, put_back, take};
