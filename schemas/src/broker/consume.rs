@@ -1,15 +1,12 @@
 //! A supervised consumer over a [`BrokerLink`]: consumes one queue until cancelled, and
 //! consumes again (once the link is up) after any loss: a channel or connection closed, the
-//! consumer cancelled, its stream ended. Up to `in_flight` deliveries are handled at once
-//! (the consumer's prefetch is as many), so that handlers waiting on a commit or a confirm
-//! share it instead of queueing for it one by one.
+//! consumer cancelled, its stream ended.
 
 use super::{BrokerLink, SETUP_TIMEOUT, within};
 use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use lapin::Channel;
 use lapin::message::Delivery;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
 use std::future::Future;
 use std::time::Duration;
@@ -19,14 +16,12 @@ use tokio_util::sync::CancellationToken;
 const AGAIN: Duration = Duration::from_secs(1);
 
 /// Consumes `queue` (as consumer `tag`) over `link` until `cancel`, handing each delivery
-/// and its channel to `handle`, which settles it and answers false if the channel failed;
-/// at most `in_flight` at once, each of which is let finish before consuming again or
-/// returning. `up` is told each time the consumer comes (true) and goes (false).
+/// and its channel to `handle`, which settles it and answers false if the channel failed.
+/// `up` is told each time the consumer comes (true) and goes (false).
 pub async fn consume<H, F>(
     link: &BrokerLink,
     queue: &str,
     tag: &str,
-    in_flight: u16,
     cancel: &CancellationToken,
     mut up: impl FnMut(bool),
     mut handle: H,
@@ -36,42 +31,34 @@ pub async fn consume<H, F>(
 {
     while !cancel.is_cancelled() {
         if let Some(channel) = link.channel().await {
-            let consumed = within(SETUP_TIMEOUT, async {
-                channel
-                    .basic_qos(in_flight, BasicQosOptions::default())
-                    .await?;
-                channel
-                    .basic_consume(
-                        queue.into(),
-                        tag.into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await
-            })
+            let consumed = within(
+                SETUP_TIMEOUT,
+                channel.basic_consume(
+                    queue.into(),
+                    tag.into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                ),
+            )
             .await;
             match consumed {
                 Ok(mut consumer) => {
                     up(true);
-                    let mut running = FuturesUnordered::<F>::new();
                     loop {
-                        tokio::select! {
-                            () = cancel.cancelled() => break,
-                            Some(settled) = running.next(), if !running.is_empty() => {
-                                if !settled {
-                                    break;
-                                }
-                            }
-                            next = consumer.next(), if running.len() < usize::from(in_flight) => match next {
-                                Some(Ok(delivery)) => running.push(handle(channel.clone(), delivery)),
+                        let delivery = tokio::select! {
+                            () = cancel.cancelled() => return,
+                            next = consumer.next() => match next {
+                                Some(Ok(d)) => d,
                                 _ => {
                                     tracing::warn!(queue, "consumer lost; consuming again once the link is up");
                                     break;
                                 }
                             },
+                        };
+                        if !handle(channel.clone(), delivery).await {
+                            break;
                         }
                     }
-                    while running.next().await.is_some() {}
                     up(false);
                 }
                 Err(error) => tracing::warn!(queue, %error, "cannot consume"),
