@@ -643,7 +643,13 @@ pub fn dev_directory_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-/// A fresh temporary folder.
+/// A copy of the dev directory (in a fresh folder) in which the test's broker account
+/// (`guest`) is the case system of the agency whose account is `account`.
+pub fn directory_as_case_system(account: &str) -> PathBuf {
+    let edit = format!("broker_user = \"{account}\"");
+    dev_directory_with(&temp_dir(), &[(&edit, "broker_user = \"guest\"")])
+}
+
 /// The store of a test's gateway: its SQLite file (`None`), or, when
 /// `REFERRAL_TEST_STORE=postgres` (as `ops/test` runs the end-to-end suite a second time), a
 /// schema of its own on the local PostgreSQL server.
@@ -659,6 +665,7 @@ pub async fn test_store() -> Option<String> {
     }
 }
 
+/// A fresh temporary folder.
 pub fn temp_dir() -> PathBuf {
     std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()))
 }

@@ -5,7 +5,10 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, example, temp_dir};
+use tests::{
+    FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, directory_as_case_system,
+    example, temp_dir,
+};
 
 fn id(message: &Value) -> String {
     message["messageId"].as_str().unwrap().to_owned()
@@ -125,13 +128,7 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
 #[tokio::test]
 async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refused() {
     // Barnevern Oslo's case system uses the test's broker account.
-    let directory = dev_directory_with(
-        &temp_dir(),
-        &[(
-            "broker_user = \"barnevern-0301\"",
-            "broker_user = \"guest\"",
-        )],
-    );
+    let directory = directory_as_case_system("barnevern-0301");
     let mut h = Harness::with(|c| c.directory = directory).await;
     assert!(h.link_up(Duration::from_secs(20)).await);
     h.start_adapters().await;
@@ -264,11 +261,11 @@ async fn an_on_call_report_is_receipted_by_the_on_call_service_not_the_day_servi
     for (on_call_signs, expected) in [(true, "received"), (false, "delivered")] {
         // The test's broker account is the on-call service's, or the day service's.
         let account = if on_call_signs {
-            "broker_user = \"barnevernvakt-0301\""
+            "barnevernvakt-0301"
         } else {
-            "broker_user = \"barnevern-0301\""
+            "barnevern-0301"
         };
-        let directory = dev_directory_with(&temp_dir(), &[(account, "broker_user = \"guest\"")]);
+        let directory = directory_as_case_system(account);
         let mut h = Harness::with(|c| c.directory = directory).await;
         h.adapters_at_night();
         h.start_adapters().await;

@@ -8,7 +8,7 @@
 use adapters::queue::receipts::{ANSWERS, FEEDBACK, RECEIVED};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tests::{FakeInbox, Harness, dev_directory_with, example, problem, temp_dir};
+use tests::{FakeInbox, Harness, directory_as_case_system, example, problem, temp_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -45,8 +45,7 @@ fn history(view: &Value) -> Vec<(String, Option<String>)> {
 
 /// A harness whose broker account (`guest`) is the case system of `account`'s agency.
 async fn as_case_system(account: &str) -> Harness {
-    let edit = format!("broker_user = \"{account}\"");
-    let directory = dev_directory_with(&temp_dir(), &[(&edit, "broker_user = \"guest\"")]);
+    let directory = directory_as_case_system(account);
     let h = Harness::with(|c| c.directory = directory).await;
     assert!(h.link_up(WAIT).await);
     h

@@ -12,8 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{
-    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, dev_directory_with, gateway_id, problem,
-    temp_dir,
+    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, directory_as_case_system, gateway_id, problem,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -139,13 +138,7 @@ async fn a_lost_database_gives_503_store_unavailable_and_the_gateway_recovers_by
 #[tokio::test]
 async fn a_receipt_that_arrives_while_the_ledger_is_lost_is_applied_once_it_is_back() {
     // Barnevern Oslo's case system uses the test's broker account.
-    let directory = dev_directory_with(
-        &temp_dir(),
-        &[(
-            "broker_user = \"barnevern-0301\"",
-            "broker_user = \"guest\"",
-        )],
-    );
+    let directory = directory_as_case_system("barnevern-0301");
     let mut h = Harness::with(|c| c.directory = directory).await;
     let (ledger, relay) = relayed_schema("ledger").await;
     h.start_adapters_with(|c| c.runtime.ledger_url = Some(ledger))
