@@ -173,3 +173,56 @@ async fn a_receipt_that_arrives_while_the_ledger_is_lost_is_applied_once_it_is_b
     );
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn deliveries_reported_while_the_database_is_lost_wait_in_the_broker_and_are_all_applied() {
+    const MESSAGES: usize = 300;
+    let (mut h, relay) = relayed_gateway().await;
+    let token = h.token(SCHOOL);
+    let mut ids = Vec::new();
+    for _ in 0..MESSAGES {
+        let message = bekymringsmelding();
+        assert_eq!(h.post(&token, &message).await.status(), 202);
+        ids.push(message["messageId"].as_str().unwrap().to_owned());
+    }
+
+    relay.cut();
+    let inbox = h.topology().receiving_queue(OSLO_INBOX);
+    h.start_adapters().await;
+    let delivered = h.drain(&inbox, MESSAGES, Duration::from_secs(60)).await;
+    assert_eq!(
+        delivered.len(),
+        MESSAGES,
+        "the adapters deliver without the gateway's database"
+    );
+    // Every report reaches the broker (an adapter reports just after it delivers), and the
+    // gateway, unable to apply them, holds no more than its bound of them.
+    let status = h.topology().status_queue();
+    let held = |waiting: u32| MESSAGES - (waiting as usize).min(MESSAGES);
+    let bound = usize::from(gateway::track::IN_FLIGHT);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while held(h.count(&status).await) > bound {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reports beyond the gateway's bound wait in the broker"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..15 {
+        let held = held(h.count(&status).await);
+        assert!(
+            held <= bound,
+            "the gateway holds {held} reports, beyond its bound"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    relay.restore();
+    for id in &ids {
+        let view = h
+            .wait_status(&token, id, "delivered", Duration::from_secs(60))
+            .await;
+        assert_eq!(view["status"], "delivered", "every report applied");
+    }
+    h.cleanup().await;
+}

@@ -59,6 +59,9 @@ pub enum ReceiptRefusal {
     OtherAgency,
 }
 
+/// Receipts handled at once at most: each waits for the confirm of its status event.
+const RECEIPTS_IN_FLIGHT: u16 = 32;
+
 impl Queue {
     /// Consumes receipts until cancelled.
     pub async fn receipts(self: std::sync::Arc<Self>, cancel: CancellationToken) {
@@ -67,6 +70,7 @@ impl Queue {
             &self.link,
             &queue,
             "adapter-queue-receipts",
+            RECEIPTS_IN_FLIGHT,
             &cancel,
             |up| self.health.consumer(&queue, up),
             |channel, delivery| {

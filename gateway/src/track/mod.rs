@@ -1,16 +1,20 @@
 //! Track: what becomes of a message once it is queued. Adapters report each outcome
 //! (delivered, failed, expired, retrying) and each receipt of the recipient's system
 //! (received, feedback given, failed) as a status event on the `status` route; the gateway
-//! consumes them, moves the message's status on (never back) and counts them.
+//! consumes them, moves the message's status on (never back) and counts them. An event the
+//! store cannot take yet is held and tried again, not requeued (see [`until_done`]).
 
 use crate::metrics::Metrics;
 use crate::record::{Status, Store};
-use contract::broker::{BrokerLink, Topology};
+use contract::broker::{BrokerLink, Topology, until_done};
 use contract::status::{Event, StatusEvent};
-use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::options::BasicAckOptions;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Status events applied at once at most (and taken from the broker before they are): they
+/// share the store's batches.
+pub const IN_FLIGHT: u16 = 128;
 
 /// Consumes status events until cancelled, reconsuming after every broker failure.
 pub async fn run(
@@ -25,25 +29,19 @@ pub async fn run(
         &link,
         &queue,
         "gateway-status",
+        IN_FLIGHT,
         &cancel,
         |_| {},
         |_, delivery| {
-            let (store, metrics) = (store.clone(), metrics.clone());
+            let (store, metrics, cancel) = (store.clone(), metrics.clone(), cancel.clone());
             async move {
-                let settled = match apply(store.as_ref(), &metrics, &delivery.data).await {
-                    Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-                    Err(error) => {
-                        tracing::error!(%error, "status event not applied; requeued");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        delivery
-                            .nack(BasicNackOptions {
-                                requeue: true,
-                                ..BasicNackOptions::default()
-                            })
-                            .await
-                    }
-                };
-                settled.is_ok()
+                let applied = until_done(&cancel, "status event not applied", || {
+                    apply(store.as_ref(), &metrics, &delivery.data)
+                });
+                match applied.await {
+                    Some(()) => delivery.ack(BasicAckOptions::default()).await.is_ok(),
+                    None => false,
+                }
             }
         },
     )
@@ -59,13 +57,13 @@ async fn apply(
         tracing::warn!("unreadable status event dropped");
         return Ok(());
     };
-    metrics.count_event(event.adapter, event.event);
     if let Some(status) = status_after(event.event) {
         let moved = store
             .advance(&event.message_id, status, event.reason.as_deref())
             .await?;
         tracing::info!(message_id = %event.message_id, adapter = event.adapter.as_str(), status = status.as_str(), moved, "status event");
     }
+    metrics.count_event(event.adapter, event.event);
     Ok(())
 }
 

@@ -1,12 +1,15 @@
 //! A supervised consumer over a [`BrokerLink`]: consumes one queue until cancelled, and
 //! consumes again (once the link is up) after any loss: a channel or connection closed, the
-//! consumer cancelled, its stream ended.
+//! consumer cancelled, its stream ended. Up to `in_flight` deliveries are handled at once
+//! (the consumer's prefetch is as many), so that handlers waiting on a commit or a confirm
+//! share it instead of queueing for it one by one.
 
 use super::{BrokerLink, SETUP_TIMEOUT, within};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use lapin::Channel;
 use lapin::message::Delivery;
-use lapin::options::BasicConsumeOptions;
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use std::future::Future;
 use std::time::Duration;
@@ -15,13 +18,21 @@ use tokio_util::sync::CancellationToken;
 /// How long to wait before consuming again after a loss.
 const AGAIN: Duration = Duration::from_secs(1);
 
+/// How often a consumer checks that its channel is still open: a connection can die without
+/// its consumer's stream ending, or while every handler is busy and the stream is not read.
+const WATCH: Duration = Duration::from_millis(500);
+
 /// Consumes `queue` (as consumer `tag`) over `link` until `cancel`, handing each delivery
-/// and its channel to `handle`, which settles it and answers false if the channel failed.
+/// and its channel to `handle`, which settles it and answers false if the channel failed;
+/// at most `in_flight` at once. On a loss the handlers still running are dropped: their
+/// deliveries, unsettled, go back to the queue with the channel, and a settle on a dying
+/// connection may never answer. On `cancel` they are let finish, at most [`SETUP_TIMEOUT`].
 /// `up` is told each time the consumer comes (true) and goes (false).
 pub async fn consume<H, F>(
     link: &BrokerLink,
     queue: &str,
     tag: &str,
+    in_flight: u16,
     cancel: &CancellationToken,
     mut up: impl FnMut(bool),
     mut handle: H,
@@ -31,34 +42,52 @@ pub async fn consume<H, F>(
 {
     while !cancel.is_cancelled() {
         if let Some(channel) = link.channel().await {
-            let consumed = within(
-                SETUP_TIMEOUT,
-                channel.basic_consume(
-                    queue.into(),
-                    tag.into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                ),
-            )
+            let consumed = within(SETUP_TIMEOUT, async {
+                channel
+                    .basic_qos(in_flight, BasicQosOptions::default())
+                    .await?;
+                channel
+                    .basic_consume(
+                        queue.into(),
+                        tag.into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+            })
             .await;
             match consumed {
                 Ok(mut consumer) => {
                     up(true);
+                    let mut running = FuturesUnordered::<F>::new();
+                    let mut watch = tokio::time::interval(WATCH);
                     loop {
-                        let delivery = tokio::select! {
-                            () = cancel.cancelled() => return,
-                            next = consumer.next() => match next {
-                                Some(Ok(d)) => d,
-                                _ => {
-                                    tracing::warn!(queue, "consumer lost; consuming again once the link is up");
+                        tokio::select! {
+                            () = cancel.cancelled() => {
+                                let _ = tokio::time::timeout(SETUP_TIMEOUT, async {
+                                    while running.next().await.is_some() {}
+                                })
+                                .await;
+                                up(false);
+                                return;
+                            }
+                            Some(settled) = running.next(), if !running.is_empty() => {
+                                if !settled {
                                     break;
                                 }
+                            }
+                            _ = watch.tick() => {
+                                if !channel.status().connected() {
+                                    break;
+                                }
+                            }
+                            next = consumer.next(), if running.len() < usize::from(in_flight) => match next {
+                                Some(Ok(delivery)) => running.push(handle(channel.clone(), delivery)),
+                                _ => break,
                             },
-                        };
-                        if !handle(channel.clone(), delivery).await {
-                            break;
                         }
                     }
+                    tracing::warn!(queue, "consumer lost; consuming again once the link is up");
                     up(false);
                 }
                 Err(error) => tracing::warn!(queue, %error, "cannot consume"),
