@@ -47,6 +47,34 @@ pub fn bekymringsmelding() -> Value {
     example("no.bekymringsmelding")
 }
 
+/// A consent (`id`) of the school's pupil and guardians to share a referral with the
+/// police contact.
+pub fn police_consent(id: &str) -> Value {
+    serde_json::json!({
+        "consentId": id,
+        "subject": { "nameAndBirthDate": { "name": "Ola  Testbarn", "birthDate": "2011-05-01" } },
+        "grantedBy": ["subject", "guardians"],
+        "categories": ["referral", "concern", "measures", "identity", "birth_date"],
+        "recipientTypes": ["police"],
+        "purpose": "no.politikontakt",
+        "validFrom": "2026-01-01",
+        "validTo": "2099-12-31",
+        "form": "written"
+    })
+}
+
+/// The example referral to the police contact under consent, citing `consent_id`.
+pub fn police_referral(consent_id: &str) -> Value {
+    let mut message = example("no.politikontakt.consent");
+    message["legalBasis"]["consentRef"] = Value::String(consent_id.to_owned());
+    message
+}
+
+/// Where a [`FakeInbox`] standing in for the police contact receives referrals.
+pub const POLICE_INBOX: &str = "/inbox";
+/// Where a [`FakeInbox`] standing in for the police contact receives withdrawal notices.
+pub const WITHDRAWALS: &str = "/inbox/withdrawals";
+
 /// The school that sends the example bekymringsmelding.
 pub const SCHOOL: &str = "no-oslo-hasle-skole";
 /// The receiving queue (directory name) of barnevern Oslo.
@@ -500,12 +528,15 @@ pub struct FakeInbox {
 /// An answer of a [`FakeInbox`] that never comes.
 pub const HANG: u16 = 0;
 
+/// An answer of a [`FakeInbox`] that is 200, after two seconds.
+pub const SLOW: u16 = 1;
+
 /// The access token the fake token endpoint (`<inbox>/token`) hands out.
 pub const FAKE_TOKEN: &str = "inbox-token-1";
 
 impl FakeInbox {
     /// Starts an inbox answering `answers` first, then 200; an answer of [`HANG`] never
-    /// comes (the request is held until the client gives up).
+    /// comes (the request is held until the client gives up), one of [`SLOW`] is late.
     pub async fn start(answers: &[u16]) -> Self {
         let inbox = Self::new(answers);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -568,9 +599,17 @@ impl FakeInbox {
                             .lock()
                             .unwrap()
                             .push((uri.path().to_owned(), body));
-                        if status == HANG {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                        }
+                        let status = match status {
+                            HANG => {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                status
+                            }
+                            SLOW => {
+                                tokio::time::sleep(Duration::from_secs(2)).await;
+                                200
+                            }
+                            _ => status,
+                        };
                         axum::http::StatusCode::from_u16(status).unwrap()
                     }
                 },

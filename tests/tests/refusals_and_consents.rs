@@ -5,31 +5,10 @@
 use contract::directory::Transport;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tests::{FakeInbox, Harness, SCHOOL, bekymringsmelding, example, problem};
-
-const POLICE_INBOX: &str = "/inbox";
-const WITHDRAWALS: &str = "/inbox/withdrawals";
-
-fn consent(id: &str) -> Value {
-    json!({
-        "consentId": id,
-        "subject": { "nameAndBirthDate": { "name": "Ola  Testbarn", "birthDate": "2011-05-01" } },
-        "grantedBy": ["subject", "guardians"],
-        "categories": ["referral", "concern", "measures", "identity", "birth_date"],
-        "recipientTypes": ["police"],
-        "purpose": "no.politikontakt",
-        "validFrom": "2026-01-01",
-        "validTo": "2099-12-31",
-        "form": "written"
-    })
-}
-
-/// The example referral under consent, citing `consent_id`.
-fn referral(consent_id: &str) -> Value {
-    let mut message = example("no.politikontakt.consent");
-    message["legalBasis"]["consentRef"] = json!(consent_id);
-    message
-}
+use tests::{
+    FakeInbox, Harness, POLICE_INBOX, SCHOOL, WITHDRAWALS, bekymringsmelding, example,
+    police_consent as consent, police_referral as referral, problem,
+};
 
 fn id(message: &Value) -> String {
     message["messageId"].as_str().unwrap().to_owned()

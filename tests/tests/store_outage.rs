@@ -6,13 +6,16 @@
 //! accepted; every accepted message reaches barnevern's receiving queue. A receipt that
 //! arrives while the adapters' ledger (PostgreSQL, through a relay as well) is cut waits
 //! for it, and is applied once it is back: never taken for a receipt of an unknown message.
+//! A delivery made while the ledger is cut is noted in it once it is back, so that a later
+//! withdrawal of its consent still tells the recipient.
 
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{
-    Harness, OSLO_INBOX, SCHOOL, bekymringsmelding, directory_as_case_system, gateway_id, problem,
+    FakeInbox, Harness, OSLO_INBOX, POLICE_INBOX, SCHOOL, SLOW, WITHDRAWALS, bekymringsmelding,
+    directory_as_case_system, gateway_id, police_consent, police_referral, problem, temp_dir,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -224,5 +227,51 @@ async fn deliveries_reported_while_the_database_is_lost_wait_in_the_broker_and_a
             .await;
         assert_eq!(view["status"], "delivered", "every report applied");
     }
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_delivery_made_while_the_ledger_is_lost_is_noted_once_it_is_back_and_a_withdrawal_tells_its_recipient()
+ {
+    // The police contact's inbox answers its first request late: the test cuts the adapters'
+    // ledger meanwhile, so the delivery succeeds while the ledger cannot note it.
+    let inbox = FakeInbox::start(&[SLOW]).await;
+    let mut h = Harness::with(|c| c.directory = inbox.directory_in(&temp_dir())).await;
+    let (ledger, relay) = relayed_schema("ledger").await;
+    h.start_adapters_with(|c| c.runtime.ledger_url = Some(ledger))
+        .await;
+    let token = h.token(SCHOOL);
+    let consent = h
+        .post_to("/v1/consents", &token, &police_consent("c-noted"))
+        .await;
+    assert_eq!(consent.status(), 201);
+    let message = police_referral("c-noted");
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let gid = gateway_id(SCHOOL, &message);
+    assert!(
+        inbox
+            .wait_for(POLICE_INBOX, &gid, Duration::from_secs(20))
+            .await
+    );
+    relay.cut();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    relay.restore();
+
+    let id = message["messageId"].as_str().unwrap();
+    let view = h
+        .wait_status(&token, id, "delivered", Duration::from_secs(30))
+        .await;
+    assert_eq!(view["status"], "delivered");
+    assert_eq!(inbox.ids_at(POLICE_INBOX), [gid.as_str()], "delivered once");
+    let withdrawn = h
+        .post_to("/v1/consents/c-noted/withdraw", &token, &json!({}))
+        .await;
+    assert_eq!(withdrawn.status(), 200);
+    assert!(
+        inbox
+            .wait_for(WITHDRAWALS, &gid, Duration::from_secs(20))
+            .await,
+        "the recipient is told of the withdrawal: the ledger knows it has the message"
+    );
     h.cleanup().await;
 }

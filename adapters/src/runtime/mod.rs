@@ -14,7 +14,7 @@ pub use ledger::{Claim, Entry, Ledger, PgLedger, SqliteLedger};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};
-use contract::broker::{Endpoint, SETUP_TIMEOUT, Topology, publish_confirmed, within};
+use contract::broker::{Endpoint, SETUP_TIMEOUT, Topology, publish_confirmed, until_done, within};
 use contract::directory::{AgencyId, Transport};
 use contract::message::{MessageId, Parcel};
 use contract::status::{Event, StatusEvent};
@@ -121,6 +121,8 @@ struct Context<A> {
     adapter: Arc<A>,
     channel: Channel,
     settings: Settings,
+    /// Cancelled when the session ends (stopped or lost): what a handler holds, it lets go.
+    ended: CancellationToken,
 }
 
 /// Consumes `adapter`'s work and control queues until cancelled: a supervisor that starts a
@@ -204,6 +206,7 @@ async fn session<A: Adapter>(
         adapter: adapter.clone(),
         channel: channel.clone(),
         settings: settings.clone(),
+        ended: cancel.child_token(),
     });
     let mut in_flight = JoinSet::new();
     let mut watch = tokio::time::interval(WATCH);
@@ -233,6 +236,7 @@ async fn session<A: Adapter>(
     for queue in [&work_queue, &control_queue] {
         settings.health.consumer(queue, false);
     }
+    context.ended.cancel();
     while in_flight.join_next().await.is_some() {}
     let _ = within(
         SETUP_TIMEOUT,
@@ -324,8 +328,15 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             tracing::info!(%message_id, adapter, "delivered");
             context.settings.health.count(kind, Count::Delivered);
             let to = to.as_ref().unwrap_or(msg.recipient());
-            if let Err(error) = ledger.delivered(&message_id, &to.0).await {
-                tracing::error!(%message_id, adapter, %error, "delivery not noted in the ledger");
+            // Receipts, withdrawal notices and copies that come again are checked against
+            // this note: the delivery is held until it is written. If the session ends first,
+            // the delivery goes back unsettled; its claim runs out, and a copy that comes
+            // again is delivered again as one whose outcome is unknown.
+            let noted = until_done(&context.ended, "delivery not noted in the ledger", || {
+                ledger.delivered(&message_id, &to.0)
+            });
+            if noted.await.is_none() {
+                return;
             }
             match report(&context, &message_id, Event::Delivered, None).await {
                 Ok(()) => delivery.ack(BasicAckOptions::default()).await,
