@@ -15,7 +15,8 @@ pub(crate) use messages::messages;
 pub(crate) use payloads::payloads;
 
 use async_trait::async_trait;
-use sqlx::{Database, Pool, Transaction};
+use futures_util::{Stream, TryStreamExt};
+use sqlx::{Database, Either, Pool, Transaction};
 
 /// What differs between the SQL backends, beside the statements that [`sql_store!`] shares.
 #[async_trait]
@@ -125,3 +126,19 @@ macro_rules! sql_store {
     };
 }
 pub(crate) use sql_store;
+
+/// The rows of each statement of a query of many statements, from the driver's `steps`:
+/// a statement's rows (`Right`, each read by `row`) come before its end (`Left`).
+pub async fn statement_rows<Q, R>(
+    mut steps: impl Stream<Item = Result<Either<Q, R>, sqlx::Error>> + Unpin,
+    row: impl Fn(&R) -> Result<Vec<String>, sqlx::Error>,
+) -> Result<Vec<super::batch::Rows>, sqlx::Error> {
+    let (mut results, mut rows) = (Vec::new(), Vec::new());
+    while let Some(step) = steps.try_next().await? {
+        match step {
+            Either::Left(_) => results.push(std::mem::take(&mut rows)),
+            Either::Right(r) => rows.push(row(&r)?),
+        }
+    }
+    Ok(results)
+}

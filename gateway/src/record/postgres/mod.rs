@@ -7,12 +7,12 @@
 
 use super::StoreError;
 use super::batch::{Batcher, Rows, Script, Value};
-use super::common::{Backend, Writing, sql_store};
+use super::common::{Backend, Writing, sql_store, statement_rows};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,41 +72,34 @@ impl Backend for PgStore {
     /// Statements are array elements of one call: as many rows as fit a batch.
     const ROWS: usize = 64;
 
-    /// One round trip: the script as one call of `run_batch` (migration 0002), which runs
-    /// its statements one after another, the audit numbering taken first, in the call's
-    /// own transaction (committed, `synchronous_commit = on`, before the answer is read to
-    /// its end); the call's text is the same for every batch, so it is prepared once.
+    /// One round trip: the script as one query of many statements (the simple protocol),
+    /// the audit numbering taken first, its values written into it as literals; PostgreSQL
+    /// runs such a query in one transaction of its own, committed (`synchronous_commit =
+    /// on`) before the answer ends, or undone whole if a statement fails. Not parameters:
+    /// a query with parameters holds one statement, and a PL/pgSQL function running the
+    /// statements given the values as arrays (tried) has the planner copy the whole array
+    /// into each statement at every reference to one of its values, quadratic in the batch.
     async fn run_script(
         conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error> {
         let (statements, values) = script.parts();
-        let statements: Vec<String> = statements
-            .iter()
-            .map(|sql| in_arrays(sql, values))
-            .collect();
-        let (texts, bytes): (Vec<Option<&str>>, Vec<Option<&[u8]>>) = values
-            .iter()
-            .map(|v| match v {
-                Value::Text(text) => (*text, None),
-                Value::Bytes(bytes) => (None, Some(*bytes)),
-            })
-            .unzip();
-        let rows: Vec<(i32, Vec<String>)> =
-            sqlx::query_as("SELECT n, cols FROM run_batch($1, $2, $3)")
-                .bind(&statements)
-                .bind(&texts)
-                .bind(&bytes)
-                .fetch_all(&mut **conn)
-                .await?;
-        let mut results = vec![Rows::new(); statements.len()];
-        for (n, cols) in rows {
-            let at = usize::try_from(n - 1)
-                .ok()
-                .filter(|at| *at < results.len())
-                .ok_or_else(|| sqlx::Error::Protocol(format!("a row of statement {n}")))?;
-            results[at].push(cols);
+        let mut sql = String::from(NUMBERED);
+        for statement in statements {
+            sql.push_str(";\n");
+            with_literals(&mut sql, statement, values)?;
         }
+        let steps = sqlx::raw_sql(&sql).fetch_many(&mut **conn);
+        let mut results = statement_rows(steps, text_row).await?;
+        if results.len() != statements.len() + 1 {
+            return Err(sqlx::Error::Protocol(format!(
+                "{} statements answered of {}",
+                results.len(),
+                statements.len() + 1
+            )));
+        }
+        // Without the numbering's.
+        results.remove(0);
         Ok(results)
     }
 
@@ -124,21 +117,22 @@ impl Backend for PgStore {
         writing: Writing,
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         match writing {
-            Writing::Audited => pool.begin_with(BEGIN_NUMBERED).await,
+            // In one round trip.
+            Writing::Audited => pool.begin_with(format!("BEGIN; {NUMBERED}")).await,
             Writing::Chains => pool.begin().await,
         }
     }
 }
 
-/// Begins a transaction that takes the audit numbering (`audit_seq`) for the rest of it,
-/// in one round trip.
-const BEGIN_NUMBERED: &str = "BEGIN; SELECT last FROM audit_seq FOR UPDATE";
+/// Takes the audit numbering (`audit_seq`) for the rest of the transaction.
+const NUMBERED: &str = "SELECT last FROM audit_seq FOR UPDATE";
 
-/// `sql` with each parameter `$n` read from the arrays of `run_batch`: `$1[n]` where
-/// `values[n - 1]` is text, `$2[n]` where it is bytes. The batches' statements hold no
-/// other `$`.
-fn in_arrays(sql: &str, values: &[Value]) -> String {
-    let mut out = String::with_capacity(sql.len() + sql.len() / 4);
+/// Appends `sql` to `out` with each parameter `$n` written as the literal of `values[n -
+/// 1]`: text as an escape string (`E'…'`, each `\` and `'` doubled, so that it reads the
+/// same whatever `standard_conforming_strings` says) cast to `text`, bytes as hex cast to
+/// `bytea`, none as `NULL::text`. The batches' statements hold no other `$`. Text holding a
+/// NUL, which no query can carry (nor PostgreSQL's text), is refused.
+fn with_literals(out: &mut String, sql: &str, values: &[Value]) -> Result<(), sqlx::Error> {
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -146,19 +140,51 @@ fn in_arrays(sql: &str, values: &[Value]) -> String {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let array = match rest[..digits]
+        let value = rest[..digits]
             .parse::<usize>()
             .ok()
             .and_then(|n| values.get(n.checked_sub(1)?))
-        {
-            Some(Value::Bytes(_)) => "$2",
-            _ => "$1",
-        };
-        out.push_str(&format!("{array}[{}]", &rest[..digits]));
+            .ok_or_else(|| sqlx::Error::Protocol("a parameter without a value".into()))?;
+        match value {
+            Value::Text(None) => out.push_str("NULL::text"),
+            Value::Text(Some(text)) if text.contains('\0') => {
+                return Err(sqlx::Error::Protocol("a text value holding NUL".into()));
+            }
+            Value::Text(Some(text)) => {
+                out.push_str("E'");
+                for c in text.chars() {
+                    if c == '\'' || c == '\\' {
+                        out.push(c);
+                    }
+                    out.push(c);
+                }
+                out.push_str("'::text");
+            }
+            Value::Bytes(bytes) => {
+                out.push_str("E'\\\\x");
+                out.push_str(&hex::encode(bytes));
+                out.push_str("'::bytea");
+            }
+        }
         rest = &rest[digits..];
     }
     out.push_str(rest);
-    out
+    Ok(())
+}
+
+/// A row's columns as text (the simple protocol answers every value as text).
+fn text_row(row: &PgRow) -> Result<Vec<String>, sqlx::Error> {
+    (0..row.len())
+        .map(|i| {
+            row.try_get_raw(i)?
+                .as_str()
+                .map(str::to_owned)
+                .map_err(|source| sqlx::Error::ColumnDecode {
+                    index: i.to_string(),
+                    source,
+                })
+        })
+        .collect()
 }
 
 sql_store!(PgStore, Postgres, reads: pool, writes: pool);
@@ -166,6 +192,7 @@ sql_store!(PgStore, Postgres, reads: pool, writes: pool);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::batch::Transact;
 
     #[tokio::test]
     async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
@@ -180,16 +207,59 @@ mod tests {
         contract::postgres::drop_schema(&url).await.unwrap();
     }
 
-    #[test]
-    fn parameters_are_read_from_the_array_of_their_kind() {
-        let values = [
-            Value::Text(Some("a")),
-            Value::Bytes(b"b"),
-            Value::Text(None),
+    #[tokio::test]
+    async fn values_written_as_literals_are_stored_as_they_are_and_cannot_escape_them() {
+        let server = contract::postgres::test_server();
+        let url = contract::postgres::new_schema(&server, "literals")
+            .await
+            .unwrap();
+        let store = PgStore::open(&url, Arc::default()).await.unwrap();
+        let writes = Writes(store.pool.clone());
+        let hostile = [
+            "it's",
+            "back\\slash\\' OR '1'='1",
+            "'); DROP TABLE settings; --",
+            "$1 \\x00 E'\\n' \u{e6}\u{f8}\u{e5} \u{1f600}",
         ];
-        assert_eq!(
-            in_arrays("INSERT INTO t VALUES ($1, $2, $3) RETURNING id", &values),
-            "INSERT INTO t VALUES ($1[1], $2[2], $1[3]) RETURNING id"
+        let bytes: &[u8] = &[0, 1, b'\'', b'\\', 0xff];
+        let mut script = Script::new();
+        for name in hostile {
+            script.push(
+                |p| {
+                    format!(
+                        "INSERT INTO settings (name, value) VALUES (${p}, ${}) RETURNING name",
+                        p + 1
+                    )
+                },
+                vec![Value::Text(Some(name)), Value::Bytes(bytes)],
+            );
+        }
+        let mut conn = writes.connect().await.unwrap();
+        let rows = writes.run(&mut conn, &script).await.unwrap();
+        let names: Vec<&str> = rows
+            .iter()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, hostile, "each answered as it was given");
+        for name in hostile {
+            let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(value, bytes, "{name}");
+        }
+        let nul = [Value::Text(Some("a\0b"))];
+        let mut refused = Script::new();
+        refused.push(|p| format!("SELECT ${p}"), nul.to_vec());
+        assert!(
+            writes.run(&mut conn, &refused).await.is_err(),
+            "a NUL is refused"
         );
+        drop(conn);
+        store.pool.close().await;
+        contract::postgres::drop_schema(&url).await.unwrap();
     }
 }

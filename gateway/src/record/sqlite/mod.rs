@@ -11,14 +11,13 @@ mod checkpoint;
 
 use super::StoreError;
 use super::batch::{Batcher, Rows, Script};
-use super::common::{Backend, Writing, sql_store};
+use super::common::{Backend, Writing, sql_store, statement_rows};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
 use contract::clock::Clock;
-use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Either, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -100,26 +99,16 @@ impl Backend for SqliteStore {
     ) -> Result<Vec<Rows>, sqlx::Error> {
         let (statements, values) = script.parts();
         let sql = format!("BEGIN IMMEDIATE;\n{};\nCOMMIT", statements.join(";\n"));
-        let mut results = Vec::with_capacity(script.len() + 2);
-        let ran = async {
-            let mut rows = Vec::new();
-            #[allow(deprecated)]
-            let mut steps = bound(&sql, values).fetch_many(&mut **conn);
-            while let Some(step) = steps.try_next().await? {
-                match step {
-                    // The end of a statement.
-                    Either::Left(_) => results.push(std::mem::take(&mut rows)),
-                    Either::Right(row) => rows.push(text_row(&row)?),
-                }
+        #[allow(deprecated)]
+        let steps = bound(&sql, values).fetch_many(&mut **conn);
+        let mut results = match statement_rows(steps, text_row).await {
+            Ok(results) => results,
+            Err(error) => {
+                // Fails itself where the transaction never began or already ended.
+                let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
+                return Err(error);
             }
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        if let Err(error) = ran {
-            // Fails itself where the transaction never began or already ended.
-            let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
-            return Err(error);
-        }
+        };
         // Without BEGIN's and COMMIT's.
         results.pop();
         results.remove(0);
