@@ -194,13 +194,16 @@ mod tests {
     use super::*;
     use crate::record::batch::Transact;
 
+    /// A store in a new schema (`name` its prefix) of the tests' server, and its URL.
+    async fn scratch(name: &str) -> (PgStore, String) {
+        let server = contract::postgres::test_server();
+        let url = contract::postgres::new_schema(&server, name).await.unwrap();
+        (PgStore::open(&url, Arc::default()).await.unwrap(), url)
+    }
+
     #[tokio::test]
     async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
-        let server = contract::postgres::test_server();
-        let url = contract::postgres::new_schema(&server, "script")
-            .await
-            .unwrap();
-        let store = PgStore::open(&url, Arc::default()).await.unwrap();
+        let (store, url) = scratch("script").await;
         crate::record::batch::checks::a_failing_script_leaves_nothing(Writes(store.pool.clone()))
             .await;
         store.pool.close().await;
@@ -209,11 +212,7 @@ mod tests {
 
     #[tokio::test]
     async fn values_written_as_literals_are_stored_as_they_are_and_cannot_escape_them() {
-        let server = contract::postgres::test_server();
-        let url = contract::postgres::new_schema(&server, "literals")
-            .await
-            .unwrap();
-        let store = PgStore::open(&url, Arc::default()).await.unwrap();
+        let (store, url) = scratch("literals").await;
         let writes = Writes(store.pool.clone());
         let hostile = [
             "it's",
