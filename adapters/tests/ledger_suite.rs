@@ -3,7 +3,7 @@
 //! `ops/postgres/ensure` sets up, each test in a schema of its own); a new backend adds a
 //! line there.
 
-use adapters::runtime::{Claim, Entry, Ledger, PgLedger, SqliteLedger};
+use adapters::runtime::{Claim, Entry, Ledger, PgLedger, SqliteLedger, Stopped};
 use contract::message::MessageId;
 use std::path::Path;
 use std::sync::Arc;
@@ -121,7 +121,7 @@ async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() 
 #[tokio::test]
 async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight() {
     for (name, [ledger, _, _]) in backends().await {
-        assert_eq!(ledger.withdraw(&id("new")).await.unwrap(), Entry::Unknown);
+        assert_eq!(ledger.withdraw(&id("new")).await.unwrap(), Stopped::Before);
         assert_eq!(
             ledger.claim(&id("new")).await.unwrap(),
             Claim::Lost(Entry::Withdrawn),
@@ -130,14 +130,34 @@ async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight(
         ledger.claim(&id("flying")).await.unwrap();
         assert_eq!(
             ledger.withdraw(&id("flying")).await.unwrap(),
-            Entry::Delivering
+            Stopped::Not(Entry::Delivering)
         );
         ledger.delivered(&id("flying"), "bv").await.unwrap();
         assert_eq!(
             ledger.withdraw(&id("flying")).await.unwrap(),
-            Entry::Delivered {
+            Stopped::Not(Entry::Delivered {
                 recipient: "bv".into()
-            }
+            })
+        );
+        // An attempt whose outcome is unknown may have reached the agency: stopped, and
+        // said so at every withdrawal (a notice that failed is tried again), never delivered.
+        ledger.claim(&id("lost-answer")).await.unwrap();
+        ledger.unknown(&id("lost-answer")).await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                ledger.withdraw(&id("lost-answer")).await.unwrap(),
+                Stopped::AfterUnknown,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            ledger.claim(&id("lost-answer")).await.unwrap(),
+            Claim::Lost(Entry::Withdrawn)
+        );
+        assert_eq!(
+            ledger.withdraw(&id("new")).await.unwrap(),
+            Stopped::Not(Entry::Withdrawn),
+            "withdrawn before any attempt: nobody to tell"
         );
     }
 }

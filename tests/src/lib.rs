@@ -288,6 +288,25 @@ impl Harness {
         request.send().await.unwrap()
     }
 
+    /// As the school: records the consent `consent_id`, sends the police referral under it,
+    /// and waits until `inbox` has received it; the referral.
+    pub async fn referral_received(&self, consent_id: &str, inbox: &FakeInbox) -> Value {
+        let token = self.token(SCHOOL);
+        let consent = police_consent(consent_id);
+        let recorded = self.post_to("/v1/consents", &token, &consent).await;
+        assert_eq!(recorded.status(), 201);
+        let message = police_referral(consent_id);
+        assert_eq!(self.post(&token, &message).await.status(), 202);
+        let id = gateway_id(SCHOOL, &message);
+        assert!(
+            inbox
+                .wait_for(POLICE_INBOX, &id, Duration::from_secs(20))
+                .await,
+            "the inbox received the referral"
+        );
+        message
+    }
+
     /// POSTs `body` as JSON to `/v1/messages`.
     pub async fn post(&self, token: &str, body: &Value) -> reqwest::Response {
         self.post_to("/v1/messages", token, body).await

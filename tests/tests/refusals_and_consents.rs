@@ -270,6 +270,44 @@ async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_r
     h.cleanup().await;
 }
 
+#[tokio::test]
+async fn withdrawing_a_consent_after_an_attempt_whose_outcome_is_unknown_tells_the_recipient() {
+    // The police contact's inbox takes the referral but its answer never comes: the
+    // adapter gives up after a second, not knowing whether the inbox has it.
+    let inbox = FakeInbox::start(&[tests::HANG]).await;
+    let mut h = Harness::with(|c| c.directory = inbox.directory_in(&tests::temp_dir())).await;
+    h.start_adapters_with(|c| c.runtime.inbox_timeout_ms = 1_000)
+        .await;
+    let token = h.token(SCHOOL);
+    let message = h.referral_received("c-unknown", &inbox).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while h.adapters_count("unknown").await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the attempt's outcome is unknown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let withdrawn = h
+        .post_to("/v1/consents/c-unknown/withdraw", &token, &json!({}))
+        .await;
+    assert_eq!(withdrawn.status(), 200);
+    let body: Value = withdrawn.json().await.unwrap();
+    assert_eq!(
+        body["stopped"],
+        json!([id(&message)]),
+        "not known to be delivered"
+    );
+    assert!(
+        inbox
+            .wait_for(WITHDRAWALS, &gid(&message), Duration::from_secs(20))
+            .await,
+        "the inbox may have it, so it is told"
+    );
+    h.cleanup().await;
+}
+
 /// The walkthrough's promise: every valid example goes through, sent by the organisation
 /// the README names, once the example consent it cites (`schemas/examples/consents/`), if
 /// any, is recorded.

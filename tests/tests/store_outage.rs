@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tests::{
     FakeInbox, Harness, OSLO_INBOX, POLICE_INBOX, SCHOOL, SLOW, WITHDRAWALS, bekymringsmelding,
-    directory_as_case_system, gateway_id, police_consent, police_referral, problem, temp_dir,
+    directory_as_case_system, gateway_id, problem, temp_dir,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -241,18 +241,8 @@ async fn a_delivery_made_while_the_ledger_is_lost_is_noted_once_it_is_back_and_a
     h.start_adapters_with(|c| c.runtime.ledger_url = Some(ledger))
         .await;
     let token = h.token(SCHOOL);
-    let consent = h
-        .post_to("/v1/consents", &token, &police_consent("c-noted"))
-        .await;
-    assert_eq!(consent.status(), 201);
-    let message = police_referral("c-noted");
-    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let message = h.referral_received("c-noted", &inbox).await;
     let gid = gateway_id(SCHOOL, &message);
-    assert!(
-        inbox
-            .wait_for(POLICE_INBOX, &gid, Duration::from_secs(20))
-            .await
-    );
     relay.cut();
     tokio::time::sleep(Duration::from_secs(4)).await;
     relay.restore();

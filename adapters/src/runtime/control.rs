@@ -1,18 +1,24 @@
 //! Control messages from the gateway: a consent was withdrawn, so the messages listed must
-//! not be delivered; those already delivered get a withdrawal notice to their recipient.
+//! not be delivered; those already delivered get a withdrawal notice to their recipient, and
+//! so do those an attempt whose outcome is unknown may have reached.
 
-use super::{Adapter, Entry, Ledger, Outcome};
+use super::{Adapter, Entry, Ledger, Outcome, Stopped};
 use contract::message::MessageId;
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Withdrawal {
     consent_ref: String,
     message_ids: Vec<MessageId>,
+    /// The agency each message is addressed to, by its id (absent from the control
+    /// messages of gateways before it was added).
+    #[serde(default)]
+    recipients: HashMap<String, String>,
 }
 
 /// Handles every control message waiting in `queue`, before any work is taken.
@@ -61,33 +67,46 @@ async fn withdraw<A: Adapter>(adapter: &A, ledger: &dyn Ledger, w: &Withdrawal) 
         // A delivery in flight may still reach the recipient: wait for its outcome (then
         // the recipient is told, or the message stopped), at most as long as its claim holds.
         let deadline = tokio::time::Instant::now() + ledger.lease();
-        let mut entry = ledger.withdraw(id).await;
-        while matches!(entry, Ok(Entry::Delivering)) && tokio::time::Instant::now() < deadline {
+        let mut found = ledger.withdraw(id).await;
+        while matches!(found, Ok(Stopped::Not(Entry::Delivering)))
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            entry = ledger.withdraw(id).await;
+            found = ledger.withdraw(id).await;
         }
-        match entry {
-            Ok(Entry::Delivered { recipient }) => {
-                match adapter.notify_withdrawn(id, &recipient).await {
-                    Outcome::Delivered { .. } => {
-                        tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "recipient told of the withdrawal")
-                    }
-                    outcome => {
-                        tracing::warn!(message_id = %id, adapter = name, ?outcome, "withdrawal notice not delivered; will retry");
-                        done = false;
-                    }
+        let tell = match found {
+            Ok(Stopped::Not(Entry::Delivered { recipient })) => Some(recipient),
+            Ok(Stopped::AfterUnknown) => match w.recipients.get(&id.to_string()) {
+                Some(recipient) => Some(recipient.clone()),
+                None => {
+                    tracing::warn!(message_id = %id, adapter = name, "an attempt may have delivered it, but the notice names no recipient; not told");
+                    None
                 }
-            }
-            Ok(Entry::Delivering) => {
+            },
+            Ok(Stopped::Not(Entry::Delivering)) => {
                 tracing::warn!(message_id = %id, adapter = name, "a delivery in flight did not end; will retry");
                 done = false;
+                None
             }
             Ok(_) => {
-                tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "message stopped: consent withdrawn")
+                tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "message stopped: consent withdrawn");
+                None
             }
             Err(error) => {
                 tracing::warn!(message_id = %id, adapter = name, %error, "ledger failed");
                 done = false;
+                None
+            }
+        };
+        if let Some(recipient) = tell {
+            match adapter.notify_withdrawn(id, &recipient).await {
+                Outcome::Delivered { .. } => {
+                    tracing::info!(message_id = %id, consent_ref = %w.consent_ref, adapter = name, "recipient told of the withdrawal")
+                }
+                outcome => {
+                    tracing::warn!(message_id = %id, adapter = name, ?outcome, "withdrawal notice not delivered; will retry");
+                    done = false;
+                }
             }
         }
     }

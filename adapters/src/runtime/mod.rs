@@ -10,7 +10,7 @@ mod control;
 mod ledger;
 mod retry;
 
-pub use ledger::{Claim, Entry, Ledger, PgLedger, SqliteLedger};
+pub use ledger::{Claim, Entry, Ledger, PgLedger, SqliteLedger, Stopped};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};

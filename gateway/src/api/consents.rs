@@ -112,7 +112,8 @@ pub async fn withdraw(
 }
 
 /// Tells each adapter concerned which messages under a withdrawn consent to stop, or
-/// whose recipients to notify; 503 if the broker does not confirm.
+/// whose recipients to notify, and each message's recipient (whom to tell if an attempt
+/// whose outcome is unknown may have reached it); 503 if the broker does not confirm.
 async fn notify(
     app: &AppState,
     kind: &str,
@@ -120,17 +121,22 @@ async fn notify(
     affected: &[Affected],
 ) -> Result<(), Problem> {
     for adapter in Transport::ALL {
-        let ids: Vec<MessageId> = affected
+        let concerned: Vec<&Affected> = affected
             .iter()
             .filter(|a| Transport::of_routing_key(&a.routing_key) == Some(adapter))
-            .map(|a| a.id)
             .collect();
-        if ids.is_empty() {
+        if concerned.is_empty() {
             continue;
         }
+        let ids: Vec<MessageId> = concerned.iter().map(|a| a.id).collect();
+        let recipients: serde_json::Map<String, serde_json::Value> = concerned
+            .iter()
+            .map(|a| (a.id.to_string(), a.recipient.clone().into()))
+            .collect();
         let body = serde_json::to_vec(&serde_json::json!({
             "consentRef": consent_id,
             "messageIds": ids,
+            "recipients": recipients,
         }))
         .expect("a notice serialises");
         app.intake.publisher

@@ -24,6 +24,8 @@ pub struct Affected {
     /// The sender's id, as the sender knows it.
     pub client_id: MessageId,
     pub routing_key: String,
+    /// The agency it is addressed to.
+    pub recipient: String,
 }
 
 /// What withdrawing a consent did to the messages sent under it.

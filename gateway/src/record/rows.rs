@@ -209,12 +209,13 @@ pub fn past_due(checks: &[DueCheck], sender: Option<&str>) -> Statement {
 }
 
 /// A message sent under a withdrawn consent, of a `messages` row (`id`, `client_id`,
-/// `routing_key`, `status`).
+/// `routing_key`, `recipient`, `status`).
 pub fn affected<R: Columns>(r: &R) -> Result<(Affected, super::Status), StoreError> {
     let affected = Affected {
         id: r.parsed("id")?,
         client_id: r.parsed("client_id")?,
         routing_key: r.text("routing_key")?,
+        recipient: r.text("recipient")?,
     };
     Ok((affected, r.parsed("status")?))
 }

@@ -58,6 +58,20 @@ pub enum Claim {
     Lost(Entry),
 }
 
+/// What withdrawing a message's consent found in the ledger, and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Stopped before any attempt: the agency cannot have it.
+    Before,
+    /// Stopped after a claim that ran out without an outcome (its holder died, or the
+    /// agency's answer was lost): the agency may have it. Answered again for every later
+    /// withdrawal of it, so that a notice that failed is tried again.
+    AfterUnknown,
+    /// Not stopped by this withdrawal: what the ledger knows (delivered, being delivered,
+    /// or withdrawn before).
+    Not(Entry),
+}
+
 /// What the runtime asks of its ledger. Every check-then-act is one atomic step.
 #[async_trait]
 pub trait Ledger: Send + Sync + std::fmt::Debug {
@@ -84,6 +98,6 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     async fn release(&self, message_id: &MessageId) -> Result<(), sqlx::Error>;
 
     /// Notes that `message_id` must never be delivered, unless it was delivered already or
-    /// is being delivered; returns what the ledger knew before.
-    async fn withdraw(&self, message_id: &MessageId) -> Result<Entry, sqlx::Error>;
+    /// is being delivered (a claim whose lease still runs); returns what it found and did.
+    async fn withdraw(&self, message_id: &MessageId) -> Result<Stopped, sqlx::Error>;
 }

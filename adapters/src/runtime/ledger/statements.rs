@@ -109,25 +109,37 @@ macro_rules! sql_ledger {
             }
 
             /// Notes that `message_id` must never be delivered, unless it was delivered
-            /// already or is being delivered; returns what the ledger knew before.
+            /// already or is being delivered; returns what it found and did. Each change is
+            /// one statement: a claim that ran out is stopped (and marked, by `unknown`, as
+            /// one the agency may have, which a later withdrawal finds again), or else an
+            /// absent message is; a claim taken in between is found as being delivered.
             async fn withdraw(
                 &self,
                 message_id: &contract::message::MessageId,
-            ) -> Result<$crate::runtime::ledger::Entry, sqlx::Error> {
-                let stopped = sqlx::query(concat!(
-                    "INSERT INTO ledger (message_id, state) VALUES ($1, 'withdrawn')
-                     ON CONFLICT (message_id) DO UPDATE SET state = 'withdrawn', lease_until = NULL
-                         WHERE ledger.state = 'delivering' AND ledger.lease_until <= ",
+            ) -> Result<$crate::runtime::ledger::Stopped, sqlx::Error> {
+                use $crate::runtime::ledger::Stopped;
+                let ran_out = sqlx::query(concat!(
+                    "UPDATE ledger SET state = 'withdrawn', lease_until = NULL, unknown = unknown + 1
+                     WHERE message_id = $1 AND ((state = 'delivering' AND lease_until <= ",
                     $now,
-                    " RETURNING message_id"
+                    ") OR (state = 'withdrawn' AND unknown > 0)) RETURNING message_id"
                 ))
                 .bind(message_id)
                 .fetch_optional(&self.pool)
-                .await?
-                .is_some();
-                match stopped {
-                    true => Ok($crate::runtime::ledger::Entry::Unknown),
-                    false => self.entry(message_id).await,
+                .await?;
+                if ran_out.is_some() {
+                    return Ok(Stopped::AfterUnknown);
+                }
+                let absent = sqlx::query(
+                    "INSERT INTO ledger (message_id, state) VALUES ($1, 'withdrawn')
+                     ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+                )
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match absent {
+                    Some(_) => Ok(Stopped::Before),
+                    None => Ok(Stopped::Not(self.entry(message_id).await?)),
                 }
             }
         }

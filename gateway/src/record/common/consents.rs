@@ -91,7 +91,7 @@ macro_rules! consents {
                 .execute(&mut *tx)
                 .await?;
                 let rows = sqlx::query(
-                    "SELECT id, client_id, routing_key, status FROM messages
+                    "SELECT id, client_id, routing_key, recipient, status FROM messages
                      WHERE sender = $1 AND consent_ref = $2 ORDER BY created_at",
                 )
                 .bind(organisation)
