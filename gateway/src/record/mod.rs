@@ -6,7 +6,6 @@
 
 mod audit;
 mod batch;
-mod clock;
 mod common;
 mod consents;
 mod disclosures;
@@ -19,8 +18,8 @@ mod sqlite;
 pub use audit::{
     AuditEntry, AuditReport, AuditTrail, Break, ChainLink, Pruned, chain, run_chain, verify,
 };
-pub use clock::{parse_timestamp, timestamp};
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
+pub use contract::clock::{parse_timestamp, timestamp};
 pub use disclosures::{Disclosure, DisclosureRequest, Disclosures};
 pub use postgres::PgStore;
 pub use retention::{Retention, RetentionConfig};
