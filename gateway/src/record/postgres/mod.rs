@@ -69,7 +69,7 @@ impl PgStore {
 impl Backend for PgStore {
     type Db = Postgres;
     const SHARED: bool = true;
-    /// Statements are array elements of one call: as many rows as fit a batch.
+    /// A batch's statements go in one query: a statement records as many rows as fit a batch.
     const ROWS: usize = 64;
 
     /// One round trip: the script as one query of many statements (the simple protocol),
