@@ -206,7 +206,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     tokio::spawn(crate::record::run_chain(
         store.clone(),
         audit_key,
-        Duration::from_secs(1),
+        Duration::from_millis(100),
         cancel.clone(),
     ));
     tokio::spawn(crate::track::run(

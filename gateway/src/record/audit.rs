@@ -73,7 +73,8 @@ pub trait AuditTrail: Send + Sync {
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Writes the chain of each entry of `links` (by its `seq`) that has none, in one
-    /// transaction.
+    /// transaction: the next batch of the hot writes (group commit), so that chaining
+    /// neither holds the store's writing connection nor pays a commit of its own.
     async fn set_chains(&self, links: &[ChainLink]) -> Result<(), StoreError>;
 
     /// The end of the audit period: removes messages whose payload is erased and that have

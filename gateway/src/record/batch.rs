@@ -1,11 +1,11 @@
 //! Group commit: the hot writes of many requests (recording a message, marking it queued,
-//! moving its status) run in one transaction, so that one commit (one fsync: SQLite runs
+//! moving its status) and the audit trail's chain values run in one transaction, so that one commit (one fsync: SQLite runs
 //! `synchronous = FULL`, PostgreSQL `synchronous_commit = on`) serves them all. A request
 //! waits for the commit of its batch. A batch is whatever queued up while the one before was
 //! committing, up to [`MAX_BATCH`]: nothing waits for a batch to fill. A batch is a few
 //! statements, not one per write: its records in one multi-row `INSERT`, its queued marks
 //! in one `UPDATE`, its status moves in one per status (each `RETURNING` what it changed,
-//! which answers each write). The statements are the same in every backend (`$n`
+//! which answers each write), its chain values in one per [`LINKS`]. The statements are the same in every backend (`$n`
 //! parameters, which SQLite reads too), written into a [`Script`] that a backend runs in one
 //! transaction ([`Transact`]): each backend in one call (SQLite on its driver's thread,
 //! PostgreSQL in one round trip). The writer holds its connection from batch to batch while
@@ -17,7 +17,7 @@
 //! until everything queued before it has been tried, which is how a read of this instance
 //! sees the writes this instance queued.
 
-use crate::record::{NewMessage, Recorded, Status, StoreError, timestamp};
+use crate::record::{ChainLink, NewMessage, Recorded, Status, StoreError, timestamp};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use contract::message::MessageId;
@@ -33,6 +33,10 @@ pub const MAX_BATCH: usize = 256;
 
 /// Ids one statement changes at most.
 const IDS: usize = 500;
+
+/// Chain values one statement writes at most (SQLite's cost is the square of a statement's
+/// parameters: see its `Backend::ROWS`).
+const LINKS: usize = 100;
 
 /// How long the writer keeps its connection while writes keep coming.
 pub const HOLD: Duration = Duration::from_millis(10);
@@ -121,6 +125,11 @@ pub enum Write {
         reason: Option<String>,
         reply: Reply<bool>,
     },
+    /// The chain values of audit entries (by their `seq`) that have none yet.
+    Chain {
+        links: Vec<ChainLink>,
+        reply: Reply<()>,
+    },
     /// Nothing to write: answered once the batch it joins has been tried.
     Settle {
         reply: Reply<()>,
@@ -138,6 +147,8 @@ struct Sorted {
     queued: Vec<MessageId>,
     marked: Vec<Reply<bool>>,
     moves: Vec<Move>,
+    links: Vec<ChainLink>,
+    chained: Vec<Reply<()>>,
     settled: Vec<Reply<()>>,
 }
 
@@ -155,6 +166,7 @@ impl Sorted {
         self.recorded.len()
             + self.marked.len()
             + self.moves.iter().map(|m| m.ids.len()).sum::<usize>()
+            + self.chained.len()
     }
 
     fn of(batch: Vec<Write>) -> Self {
@@ -195,6 +207,10 @@ impl Sorted {
                     sorted.moves[at].ids.push(id);
                     sorted.moves[at].replies.push(reply);
                 }
+                Write::Chain { links, reply } => {
+                    sorted.links.extend(links);
+                    sorted.chained.push(reply);
+                }
                 Write::Settle { reply } => sorted.settled.push(reply),
             }
         }
@@ -204,6 +220,7 @@ impl Sorted {
     /// The replies, each with its answer.
     fn answer(self, answers: Answers) {
         send_settled(self.settled);
+        send_settled(self.chained);
         send(self.recorded, answers.recorded);
         send(self.marked, answers.marked);
         for (m, moved) in self.moves.into_iter().zip(answers.moved) {
@@ -219,6 +236,9 @@ impl Sorted {
             unavailable: error.is_unavailable(),
         };
         for reply in self.recorded {
+            let _ = reply.send(Err(failed()));
+        }
+        for reply in self.chained {
             let _ = reply.send(Err(failed()));
         }
         let moved = self.moves.into_iter().flat_map(|m| m.replies);
@@ -241,7 +261,8 @@ fn send<T>(replies: Vec<Reply<T>>, answers: Vec<T>) {
     }
 }
 
-/// A settle is answered once its batch has been tried, whether or not it committed.
+/// Answers each of `replies` with nothing: a settle once its batch has been tried,
+/// whether or not it committed; chain values once they are committed.
 fn send_settled(replies: Vec<Reply<()>>) {
     for reply in replies {
         let _ = reply.send(Ok(()));
@@ -361,6 +382,7 @@ impl<T: Transact> Writer<T> {
             .zip(&texts.moves)
             .map(|(m, ids)| on.advance(&mut script, m, ids))
             .collect();
+        on.chain(&mut script, &sorted.links, &texts.seqs);
         let mut rows = if script.is_empty() {
             Vec::new()
         } else {
@@ -447,6 +469,8 @@ struct Texts {
     records: Vec<[String; 4]>,
     queued: Vec<String>,
     moves: Vec<Vec<String>>,
+    /// The `seq` of each chain link.
+    seqs: Vec<String>,
 }
 
 impl Texts {
@@ -467,6 +491,7 @@ impl Texts {
                 .collect(),
             queued: ids(&sorted.queued),
             moves: sorted.moves.iter().map(|m| ids(&m.ids)).collect(),
+            seqs: sorted.links.iter().map(|l| l.seq.to_string()).collect(),
         }
     }
 }
@@ -587,6 +612,31 @@ impl<'a> Statements<'a> {
             m.status.follows(),
             ids,
         )
+    }
+
+    /// Writes the chain value of each of `links` (`seqs` their `seq`s) whose entry has none,
+    /// a statement per [`LINKS`].
+    fn chain(&self, script: &mut Script<'a>, links: &'a [ChainLink], seqs: &'a [String]) {
+        for (chunk, seqs) in links.chunks(LINKS).zip(seqs.chunks(LINKS)) {
+            let values = chunk
+                .iter()
+                .zip(seqs)
+                .flat_map(|(link, seq)| [Value::Text(Some(seq)), Value::Text(Some(&link.chain))])
+                .collect();
+            script.push(
+                |first| {
+                    let links: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
+                        .collect();
+                    format!(
+                        "UPDATE audit SET chain = links.column2 FROM (VALUES {}) AS links
+                         WHERE audit.seq = CAST(links.column1 AS BIGINT) AND audit.chain IS NULL",
+                        links.join(", ")
+                    )
+                },
+                values,
+            );
+        }
     }
 
     /// `sql` with each placeholder of `binds` bound to its value, `{statuses}` to

@@ -2,7 +2,7 @@
 
 /// [`crate::record::AuditTrail`] and [`crate::record::Disclosures`] for a store of [`super::sql_store!`].
 macro_rules! audit {
-    ($store:ty, writes: $writes:ident) => {
+    ($store:ty, reads: $reads:ident, writes: $writes:ident) => {
         #[async_trait::async_trait]
         impl $crate::record::AuditTrail for $store {
             async fn audit_head(
@@ -12,7 +12,7 @@ macro_rules! audit {
                 let newest = sqlx::query(
                     "SELECT seq, chain FROM audit WHERE chain IS NOT NULL ORDER BY seq DESC LIMIT 1",
                 )
-                .fetch_optional(&self.$writes)
+                .fetch_optional(&self.$reads)
                 .await?;
                 match newest {
                     Some(row) => Ok($crate::record::ChainLink {
@@ -28,7 +28,7 @@ macro_rules! audit {
             ) -> Result<$crate::record::ChainLink, $crate::record::StoreError> {
                 let anchor: Option<Vec<u8>> =
                     sqlx::query_scalar("SELECT value FROM settings WHERE name = 'audit_anchor'")
-                        .fetch_optional(&self.$writes)
+                        .fetch_optional(&self.$reads)
                         .await?;
                 $crate::record::ChainLink::of_anchor(anchor)
             }
@@ -45,50 +45,31 @@ macro_rules! audit {
                 )
                 .bind(after)
                 .bind(i64::from(limit))
-                .fetch_all(&self.$writes)
+                .fetch_all(&self.$reads)
                 .await?;
                 rows.iter().map($crate::record::rows::audit_entry).collect()
             }
 
+            /// Rides in the next batch of the hot writes (group commit): no transaction of
+            /// its own.
             async fn set_chains(
                 &self,
                 links: &[$crate::record::ChainLink],
             ) -> Result<(), $crate::record::StoreError> {
-                use $crate::record::common::{Backend, Writing};
-                let mut tx = Self::begin_writing(&self.$writes, Writing::Chains).await?;
-                // A statement per LINKS links, not one per link, so the transaction is short;
-                // and not all in one, since SQLite's cost grows with the square of a
-                // statement's parameters (see its `Backend::ROWS`).
-                const LINKS: usize = 100;
-                for chunk in links.chunks(LINKS) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                        .collect();
-                    let sql = format!(
-                        "UPDATE audit SET chain = links.column2 FROM (VALUES {}) AS links
-                         WHERE audit.seq = links.column1 AND audit.chain IS NULL",
-                        values.join(", ")
-                    );
-                    chunk
-                        .iter()
-                        .fold(sqlx::query(&sql), |query, link| {
-                            query.bind(link.seq).bind(&link.chain)
-                        })
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                let links = links.to_vec();
+                self.batcher
+                    .submit(|reply| $crate::record::batch::Write::Chain { links, reply })
+                    .await
             }
 
             async fn prune(
                 &self,
                 before: time::OffsetDateTime,
             ) -> Result<$crate::record::Pruned, $crate::record::StoreError> {
-                use $crate::record::common::{Backend, Writing};
+                use $crate::record::common::Backend;
                 use $crate::record::rows::Columns;
                 let before = $crate::record::timestamp(before);
-                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                let mut tx = Self::begin_writing(&self.$writes).await?;
                 sqlx::query(
                     "DELETE FROM status_history WHERE message_id IN (
                          SELECT id FROM messages WHERE erased_at IS NOT NULL AND updated_at < $1)",
@@ -154,8 +135,8 @@ macro_rules! audit {
                 &self,
                 request: &$crate::record::DisclosureRequest<'_>,
             ) -> Result<Vec<$crate::record::Disclosure>, $crate::record::StoreError> {
-                use $crate::record::common::{Backend, Writing};
-                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                use $crate::record::common::Backend;
+                let mut tx = Self::begin_writing(&self.$writes).await?;
                 sqlx::query(
                     "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient, subject_hash)
                      VALUES ($1, $2, 'disclosure_report', $3, '', 'gdpr.art15', '', $4)",

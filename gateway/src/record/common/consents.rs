@@ -62,9 +62,9 @@ macro_rules! consents {
                 id: &str,
             ) -> Result<Option<$crate::record::Withdrawal>, $crate::record::StoreError> {
                 use $crate::record::Status;
-                use $crate::record::common::{Backend, Writing};
+                use $crate::record::common::Backend;
                 let at = $crate::record::timestamp(self.clock.now());
-                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                let mut tx = Self::begin_writing(&self.$writes).await?;
                 let withdrawn_at: Option<String> = sqlx::query_scalar(
                     "UPDATE consents SET withdrawn_at = coalesce(withdrawn_at, $1)
                      WHERE organisation = $2 AND id = $3 RETURNING withdrawn_at",

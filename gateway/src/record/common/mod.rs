@@ -39,22 +39,11 @@ pub trait Backend {
         conn: &mut sqlx::pool::PoolConnection<Self::Db>,
         script: &super::batch::Script<'_>,
     ) -> Result<Vec<super::batch::Rows>, sqlx::Error>;
-    /// Begins a transaction on `pool` that writes what `writing` says, taking first what
-    /// it must take first.
+    /// Begins a writing transaction on `pool` (of audit entries, or of many messages at
+    /// once, as a batch's), taking first what a batch takes first.
     async fn begin_writing(
         pool: &Pool<Self::Db>,
-        writing: Writing,
     ) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
-}
-
-/// What a writing transaction writes, for what it must take first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writing {
-    /// Audit entries, or many messages at once (as a batch may): what a batch takes first.
-    Audited,
-    /// Only the chain values of audit entries already written, which no batch changes:
-    /// nothing first, so that chaining never holds up the batches.
-    Chains,
 }
 
 /// Defines the batches' connections (`Writes`, their [`super::batch::Transact`]), and
@@ -122,7 +111,7 @@ macro_rules! sql_store {
         $crate::record::common::messages!($store, reads: $reads, writes: $writes);
         $crate::record::common::payloads!($store, writes: $writes);
         $crate::record::common::consents!($store, reads: $reads, writes: $writes);
-        $crate::record::common::audit!($store, writes: $writes);
+        $crate::record::common::audit!($store, reads: $reads, writes: $writes);
     };
 }
 pub(crate) use sql_store;

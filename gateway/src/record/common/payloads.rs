@@ -108,8 +108,8 @@ macro_rules! payloads {
                 &self,
                 before: time::OffsetDateTime,
             ) -> Result<u64, $crate::record::StoreError> {
-                use $crate::record::common::{Backend, Writing};
-                let mut tx = Self::begin_writing(&self.$writes, Writing::Audited).await?;
+                use $crate::record::common::Backend;
+                let mut tx = Self::begin_writing(&self.$writes).await?;
                 let erased = sqlx::query(
                     "UPDATE messages SET routed = $1, key_id = NULL, wrapped_key = NULL, erased_at = $2
                      WHERE erased_at IS NULL AND status IN ('failed', 'expired', 'queued')

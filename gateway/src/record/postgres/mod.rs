@@ -7,7 +7,7 @@
 
 use super::StoreError;
 use super::batch::{Batcher, Rows, Script, Value};
-use super::common::{Backend, Writing, sql_store, statement_rows};
+use super::common::{Backend, sql_store, statement_rows};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use sqlx::pool::PoolConnection;
@@ -109,18 +109,11 @@ impl Backend for PgStore {
         "next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED";
     const SUBJECT_IN: &'static str = "subject_hashes::jsonb @> jsonb_build_array($1::text)";
 
-    /// Takes the audit numbering (`audit_seq`) first where the transaction is audited, for
-    /// the rest of it: so that no transaction waits for a row another holds while that one
-    /// waits for the numbering.
-    async fn begin_writing(
-        pool: &PgPool,
-        writing: Writing,
-    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        match writing {
-            // In one round trip.
-            Writing::Audited => pool.begin_with(format!("BEGIN; {NUMBERED}")).await,
-            Writing::Chains => pool.begin().await,
-        }
+    /// Takes the audit numbering (`audit_seq`) first, for the rest of the transaction, as
+    /// a batch does: so that no transaction waits for a row another holds while that one
+    /// waits for the numbering. In one round trip.
+    async fn begin_writing(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin_with(format!("BEGIN; {NUMBERED}")).await
     }
 }
 

@@ -11,7 +11,7 @@ mod checkpoint;
 
 use super::StoreError;
 use super::batch::{Batcher, Rows, Script};
-use super::common::{Backend, Writing, sql_store, statement_rows};
+use super::common::{Backend, sql_store, statement_rows};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
 use contract::clock::Clock;
@@ -124,10 +124,7 @@ impl Backend for SqliteStore {
 
     /// IMMEDIATE, whatever it writes: the write lock at once, so another process sharing
     /// the file waits (busy timeout) rather than failing to upgrade a read.
-    async fn begin_writing(
-        pool: &SqlitePool,
-        _: Writing,
-    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    async fn begin_writing(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 }
