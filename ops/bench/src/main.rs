@@ -4,10 +4,14 @@
 //! second with p50/p99 latency; then publishes the same bodies with confirms straight to the
 //! same broker, the same way, and reports that raw rate and the ratio of the two. With
 //! `--rate` both offer a fixed rate instead (open loop), and it reports the latencies at that
-//! rate: the raw ones are the broker's share of the gateway's. With `--instances 2`
+//! rate: the raw ones are the broker's share of the gateway's. With `--floors` it then loads
+//! the floors the same way ([`floors`]: HTTP and the confirm only, and with the gateway's
+//! store besides), which show where the gateway's time goes. With `--instances 2`
 //! (PostgreSQL) two gateways share the store and the load. With `--url` it loads a gateway
 //! that runs as a process of its own instead, and publishes nothing raw (its adapters would
 //! take it): `ops/bench/run` measures the processes' memory that way.
+
+mod floors;
 
 use clap::Parser;
 use contract::broker::{Topology, publish_confirmed};
@@ -18,6 +22,7 @@ use gateway::devkeys::DevKey;
 use lapin::BasicProperties;
 use lapin::options::QueuePurgeOptions;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -52,6 +57,10 @@ struct Args {
     /// its own on `REFERRAL_TEST_POSTGRES_URL` or the local development server).
     #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
     store: String,
+    /// Then load the floors too: intakes that do less than the gateway (HTTP and the confirm
+    /// only; and with the gateway's store besides), served the same way.
+    #[arg(long, conflicts_with = "url")]
+    floors: bool,
     /// Gateways started here, sharing the store (PostgreSQL) and the load (round robin).
     #[arg(long, default_value_t = 1)]
     instances: usize,
@@ -92,20 +101,6 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(64))
         .build()?;
-    let post = |(i, body): (usize, Vec<u8>)| {
-        let (client, url, token) = (client.clone(), urls[i % urls.len()].clone(), token.clone());
-        async move {
-            let started = Instant::now();
-            let response = client
-                .post(url)
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            (response.is_ok_and(|r| r.status() == 202), started.elapsed())
-        }
-    };
 
     println!(
         "messages={} body={} B concurrency={} rate={} store={} instances={}",
@@ -118,10 +113,7 @@ async fn main() -> anyhow::Result<()> {
             .map_or(args.store.as_str(), |_| "(the process's)"),
         urls.len()
     );
-    let started = Instant::now();
-    let numbered = bodies.iter().cloned().enumerate().collect();
-    let results = load(args.rate, args.concurrency, numbered, post).await;
-    let gateway_rate = report("gateway", "accepted", &results, started.elapsed());
+    let gateway_rate = post_all(&args, &client, &urls, &token, &bodies, "gateway").await;
 
     let topology = Topology::new(&prefix, 5);
     let (connection, channel) =
@@ -152,10 +144,31 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         let started = Instant::now();
-        let results = load(args.rate, args.concurrency, bodies, publish).await;
+        let results = load(args.rate, args.concurrency, bodies.clone(), publish).await;
         let raw_rate = report("raw", "confirmed", &results, started.elapsed());
         if args.rate.is_none() {
             println!("ratio:    {:>8.2} (gateway / raw)", gateway_rate / raw_rate);
+        }
+        if args.floors {
+            for floor in [floors::Floor::Publish, floors::Floor::Store] {
+                let store = match floor {
+                    floors::Floor::Publish => None,
+                    floors::Floor::Store => Some(floor_store(&target).await?),
+                };
+                let at = floors::serve(floor, channel.clone(), exchange.clone(), store).await?;
+                let url = [format!("http://{at}/v1/messages")];
+                let rate = post_all(&args, &client, &url, &token, &bodies, floor.name()).await;
+                if args.rate.is_none() {
+                    println!(
+                        "ratio:    {:>8.2} ({} / raw)",
+                        rate / raw_rate,
+                        floor.name()
+                    );
+                }
+                channel
+                    .queue_purge(work.as_str().into(), QueuePurgeOptions::default())
+                    .await?;
+            }
         }
     }
 
@@ -168,12 +181,61 @@ async fn main() -> anyhow::Result<()> {
         for running in gateways.running {
             running.stop().await;
         }
-        if let Some(url) = &gateways.config.store.url {
+        for url in [&gateways.config.store.url, &gateways.floor_url]
+            .into_iter()
+            .flatten()
+        {
             contract::postgres::drop_schema(url).await?;
         }
         let _ = std::fs::remove_dir_all(&gateways.dir);
     }
     Ok(())
+}
+
+/// Posts each of `bodies` to `urls` (round robin) with `token`, as `args` say (closed loop
+/// or offered rate); reports the results as `who`'s and returns the rate accepted.
+async fn post_all(
+    args: &Args,
+    client: &reqwest::Client,
+    urls: &[String],
+    token: &str,
+    bodies: &[Vec<u8>],
+    who: &str,
+) -> f64 {
+    let post = |(i, body): (usize, Vec<u8>)| {
+        let (client, url, token) = (
+            client.clone(),
+            urls[i % urls.len()].clone(),
+            token.to_owned(),
+        );
+        async move {
+            let started = Instant::now();
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            (response.is_ok_and(|r| r.status() == 202), started.elapsed())
+        }
+    };
+    let started = Instant::now();
+    let numbered = bodies.iter().cloned().enumerate().collect();
+    let results = load(args.rate, args.concurrency, numbered, post).await;
+    report(who, "accepted", &results, started.elapsed())
+}
+
+/// A store of the gateway's own kind for the store floor, of its own (a file beside the
+/// gateway's, or a schema of its own, dropped at the end).
+async fn floor_store(target: &Target) -> anyhow::Result<Arc<dyn gateway::record::Store>> {
+    let Target::InProcess(gateways) = target else {
+        anyhow::bail!("the floors run beside gateways started here");
+    };
+    let mut config = gateways.config.clone();
+    config.store.sqlite_path = gateways.dir.join("floor.sqlite");
+    config.store.url = gateways.floor_url.clone();
+    Ok(gateway::admin::open_store(&config, Arc::default()).await?)
 }
 
 /// The gateways under load.
@@ -202,6 +264,8 @@ struct InProcess {
     running: Vec<gateway::app::Running>,
     config: Config,
     dir: std::path::PathBuf,
+    /// The PostgreSQL schema of the store floor, when the gateways' store is PostgreSQL.
+    floor_url: Option<String>,
 }
 
 /// Starts `args.instances` gateways in this process (on a SQLite file in a scratch folder,
@@ -219,9 +283,11 @@ async fn in_process(repo: &Path, args: &Args) -> anyhow::Result<(InProcess, Stri
             ("BROKER__PREFIX", prefix),
         ],
     )?;
+    let mut floor_url = None;
     if args.store == "postgres" {
         let server = contract::postgres::test_server();
         config.store.url = Some(contract::postgres::new_schema(&server, "bench").await?);
+        floor_url = Some(contract::postgres::new_schema(&server, "bench_floor").await?);
     }
     let mut running = Vec::with_capacity(args.instances);
     for _ in 0..args.instances {
@@ -245,6 +311,7 @@ async fn in_process(repo: &Path, args: &Args) -> anyhow::Result<(InProcess, Stri
             running,
             config,
             dir,
+            floor_url,
         },
         token,
     ))
