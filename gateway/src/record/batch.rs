@@ -1,16 +1,17 @@
 //! Group commit: the hot writes of many requests (recording a message, marking it queued,
-//! moving its status) and the audit trail's chain values run in one transaction, so that one commit (one fsync: SQLite runs
-//! `synchronous = FULL`, PostgreSQL `synchronous_commit = on`) serves them all. A request
-//! waits for the commit of its batch. A batch is whatever queued up while the one before was
-//! committing, up to [`MAX_BATCH`]: nothing waits for a batch to fill. A batch is a few
-//! statements, not one per write: its records in one multi-row `INSERT`, its queued marks
-//! in one `UPDATE`, its status moves in one per status (each `RETURNING` what it changed,
-//! which answers each write), its chain values in one per [`LINKS`]. The statements are the same in every backend (`$n`
-//! parameters, which SQLite reads too), written into a [`Script`] that a backend runs in one
-//! transaction ([`Transact`]): each backend in one call (SQLite on its driver's thread,
-//! PostgreSQL in one round trip). The writer holds its connection from batch to batch while
-//! writes keep coming, giving it back to the pool at least every [`HOLD`], so that the
-//! store's other writes get their turn.
+//! moving its status) and the audit trail's chain values run in one transaction, so that
+//! one commit (one fsync: SQLite runs `synchronous = FULL`, PostgreSQL `synchronous_commit
+//! = on`) serves them all. A request waits for the commit of its batch. A batch is whatever
+//! queued up while the one before was committing, up to [`MAX_BATCH`]: nothing waits for a
+//! batch to fill. A batch is a few statements, not one per write: its records in one
+//! multi-row `INSERT`, its queued marks in one `UPDATE`, its status moves in one per status
+//! (each `RETURNING` what it changed, which answers each write), its chain values in one per
+//! [`LINKS`]. The statements are the same in every backend (`$n` parameters, which SQLite
+//! reads too), written into a [`Script`] that a backend runs in one transaction
+//! ([`Transact`]): each backend in one call (SQLite on its driver's thread, PostgreSQL in one
+//! round trip). The writer holds its connection from batch to batch while writes keep
+//! coming, giving it back to the pool at least every [`HOLD`], so that the store's other
+//! writes get their turn.
 //!
 //! A write may also be queued without waiting for its commit ([`Batcher::enqueue`]: a
 //! request's queued mark, which a crash may lose without harm); [`Batcher::settle`] waits
