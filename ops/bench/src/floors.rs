@@ -87,13 +87,7 @@ async fn take(State(served): State<Arc<Served>>, body: Bytes) -> StatusCode {
             None => return StatusCode::SERVICE_UNAVAILABLE,
         },
     };
-    let properties = BasicProperties::default().with_delivery_mode(2);
-    let timeout = Duration::from_secs(5);
-    let (channel, exchange) = (&served.channel, &served.exchange);
-    if publish_confirmed(channel, exchange, ROUTING_KEY, &body, properties, timeout)
-        .await
-        .is_err()
-    {
+    if !publish(&served.channel, &served.exchange, &body).await {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     if let Some((store, id)) = recorded
@@ -102,6 +96,16 @@ async fn take(State(served): State<Arc<Served>>, body: Bytes) -> StatusCode {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     StatusCode::ACCEPTED
+}
+
+/// Publishes `body` persistent to `exchange` on `channel` as the gateway routes the bench's
+/// bodies; whether the broker confirmed it within five seconds.
+pub async fn publish(channel: &Channel, exchange: &str, body: &[u8]) -> bool {
+    let properties = BasicProperties::default().with_delivery_mode(2);
+    let timeout = Duration::from_secs(5);
+    publish_confirmed(channel, exchange, ROUTING_KEY, body, properties, timeout)
+        .await
+        .is_ok()
 }
 
 /// Records `body` as a new message from Hasle skole to barnevern Oslo; its id, if new.

@@ -14,12 +14,11 @@
 mod floors;
 
 use clap::Parser;
-use contract::broker::{Topology, publish_confirmed};
+use contract::broker::Topology;
 use contract::directory::{Directory, Transport};
 use futures_util::StreamExt;
 use gateway::config::Config;
 use gateway::devkeys::DevKey;
-use lapin::BasicProperties;
 use lapin::options::QueuePurgeOptions;
 use std::path::Path;
 use std::sync::Arc;
@@ -130,17 +129,8 @@ async fn main() -> anyhow::Result<()> {
             let (channel, exchange) = (channel.clone(), exchange.clone());
             async move {
                 let started = Instant::now();
-                let properties = BasicProperties::default().with_delivery_mode(2);
-                let confirmed = publish_confirmed(
-                    &channel,
-                    &exchange,
-                    "queue.no-oslo-barnevern",
-                    &body,
-                    properties,
-                    Duration::from_secs(5),
-                )
-                .await;
-                (confirmed.is_ok(), started.elapsed())
+                let confirmed = floors::publish(&channel, &exchange, &body).await;
+                (confirmed, started.elapsed())
             }
         };
         let started = Instant::now();
