@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What a floor does for each body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Floor {
     /// Publish it with a confirm.
     Publish,
@@ -52,18 +52,14 @@ struct Served {
 /// bench's bodies).
 const ROUTING_KEY: &str = "queue.no-oslo-barnevern";
 
-/// Serves `floor` on a port of its own (publishing to `exchange` on `channel`, recording in
-/// `store` for [`Floor::Store`]) until the process ends; its address.
+/// Serves a floor on a port of its own until the process ends: [`Floor::Store`] given a
+/// `store` to record in, [`Floor::Publish`] given none; each publishing to `exchange` on
+/// `channel`. Its address.
 pub async fn serve(
-    floor: Floor,
     channel: Channel,
     exchange: String,
     store: Option<Arc<dyn Store>>,
 ) -> anyhow::Result<SocketAddr> {
-    anyhow::ensure!(
-        (floor == Floor::Store) == store.is_some(),
-        "a store for the store floor only"
-    );
     let served = Arc::new(Served {
         channel,
         exchange,

@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
                     floors::Floor::Publish => None,
                     floors::Floor::Store => Some(floor_store(&target).await?),
                 };
-                let at = floors::serve(floor, channel.clone(), exchange.clone(), store).await?;
+                let at = floors::serve(channel.clone(), exchange.clone(), store).await?;
                 let url = [format!("http://{at}/v1/messages")];
                 let rate = post_all(&args, &client, &url, &token, &bodies, floor.name()).await;
                 if args.rate.is_none() {
