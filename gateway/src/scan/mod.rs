@@ -6,8 +6,12 @@
 //! NFKC (full-width and styled letters and digits become plain ones), invisible and format
 //! characters dropped, other scripts' digits read as digits, every dash read as `-`, and any
 //! run of spaces, dots, dashes, underscores, slashes, parentheses and `+` between digits
-//! read as one separator. The scan is a floor under the sender's attestation, not a proof
-//! of anonymity.
+//! read as one separator. ID and phone numbers are looked for a second time in the text with
+//! its numbers in words read as digits and its digit groups joined by filler words or
+//! symbols ([`numbers`]). The scan is a floor under the sender's attestation, not a proof of
+//! anonymity.
+
+mod numbers;
 
 use regex::Regex;
 use serde::Serialize;
@@ -93,7 +97,11 @@ impl Lexicon {
                 found.push(id);
             }
         };
-        for group in digit_groups(&text) {
+        let spelled = numbers::as_digits(&text);
+        for group in digit_groups(&text)
+            .into_iter()
+            .chain(digit_groups(&spelled))
+        {
             add(group.is_national_id(), Identifier::NationalId);
             add(group.is_phone(), Identifier::PhoneNumber);
         }
@@ -333,7 +341,8 @@ impl DigitGroup {
     }
 
     /// Eight or more digits that are no national ID, no date ("2026-03-01", found as a
-    /// date), no span of years ("2024-2025") and no span of clock times ("14.30-15.30").
+    /// date), no span of years ("2024-2025"), no span of clock times ("14.30-15.30") and
+    /// no counting ("1, 2, 3, … 8").
     fn is_phone(&self) -> bool {
         let lengths: Vec<usize> = self.parts.iter().map(String::len).collect();
         let date = matches!(
@@ -348,7 +357,12 @@ impl DigitGroup {
         let times = self.parts.len() == 4
             && self.parts.iter().all(|p| p.len() <= 2)
             && self.separators.iter().map(|s| s.trim()).eq([".", "-", "."]);
-        self.digits().len() >= 8 && !self.is_national_id() && !date && !years && !times
+        let digits = self.digits();
+        let counting = digits
+            .as_bytes()
+            .windows(2)
+            .all(|pair| pair[1] == pair[0] + 1);
+        digits.len() >= 8 && !self.is_national_id() && !date && !years && !times && !counting
     }
 }
 
