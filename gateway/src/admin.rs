@@ -7,6 +7,7 @@ use crate::record::{
     AuditReport, PgStore, RewrapError, Rewrapped, SqliteStore, Store, StoreError, rewrap, verify,
 };
 use contract::clock::Clock;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Why an operator's command failed.
@@ -18,6 +19,8 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Rewrap(#[from] RewrapError),
+    #[error(transparent)]
+    Head(#[from] crate::record::HeadError),
     #[error(
         "the database holds a subject-hash key that the key file does not: the consents recorded under it would no longer match (restore the key file that holds it)"
     )]
@@ -61,6 +64,7 @@ async fn settle_subject_key(
 pub async fn keys_at_start(config: &Config, store: &dyn Store) -> Result<KeyRing, AdminError> {
     let stored = stored_subject_key(store).await?;
     let keys = KeyRing::load(&config.keys, stored)?;
+    store.chain_with(keys.audit_key());
     settle_subject_key(store, &keys, stored).await?;
     let done = rewrap(store, &keys).await?;
     if done != Rewrapped::default() {
@@ -116,9 +120,11 @@ pub async fn keys_rotate(config: &Config) -> Result<Rotation, AdminError> {
     })
 }
 
-/// `gateway audit verify`: recomputes the audit trail's chain with the key file's audit key.
-pub async fn audit_verify(config: &Config) -> Result<AuditReport, AdminError> {
+/// `gateway audit verify`: recomputes the audit trail's chain with the key file's audit key,
+/// and compares its end with the latest head exported to `head` if given.
+pub async fn audit_verify(config: &Config, head: Option<&Path>) -> Result<AuditReport, AdminError> {
+    let exported = head.map(crate::record::head::latest).transpose()?;
     let keys = KeyRing::load(&config.keys, None)?;
     let store = open_store(config, Arc::default()).await?;
-    Ok(verify(store.as_ref(), &keys.audit_key()).await?)
+    Ok(verify(store.as_ref(), &keys.audit_key(), exported.as_ref()).await?)
 }

@@ -203,12 +203,19 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         }
         .run(cancel.clone()),
     );
-    tokio::spawn(crate::record::run_chain(
-        store.clone(),
-        audit_key,
-        Duration::from_millis(100),
-        cancel.clone(),
-    ));
+    tokio::spawn(
+        crate::record::HeadExport {
+            store: store.clone(),
+            key: audit_key,
+            config: config.audit.clone(),
+            clock: clock.clone(),
+            exported: Box::new({
+                let metrics = metrics.clone();
+                move |seq| metrics.set_audit_head(seq)
+            }),
+        }
+        .run(cancel.clone()),
+    );
     tokio::spawn(crate::track::run(
         link.clone(),
         topology.clone(),
@@ -239,6 +246,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight.get())),
         deadlines: config.deadlines.clone(),
         dpo_scope: config.auth.dpo_scope.clone(),
+        dpo_all_scope: config.auth.dpo_all_scope.clone(),
     });
     let app = router(state);
     let listener =

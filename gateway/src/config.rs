@@ -27,6 +27,9 @@ pub struct Config {
     /// How long payloads are kept after delivery fails.
     #[serde(default)]
     pub retention: crate::record::RetentionConfig,
+    /// Where the audit trail's signed head is exported, and how often.
+    #[serde(default)]
+    pub audit: crate::record::HeadConfig,
     #[serde(default)]
     pub outbox: OutboxConfig,
     /// When delivery, receipt and feedback are due, per kind.
@@ -91,6 +94,11 @@ pub struct AuthConfig {
     /// reports (`POST /v1/disclosures`).
     #[serde(default = "default_dpo_scope")]
     pub dpo_scope: String,
+    /// The scope of an operator-wide data protection officer, whose disclosure reports
+    /// cover every organisation's disclosures (`dpo_scope` covers only the disclosures of
+    /// the agencies under the token's organisation number).
+    #[serde(default = "default_dpo_all_scope")]
+    pub dpo_all_scope: String,
     /// Development only: a folder holding a signing key generated at first run, whose
     /// public half is written to `jwks` (which must then be a path). Never set in production.
     pub dev_key_dir: Option<PathBuf>,
@@ -164,6 +172,9 @@ fn default_body_timeout() -> NonZeroU64 {
 fn default_dpo_scope() -> String {
     "referral-gateway.dpo".into()
 }
+fn default_dpo_all_scope() -> String {
+    "referral-gateway.dpo-all".into()
+}
 fn default_jwks_refresh() -> u64 {
     30
 }
@@ -204,6 +215,7 @@ impl Config {
             ("AUTH__DEV_KEY_DIR", path(data.join("keys"))),
             ("STORE__SQLITE_PATH", path(data.join("gateway.sqlite"))),
             ("KEYS__FILE", path(data.join("keys.toml"))),
+            ("AUDIT__HEAD_FILE", path(data.join("audit-head.jsonl"))),
         ];
         let vars = own
             .into_iter()

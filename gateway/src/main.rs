@@ -106,9 +106,14 @@ enum KeysAction {
 
 #[derive(Subcommand)]
 enum AuditAction {
-    /// Recompute the chain of the audit trail; prints what it found (and the head to note
-    /// outside the database) and fails if the trail was tampered with.
-    Verify,
+    /// Recompute the chain of the audit trail; prints what it found and fails if the trail
+    /// was tampered with.
+    Verify {
+        /// The file the gateway exports its signed head to (`[audit] head_file`): the trail
+        /// must reach the latest head exported there, unchanged.
+        #[arg(long)]
+        head: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,9 +245,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Audit {
-            action: AuditAction::Verify,
+            action: AuditAction::Verify { head },
         } => {
-            let report = gateway::admin::audit_verify(&config).await?;
+            let report = gateway::admin::audit_verify(&config, head.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             anyhow::ensure!(
                 report.breaks.is_empty(),

@@ -11,11 +11,14 @@ use contract::status::Event;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Counters, by metric name and label set.
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// The `seq` of the audit trail's head last exported (0: none yet).
+    audit_head: AtomicI64,
 }
 
 const COUNTERS: [(&str, &str); 4] = [
@@ -42,6 +45,7 @@ const REFUSED: &str = "referral_messages_refused_total";
 const EVENTS: &str = "referral_adapter_events_total";
 const SHED: &str = "referral_requests_shed_total";
 const OVERDUE: &str = "referral_messages_overdue";
+const AUDIT_HEAD: &str = "referral_audit_head_seq";
 
 impl Metrics {
     fn add(&self, name: &'static str, labels: String) {
@@ -57,6 +61,11 @@ impl Metrics {
     pub fn count_accepted(&self, routing_key: &str) {
         let adapter = routing_key.split('.').next().unwrap_or_default();
         self.add(ACCEPTED, format!("adapter=\"{adapter}\""));
+    }
+
+    /// The audit trail's head was exported at `seq`.
+    pub fn set_audit_head(&self, seq: i64) {
+        self.audit_head.store(seq, Ordering::Relaxed);
     }
 
     /// A message refused, leading with rule `code`.
@@ -117,6 +126,11 @@ impl Metrics {
                 "{OVERDUE}{{kind=\"{kind}\",deadline=\"{missed}\"}} {value}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP {AUDIT_HEAD} The seq of the audit trail's head last exported (signed) by this instance.\n# TYPE {AUDIT_HEAD} gauge\n{AUDIT_HEAD} {}",
+            self.audit_head.load(Ordering::Relaxed)
+        );
         out
     }
 }

@@ -201,7 +201,6 @@ async fn a_childs_data_is_sealed_to_its_recipient_and_never_in_clear_on_any_disk
 
 #[tokio::test]
 async fn a_data_protection_officer_sees_the_disclosures_about_one_person_and_is_audited() {
-    use gateway::record::chain;
     let mut h = Harness::new().await;
     h.start_adapters().await;
     let school = h.token(SCHOOL);
@@ -272,13 +271,76 @@ async fn a_data_protection_officer_sees_the_disclosures_about_one_person_and_is_
             .all(|e| e.actor == SCHOOL && e.subject_hash.is_some())
     );
     assert!(!format!("{entries:?}").contains(&fnr));
-    let keys = gateway::keys::KeyRing::read(&h.config.keys.file).unwrap();
-    chain(store.as_ref(), &keys.audit_key()).await.unwrap();
-    let verified = gateway::admin::audit_verify(&h.config).await.unwrap();
+    let verified = gateway::admin::audit_verify(&h.config, None).await.unwrap();
     assert!(
         verified.breaks.is_empty() && verified.entries >= 4,
         "{verified:?}"
     );
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_data_protection_officer_answers_for_their_own_organisation_only() {
+    let h = Harness::new().await;
+    let fnr = format!("0903145{:04}", random(10000));
+    let about = |sender: &str| {
+        let mut report = if sender == SCHOOL {
+            bekymringsmelding()
+        } else {
+            tests::example("no.bekymringsmelding.kindergarten")
+        };
+        report["messageId"] = uuid::Uuid::new_v4().to_string().into();
+        report["payload"]["offentligBarn"][0]["fnr"] = fnr.clone().into();
+        report["subject"]["birthDate"] = "2014-03-09".into();
+        report
+    };
+    // An Oslo school and an Oslo kindergarten (each its own organisation number) report the
+    // same child to Oslo's barnevern.
+    let kindergarten = "no-oslo-tasen-barnehage";
+    for sender in [SCHOOL, kindergarten] {
+        let posted = h.post(&h.token(sender), &about(sender)).await;
+        let status = posted.status();
+        assert_eq!(status, 202, "{sender}: {}", posted.text().await.unwrap());
+    }
+    let ask = json!({ "subject": { "fodselsnummer": fnr } });
+    let report_for = |org: &str, scope: &str| {
+        let mut claims = h.claims(org);
+        claims.scope = Some(scope.into());
+        let token = h.sign(&claims);
+        let ask = ask.clone();
+        let h = &h;
+        async move {
+            let answer = h.post_to("/v1/disclosures", &token, &ask).await;
+            assert_eq!(answer.status(), 200);
+            let answer: Value = answer.json().await.unwrap();
+            let mut pairs: Vec<(String, String)> = answer["disclosures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| (d["sender"].to_string(), d["recipient"].to_string()))
+                .collect();
+            pairs.sort();
+            pairs
+        }
+    };
+    let pair = |s: &str, r: &str| (format!("{s:?}"), format!("{r:?}"));
+    let barnevern = "no-oslo-barnevern";
+    let dpo = "referral-gateway.dpo";
+    // Another city's school sees nothing of it.
+    assert_eq!(report_for("no-bergen-nordnes-skole", dpo).await, []);
+    // Each sender sees what it sent; the recipient sees what it received.
+    assert_eq!(report_for(SCHOOL, dpo).await, [pair(SCHOOL, barnevern)]);
+    assert_eq!(
+        report_for(kindergarten, dpo).await,
+        [pair(kindergarten, barnevern)]
+    );
+    let both = vec![pair(SCHOOL, barnevern), pair(kindergarten, barnevern)];
+    let mut sorted = both.clone();
+    sorted.sort();
+    assert_eq!(report_for(barnevern, dpo).await, sorted);
+    // The operator-wide scope sees every organisation's.
+    let all = report_for("no-bergen-nordnes-skole", "referral-gateway.dpo-all").await;
+    assert_eq!(all, sorted);
     h.cleanup().await;
 }
 

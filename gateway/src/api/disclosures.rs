@@ -1,6 +1,8 @@
 //! `POST /v1/disclosures`: for a data protection officer (a token with `auth.dpo_scope`),
 //! which disclosures the gateway made about one person (the right of access, GDPR art. 15):
-//! who sent which kind under which basis to whom, when, with what outcome. The person is
+//! who sent which kind under which basis to whom, when, with what outcome. Each agency's
+//! organisation is its own controller: its officer sees what the agencies under its
+//! organisation number sent or received; only `auth.dpo_all_scope` sees all. The person is
 //! found through the keyed hash stored with each message; the request is audited (with the
 //! hash, never the ID) before anything is answered, and the answer does not repeat the ID.
 
@@ -10,7 +12,7 @@ use super::messages::store_failure;
 use super::problem::{Problem, ProblemType};
 use crate::consent::SubjectRef;
 use crate::parse::{FieldError, ParseError};
-use crate::record::DisclosureRequest;
+use crate::record::{DisclosureRequest, Reach};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -43,7 +45,20 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, Problem> {
     let caller = app.caller(&headers).await?;
-    if !caller.has_scope(&app.dpo_scope) {
+    let reach = if caller.has_scope(&app.dpo_all_scope) {
+        Reach::All
+    } else {
+        let orgnr = &caller.agency.orgnr;
+        Reach::Organisation(
+            app.intake
+                .directory
+                .agencies()
+                .filter(|agency| agency.orgnr == *orgnr)
+                .map(|agency| agency.id.clone())
+                .collect(),
+        )
+    };
+    if reach != Reach::All && !caller.has_scope(&app.dpo_scope) {
         tracing::info!(organisation = %caller.agency.id, "disclosure report refused: not a data protection officer's token");
         return Err(Problem::new(
             ProblemType::Forbidden,
@@ -74,6 +89,7 @@ pub async fn post(
             request_id,
             organisation: &caller.agency.id,
             subject_hash: &subject_hash,
+            reach,
         })
         .await
         .map_err(store_failure)?;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub deadlines: crate::deadlines::DeadlinesConfig,
     /// The scope of a data protection officer's token.
     pub dpo_scope: String,
+    /// The scope of an operator-wide data protection officer (every organisation's).
+    pub dpo_all_scope: String,
 }
 
 /// The gateway's routes.

@@ -133,7 +133,7 @@ impl ProblemType {
                 "forbidden",
                 S::FORBIDDEN,
                 "Not for this token",
-                "The request needs a role the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`). Nothing was looked up.",
+                "The request needs a role the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`, or the operator-wide `auth.dpo_all_scope`). Nothing was looked up.",
             ),
             Self::UnknownOrganisation => (
                 "unknown-organisation",

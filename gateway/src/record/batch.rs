@@ -1,5 +1,6 @@
 //! Group commit: the hot writes of many requests (recording a message, marking it queued,
-//! moving its status) and the audit trail's chain values run in one transaction, so that
+//! moving its status) run in one transaction, with the chain values of the audit entries
+//! they write ([`super::audit`]: computed between the writes and the commit), so that
 //! one commit (one fsync: SQLite runs `synchronous = FULL`, PostgreSQL `synchronous_commit
 //! = on`) serves them all. A request waits for the commit of its batch. A batch is whatever
 //! queued up while the one before was committing, up to [`MAX_BATCH`]: nothing waits for a
@@ -8,8 +9,9 @@
 //! (each `RETURNING` what it changed, which answers each write), its chain values in one per
 //! [`LINKS`]. The statements are the same in every backend (`$n` parameters, which SQLite
 //! reads too), written into a [`Script`] that a backend runs in one transaction
-//! ([`Transact`]): each backend in one call (SQLite on its driver's thread, PostgreSQL in one
-//! round trip). The writer holds its connection from batch to batch while writes keep
+//! ([`Transact`]) in two calls: the writes with the trail's head before them and the entries
+//! they wrote, then the chain values and the commit (SQLite on its driver's thread,
+//! PostgreSQL a round trip each). The writer holds its connection from batch to batch while writes keep
 //! coming, giving it back to the pool at least every [`HOLD`], so that the store's other
 //! writes get their turn.
 //!
@@ -18,7 +20,8 @@
 //! until everything queued before it has been tried, which is how a read of this instance
 //! sees the writes this instance queued.
 
-use crate::record::{ChainLink, NewMessage, Recorded, Status, StoreError, timestamp};
+use crate::record::audit::{self, AuditEntry, ChainKey, ChainLink};
+use crate::record::{NewMessage, Recorded, Status, StoreError, timestamp};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use contract::message::MessageId;
@@ -37,7 +40,7 @@ const IDS: usize = 500;
 
 /// Chain values one statement writes at most (SQLite's cost is the square of a statement's
 /// parameters: see its `Backend::ROWS`).
-const LINKS: usize = 100;
+pub const LINKS: usize = 100;
 
 /// How long the writer keeps its connection while writes keep coming.
 pub const HOLD: Duration = Duration::from_millis(10);
@@ -79,11 +82,6 @@ impl<'a> Script<'a> {
     pub fn len(&self) -> usize {
         self.statements.len()
     }
-
-    /// Whether it has none.
-    pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
-    }
 }
 
 /// The rows one statement returned, their columns as text.
@@ -98,13 +96,33 @@ pub trait Transact: Send + Sync + 'static {
     const ROWS: usize;
     /// A connection for the writer.
     async fn connect(&self) -> Result<Self::Conn, sqlx::Error>;
-    /// Runs `script` in one transaction on `conn` and commits it, or leaves nothing of it;
-    /// the rows of each statement.
-    async fn run(
+    /// Begins a writing transaction on `conn` (taking first what every writing transaction
+    /// takes first) and runs `script` in it, leaving it open; the rows of each statement.
+    /// If a statement fails, nothing of it is left.
+    async fn open(
         &self,
         conn: &mut Self::Conn,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error>;
+    /// Runs `script` in the transaction [`Transact::open`] left open and commits it; the
+    /// rows of each statement. If a statement or the commit fails, nothing of it is left.
+    async fn close(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error>;
+    /// Undoes the transaction [`Transact::open`] left open.
+    async fn abandon(&self, conn: &mut Self::Conn);
+    /// Runs `script` in one transaction and commits it.
+    async fn run(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let rows = self.open(conn, script).await?;
+        self.close(conn, &Script::new()).await?;
+        Ok(rows)
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -126,11 +144,6 @@ pub enum Write {
         reason: Option<String>,
         reply: Reply<bool>,
     },
-    /// The chain values of audit entries (by their `seq`) that have none yet.
-    Chain {
-        links: Vec<ChainLink>,
-        reply: Reply<()>,
-    },
     /// Nothing to write: answered once the batch it joins has been tried.
     Settle {
         reply: Reply<()>,
@@ -148,8 +161,6 @@ struct Sorted {
     queued: Vec<MessageId>,
     marked: Vec<Reply<bool>>,
     moves: Vec<Move>,
-    links: Vec<ChainLink>,
-    chained: Vec<Reply<()>>,
     settled: Vec<Reply<()>>,
 }
 
@@ -167,7 +178,6 @@ impl Sorted {
         self.recorded.len()
             + self.marked.len()
             + self.moves.iter().map(|m| m.ids.len()).sum::<usize>()
-            + self.chained.len()
     }
 
     fn of(batch: Vec<Write>) -> Self {
@@ -208,10 +218,6 @@ impl Sorted {
                     sorted.moves[at].ids.push(id);
                     sorted.moves[at].replies.push(reply);
                 }
-                Write::Chain { links, reply } => {
-                    sorted.links.extend(links);
-                    sorted.chained.push(reply);
-                }
                 Write::Settle { reply } => sorted.settled.push(reply),
             }
         }
@@ -221,7 +227,6 @@ impl Sorted {
     /// The replies, each with its answer.
     fn answer(self, answers: Answers) {
         send_settled(self.settled);
-        send_settled(self.chained);
         send(self.recorded, answers.recorded);
         send(self.marked, answers.marked);
         for (m, moved) in self.moves.into_iter().zip(answers.moved) {
@@ -237,9 +242,6 @@ impl Sorted {
             unavailable: error.is_unavailable(),
         };
         for reply in self.recorded {
-            let _ = reply.send(Err(failed()));
-        }
-        for reply in self.chained {
             let _ = reply.send(Err(failed()));
         }
         let moved = self.moves.into_iter().flat_map(|m| m.replies);
@@ -263,7 +265,7 @@ fn send<T>(replies: Vec<Reply<T>>, answers: Vec<T>) {
 }
 
 /// Answers each of `replies` with nothing: a settle once its batch has been tried,
-/// whether or not it committed; chain values once they are committed.
+/// whether or not it committed.
 fn send_settled(replies: Vec<Reply<()>>) {
     for reply in replies {
         let _ = reply.send(Ok(()));
@@ -279,16 +281,24 @@ struct Writer<T> {
     backend: T,
     instance: String,
     clock: Arc<Clock>,
+    key: ChainKey,
 }
 
 impl Batcher {
-    /// Starts the writer task on `backend`, for the instance `instance`.
-    pub fn spawn(backend: impl Transact, instance: String, clock: Arc<Clock>) -> Self {
+    /// Starts the writer task on `backend`, for the instance `instance`, chaining the audit
+    /// entries its batches write with `key`.
+    pub fn spawn(
+        backend: impl Transact,
+        instance: String,
+        clock: Arc<Clock>,
+        key: ChainKey,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let writer = Writer {
             backend,
             instance,
             clock,
+            key,
         };
         tokio::spawn(writer.run(rx));
         Self(tx)
@@ -364,13 +374,23 @@ impl<T: Transact> Writer<T> {
     }
 
     /// Runs the writes of `sorted` in one transaction on `conn`, a few statements for all
-    /// of them; each write's answer. What a repeated record found is read after the commit:
+    /// of them, and chains the audit entries they wrote before it commits; each write's
+    /// answer. What a repeated record found is read after the commit:
     /// if that read fails, every write is answered with the failure though it committed,
     /// and a repeated write finds it then, as a repeated request does.
     async fn commit(&self, conn: &mut T::Conn, sorted: &Sorted) -> Result<Answers, StoreError> {
+        if sorted.len() == 0 {
+            return Ok(Answers {
+                recorded: Vec::new(),
+                marked: Vec::new(),
+                moved: Vec::new(),
+            });
+        }
+        let key = self.key.get()?;
         let at = timestamp(self.clock.now());
         let texts = Texts::of(sorted);
         let mut script = Script::new();
+        script.push(|_| audit::HEAD.into(), Vec::new());
         let on = Statements {
             at: &at,
             rows: T::ROWS,
@@ -383,12 +403,27 @@ impl<T: Transact> Writer<T> {
             .zip(&texts.moves)
             .map(|(m, ids)| on.advance(&mut script, m, ids))
             .collect();
-        on.chain(&mut script, &sorted.links, &texts.seqs);
-        let mut rows = if script.is_empty() {
-            Vec::new()
-        } else {
-            self.backend.run(conn, &script).await?
+        script.push(|_| audit::WRITTEN.into(), Vec::new());
+        let mut rows = self.backend.open(conn, &script).await?;
+        let written = rows.pop().unwrap_or_default();
+        let chained = ChainLink::of_head(std::mem::take(&mut rows[0])).and_then(|head| {
+            let written = written
+                .into_iter()
+                .map(AuditEntry::of_texts)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(audit::chained(key, &head, written))
+        });
+        let links = match chained {
+            Ok(links) => links,
+            Err(error) => {
+                self.backend.abandon(conn).await;
+                return Err(error);
+            }
         };
+        let seqs: Vec<String> = links.iter().map(|l| l.seq.to_string()).collect();
+        let mut close = Script::new();
+        chain(&mut close, &links, &seqs);
+        self.backend.close(conn, &close).await?;
         let mut take = |range: Range<usize>| -> Vec<Rows> {
             range.map(|i| std::mem::take(&mut rows[i])).collect()
         };
@@ -470,8 +505,6 @@ struct Texts {
     records: Vec<[String; 4]>,
     queued: Vec<String>,
     moves: Vec<Vec<String>>,
-    /// The `seq` of each chain link.
-    seqs: Vec<String>,
 }
 
 impl Texts {
@@ -492,7 +525,6 @@ impl Texts {
                 .collect(),
             queued: ids(&sorted.queued),
             moves: sorted.moves.iter().map(|m| ids(&m.ids)).collect(),
-            seqs: sorted.links.iter().map(|l| l.seq.to_string()).collect(),
         }
     }
 }
@@ -615,31 +647,6 @@ impl<'a> Statements<'a> {
         )
     }
 
-    /// Writes the chain value of each of `links` (`seqs` their `seq`s) whose entry has none,
-    /// a statement per [`LINKS`].
-    fn chain(&self, script: &mut Script<'a>, links: &'a [ChainLink], seqs: &'a [String]) {
-        for (chunk, seqs) in links.chunks(LINKS).zip(seqs.chunks(LINKS)) {
-            let values = chunk
-                .iter()
-                .zip(seqs)
-                .flat_map(|(link, seq)| [Value::Text(Some(seq)), Value::Text(Some(&link.chain))])
-                .collect();
-            script.push(
-                |first| {
-                    let links: Vec<String> = (0..chunk.len())
-                        .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
-                        .collect();
-                    format!(
-                        "UPDATE audit SET chain = links.column2 FROM (VALUES {}) AS links
-                         WHERE audit.seq = CAST(links.column1 AS BIGINT) AND audit.chain IS NULL",
-                        links.join(", ")
-                    )
-                },
-                values,
-            );
-        }
-    }
-
     /// `sql` with each placeholder of `binds` bound to its value, `{statuses}` to
     /// `statuses` and `{ids}` to up to [`IDS`] of `ids` at a time (a statement each); their
     /// places in the script. No statement if `statuses` is empty: nothing may move.
@@ -678,6 +685,31 @@ impl<'a> Statements<'a> {
             );
         }
         first..script.len()
+    }
+}
+
+/// Writes the chain value of each of `links` (`seqs` their `seq`s) whose entry has none,
+/// a statement per [`LINKS`] (the audit entries a transaction wrote: [`audit::chained`]).
+pub fn chain<'a>(script: &mut Script<'a>, links: &'a [ChainLink], seqs: &'a [String]) {
+    for (chunk, seqs) in links.chunks(LINKS).zip(seqs.chunks(LINKS)) {
+        let values = chunk
+            .iter()
+            .zip(seqs)
+            .flat_map(|(link, seq)| [Value::Text(Some(seq)), Value::Text(Some(&link.chain))])
+            .collect();
+        script.push(
+            |first| {
+                let links: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
+                    .collect();
+                format!(
+                    "UPDATE audit SET chain = links.column2 FROM (VALUES {}) AS links
+                     WHERE audit.seq = CAST(links.column1 AS BIGINT) AND audit.chain IS NULL",
+                    links.join(", ")
+                )
+            },
+            values,
+        );
     }
 }
 

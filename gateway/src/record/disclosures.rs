@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use contract::directory::AgencyId;
 use contract::message::{Kind, MessageId};
 use serde::Serialize;
+use std::collections::HashSet;
 
 /// One message about the person: who sent which kind under which basis to whom, when, and
 /// what became of it.
@@ -23,7 +24,8 @@ pub struct Disclosure {
     pub status_at: String,
 }
 
-/// Who asked for a disclosure report, about whom (as a keyed hash).
+/// Who asked for a disclosure report, about whom (as a keyed hash), and which disclosures
+/// they answer for.
 #[derive(Debug, Clone)]
 pub struct DisclosureRequest<'a> {
     /// The id of the request, for the audit trail.
@@ -31,13 +33,36 @@ pub struct DisclosureRequest<'a> {
     /// The data protection officer's organisation.
     pub organisation: &'a AgencyId,
     pub subject_hash: &'a str,
+    pub reach: Reach,
+}
+
+/// The disclosures a data protection officer answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Those the agencies of one organisation (its organisation number: one controller)
+    /// made or received.
+    Organisation(HashSet<AgencyId>),
+    /// Every disclosure (an operator-wide scope).
+    All,
+}
+
+impl Reach {
+    /// Whether a disclosure from `sender` to `recipient` is within reach.
+    pub fn covers(&self, sender: &AgencyId, recipient: &AgencyId) -> bool {
+        match self {
+            Self::All => true,
+            Self::Organisation(agencies) => {
+                agencies.contains(sender) || agencies.contains(recipient)
+            }
+        }
+    }
 }
 
 /// What the gateway asks of its store for disclosure reports.
 #[async_trait]
 pub trait Disclosures: Send + Sync {
-    /// Audits a disclosure report, then lists the messages about `subject_hash`, oldest
-    /// first (one transaction: no report without its audit entry).
+    /// Audits a disclosure report, then lists the messages about `subject_hash` within the
+    /// request's reach, oldest first (one transaction: no report without its audit entry).
     async fn disclosures(
         &self,
         request: &DisclosureRequest<'_>,

@@ -4,11 +4,12 @@
 //! ([`PgStore`], shared by several instances) keeps it, with the same statements
 //! (`common/`); `gateway/tests/store_suite.rs` is what every backend must pass.
 
-mod audit;
+pub mod audit;
 mod batch;
 mod common;
 mod consents;
 mod disclosures;
+pub mod head;
 mod postgres;
 mod retention;
 mod rewrap;
@@ -16,11 +17,12 @@ mod rows;
 mod sqlite;
 
 pub use audit::{
-    AuditEntry, AuditReport, AuditTrail, Break, ChainLink, Pruned, chain, run_chain, verify,
+    AuditEntry, AuditReport, AuditTrail, Break, ChainKey, ChainLink, Pruned, SignedHead, verify,
 };
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use contract::clock::{parse_timestamp, timestamp};
-pub use disclosures::{Disclosure, DisclosureRequest, Disclosures};
+pub use disclosures::{Disclosure, DisclosureRequest, Disclosures, Reach};
+pub use head::{HeadConfig, HeadError, HeadExport};
 pub use postgres::PgStore;
 pub use retention::{Retention, RetentionConfig};
 pub use rewrap::{RewrapError, Rewrapped, rewrap};
@@ -234,6 +236,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
+    #[error("the audit key is not loaded yet: nothing audited is written")]
+    NoAuditKey,
     #[error("the batch of writes this one joined did not commit: {why}")]
     Batch {
         why: String,
@@ -261,7 +265,7 @@ impl StoreError {
                 _ => false,
             },
             Self::Batch { unavailable, .. } => *unavailable,
-            Self::Migrate(_) | Self::Corrupt(_) => false,
+            Self::Migrate(_) | Self::Corrupt(_) | Self::NoAuditKey => false,
         }
     }
 }

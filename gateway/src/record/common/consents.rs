@@ -11,6 +11,7 @@ macro_rules! consents {
                 body_hash: &str,
             ) -> Result<$crate::record::ConsentRecorded, $crate::record::StoreError> {
                 let record = serde_json::to_string(consent).expect("a consent serialises");
+                let (mut tx, head) = self.begin_audited().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO consents (id, organisation, subject_hash, body_hash, record, recorded_at)
                      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -21,21 +22,24 @@ macro_rules! consents {
                 .bind(body_hash)
                 .bind(record)
                 .bind(&consent.recorded_at)
-                .execute(&self.$writes)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
                     == 1;
-                if inserted {
-                    return Ok($crate::record::ConsentRecorded::New);
-                }
-                let body_hash = sqlx::query_scalar(
-                    "SELECT body_hash FROM consents WHERE organisation = $1 AND id = $2",
-                )
-                .bind(&consent.organisation)
-                .bind(&consent.consent_id)
-                .fetch_one(&self.$writes)
-                .await?;
-                Ok($crate::record::ConsentRecorded::Existing { body_hash })
+                let recorded = if inserted {
+                    $crate::record::ConsentRecorded::New
+                } else {
+                    let body_hash = sqlx::query_scalar(
+                        "SELECT body_hash FROM consents WHERE organisation = $1 AND id = $2",
+                    )
+                    .bind(&consent.organisation)
+                    .bind(&consent.consent_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    $crate::record::ConsentRecorded::Existing { body_hash }
+                };
+                self.commit_audited(tx, head).await?;
+                Ok(recorded)
             }
 
             async fn consent(
@@ -62,9 +66,8 @@ macro_rules! consents {
                 id: &str,
             ) -> Result<Option<$crate::record::Withdrawal>, $crate::record::StoreError> {
                 use $crate::record::Status;
-                use $crate::record::common::Backend;
                 let at = $crate::record::timestamp(self.clock.now());
-                let mut tx = Self::begin_writing(&self.$writes).await?;
+                let (mut tx, head) = self.begin_audited().await?;
                 let withdrawn_at: Option<String> = sqlx::query_scalar(
                     "UPDATE consents SET withdrawn_at = coalesce(withdrawn_at, $1)
                      WHERE organisation = $2 AND id = $3 RETURNING withdrawn_at",
@@ -98,7 +101,7 @@ macro_rules! consents {
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit_audited(tx, head).await?;
                 let mut withdrawal = $crate::record::Withdrawal {
                     withdrawn_at,
                     ..Default::default()
@@ -115,6 +118,7 @@ macro_rules! consents {
                 &self,
                 refused: &$crate::record::Refused<'_>,
             ) -> Result<(), $crate::record::StoreError> {
+                let (mut tx, head) = self.begin_audited().await?;
                 sqlx::query(
                     "INSERT INTO refusals (at, message_id, sender, recipient, kind, legal_basis, reasons)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -126,9 +130,9 @@ macro_rules! consents {
                 .bind(refused.kind)
                 .bind(refused.legal_basis)
                 .bind(refused.reasons.to_string())
-                .execute(&self.$writes)
+                .execute(&mut *tx)
                 .await?;
-                Ok(())
+                self.commit_audited(tx, head).await
             }
 
             async fn refusals(

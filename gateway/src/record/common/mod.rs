@@ -33,9 +33,15 @@ pub trait Backend {
     const SUBJECT_IN: &'static str;
     /// Messages a batch records by one statement at most ([`super::batch::Transact::ROWS`]).
     const ROWS: usize;
-    /// Runs a batch's `script` in one transaction on `conn` and commits it, or leaves
-    /// nothing of it; the rows of each statement ([`super::batch::Transact::run`]).
-    async fn run_script(
+    /// Begins a batch's transaction on `conn` and runs `script` in it, leaving it open
+    /// ([`super::batch::Transact::open`]).
+    async fn open_script(
+        conn: &mut sqlx::pool::PoolConnection<Self::Db>,
+        script: &super::batch::Script<'_>,
+    ) -> Result<Vec<super::batch::Rows>, sqlx::Error>;
+    /// Runs `script` in the transaction left open and commits it
+    /// ([`super::batch::Transact::close`]).
+    async fn close_script(
         conn: &mut sqlx::pool::PoolConnection<Self::Db>,
         script: &super::batch::Script<'_>,
     ) -> Result<Vec<super::batch::Rows>, sqlx::Error>;
@@ -67,6 +73,11 @@ macro_rules! sql_store {
                 })
         }
 
+        /// Undoes the transaction open on `conn`, if one is (fails by itself where none is).
+        async fn rollback(conn: &mut sqlx::pool::PoolConnection<$db>) {
+            let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
+        }
+
         /// The batches' connections, from the store's writing pool, and their scripts run
         /// as the backend runs them.
         struct Writes(sqlx::Pool<$db>);
@@ -80,12 +91,24 @@ macro_rules! sql_store {
                 self.0.acquire().await
             }
 
-            async fn run(
+            async fn open(
                 &self,
                 conn: &mut Self::Conn,
                 script: &$crate::record::batch::Script<'_>,
             ) -> Result<Vec<$crate::record::batch::Rows>, sqlx::Error> {
-                <$store as $crate::record::common::Backend>::run_script(conn, script).await
+                <$store as $crate::record::common::Backend>::open_script(conn, script).await
+            }
+
+            async fn close(
+                &self,
+                conn: &mut Self::Conn,
+                script: &$crate::record::batch::Script<'_>,
+            ) -> Result<Vec<$crate::record::batch::Rows>, sqlx::Error> {
+                <$store as $crate::record::common::Backend>::close_script(conn, script).await
+            }
+
+            async fn abandon(&self, conn: &mut Self::Conn) {
+                rollback(conn).await;
             }
         }
 
@@ -111,10 +134,31 @@ macro_rules! sql_store {
         $crate::record::common::messages!($store, reads: $reads, writes: $writes);
         $crate::record::common::payloads!($store, writes: $writes);
         $crate::record::common::consents!($store, reads: $reads, writes: $writes);
-        $crate::record::common::audit!($store, reads: $reads, writes: $writes);
+        $crate::record::common::audit!($store, $db, reads: $reads, writes: $writes);
     };
 }
 pub(crate) use sql_store;
+
+/// The rows of each of `expected` statements of a script, from the driver's `steps`, less
+/// those of the first `lead` and the last `trail` (the transaction's own: `BEGIN`, `COMMIT`).
+pub async fn script_rows<Q, R>(
+    steps: impl Stream<Item = Result<Either<Q, R>, sqlx::Error>> + Unpin,
+    row: impl Fn(&R) -> Result<Vec<String>, sqlx::Error>,
+    expected: usize,
+    (lead, trail): (usize, usize),
+) -> Result<Vec<super::batch::Rows>, sqlx::Error> {
+    let mut results = statement_rows(steps, row).await?;
+    if results.len() != expected + lead + trail {
+        return Err(sqlx::Error::Protocol(format!(
+            "{} statements answered of {}",
+            results.len(),
+            expected + lead + trail
+        )));
+    }
+    results.truncate(results.len() - trail);
+    results.drain(..lead);
+    Ok(results)
+}
 
 /// The rows of each statement of a query of many statements, from the driver's `steps`:
 /// a statement's rows (`Right`, each read by `row`) come before its end (`Left`).

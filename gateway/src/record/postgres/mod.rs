@@ -6,8 +6,9 @@
 //! instance's claims are taken over once their lease has run out.
 
 use super::StoreError;
+use super::audit::ChainKey;
 use super::batch::{Batcher, Rows, Script, Value};
-use super::common::{Backend, sql_store, statement_rows};
+use super::common::{Backend, script_rows, sql_store};
 use async_trait::async_trait;
 use contract::clock::Clock;
 use sqlx::pool::PoolConnection;
@@ -27,6 +28,8 @@ pub struct PgStore {
     clock: Arc<Clock>,
     /// The writer task of the hot writes (group commit).
     batcher: Batcher,
+    /// The audit key the store chains its audit entries with.
+    key: ChainKey,
 }
 
 impl PgStore {
@@ -56,8 +59,15 @@ impl PgStore {
         // Instances starting at once migrate one after another (the migrator's lock).
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let instance = uuid::Uuid::new_v4().to_string();
+        let key = ChainKey::default();
         Ok(Self {
-            batcher: Batcher::spawn(Writes(pool.clone()), instance.clone(), clock.clone()),
+            batcher: Batcher::spawn(
+                Writes(pool.clone()),
+                instance.clone(),
+                clock.clone(),
+                key.clone(),
+            ),
+            key,
             pool,
             instance,
             clock,
@@ -72,35 +82,26 @@ impl Backend for PgStore {
     /// A batch's statements go in one query: a statement records as many rows as fit a batch.
     const ROWS: usize = 64;
 
-    /// One round trip: the script as one query of many statements (the simple protocol),
-    /// the audit numbering taken first, its values written into it as literals; PostgreSQL
-    /// runs such a query in one transaction of its own, committed (`synchronous_commit =
-    /// on`) before the answer ends, or undone whole if a statement fails. Not parameters:
-    /// a query with parameters holds one statement, and a PL/pgSQL function running the
-    /// statements given the values as arrays (tried) has the planner copy the whole array
-    /// into each statement at every reference to one of its values, quadratic in the batch.
-    async fn run_script(
+    /// One round trip: `BEGIN`, the audit numbering, and the script as one query of many
+    /// statements (the simple protocol), its values written into it as literals. Not
+    /// parameters: a query with parameters holds one statement, and a PL/pgSQL function
+    /// running the statements given the values as arrays (tried) has the planner copy the
+    /// whole array into each statement at every reference to one of its values, quadratic
+    /// in the batch. If a statement fails, a `ROLLBACK` leaves nothing of it.
+    async fn open_script(
         conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error> {
-        let (statements, values) = script.parts();
-        let mut sql = String::from(NUMBERED);
-        for statement in statements {
-            sql.push_str(";\n");
-            with_literals(&mut sql, statement, values)?;
-        }
-        let steps = sqlx::raw_sql(&sql).fetch_many(&mut **conn);
-        let mut results = statement_rows(steps, text_row).await?;
-        if results.len() != statements.len() + 1 {
-            return Err(sqlx::Error::Protocol(format!(
-                "{} statements answered of {}",
-                results.len(),
-                statements.len() + 1
-            )));
-        }
-        // Without the numbering's.
-        results.remove(0);
-        Ok(results)
+        run(conn, &format!("BEGIN;\n{NUMBERED}"), script, "", (2, 0)).await
+    }
+
+    /// One round trip: the script and `COMMIT` (`synchronous_commit = on`: on disk before
+    /// the answer ends).
+    async fn close_script(
+        conn: &mut PoolConnection<Self::Db>,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        run(conn, "", script, "COMMIT", (0, 1)).await
     }
 
     /// Never another instance's claims before their lease runs out (`$4` is not used),
@@ -119,6 +120,38 @@ impl Backend for PgStore {
 
 /// Takes the audit numbering (`audit_seq`) for the rest of the transaction.
 const NUMBERED: &str = "SELECT last FROM audit_seq FOR UPDATE";
+
+/// Runs `before`, the statements of `script` with its values written in, and `after`, as
+/// one query (`lead` and `trail` statements of the transaction's own); undoes the
+/// transaction if a statement fails.
+async fn run(
+    conn: &mut PoolConnection<Postgres>,
+    before: &str,
+    script: &Script<'_>,
+    after: &str,
+    edges: (usize, usize),
+) -> Result<Vec<Rows>, sqlx::Error> {
+    let (statements, values) = script.parts();
+    let mut sql = String::from(before);
+    for statement in statements {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        with_literals(&mut sql, statement, values)?;
+    }
+    if !after.is_empty() {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(after);
+    }
+    let steps = sqlx::raw_sql(&sql).fetch_many(&mut **conn);
+    let rows = script_rows(steps, text_row, statements.len(), edges).await;
+    if rows.is_err() {
+        rollback(conn).await;
+    }
+    rows
+}
 
 /// Appends `sql` to `out` with each parameter `$n` written as the literal of `values[n -
 /// 1]`: text as an escape string (`E'…'`, each `\` and `'` doubled, so that it reads the
@@ -185,13 +218,16 @@ sql_store!(PgStore, Postgres, reads: pool, writes: pool);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::AuditTrail;
     use crate::record::batch::Transact;
 
     /// A store in a new schema (`name` its prefix) of the tests' server, and its URL.
     async fn scratch(name: &str) -> (PgStore, String) {
         let server = contract::postgres::test_server();
         let url = contract::postgres::new_schema(&server, name).await.unwrap();
-        (PgStore::open(&url, Arc::default()).await.unwrap(), url)
+        let store = PgStore::open(&url, Arc::default()).await.unwrap();
+        store.chain_with(crate::keys::KeyRing::generate(None).audit_key());
+        (store, url)
     }
 
     #[tokio::test]

@@ -10,8 +10,9 @@
 mod checkpoint;
 
 use super::StoreError;
+use super::audit::ChainKey;
 use super::batch::{Batcher, Rows, Script};
-use super::common::{Backend, sql_store, statement_rows};
+use super::common::{Backend, script_rows, sql_store};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
 use contract::clock::Clock;
@@ -32,6 +33,8 @@ pub struct SqliteStore {
     clock: Arc<Clock>,
     /// The writer task of the hot writes (group commit).
     batcher: Batcher,
+    /// The audit key the store chains its audit entries with.
+    key: ChainKey,
     /// The checkpoint task, running while the store is held.
     _checkpoints: Checkpoints,
 }
@@ -67,8 +70,15 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         let instance = uuid::Uuid::new_v4().to_string();
+        let key = ChainKey::default();
         Ok(Self {
-            batcher: Batcher::spawn(Writes(writer.clone()), instance.clone(), clock.clone()),
+            batcher: Batcher::spawn(
+                Writes(writer.clone()),
+                instance.clone(),
+                clock.clone(),
+                key.clone(),
+            ),
+            key,
             _checkpoints: Checkpoints::spawn(checkpointer),
             writer,
             readers,
@@ -88,31 +98,29 @@ impl Backend for SqliteStore {
     /// runs side by side).
     const ROWS: usize = 16;
 
-    /// One call for the whole script (`BEGIN IMMEDIATE`, its statements, `COMMIT`): the
-    /// driver's worker thread runs them one after another without handing back in between.
-    /// The driver runs a query of many statements with parameters, which it marks
-    /// deprecated because other drivers cannot (launchbadge/sqlx#3108); `Cargo.lock` pins
-    /// the version that does. If a statement fails, a `ROLLBACK` leaves nothing of it.
-    async fn run_script(
+    /// One call for `BEGIN IMMEDIATE` and the whole script: the driver's worker thread
+    /// runs them one after another without handing back in between. The driver runs a
+    /// query of many statements with parameters, which it marks deprecated because other
+    /// drivers cannot (launchbadge/sqlx#3108); `Cargo.lock` pins the version that does. If
+    /// a statement fails, a `ROLLBACK` leaves nothing of it.
+    async fn open_script(
         conn: &mut PoolConnection<Self::Db>,
         script: &Script<'_>,
     ) -> Result<Vec<Rows>, sqlx::Error> {
-        let (statements, values) = script.parts();
-        let sql = format!("BEGIN IMMEDIATE;\n{};\nCOMMIT", statements.join(";\n"));
-        #[allow(deprecated)]
-        let steps = bound(&sql, values).fetch_many(&mut **conn);
-        let mut results = match statement_rows(steps, text_row).await {
-            Ok(results) => results,
-            Err(error) => {
-                // Fails itself where the transaction never began or already ended.
-                let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
-                return Err(error);
-            }
-        };
-        // Without BEGIN's and COMMIT's.
-        results.pop();
-        results.remove(0);
-        Ok(results)
+        let (statements, _) = script.parts();
+        let sql = format!("BEGIN IMMEDIATE;\n{}", statements.join(";\n"));
+        run(conn, &sql, script, (1, 0)).await
+    }
+
+    /// One call for the script and `COMMIT`, as [`Self::open_script`].
+    async fn close_script(
+        conn: &mut PoolConnection<Self::Db>,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let (statements, _) = script.parts();
+        let mut sql = statements.join(";\n");
+        sql.push_str(";\nCOMMIT");
+        run(conn, &sql, script, (0, 1)).await
     }
 
     /// At start-up (`$4`), also every claim of another instance: one process keeps a
@@ -129,6 +137,24 @@ impl Backend for SqliteStore {
     }
 }
 
+/// Runs `sql` (the statements of `script`, and `lead` and `trail` of the transaction's own)
+/// with the values of `script`; undoes the transaction if a statement fails.
+async fn run(
+    conn: &mut PoolConnection<Sqlite>,
+    sql: &str,
+    script: &Script<'_>,
+    edges: (usize, usize),
+) -> Result<Vec<Rows>, sqlx::Error> {
+    let (statements, values) = script.parts();
+    #[allow(deprecated)]
+    let steps = bound(sql, values).fetch_many(&mut **conn);
+    let rows = script_rows(steps, text_row, statements.len(), edges).await;
+    if rows.is_err() {
+        rollback(conn).await;
+    }
+    rows
+}
+
 /// A row's columns as text.
 fn text_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vec<String>, sqlx::Error> {
     use sqlx::Row;
@@ -140,7 +166,7 @@ sql_store!(SqliteStore, Sqlite, reads: readers, writes: writer);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Messages, NewMessage, Recorded, gateway_id};
+    use crate::record::{AuditTrail, Messages, NewMessage, Recorded, gateway_id};
     use contract::directory::AgencyId;
     use contract::message::MessageId;
     use time::OffsetDateTime;
@@ -169,6 +195,7 @@ mod tests {
         let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
             .await
             .unwrap();
+        store.chain_with(crate::keys::KeyRing::generate(None).audit_key());
         (dir, store)
     }
 
@@ -278,6 +305,7 @@ mod tests {
         old.close().await;
 
         let store = SqliteStore::open(&path, Arc::default()).await.unwrap();
+        store.chain_with(crate::keys::KeyRing::generate(None).audit_key());
         let view = store
             .status(&id, &org("school"))
             .await
@@ -333,16 +361,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_changed_removed_or_reordered_audit_entry_is_found() {
-        use crate::record::{Break, chain, verify};
-        let (dir, store) = scratch_store("audit").await;
+        use crate::record::{Break, verify};
+        let dir = std::env::temp_dir().join(format!("gw-audit-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
+            .await
+            .unwrap();
         let keys = crate::keys::KeyRing::generate(None);
         let key = keys.audit_key();
+        store.chain_with(keys.audit_key());
         for i in 0..6 {
             let new = message(&keys, &format!("bv{i}"));
             store.record(&new, OffsetDateTime::now_utc()).await.unwrap();
         }
-        chain(&store, &key).await.unwrap();
-        assert!(verify(&store, &key).await.unwrap().breaks.is_empty());
+        assert!(verify(&store, &key, None).await.unwrap().breaks.is_empty());
         let tamper = |sql: &'static str| {
             let writer = store.writer.clone();
             async move { sqlx::query(sql).execute(&writer).await.unwrap() }
@@ -353,7 +384,7 @@ mod tests {
         tamper("UPDATE audit SET seq = -5 WHERE seq = 5").await;
         tamper("UPDATE audit SET seq = 5 WHERE seq = 6").await;
         tamper("UPDATE audit SET seq = 6 WHERE seq = -5").await;
-        let report = verify(&store, &key).await.unwrap();
+        let report = verify(&store, &key, None).await.unwrap();
         assert_eq!(
             report.breaks,
             [
