@@ -245,6 +245,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         },
         in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight.get())),
         deadlines: config.deadlines.clone(),
+        max_header_bytes: config.http.max_header_bytes.get(),
         dpo_scope: config.auth.dpo_scope.clone(),
         dpo_all_scope: config.auth.dpo_all_scope.clone(),
     });

@@ -57,6 +57,10 @@ pub struct HttpConfig {
     /// body-timeout`.
     #[serde(default = "default_body_timeout")]
     pub body_timeout_ms: NonZeroU64,
+    /// Largest accepted request head (every header's name and value) in bytes; more is
+    /// answered `431 headers-too-large` before the request is read on.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: NonZeroUsize,
     /// Serve HTTPS with rustls when set.
     pub tls: Option<TlsConfig>,
 }
@@ -165,6 +169,9 @@ fn default_body_limit() -> usize {
 }
 fn default_max_in_flight() -> NonZeroUsize {
     NonZeroUsize::new(256).expect("not zero")
+}
+fn default_max_header_bytes() -> NonZeroUsize {
+    NonZeroUsize::new(16 * 1024).expect("not zero")
 }
 fn default_body_timeout() -> NonZeroU64 {
     NonZeroU64::new(10_000).expect("not zero")

@@ -573,6 +573,54 @@ async fn wrong_methods_and_bad_parameters_get_problems() {
 }
 
 #[tokio::test]
+async fn oversized_tokens_and_headers_get_431_and_change_nothing() {
+    let h = Harness::new().await;
+    let token = h.token(SCHOOL);
+    let padded = |bytes: usize| format!("{token}{}", "A".repeat(bytes));
+    let post = |authorization: String, extra: Option<String>| {
+        let mut request = h
+            .http
+            .post(format!("{}/v1/messages", h.base()))
+            .header("Authorization", authorization)
+            .json(&bekymringsmelding());
+        if let Some(extra) = extra {
+            request = request.header("X-Padding", extra);
+        }
+        request.send()
+    };
+    // A token of 9 KiB, of 130 KiB, and an ordinary token beside 20 KiB of other headers.
+    for (what, authorization, extra) in [
+        (
+            "a 9 KiB token",
+            format!("Bearer {}", padded(9 * 1024)),
+            None,
+        ),
+        (
+            "a 130 KiB token",
+            format!("Bearer {}", padded(130 * 1024)),
+            None,
+        ),
+        (
+            "20 KiB of headers",
+            format!("Bearer {token}"),
+            Some("x".repeat(20 * 1024)),
+        ),
+    ] {
+        let answer = post(authorization, extra).await.unwrap();
+        let problem = tests::problem(answer, 431, "headers-too-large").await;
+        assert!(!problem.to_string().contains("AAAA"), "{what}: echoed");
+    }
+    let listed: Value = h
+        .get("/v1/messages", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["messages"], json!([]), "nothing recorded");
+    h.cleanup().await;
+}
+
+#[tokio::test]
 async fn tokens_with_unknown_critical_extensions_long_lives_future_issue_or_wrong_type_get_401() {
     let h = Harness::with(|c| c.auth.typ = Some("at+jwt".into())).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -33,6 +33,8 @@ pub struct AppState {
     /// The turns of requests of the API handled at once (`http.max_in_flight`).
     pub in_flight: Arc<Semaphore>,
     pub deadlines: crate::deadlines::DeadlinesConfig,
+    /// Bytes of a request's headers at most (`http.max_header_bytes`).
+    pub max_header_bytes: usize,
     /// The scope of a data protection officer's token.
     pub dpo_scope: String,
     /// The scope of an operator-wide data protection officer (every organisation's).
@@ -61,6 +63,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/problems/{slug}", get(problem::show))
         .fallback(|| async { Problem::new(ProblemType::NotFound, "no such resource") })
         .layer(axum::middleware::map_response(problems_only))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            bounded_headers,
+        ))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -74,6 +80,7 @@ impl AppState {
         self.auth.authenticate(authorization).await.map_err(|e| {
             tracing::info!(reason = %e, "request not authenticated");
             match e {
+                AuthError::TooLarge => Problem::new(ProblemType::HeadersTooLarge, e.to_string()),
                 AuthError::UnknownOrganisation => {
                     Problem::new(ProblemType::UnknownOrganisation, e.to_string())
                 }
@@ -130,6 +137,29 @@ async fn shed(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
         .retry_after(1)
         .into_response();
     };
+    next.run(request).await
+}
+
+/// Refuses a request whose headers (a bearer token among them) exceed
+/// `http.max_header_bytes`, before anything else reads them.
+async fn bounded_headers(
+    State(app): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > app.max_header_bytes {
+        return Problem::new(
+            ProblemType::HeadersTooLarge,
+            "the request's headers are larger than the gateway takes",
+        )
+        .into_response();
+    }
     next.run(request).await
 }
 

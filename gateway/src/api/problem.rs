@@ -17,6 +17,7 @@ pub enum ProblemType {
     MethodNotAllowed,
     UnsupportedMediaType,
     BodyTooLarge,
+    HeadersTooLarge,
     BodyTimeout,
     InvalidMessage,
     Unauthenticated,
@@ -45,12 +46,13 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 29] = [
+    pub const ALL: [ProblemType; 30] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
         Self::BodyTooLarge,
+        Self::HeadersTooLarge,
         Self::BodyTimeout,
         Self::InvalidMessage,
         Self::Unauthenticated,
@@ -110,6 +112,12 @@ impl ProblemType {
                 S::PAYLOAD_TOO_LARGE,
                 "Body too large",
                 "The body exceeds the gateway's size limit. Nothing was recorded.",
+            ),
+            Self::HeadersTooLarge => (
+                "headers-too-large",
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Headers too large",
+                "The request's headers exceed the gateway's limit (`http.max_header_bytes`, 16 KiB by default), or its bearer token exceeds 8 KiB. Nothing was read.",
             ),
             Self::BodyTimeout => (
                 "body-timeout",

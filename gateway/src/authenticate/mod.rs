@@ -57,6 +57,8 @@ impl Caller {
 pub enum AuthError {
     #[error("no bearer token")]
     Missing,
+    #[error("token is larger than the gateway takes")]
+    TooLarge,
     #[error("token is not a well-formed JWT")]
     Malformed,
     #[error("token algorithm is not the accepted one")]
@@ -86,6 +88,9 @@ pub enum AuthError {
     #[error("token organisation is not in the agency directory")]
     UnknownOrganisation,
 }
+
+/// The largest token taken: an access token with its claims and a signature is 1-2 KiB.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// Seconds of clock skew allowed between the issuer and the gateway.
 const LEEWAY_SECS: i64 = 30;
@@ -153,6 +158,9 @@ impl Authenticator {
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge);
+        }
         let hash: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         let known = self
             .verified
