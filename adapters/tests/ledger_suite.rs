@@ -161,3 +161,46 @@ async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight(
         );
     }
 }
+
+#[tokio::test]
+async fn a_claim_renewed_while_its_attempt_runs_is_not_taken_over() {
+    use adapters::runtime::holding;
+    let dir = std::env::temp_dir().join(format!("ledger-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("ledger.sqlite");
+    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "ledger")
+        .await
+        .unwrap();
+    // Claims of a second each: an attempt of three seconds outlasts its lease thrice.
+    let pairs = [
+        ("sqlite", sqlite(&path, 1).await, sqlite(&path, 1).await),
+        ("postgres", postgres(&url, 1).await, postgres(&url, 1).await),
+    ];
+    for (name, holder, other) in pairs {
+        let [slow, unrenewed, lapsed] =
+            ["slow", "unrenewed", "lapsed"].map(|n| id(&format!("{name}-{n}")));
+        for claimed in [&slow, &unrenewed, &lapsed] {
+            assert_eq!(holder.claim(claimed).await.unwrap(), Claim::Won, "{name}");
+        }
+        let attempt = holding(
+            holder.as_ref(),
+            &slow,
+            tokio::time::sleep(Duration::from_secs(3)),
+        );
+        let racer = async {
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+            (
+                other.claim(&slow).await.unwrap(),
+                other.claim(&unrenewed).await.unwrap(),
+            )
+        };
+        let ((), (slow_claim, unrenewed_claim)) = tokio::join!(attempt, racer);
+        // Without the heartbeat it would be taken over as one whose outcome is unknown.
+        assert_eq!(slow_claim, Claim::Lost(Entry::Delivering), "{name}");
+        assert_eq!(unrenewed_claim, Claim::WonAfterUnknown, "{name}");
+        // A claim that ran out is not revived by renewing it.
+        assert!(!holder.renew(&lapsed).await.unwrap(), "{name}");
+        let never = id(&format!("{name}-never"));
+        assert!(!holder.renew(&never).await.unwrap(), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

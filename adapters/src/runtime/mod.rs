@@ -10,7 +10,7 @@ mod control;
 mod ledger;
 mod retry;
 
-pub use ledger::{Claim, Entry, Ledger, PgLedger, SqliteLedger, Stopped};
+pub use ledger::{Claim, Entry, Ledger, PgLedger, SqliteLedger, Stopped, holding};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};
@@ -287,7 +287,8 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
                     .count(kind, Count::AgainAfterUnknown);
                 context.adapter.ready().await;
             }
-            let outcome = context.adapter.deliver(&msg, &delivery.properties).await;
+            let attempt = context.adapter.deliver(&msg, &delivery.properties);
+            let outcome = holding(ledger.as_ref(), &message_id, attempt).await;
             let ended = match &outcome {
                 Outcome::Delivered { .. } => Ok(()),
                 Outcome::Unknown(_) => ledger.unknown(&message_id).await,

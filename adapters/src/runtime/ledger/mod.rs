@@ -13,7 +13,30 @@ pub use sqlite::SqliteLedger;
 
 use async_trait::async_trait;
 use contract::message::MessageId;
+use std::future::Future;
 use std::time::Duration;
+
+/// Runs `attempt` under the claim on `message_id`, renewing it every third of the lease
+/// while the attempt runs: a slow agency keeps the claim, and another copy waits for the
+/// outcome instead of delivering again when the lease alone would have run out.
+pub async fn holding<T>(
+    ledger: &(impl Ledger + ?Sized),
+    message_id: &MessageId,
+    attempt: impl Future<Output = T>,
+) -> T {
+    let every = (ledger.lease() / 3).max(Duration::from_millis(100));
+    let mut attempt = std::pin::pin!(attempt);
+    loop {
+        tokio::select! {
+            outcome = &mut attempt => return outcome,
+            () = tokio::time::sleep(every) => match ledger.renew(message_id).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(%message_id, "the claim ran out during its attempt"),
+                Err(error) => tracing::warn!(%message_id, %error, "claim not renewed"),
+            },
+        }
+    }
+}
 
 /// What the ledger knows of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +108,10 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// of a claim whose lease ran out (its holder died, or left the outcome unknown), in one
     /// statement.
     async fn claim(&self, message_id: &MessageId) -> Result<Claim, sqlx::Error>;
+
+    /// Renews a claim whose lease still runs, for another lease (the heartbeat of a long
+    /// attempt: [`holding`]); whether it still ran.
+    async fn renew(&self, message_id: &MessageId) -> Result<bool, sqlx::Error>;
 
     /// Ends a claim after an attempt whose outcome is unknown: the next copy may claim it at
     /// once, knowing that the agency may have it.

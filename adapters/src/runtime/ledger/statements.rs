@@ -59,6 +59,25 @@ macro_rules! sql_ledger {
                 })
             }
 
+            /// Renews a claim whose lease still runs, for another lease.
+            async fn renew(
+                &self,
+                message_id: &contract::message::MessageId,
+            ) -> Result<bool, sqlx::Error> {
+                let renewed = sqlx::query(concat!(
+                    "UPDATE ledger SET lease_until = ",
+                    $later,
+                    " WHERE message_id = $1 AND state = 'delivering' AND lease_until > ",
+                    $now,
+                    " RETURNING message_id"
+                ))
+                .bind(message_id)
+                .bind(i64::try_from(self.lease.as_secs()).unwrap_or(i64::MAX))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(renewed.is_some())
+            }
+
             /// Ends a claim after an attempt whose outcome is unknown: the next copy may
             /// claim it at once, knowing that the agency may have it.
             async fn unknown(
