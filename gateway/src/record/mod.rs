@@ -310,6 +310,11 @@ pub trait Payloads: Send + Sync {
     /// holds them), whose status has not changed since `before`; returns how many.
     async fn erase_settled(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
+    /// Reclaims the space of erased payloads' old row versions where the database keeps
+    /// them after an update (PostgreSQL: `VACUUM messages`; SQLite's `secure_delete`
+    /// overwrites them as it frees them).
+    async fn reclaim_erased(&self) -> Result<(), StoreError>;
+
     /// The subject-hash key an earlier version kept in the database, if it is still there.
     async fn stored_subject_key(&self) -> Result<Option<Vec<u8>>, StoreError>;
 

@@ -63,6 +63,10 @@ impl Retention {
                 Ok(erased) => tracing::info!(erased, "payloads past their grace period erased"),
                 Err(error) => tracing::warn!(%error, "retention sweep failed"),
             }
+            // Delivered and withdrawn messages are erased as they settle, between sweeps.
+            if let Err(error) = self.store.reclaim_erased().await {
+                tracing::warn!(%error, "erased payloads' space not reclaimed");
+            }
             let period = self.clock.now() - time::Duration::days(self.config.audit_days.into());
             match self.store.prune(period).await {
                 Ok(pruned) if pruned == Pruned::default() => {}

@@ -31,6 +31,8 @@ pub trait Backend {
     const CLAIMABLE: &'static str;
     /// A condition on a `messages` row: its `subject_hashes` (a JSON array) hold `$1`.
     const SUBJECT_IN: &'static str;
+    /// What frees the old row versions of erased payloads, where updates leave them.
+    const RECLAIM: Option<&'static str>;
     /// Messages a batch records by one statement at most ([`super::batch::Transact::ROWS`]).
     const ROWS: usize;
     /// Begins a batch's transaction on `conn` and runs `script` in it, leaving it open

@@ -134,6 +134,14 @@ macro_rules! payloads {
                 )
             }
 
+            async fn reclaim_erased(&self) -> Result<(), $crate::record::StoreError> {
+                use $crate::record::common::Backend;
+                if let Some(sql) = Self::RECLAIM {
+                    sqlx::query(sql).execute(&self.$writes).await?;
+                }
+                Ok(())
+            }
+
             async fn forget_stored_subject_key(&self) -> Result<(), $crate::record::StoreError> {
                 sqlx::query("DELETE FROM settings WHERE name = 'subject_key'")
                     .execute(&self.$writes)

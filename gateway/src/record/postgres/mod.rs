@@ -109,6 +109,9 @@ impl Backend for PgStore {
     const CLAIMABLE: &'static str =
         "next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED";
     const SUBJECT_IN: &'static str = "subject_hashes::jsonb @> jsonb_build_array($1::text)";
+    /// An update leaves the old row version (and its out-of-line payload) until a vacuum:
+    /// the retention sweep does not wait for autovacuum's thresholds.
+    const RECLAIM: Option<&'static str> = Some("VACUUM messages");
 
     /// Takes the audit numbering (`audit_seq`) first, for the rest of the transaction, as
     /// a batch does: so that no transaction waits for a row another holds while that one
@@ -287,6 +290,26 @@ mod tests {
             "a NUL is refused"
         );
         drop(conn);
+        store.pool.close().await;
+        contract::postgres::drop_schema(&url).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_retention_sweep_vacuums_the_old_row_versions_of_erased_payloads() {
+        use crate::record::Payloads;
+        let (store, url) = scratch("reclaim").await;
+        let vacuumed = || async {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables
+                 WHERE relname = 'messages' AND schemaname = current_schema()",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+        };
+        assert!(!vacuumed().await);
+        store.reclaim_erased().await.unwrap();
+        assert!(vacuumed().await);
         store.pool.close().await;
         contract::postgres::drop_schema(&url).await.unwrap();
     }

@@ -127,6 +127,8 @@ impl Backend for SqliteStore {
     /// SQLite file, so another instance's claims are a dead one's.
     const CLAIMABLE: &'static str = "(next_attempt_at <= $3 OR ($4 AND claimed_by IS NOT $2))
          ORDER BY next_attempt_at LIMIT $5";
+    /// `secure_delete` overwrites what an update or a delete frees.
+    const RECLAIM: Option<&'static str> = None;
     const SUBJECT_IN: &'static str =
         "EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = $1)";
 
