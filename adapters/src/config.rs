@@ -74,6 +74,11 @@ pub struct RuntimeConfig {
     /// next copy waits this long before it may deliver. Longer than any one attempt.
     #[serde(default = "default_claim_lease")]
     pub claim_lease_secs: u64,
+    /// The adapters' delivery key: the private JWK (0600) that opens what the gateway
+    /// sealed on its way for recipients without a key of their own (its public half is the
+    /// gateway's `delivery.adapters_key`).
+    #[serde(default)]
+    pub delivery_key: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -87,6 +92,7 @@ impl Default for RuntimeConfig {
             inbox_ca: None,
             inbox_plain_http: false,
             claim_lease_secs: default_claim_lease(),
+            delivery_key: None,
         }
     }
 }

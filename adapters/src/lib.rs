@@ -11,7 +11,6 @@ pub mod queue;
 pub mod runtime;
 
 use config::AdaptersConfig;
-use contract::broker::Topology;
 use contract::clock::Clock;
 use contract::directory::{Directory, Transport};
 use std::sync::Arc;
@@ -45,6 +44,8 @@ pub enum StartError {
     BrokerTls(#[from] contract::broker::TlsFileError),
     #[error(transparent)]
     InboxTls(#[from] inbox::InboxTlsError),
+    #[error("the delivery key (runtime.delivery_key): {0}")]
+    DeliveryKey(#[from] contract::seal::KeyFileError),
     #[error(
         "runtime.claim_lease_secs must be longer than three inbox timeouts and the confirm timeout"
     )]
@@ -72,7 +73,7 @@ pub async fn start(
     clock: Arc<Clock>,
 ) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
-    let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
+    let topology = config.broker.topology();
     let lease = config
         .runtime
         .claim_lease(config.broker.confirm_timeout_ms)
@@ -107,6 +108,13 @@ pub async fn start(
         },
         confirm_timeout: Duration::from_millis(config.broker.confirm_timeout_ms),
         ledger,
+        delivery_key: config
+            .runtime
+            .delivery_key
+            .as_deref()
+            .map(contract::seal::read_private)
+            .transpose()?
+            .map(Arc::new),
         health,
     };
     let start = Start {

@@ -4,7 +4,6 @@
 use adapters::config::AdaptersConfig;
 use adapters::queue::receipts;
 use clap::{Parser, Subcommand};
-use contract::broker::Topology;
 use contract::directory::Directory;
 use contract::status::Event;
 use std::path::PathBuf;
@@ -97,7 +96,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 ),
             },
         };
-        let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
+        let topology = config.broker.topology();
         let broker = config.broker.endpoint()?.with_url(url.as_str());
         receipts::send(&broker, &topology, kind, message_id, &body).await?;
         println!("receipt sent");

@@ -14,7 +14,7 @@ use crate::parse::{Contracts, ContractsError};
 use crate::publish::{Outbox, Publisher};
 use crate::record::{Retention, StoreError};
 use crate::seal::{RecipientKeyError, Recipients};
-use contract::broker::{BrokerLink, Topology};
+use contract::broker::BrokerLink;
 use contract::clock::Clock;
 use contract::directory::{Directory, DirectoryError};
 use std::net::SocketAddr;
@@ -110,7 +110,7 @@ pub struct Loaded {
 pub fn load(config: &Config) -> Result<Loaded, StartError> {
     let directory = Directory::load(&config.directory)?;
     Ok(Loaded {
-        recipients: Recipients::from_directory(&directory)?,
+        recipients: Recipients::load(&directory, &config.delivery)?,
         directory: Arc::new(directory),
         catalog: Catalog::load(&config.schemas.join("legal-bases.toml"))?,
         contracts: Contracts::load(&config.schemas)?,
@@ -157,7 +157,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
 
     let cancel = CancellationToken::new();
     tokio::spawn(follow_key_file(keys.clone(), cancel.clone()));
-    let topology = Topology::new(&config.broker.prefix, config.broker.delivery_limit);
+    let topology = config.broker.topology();
     let declare = topology.clone();
     let link = BrokerLink::spawn(
         config.broker.endpoint()?,
@@ -221,6 +221,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         topology.clone(),
         store.clone(),
         metrics.clone(),
+        cancel.clone(),
+    ));
+    tokio::spawn(crate::track::run_expired(
+        link.clone(),
+        topology.clone(),
+        store.clone(),
         cancel.clone(),
     ));
     let state = Arc::new(AppState {

@@ -27,6 +27,9 @@ pub struct Config {
     /// How long payloads are kept after delivery fails.
     #[serde(default)]
     pub retention: crate::record::RetentionConfig,
+    /// What messages are sealed to on their way to the adapters.
+    #[serde(default)]
+    pub delivery: crate::seal::DeliveryConfig,
     /// Where the audit trail's signed head is exported, and how often.
     #[serde(default)]
     pub audit: crate::record::HeadConfig,
@@ -223,6 +226,14 @@ impl Config {
             ("STORE__SQLITE_PATH", path(data.join("gateway.sqlite"))),
             ("KEYS__FILE", path(data.join("keys.toml"))),
             ("AUDIT__HEAD_FILE", path(data.join("audit-head.jsonl"))),
+            (
+                "DELIVERY__ADAPTERS_KEY",
+                path(data.join("delivery-key.pub.jwk")),
+            ),
+            (
+                "DELIVERY__DEV_GENERATE",
+                path(data.join("delivery-key.jwk")),
+            ),
         ];
         let vars = own
             .into_iter()

@@ -14,7 +14,7 @@ use crate::publish::Publisher;
 use crate::record::{
     NewMessage, Outgoing, Recorded, Refused, Status, Store, StoreError, gateway_id, timestamp,
 };
-use crate::seal::{Recipients, seal};
+use crate::seal::{Recipients, Sealing, seal};
 use contract::broker::Topology;
 use contract::clock::Clock;
 use contract::directory::{Agency, Directory};
@@ -170,12 +170,14 @@ impl Intake {
         }
     }
 
-    /// What goes on the broker for `routed`: as it is, or, for a recipient with a key of its
-    /// own, rendered here and sealed to that key.
+    /// What goes on the broker for `routed`: for a recipient with a key of its own, rendered
+    /// here and sealed to that key; for another, sealed to the adapters' delivery key (as it
+    /// is only where every recipient has a key of its own, and so none is configured).
     fn parcel(&self, routed: RoutedMessage, recipient: &Agency) -> Vec<u8> {
-        let parcel = match self.recipients.key(&recipient.id) {
+        let parcel = match self.recipients.sealing(&recipient.id) {
             None => Parcel::Routed(Box::new(routed)),
-            Some(key) => {
+            Some(Sealing::OnTheWay(key)) => Parcel::transit(&routed, key),
+            Some(Sealing::Recipient(key)) => {
                 let rendered = render(&routed, recipient.agency_type)
                     .expect("the engine routes a kind to its recipients only");
                 let body = serde_json::to_vec(&rendered.body).expect("a document serialises");

@@ -190,10 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Definitions { vhost } => {
             let directory = contract::directory::Directory::load(&config.directory)?;
-            let topology = contract::broker::Topology::new(
-                &config.broker.prefix,
-                config.broker.delivery_limit,
-            );
+            let topology = config.broker.topology();
             let definitions = topology.definitions(&vhost, &directory.receiving_queues());
             println!("{}", serde_json::to_string_pretty(&definitions)?);
         }
@@ -209,10 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 name.parse()
                     .map_err(|_| anyhow::anyhow!("no adapter {name:?}: queue or inbox"))
             };
-            let topology = contract::broker::Topology::new(
-                &config.broker.prefix,
-                config.broker.delivery_limit,
-            );
+            let topology = config.broker.topology();
             let (connection, channel) =
                 contract::broker::confirming(&config.broker.endpoint()?, "gateway-operator")
                     .await?;

@@ -16,6 +16,11 @@ pub struct BrokerConfig {
     /// Deliveries of one message before a quorum queue dead-letters it.
     #[serde(default = "default_delivery_limit")]
     pub delivery_limit: u32,
+    /// Seconds a dead letter is kept in its dead-letter queue for an operator's replay (at
+    /// most 49 days); then it expires to the gateway, which marks the message expired and
+    /// audits it.
+    #[serde(default = "default_dead_letter_secs")]
+    pub dead_letter_secs: u64,
     /// How long a publish waits for the broker's confirm before it counts as failed.
     #[serde(default = "default_confirm_timeout")]
     pub confirm_timeout_ms: u64,
@@ -33,6 +38,18 @@ impl BrokerConfig {
 
 fn default_delivery_limit() -> u32 {
     5
+}
+
+fn default_dead_letter_secs() -> u64 {
+    crate::broker::DEAD_LETTERS_KEPT.as_secs()
+}
+
+impl BrokerConfig {
+    /// The broker topology of this configuration (names and queue settings).
+    pub fn topology(&self) -> crate::broker::Topology {
+        crate::broker::Topology::new(&self.prefix, self.delivery_limit)
+            .dead_letters_kept(std::time::Duration::from_secs(self.dead_letter_secs))
+    }
 }
 
 fn default_confirm_timeout() -> u64 {

@@ -20,6 +20,7 @@ pub mod postgres;
 pub mod private;
 pub mod process;
 pub mod render;
+pub mod seal;
 pub mod sqlite;
 pub mod status;
 

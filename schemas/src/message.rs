@@ -177,14 +177,31 @@ pub struct SealedMessage {
     pub sealed: String,
 }
 
+/// A message for a recipient without a key of its own, sealed on its way (a JWE of the
+/// [`RoutedMessage`], to the adapters' delivery key): the broker's queues hold ciphertext,
+/// and the adapter opens it for the last hop only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransitMessage {
+    /// The gateway's id of the message.
+    pub message_id: MessageId,
+    pub kind: Kind,
+    pub recipient: AgencyId,
+    pub urgency: Urgency,
+    /// The routed message as a JWE in compact serialisation.
+    pub transit: String,
+}
+
 /// What the gateway hands an adapter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Parcel {
-    /// Rendered by the adapter.
+    /// Rendered by the adapter (only once opened: it travels as [`Parcel::Transit`]).
     Routed(Box<RoutedMessage>),
     /// Rendered and sealed by the gateway.
     Sealed(SealedMessage),
+    /// Sealed on its way, rendered by the adapter once opened.
+    Transit(TransitMessage),
 }
 
 impl Parcel {
@@ -193,6 +210,7 @@ impl Parcel {
         match self {
             Self::Routed(m) => m.message_id,
             Self::Sealed(m) => m.message_id,
+            Self::Transit(m) => m.message_id,
         }
     }
 
@@ -200,6 +218,7 @@ impl Parcel {
         match self {
             Self::Routed(m) => m.kind,
             Self::Sealed(m) => m.kind,
+            Self::Transit(m) => m.kind,
         }
     }
 
@@ -207,6 +226,7 @@ impl Parcel {
         match self {
             Self::Routed(m) => &m.recipient,
             Self::Sealed(m) => &m.recipient,
+            Self::Transit(m) => &m.recipient,
         }
     }
 
@@ -214,6 +234,63 @@ impl Parcel {
         match self {
             Self::Routed(m) => m.urgency,
             Self::Sealed(m) => m.urgency,
+            Self::Transit(m) => m.urgency,
         }
     }
+
+    /// The gateway's id of the message a parcel's bytes hold, whichever kind it is.
+    pub fn id_of(body: &[u8]) -> Option<MessageId> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Id {
+            message_id: MessageId,
+        }
+        serde_json::from_slice::<Id>(body)
+            .ok()
+            .map(|id| id.message_id)
+    }
+
+    /// `routed` sealed on its way to `key` (the adapters' delivery key).
+    pub fn transit(routed: &RoutedMessage, key: &crate::seal::PublicJwk) -> Self {
+        let body = serde_json::to_vec(routed).expect("a routed message serialises");
+        Self::Transit(TransitMessage {
+            message_id: routed.message_id,
+            kind: routed.kind,
+            recipient: routed.recipient.clone(),
+            urgency: routed.urgency,
+            transit: crate::seal::seal(&body, key, "application/json"),
+        })
+    }
+
+    /// The parcel opened for its last hop: a transit parcel's routed message (with the
+    /// adapters' delivery key `key`), checked against what its envelope says; any other
+    /// parcel as it is.
+    pub fn opened(self, key: Option<&crate::seal::PrivateJwk>) -> Result<Self, OpenError> {
+        let Self::Transit(transit) = self else {
+            return Ok(self);
+        };
+        let key = key.ok_or(OpenError::NoKey)?;
+        let body = crate::seal::unseal(&transit.transit, key).map_err(OpenError::Unseal)?;
+        let routed: RoutedMessage =
+            serde_json::from_slice(&body).map_err(|_| OpenError::NotRouted)?;
+        let agrees = routed.message_id == transit.message_id
+            && routed.kind == transit.kind
+            && routed.recipient == transit.recipient;
+        agrees
+            .then(|| Self::Routed(Box::new(routed)))
+            .ok_or(OpenError::Disagrees)
+    }
+}
+
+/// Why a transit parcel could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("a transit parcel, and no delivery key to open it (runtime.delivery_key)")]
+    NoKey,
+    #[error("the transit parcel does not open with the delivery key: {0}")]
+    Unseal(crate::seal::SealError),
+    #[error("the opened transit parcel is not a routed message")]
+    NotRouted,
+    #[error("the opened transit parcel is not the message its envelope names")]
+    Disagrees,
 }

@@ -205,6 +205,7 @@ impl Harness {
                 prefetch: 8,
                 ledger: self.dir.join("ledger.sqlite"),
                 inbox_plain_http: true,
+                delivery_key: Some(self.delivery_key()),
                 ..RuntimeConfig::default()
             },
             http: adapters::config::HttpConfig {
@@ -216,6 +217,11 @@ impl Harness {
         adapters::start(&config, directory, self.adapter_clock.clone())
             .await
             .expect("adapters start")
+    }
+
+    /// The adapters' delivery key (its private half), which the gateway made at its start.
+    pub fn delivery_key(&self) -> PathBuf {
+        self.dir.join("delivery-key.jwk")
     }
 
     /// GETs `path` of the adapters' own endpoint (`/readyz`, `/metrics`).
@@ -392,7 +398,7 @@ impl Harness {
 
     /// This test's broker names.
     pub fn topology(&self) -> Topology {
-        Topology::new(&self.prefix, self.config.broker.delivery_limit)
+        self.config.broker.topology()
     }
 
     /// A new channel on the harness's own broker connection (a channel dies with its first

@@ -65,6 +65,22 @@ impl Processes<'_> {
             ),
             ("KEYS__FILE", c.keys.file.display().to_string()),
             ("OUTBOX__INTERVAL_MS", "200".into()),
+            (
+                "AUDIT__HEAD_FILE",
+                self.h.dir.join("audit-head.jsonl").display().to_string(),
+            ),
+            (
+                "DELIVERY__ADAPTERS_KEY",
+                self.h
+                    .dir
+                    .join("delivery-key.pub.jwk")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "DELIVERY__DEV_GENERATE",
+                self.h.delivery_key().display().to_string(),
+            ),
         ]
         .into_iter()
         .chain(c.store.url.clone().map(|url| ("STORE__URL", url)))
@@ -94,6 +110,10 @@ impl Processes<'_> {
             // A claim left by a killed process runs out in seconds, not a minute.
             ("RUNTIME__INBOX_TIMEOUT_MS", "2000".into()),
             ("RUNTIME__CLAIM_LEASE_SECS", "10".into()),
+            (
+                "RUNTIME__DELIVERY_KEY",
+                self.h.delivery_key().display().to_string(),
+            ),
         ]
         .map(|(k, v)| (format!("ADAPTERS__{k}"), v))
         .into();

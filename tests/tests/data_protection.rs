@@ -127,24 +127,7 @@ async fn a_childs_data_is_sealed_to_its_recipient_and_never_in_clear_on_any_disk
 
     // Through the inbox adapter: an SSPF request, under a consent naming the pupil.
     let skola = h.token("se-malmo-skola");
-    let mut consent: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            tests::repo().join("schemas/examples/consents/samtycke-2026-17.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    consent["consentId"] = format!("samtycke-{tag}").into();
-    consent["subject"] = json!({ "personnummer": personnummer });
-    assert_eq!(
-        h.post_to("/v1/consents", &skola, &consent).await.status(),
-        201
-    );
-    let mut request = example("se.sspf-sig.sspf");
-    request["legalBasis"]["consentRef"] = format!("samtycke-{tag}").into();
-    request["subject"] = json!({ "birthDate": format!("2012-{month:02}-{day:02}") });
-    request["payload"]["namn"] = pupil.clone().into();
-    request["payload"]["personnummer"] = personnummer.clone().into();
+    let request = sspf_request(&h, &skola, &tag, &personnummer, &pupil, (day, month)).await;
     let posted = h.post(&skola, &request).await;
     assert_eq!(posted.status(), 202, "{}", posted.text().await.unwrap());
 
@@ -196,6 +179,91 @@ async fn a_childs_data_is_sealed_to_its_recipient_and_never_in_clear_on_any_disk
     }
     let hits = files_holding(&dirs, &secrets);
     assert!(hits.is_empty(), "found in clear: {hits:?}");
+    h.cleanup().await;
+}
+
+/// An SSPF request from the Malmö school naming `pupil` (`personnummer`, born on `day` of
+/// `month` 2012), under a consent recorded first (its id from `tag`).
+async fn sspf_request(
+    h: &Harness,
+    skola: &str,
+    tag: &str,
+    personnummer: &str,
+    pupil: &str,
+    (day, month): (u128, u128),
+) -> Value {
+    let mut consent: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            tests::repo().join("schemas/examples/consents/samtycke-2026-17.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    consent["consentId"] = format!("samtycke-{tag}").into();
+    consent["subject"] = json!({ "personnummer": personnummer });
+    assert_eq!(
+        h.post_to("/v1/consents", skola, &consent).await.status(),
+        201
+    );
+    let mut request = example("se.sspf-sig.sspf");
+    request["legalBasis"]["consentRef"] = format!("samtycke-{tag}").into();
+    request["subject"] = json!({ "birthDate": format!("2012-{month:02}-{day:02}") });
+    request["payload"]["namn"] = pupil.into();
+    request["payload"]["personnummer"] = personnummer.into();
+    request
+}
+
+#[tokio::test]
+async fn a_keyless_recipients_data_crosses_the_broker_sealed_through_retries_and_dead_letters() {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let pupil = format!("Elevnamn{tag}");
+    let (day, month) = (10 + random(18), 1 + random(12));
+    let personnummer = format!("2012{month:02}{day:02}-{:04}", random(10000));
+    // The SSPF coordinator publishes no key: its messages travel sealed to the adapters'
+    // delivery key. Its inbox fails three times (retries), takes the first message, and
+    // refuses the second for good (a dead letter).
+    let inbox = FakeInbox::start(&[503, 503, 503, 200, 400]).await;
+    let dir = temp_dir();
+    let directory = tests::dev_directory_with(&dir, &[("http://127.0.0.1:9102/inbox", &inbox.url)]);
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.start_adapters().await;
+    let skola = h.token("se-malmo-skola");
+    let request = sspf_request(&h, &skola, &tag, &personnummer, &pupil, (day, month)).await;
+    assert_eq!(h.post(&skola, &request).await.status(), 202);
+    let id = request["messageId"].as_str().unwrap();
+    h.wait_status(&skola, id, "delivered", Duration::from_secs(90))
+        .await;
+    // The inbox got it opened, in clear (its own transport is TLS in production).
+    let received = inbox.received.lock().unwrap().last().unwrap().1.clone();
+    assert_eq!(received["payload"]["namn"], pupil.as_str(), "{received}");
+    let second = sspf_request(
+        &h,
+        &skola,
+        &format!("{tag}b"),
+        &personnummer,
+        &pupil,
+        (day, month),
+    )
+    .await;
+    assert_eq!(h.post(&skola, &second).await.status(), 202);
+    let id = second["messageId"].as_str().unwrap();
+    h.wait_status(&skola, id, "failed", Duration::from_secs(60))
+        .await;
+    // What the broker held and holds (the work, retry and dead-letter queues) is sealed.
+    let dead = h
+        .topology()
+        .dead_queue(contract::directory::Transport::Inbox);
+    let letters = h.drain(&dead, 1, Duration::from_secs(10)).await;
+    let parcel: Value = serde_json::from_slice(&letters[0].delivery.data).unwrap();
+    assert!(parcel["transit"].is_string(), "{parcel}");
+    let secrets = [pupil.clone(), personnummer.clone()];
+    if let Some(broker) = broker_data() {
+        let names = files_holding(std::slice::from_ref(&broker), &[h.prefix.clone()]);
+        assert!(!names.is_empty(), "the broker's files are searched");
+        let hits = files_holding(&[broker], &secrets);
+        assert!(hits.is_empty(), "found in clear: {hits:?}");
+    }
     h.cleanup().await;
 }
 

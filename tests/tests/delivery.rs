@@ -126,6 +126,46 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
 }
 
 #[tokio::test]
+async fn a_dead_letter_expires_after_its_keeping_time_and_the_message_is_marked_and_audited() {
+    let inbox = FakeInbox::start(&[400]).await;
+    let directory = inbox.directory_in(&temp_dir());
+    let mut h = Harness::with(|c| {
+        c.directory = directory;
+        c.broker.dead_letter_secs = 3;
+    })
+    .await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.start_adapters().await;
+    let token = h.token(SCHOOL);
+    let message = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let view = h
+        .wait_status(&token, &id(&message), "expired", Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        statuses(&view),
+        ["recorded", "queued", "failed", "expired"],
+        "{view}"
+    );
+    assert_eq!(view["history"][3]["reason"], "dead letter expired");
+    let dead = h
+        .topology()
+        .dead_queue(contract::directory::Transport::Inbox);
+    assert_eq!(h.count(&dead).await, 0, "gone from the dead letters");
+    let store = gateway::admin::open_store(&h.config, Default::default())
+        .await
+        .unwrap();
+    let entries = store.audit_entries(0, 100).await.unwrap();
+    let expiry: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "dead_letter_expired")
+        .collect();
+    assert_eq!(expiry.len(), 1, "{entries:?}");
+    assert_eq!(expiry[0].message_id, gid(&message));
+    h.cleanup().await;
+}
+
+#[tokio::test]
 async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refused() {
     // Barnevern Oslo's case system uses the test's broker account.
     let directory = directory_as_case_system("barnevern-0301");

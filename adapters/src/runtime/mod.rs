@@ -99,6 +99,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub confirm_timeout: Duration,
     pub ledger: Arc<dyn Ledger>,
+    /// Opens what travels sealed to the adapters (`runtime.delivery_key`).
+    pub delivery_key: Option<Arc<contract::seal::PrivateJwk>>,
     /// Consumers up and outcomes, for the adapters' HTTP endpoint.
     pub health: Arc<Health>,
 }
@@ -275,6 +277,17 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         }
     };
     let message_id = msg.message_id();
+    // Sealed on its way: opened here, for the last hop only.
+    let msg = match msg.opened(context.settings.delivery_key.as_deref()) {
+        Ok(msg) => msg,
+        Err(error) => {
+            tracing::warn!(%message_id, adapter, %error, "cannot be opened; dead-lettered");
+            context.settings.health.count(kind, Count::DeadLettered);
+            report_best_effort(&context, &message_id, Event::Failed, &error.to_string()).await;
+            let _ = dead_letter(&delivery).await;
+            return;
+        }
+    };
     let outcome = match ledger.claim(&message_id).await {
         Ok(claim @ (Claim::Won | Claim::WonAfterUnknown)) => {
             if claim == Claim::WonAfterUnknown {

@@ -112,7 +112,8 @@ impl Status {
             Received => &[Recorded, Queued, Delivered],
             FeedbackGiven => &[Recorded, Queued, Delivered, Received],
             Failed => &[Recorded, Queued, Delivered],
-            Expired => &[Recorded, Queued],
+            // From failed too: its dead letter expired unreplayed.
+            Expired => &[Recorded, Queued, Failed],
             Withdrawn => &[Recorded, Queued],
             Assessed | Acknowledged | Decided | InvestigationEnded | Concluded => &[],
         }
@@ -363,6 +364,11 @@ pub trait Messages: Send + Sync {
 
     /// Counts a failed attempt and puts the next one off until `until`.
     async fn defer(&self, id: &MessageId, until: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// A dead letter of `id` expired in its queue: a failed message moves to expired, and
+    /// the expiry is audited whatever the message's status (one transaction); whether it
+    /// moved.
+    async fn dead_letter_expired(&self, id: &MessageId) -> Result<bool, StoreError>;
 
     /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
     /// (`take_over`: also every claim of another instance, as at start-up, when no other

@@ -1,14 +1,18 @@
 //! Track: what becomes of a message once it is queued. Adapters report each outcome
 //! (delivered, failed, expired, retrying) and each receipt of the recipient's system
 //! (received, feedback given, failed) as a status event on the `status` route; the gateway
-//! consumes them, moves the message's status on (never back) and counts them. An event the
-//! store cannot take yet is held and tried again, not requeued (see [`until_done`]).
+//! consumes them, moves the message's status on (never back) and counts them. A dead letter
+//! that expired in its queue comes back the same way, and its message is marked expired and
+//! audited. An event the store cannot take yet is held and tried again, not requeued (see
+//! [`until_done`]).
 
 use crate::metrics::Metrics;
 use crate::record::{Status, Store};
 use contract::broker::{BrokerLink, Topology, until_done};
+use contract::message::Parcel;
 use contract::status::{Event, StatusEvent};
 use lapin::options::BasicAckOptions;
+use std::future::Future;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,18 +29,61 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let queue = topology.status_queue();
+    applying(&link, &queue, "gateway-status", &cancel, move |body| {
+        let (store, metrics) = (store.clone(), metrics.clone());
+        async move { apply(store.as_ref(), &metrics, &body).await }
+    })
+    .await;
+}
+
+/// Consumes the dead letters that expired until cancelled: each message is marked expired
+/// and audited (its payload, sealed, is not read: only its id).
+pub async fn run_expired(
+    link: Arc<BrokerLink>,
+    topology: Topology,
+    store: Arc<dyn Store>,
+    cancel: CancellationToken,
+) {
+    let queue = topology.expired_queue();
+    applying(&link, &queue, "gateway-expired", &cancel, move |body| {
+        let store = store.clone();
+        async move {
+            let Some(id) = Parcel::id_of(&body) else {
+                tracing::warn!("unreadable expired dead letter dropped");
+                return Ok(());
+            };
+            let moved = store.dead_letter_expired(&id).await?;
+            tracing::info!(message_id = %id, moved, "dead letter expired");
+            Ok(())
+        }
+    })
+    .await;
+}
+
+/// Consumes `queue`, applying each message's body with `apply` (held and tried again while
+/// the store cannot take it, then acked).
+async fn applying<A, F>(
+    link: &BrokerLink,
+    queue: &str,
+    tag: &str,
+    cancel: &CancellationToken,
+    apply: A,
+) where
+    A: Fn(Vec<u8>) -> F + Clone,
+    F: Future<Output = Result<(), crate::record::StoreError>>,
+{
     contract::broker::consume(
-        &link,
-        &queue,
-        "gateway-status",
+        link,
+        queue,
+        tag,
         IN_FLIGHT,
-        &cancel,
+        cancel,
         |_| {},
         |_, delivery| {
-            let (store, metrics, cancel) = (store.clone(), metrics.clone(), cancel.clone());
+            let (apply, cancel) = (apply.clone(), cancel.clone());
             async move {
-                let applied = until_done(&cancel, "status event not applied", || {
-                    apply(store.as_ref(), &metrics, &delivery.data)
+                let applied = until_done(&cancel, "event not applied", || {
+                    apply(delivery.data.clone())
                 });
                 match applied.await {
                     Some(()) => delivery.ack(BasicAckOptions::default()).await.is_ok(),

@@ -11,7 +11,7 @@ pub use consume::{consume, until_done};
 pub use endpoint::{BrokerTls, Endpoint, TlsFileError};
 pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
 pub use oneshot::{confirming, put_back, take};
-pub use topology::Topology;
+pub use topology::{DEAD_LETTERS_KEPT, Topology};
 
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel, Confirmation};

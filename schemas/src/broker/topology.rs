@@ -5,7 +5,9 @@
 //! - `adapter.<adapter>.retry.<delay>` (quorum, message TTL = delay): a failed delivery waits
 //!   here, then is dead-lettered back into the work queue; one queue per delay so that no
 //!   message waits behind a longer one.
-//! - `referrals.dead` (direct) → `adapter.<adapter>.dead` (quorum): what an adapter gave up on.
+//! - `referrals.dead` (direct) → `adapter.<adapter>.dead` (quorum, message TTL = how long dead
+//!   letters are kept): what an adapter gave up on; an expired one is dead-lettered once more,
+//!   under `dead.expired` to `referrals` → `gateway.expired`, which the gateway consumes.
 //! - `agency` (direct) → the receiving queues of agencies that take messages over AMQP,
 //!   each bound under its own name.
 //!
@@ -57,19 +59,36 @@ struct Declarations {
 /// The delays of the retry queues, shortest first.
 pub const RETRY_DELAYS_SECS: [u32; 6] = [1, 5, 30, 120, 600, 1800];
 
+/// How long a dead letter is kept unless the configuration says otherwise.
+pub const DEAD_LETTERS_KEPT: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
+
 /// Names and declarations, under a prefix.
 #[derive(Debug, Clone)]
 pub struct Topology {
     prefix: String,
     delivery_limit: u32,
+    /// Milliseconds a dead letter is kept.
+    dead_letter_ttl_ms: u32,
 }
 
 impl Topology {
-    /// A topology whose every name starts with `prefix`.
+    /// A topology whose every name starts with `prefix`, its dead letters kept
+    /// [`DEAD_LETTERS_KEPT`].
     pub fn new(prefix: &str, delivery_limit: u32) -> Self {
         Self {
             prefix: prefix.into(),
             delivery_limit,
+            dead_letter_ttl_ms: 0,
+        }
+        .dead_letters_kept(DEAD_LETTERS_KEPT)
+    }
+
+    /// The same, its dead letters kept for `kept` (at most 49 days: a TTL is 32 bits of
+    /// milliseconds).
+    pub fn dead_letters_kept(self, kept: std::time::Duration) -> Self {
+        Self {
+            dead_letter_ttl_ms: u32::try_from(kept.as_millis()).unwrap_or(u32::MAX),
+            ..self
         }
     }
 
@@ -92,6 +111,14 @@ impl Topology {
     pub fn status_queue(&self) -> String {
         format!("{}gateway.status", self.prefix)
     }
+
+    /// The queue of dead letters that expired, which the gateway consumes.
+    pub fn expired_queue(&self) -> String {
+        format!("{}gateway.expired", self.prefix)
+    }
+
+    /// The routing key under which an expired dead letter reaches [`Self::expired_queue`].
+    pub const EXPIRED_KEY: &str = "dead.expired";
 
     /// The routing key of status events.
     pub const STATUS_KEY: &str = "status";
@@ -223,12 +250,20 @@ impl Topology {
             self.exchange(),
             Self::STATUS_KEY.into(),
         ));
+        d.queues.push((self.expired_queue(), quorum()));
+        d.bindings.push((
+            self.expired_queue(),
+            self.exchange(),
+            Self::EXPIRED_KEY.into(),
+        ));
         for adapter in Transport::ALL {
             let (work, dead) = (self.work_queue(adapter), self.dead_queue(adapter));
             let mut args = dead_lettered(self.dead_letter_exchange(), adapter.as_str().into());
             args.push(("x-delivery-limit", Arg::Number(self.delivery_limit)));
             d.queues.push((work.clone(), args));
-            d.queues.push((dead.clone(), quorum()));
+            let mut kept = dead_lettered(self.exchange(), Self::EXPIRED_KEY.into());
+            kept.push(("x-message-ttl", Arg::Number(self.dead_letter_ttl_ms)));
+            d.queues.push((dead.clone(), kept));
             d.queues.push((self.control_queue(adapter), quorum()));
             d.bindings.push((
                 self.control_queue(adapter),

@@ -79,15 +79,25 @@ pub struct Document {
     pub body: Vec<u8>,
 }
 
+/// Why a parcel gives its recipient no document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoDocument {
+    #[error(transparent)]
+    WrongRecipient(#[from] WrongRecipient),
+    #[error("a transit parcel is opened before its last hop, not handed on")]
+    Unopened,
+}
+
 /// `parcel` as its recipient (of type `recipient`) receives it: rendered here, or as the
 /// gateway sealed it. Either way a kind that is not for the recipient's type is refused.
-pub fn document(parcel: &Parcel, recipient: AgencyType) -> Result<Document, WrongRecipient> {
+pub fn document(parcel: &Parcel, recipient: AgencyType) -> Result<Document, NoDocument> {
     match parcel {
-        Parcel::Routed(msg) => render(msg, recipient).map(|rendered| Document {
+        Parcel::Transit(_) => Err(NoDocument::Unopened),
+        Parcel::Routed(msg) => Ok(render(msg, recipient).map(|rendered| Document {
             type_name: rendered.type_name.into(),
             content_type: "application/json",
             body: serde_json::to_vec(&rendered.body).expect("a document serialises"),
-        }),
+        })?),
         Parcel::Sealed(sealed) => match renderer(sealed.kind).recipients.contains(&recipient) {
             true => Ok(Document {
                 type_name: sealed.document_type.clone(),
@@ -97,7 +107,8 @@ pub fn document(parcel: &Parcel, recipient: AgencyType) -> Result<Document, Wron
             false => Err(WrongRecipient {
                 kind: sealed.kind,
                 recipient,
-            }),
+            }
+            .into()),
         },
     }
 }

@@ -86,6 +86,48 @@ macro_rules! messages {
                 Ok(())
             }
 
+            async fn dead_letter_expired(
+                &self,
+                id: &contract::message::MessageId,
+            ) -> Result<bool, $crate::record::StoreError> {
+                let at = $crate::record::timestamp(self.clock.now());
+                let (mut tx, head) = self.begin_audited().await?;
+                let moved = sqlx::query(
+                    "UPDATE messages SET status = 'expired', status_reason = 'dead letter expired',
+                         updated_at = $1, next_attempt_at = NULL
+                     WHERE id = $2 AND status = 'failed'",
+                )
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                let audited = sqlx::query(
+                    "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient)
+                     SELECT $1, 'gateway', 'dead_letter_expired', id, kind, legal_basis, recipient
+                     FROM messages WHERE id = $2",
+                )
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if audited == 0 {
+                    // The message itself is gone (past the audit period): the expiry still is.
+                    sqlx::query(
+                        "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient)
+                         VALUES ($1, 'gateway', 'dead_letter_expired', $2, '', '', '')",
+                    )
+                    .bind(&at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                self.commit_audited(tx, head).await?;
+                Ok(moved)
+            }
+
             async fn claim_due(
                 &self,
                 limit: u32,

@@ -137,6 +137,15 @@ pub struct PrivateJwk {
     pub public: PublicJwk,
 }
 
+/// Only the public half: the private one never reaches a log.
+impl std::fmt::Debug for PrivateJwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateJwk")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PrivateJwk {
     /// A fresh key pair on `curve`, named `kid`.
     pub fn generate(curve: Curve, kid: Option<String>) -> Self {
