@@ -21,6 +21,18 @@ pub enum AdminError {
     Rewrap(#[from] RewrapError),
     #[error(transparent)]
     Head(#[from] crate::record::HeadError),
+    #[error("broker.management_url is not set: the migration reads queues through it")]
+    NoManagement,
+    #[error(transparent)]
+    Directory(#[from] contract::directory::DirectoryError),
+    #[error(transparent)]
+    Management(#[from] contract::broker::ManagementError),
+    #[error(transparent)]
+    Migrate(#[from] contract::broker::MigrateError),
+    #[error(transparent)]
+    BrokerTls(#[from] contract::broker::TlsFileError),
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
     #[error(
         "the database holds a subject-hash key that the key file does not: the consents recorded under it would no longer match (restore the key file that holds it)"
     )]
@@ -118,6 +130,24 @@ pub async fn keys_rotate(config: &Config) -> Result<Rotation, AdminError> {
         moved,
         removed,
     })
+}
+
+/// `gateway broker migrate`: moves the queues declared with arguments (earlier versions) to
+/// plain quorum queues whose settings are policies, keeping their messages, and sets the
+/// policies.
+pub async fn broker_migrate(config: &Config) -> Result<contract::broker::Migrated, AdminError> {
+    let management = config
+        .broker
+        .management()
+        .ok_or(AdminError::NoManagement)??;
+    let topology = config.broker.topology();
+    let receiving = contract::directory::Directory::load(&config.directory)?.receiving_queues();
+    let (connection, channel) =
+        contract::broker::confirming(&config.broker.endpoint()?, "gateway-operator").await?;
+    let migrated = contract::broker::migrate(&channel, &management, &topology, &receiving).await;
+    let _ = connection.close(200, "done".into()).await;
+    management.apply(&topology.policies(&receiving)).await?;
+    Ok(migrated?)
 }
 
 /// `gateway audit verify`: recomputes the audit trail's chain with the key file's audit key,

@@ -45,6 +45,8 @@ pub enum StartError {
     BrokerTls(#[from] contract::broker::TlsFileError),
     #[error(transparent)]
     RecipientKey(#[from] RecipientKeyError),
+    #[error(transparent)]
+    Management(#[from] contract::broker::ManagementError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
     #[error("cannot listen on {addr}: {source}")]
@@ -158,13 +160,26 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
     tokio::spawn(follow_key_file(keys.clone(), cancel.clone()));
     let topology = config.broker.topology();
+    // The queues' settings, as policies, before the queues (at every connection: an operator
+    // may have changed them; the gateway's are the configured ones).
+    let policies = config.broker.management().transpose()?.map(|management| {
+        let policies = topology.policies(&directory.receiving_queues());
+        (management, Arc::new(policies))
+    });
     let declare = topology.clone();
     let link = BrokerLink::spawn(
         config.broker.endpoint()?,
         "referral-gateway".into(),
         move |channel| {
-            let topology = declare.clone();
-            async move { topology.declare_routing(&channel).await }
+            let (topology, policies) = (declare.clone(), policies.clone());
+            async move {
+                if let Some((management, policies)) = policies {
+                    management.apply(&policies).await.map_err(|error| {
+                        lapin::Error::from(std::io::Error::other(error.to_string()))
+                    })?;
+                }
+                topology.declare_routing(&channel).await
+            }
         },
         cancel.clone(),
     );

@@ -93,6 +93,19 @@ enum Command {
         #[arg(long, default_value = "/")]
         vhost: String,
     },
+    /// The broker's queues.
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BrokerAction {
+    /// Move the queues an earlier version declared with arguments to plain quorum queues
+    /// whose settings are policies, keeping their messages (the gateway and the adapters
+    /// stopped; needs broker.management_url). Prints what it moved.
+    Migrate,
 }
 
 #[derive(Subcommand)]
@@ -193,6 +206,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let topology = config.broker.topology();
             let definitions = topology.definitions(&vhost, &directory.receiving_queues());
             println!("{}", serde_json::to_string_pretty(&definitions)?);
+        }
+        Command::Broker {
+            action: BrokerAction::Migrate,
+        } => {
+            let migrated = gateway::admin::broker_migrate(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&migrated)?);
         }
         Command::Peek { queue, url, max } => {
             let broker = config.broker.endpoint()?;

@@ -1,5 +1,6 @@
-//! `ops/rabbitmq/definitions.json` is exactly the topology the gateway and adapters declare
-//! (for an empty prefix and the dev directory): regenerate it with `gateway definitions`.
+//! `ops/rabbitmq/definitions.json` is exactly the topology the gateway and adapters declare,
+//! with the policies the gateway sets (for an empty prefix and the dev directory):
+//! regenerate it with `gateway definitions`.
 
 use contract::broker::Topology;
 use contract::directory::Directory;
@@ -24,13 +25,14 @@ fn checked_in_definitions_match_the_declared_topology() {
             .iter()
             .all(|q| q["arguments"]["x-queue-type"] == "quorum")
     );
-    let work = queues
+    // Their settings are policies, one a queue.
+    let policies = generated["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), queues.len());
+    let work = policies
         .iter()
-        .find(|q| q["name"] == "adapter.queue")
+        .find(|p| p["name"] == "adapter.queue")
         .unwrap();
-    assert_eq!(work["arguments"]["x-delivery-limit"], 5);
-    assert_eq!(
-        work["arguments"]["x-dead-letter-exchange"],
-        "referrals.dead"
-    );
+    assert_eq!(work["pattern"], "^adapter\\.queue$");
+    assert_eq!(work["definition"]["delivery-limit"], 5);
+    assert_eq!(work["definition"]["dead-letter-exchange"], "referrals.dead");
 }

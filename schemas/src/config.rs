@@ -27,6 +27,11 @@ pub struct BrokerConfig {
     /// TLS to the broker (with an `amqps://` URL): the CA, and a client certificate.
     #[serde(default)]
     pub tls: Option<crate::broker::BrokerTls>,
+    /// RabbitMQ's management API (`http://user:password@host:15672`; put the password in
+    /// the environment): the gateway sets the queues' policies through it at start-up.
+    /// Without it, the operator loads them (`gateway definitions`).
+    #[serde(default)]
+    pub management_url: Option<String>,
 }
 
 impl BrokerConfig {
@@ -45,6 +50,15 @@ fn default_dead_letter_secs() -> u64 {
 }
 
 impl BrokerConfig {
+    /// The management API of this configuration's virtual host, if one is configured.
+    pub fn management(
+        &self,
+    ) -> Option<Result<crate::broker::Management, crate::broker::ManagementError>> {
+        self.management_url
+            .as_deref()
+            .map(|url| crate::broker::Management::new(url, &crate::broker::vhost_of(&self.url)))
+    }
+
     /// The broker topology of this configuration (names and queue settings).
     pub fn topology(&self) -> crate::broker::Topology {
         crate::broker::Topology::new(&self.prefix, self.delivery_limit)

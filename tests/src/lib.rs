@@ -528,10 +528,16 @@ impl Harness {
         }
         self.stop_gateway().await;
         let directory = Directory::load(&self.config.directory).unwrap();
+        let receiving = directory.receiving_queues();
         let _ = self
             .topology()
-            .delete(&self.channel().await, &directory.receiving_queues())
+            .delete(&self.channel().await, &receiving)
             .await;
+        if let Some(Ok(management)) = self.config.broker.management() {
+            let _ = management
+                .remove(&self.topology().policies(&receiving))
+                .await;
+        }
         if let Some(url) = &self.config.store.url {
             let _ = contract::postgres::drop_schema(url).await;
         }

@@ -4,14 +4,18 @@
 mod consume;
 mod endpoint;
 mod link;
+pub mod management;
+pub mod migrate;
 mod oneshot;
 pub mod topology;
 
 pub use consume::{consume, until_done};
 pub use endpoint::{BrokerTls, Endpoint, TlsFileError};
 pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
+pub use management::{Management, ManagementError, vhost_of};
+pub use migrate::{MigrateError, Migrated, migrate};
 pub use oneshot::{confirming, put_back, take};
-pub use topology::{DEAD_LETTERS_KEPT, Topology};
+pub use topology::{DEAD_LETTERS_KEPT, Policy, Topology};
 
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel, Confirmation};

@@ -1,4 +1,12 @@
-//! The RabbitMQ topology: names, and the declarations made at start-up.
+//! The RabbitMQ topology: names, the declarations made at start-up, and the policies that
+//! hold the queues' settings.
+//!
+//! Every queue is declared as a plain quorum queue; what it does with its messages (delivery
+//! limit, dead-lettering, message TTL, overflow) is set by a RabbitMQ policy of its own
+//! ([`Topology::policies`]), which the gateway applies over the management API or the
+//! operator loads with the definitions. A policy can change on a running broker, where a
+//! queue argument cannot (re-declaring with other arguments fails with 406); queues declared
+//! with arguments by earlier versions are moved over by [`super::migrate`].
 //!
 //! - `referrals` (topic): the gateway publishes here with routing key `<adapter>.<recipient>`.
 //! - `adapter.<adapter>` (quorum, delivery limit, dead-lettered): one work queue per adapter.
@@ -45,16 +53,29 @@ enum Arg {
     Number(u32),
 }
 
-/// Exchanges, queues and bindings to declare, as data.
+/// Exchanges, queues (each with the settings its policy gives it) and bindings, as data.
 #[derive(Debug, Default)]
 struct Declarations {
     /// (name, type)
     exchanges: Vec<(String, Exchange)>,
-    /// (name, arguments)
+    /// (name, policy settings)
     queues: Vec<(String, Vec<(&'static str, Arg)>)>,
     /// (queue, exchange, routing key)
     bindings: Vec<(String, String, String)>,
 }
+
+/// A RabbitMQ policy: the settings of the one queue its pattern matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    /// `^<queue name, escaped>$`
+    pub pattern: String,
+    pub definition: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A delivery limit no redelivery loop reaches, for the queues that must never drop a
+/// message (RabbitMQ 4.0 gives quorum queues a limit of 20 otherwise).
+pub const UNLIMITED_DELIVERIES: u32 = 1_000_000;
 
 /// The delays of the retry queues, shortest first.
 pub const RETRY_DELAYS_SECS: [u32; 6] = [1, 5, 30, 120, 600, 1800];
@@ -225,18 +246,66 @@ impl Topology {
                 "name": name, "vhost": vhost, "type": kind.as_str(), "durable": true,
                 "auto_delete": false, "internal": false, "arguments": {}
             })).collect::<Vec<_>>(),
-            "queues": queues.map(|(name, args)| serde_json::json!({
+            "queues": queues.map(|(name, _)| serde_json::json!({
                 "name": name, "vhost": vhost, "durable": true, "auto_delete": false,
-                "arguments": args.iter().map(|(k, v)| (k.to_string(), match v {
-                    Arg::Text(t) => serde_json::json!(t),
-                    Arg::Number(n) => serde_json::json!(n),
-                })).collect::<serde_json::Map<_, _>>()
+                "arguments": { "x-queue-type": "quorum" }
             })).collect::<Vec<_>>(),
+            "policies": self.policies_of(&routing.queues.iter().chain(&agencies.queues).collect::<Vec<_>>())
+                .into_iter()
+                .map(|p| serde_json::json!({
+                    "vhost": vhost, "name": p.name, "pattern": p.pattern, "apply-to": "queues",
+                    "priority": 0, "definition": p.definition
+                }))
+                .collect::<Vec<_>>(),
             "bindings": bindings.map(|(queue, exchange, key)| serde_json::json!({
                 "source": exchange, "vhost": vhost, "destination": queue,
                 "destination_type": "queue", "routing_key": key, "arguments": {}
             })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Every queue of the routing topology and the receiving queues `receiving`.
+    pub fn queue_names(&self, receiving: &[String]) -> Vec<String> {
+        let (routing, agencies) = (self.routing(), self.receiving(receiving));
+        routing
+            .queues
+            .into_iter()
+            .chain(agencies.queues)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The policies of the routing topology and of the receiving queues `receiving`: one a
+    /// queue, named as the queue.
+    pub fn policies(&self, receiving: &[String]) -> Vec<Policy> {
+        let (routing, agencies) = (self.routing(), self.receiving(receiving));
+        self.policies_of(
+            &routing
+                .queues
+                .iter()
+                .chain(&agencies.queues)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn policies_of(&self, queues: &[&(String, Vec<(&'static str, Arg)>)]) -> Vec<Policy> {
+        queues
+            .iter()
+            .map(|(name, settings)| Policy {
+                name: name.clone(),
+                pattern: format!("^{}$", escape(name)),
+                definition: settings
+                    .iter()
+                    .map(|(k, v)| {
+                        let value = match v {
+                            Arg::Text(t) => serde_json::json!(t),
+                            Arg::Number(n) => serde_json::json!(n),
+                        };
+                        ((*k).to_owned(), value)
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     fn routing(&self) -> Declarations {
@@ -259,10 +328,10 @@ impl Topology {
         for adapter in Transport::ALL {
             let (work, dead) = (self.work_queue(adapter), self.dead_queue(adapter));
             let mut args = dead_lettered(self.dead_letter_exchange(), adapter.as_str().into());
-            args.push(("x-delivery-limit", Arg::Number(self.delivery_limit)));
+            args.push(("delivery-limit", Arg::Number(self.delivery_limit)));
             d.queues.push((work.clone(), args));
             let mut kept = dead_lettered(self.exchange(), Self::EXPIRED_KEY.into());
-            kept.push(("x-message-ttl", Arg::Number(self.dead_letter_ttl_ms)));
+            kept.push(("message-ttl", Arg::Number(self.dead_letter_ttl_ms)));
             d.queues.push((dead.clone(), kept));
             d.queues.push((self.control_queue(adapter), quorum()));
             d.bindings.push((
@@ -276,7 +345,7 @@ impl Topology {
                 .push((dead, self.dead_letter_exchange(), adapter.as_str().into()));
             for delay in RETRY_DELAYS_SECS {
                 let mut args = dead_lettered(String::new(), self.work_queue(adapter));
-                args.push(("x-message-ttl", Arg::Number(delay * 1000)));
+                args.push(("message-ttl", Arg::Number(delay * 1000)));
                 d.queues.push((self.retry_queue(adapter, delay), args));
             }
         }
@@ -304,21 +373,48 @@ impl Topology {
     }
 }
 
+/// The settings of a queue that never drops a message by its redeliveries.
 fn quorum() -> Vec<(&'static str, Arg)> {
-    vec![("x-queue-type", Arg::Text("quorum".into()))]
+    vec![("delivery-limit", Arg::Number(UNLIMITED_DELIVERIES))]
 }
 
-/// A quorum queue that dead-letters to `exchange` under `routing_key`, at least once: a
-/// message expiring (a retry's wait) or given up while the broker shuts down is moved, not
-/// dropped (quorum queues dead-letter at most once unless told otherwise; at least once
-/// needs `reject-publish` overflow).
+/// The settings of a queue that dead-letters to `exchange` under `routing_key`, at least
+/// once: a message expiring (a retry's wait) or given up while the broker shuts down is
+/// moved, not dropped (quorum queues dead-letter at most once unless told otherwise; at
+/// least once needs `reject-publish` overflow). Redeliveries never drop one either: where a
+/// limit applies, the caller sets it after this one.
 fn dead_lettered(exchange: String, routing_key: String) -> Vec<(&'static str, Arg)> {
-    let mut args = quorum();
-    args.push(("x-dead-letter-exchange", Arg::Text(exchange)));
-    args.push(("x-dead-letter-routing-key", Arg::Text(routing_key)));
-    args.push(("x-dead-letter-strategy", Arg::Text("at-least-once".into())));
-    args.push(("x-overflow", Arg::Text("reject-publish".into())));
-    args
+    vec![
+        ("dead-letter-exchange", Arg::Text(exchange)),
+        ("dead-letter-routing-key", Arg::Text(routing_key)),
+        ("dead-letter-strategy", Arg::Text("at-least-once".into())),
+        ("overflow", Arg::Text("reject-publish".into())),
+    ]
+}
+
+/// `name` with the characters a regular expression reads as special escaped.
+fn escape(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let special = ".^$*+?()[]{}|\\".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// What a queue is declared with: its type only (its settings are its policy's).
+const QUEUE_ARGUMENTS: [(&str, &str); 1] = [("x-queue-type", "quorum")];
+
+/// Declares `name` as a durable quorum queue without settings of its own (its policy's).
+pub(super) async fn declare_queue(channel: &Channel, name: &str) -> Result<(), lapin::Error> {
+    let mut table = FieldTable::default();
+    for (key, value) in QUEUE_ARGUMENTS {
+        table.insert(key.into(), AMQPValue::LongString(value.into()));
+    }
+    channel
+        .queue_declare(name.into(), QueueDeclareOptions::durable(), table)
+        .await?;
+    Ok(())
 }
 
 async fn declare(channel: &Channel, d: &Declarations) -> Result<(), lapin::Error> {
@@ -335,18 +431,8 @@ async fn declare(channel: &Channel, d: &Declarations) -> Result<(), lapin::Error
             .exchange_declare(name.as_str().into(), kind, options, FieldTable::default())
             .await?;
     }
-    for (name, args) in &d.queues {
-        let mut table = FieldTable::default();
-        for (key, value) in args {
-            let value = match value {
-                Arg::Text(t) => AMQPValue::LongString(t.as_str().into()),
-                Arg::Number(n) => AMQPValue::LongUInt(*n),
-            };
-            table.insert((*key).into(), value);
-        }
-        channel
-            .queue_declare(name.as_str().into(), QueueDeclareOptions::durable(), table)
-            .await?;
+    for (name, _) in &d.queues {
+        declare_queue(channel, name).await?;
     }
     for (queue, exchange, key) in &d.bindings {
         channel

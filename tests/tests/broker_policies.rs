@@ -1,0 +1,191 @@
+//! The queues' settings are RabbitMQ policies the gateway sets: they change on a running
+//! broker, and queues an earlier version declared with arguments are moved over with their
+//! messages.
+
+use contract::broker::Management;
+use contract::directory::{Directory, Transport};
+use lapin::BasicProperties;
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use serde_json::json;
+use std::time::Duration;
+use tests::{Harness, SCHOOL, bekymringsmelding};
+
+fn management(h: &Harness) -> Management {
+    h.config.broker.management().unwrap().unwrap()
+}
+
+/// The settings RabbitMQ applies to `queue`, once it applies the setting `key` (the
+/// management API shows a policy's effect some seconds late).
+async fn settings(h: &Harness, queue: &str, key: &str) -> serde_json::Value {
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..100 {
+        if let Some(info) = management(h).queue(queue).await.unwrap() {
+            seen = info.effective_policy_definition;
+            if !seen[key].is_null() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn queue_settings_are_policies_and_change_on_a_running_broker() {
+    let mut h = Harness::new().await;
+    let topology = h.topology();
+    let work = topology.work_queue(Transport::Inbox);
+    let applied = settings(&h, &work, "delivery-limit").await;
+    assert_eq!(applied["delivery-limit"], 5, "{applied}");
+    assert_eq!(
+        applied["dead-letter-exchange"],
+        topology.dead_letter_exchange()
+    );
+    assert_eq!(applied["dead-letter-strategy"], "at-least-once");
+    let retry = settings(
+        &h,
+        &topology.retry_queue(Transport::Inbox, 30),
+        "message-ttl",
+    )
+    .await;
+    assert_eq!(retry["message-ttl"], 30_000, "{retry}");
+    let dead = settings(&h, &topology.dead_queue(Transport::Inbox), "message-ttl").await;
+    assert_eq!(dead["message-ttl"], 14 * 86_400 * 1000_u64, "{dead}");
+    // A queue that must never drop a message for its redeliveries (RabbitMQ 4.0 would after
+    // 20 by default).
+    let status = settings(&h, &topology.status_queue(), "delivery-limit").await;
+    assert_eq!(status["delivery-limit"], 1_000_000, "{status}");
+    // Another delivery limit, on the running broker: the gateway restarts with it, declares
+    // its queues again without a 406, and takes messages.
+    h.restart_gateway(|c| c.broker.delivery_limit = 9).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    let mut changed = serde_json::Value::Null;
+    for _ in 0..50 {
+        changed = settings(&h, &work, "delivery-limit").await;
+        if changed["delivery-limit"] == 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(changed["delivery-limit"], 9, "{changed}");
+    let token = h.token(SCHOOL);
+    assert_eq!(h.post(&token, &bekymringsmelding()).await.status(), 202);
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn queues_declared_with_arguments_are_migrated_with_their_messages() {
+    let mut h = Harness::new().await;
+    h.stop_gateway().await;
+    let topology = h.topology();
+    let receiving = Directory::load(&h.config.directory)
+        .unwrap()
+        .receiving_queues();
+    let channel = h.channel().await;
+    topology.delete(&channel, &receiving).await.unwrap();
+    // The work queue and a retry queue as an earlier version declared them.
+    let (work, retry) = (
+        topology.work_queue(Transport::Inbox),
+        topology.retry_queue(Transport::Inbox, 5),
+    );
+    let text = |t: &str| AMQPValue::LongString(t.into());
+    let old = |args: Vec<(&str, AMQPValue)>| {
+        let mut table = FieldTable::default();
+        table.insert("x-queue-type".into(), text("quorum"));
+        for (k, v) in args {
+            table.insert(k.into(), v);
+        }
+        table
+    };
+    let declarations = [
+        (
+            work.clone(),
+            old(vec![
+                (
+                    "x-dead-letter-exchange",
+                    text(&topology.dead_letter_exchange()),
+                ),
+                ("x-dead-letter-routing-key", text("inbox")),
+                ("x-delivery-limit", AMQPValue::LongUInt(5)),
+            ]),
+        ),
+        (
+            retry.clone(),
+            old(vec![
+                ("x-dead-letter-exchange", text("")),
+                ("x-dead-letter-routing-key", text(&work)),
+                ("x-message-ttl", AMQPValue::LongUInt(5000)),
+            ]),
+        ),
+    ];
+    for (queue, args) in declarations {
+        channel
+            .queue_declare(queue.as_str().into(), QueueDeclareOptions::durable(), args)
+            .await
+            .unwrap();
+    }
+    for n in 0..3 {
+        let body = json!({ "n": n }).to_string();
+        channel
+            .basic_publish(
+                "".into(),
+                work.as_str().into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default()
+                    .with_message_id(format!("m{n}").as_str().into())
+                    .with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // Declared as the gateway now declares them, they fail (406).
+    let plain = || {
+        let mut table = FieldTable::default();
+        table.insert("x-queue-type".into(), text("quorum"));
+        table
+    };
+    let refused = h
+        .channel()
+        .await
+        .queue_declare(
+            work.as_str().into(),
+            QueueDeclareOptions::durable(),
+            plain(),
+        )
+        .await;
+    assert!(refused.is_err(), "a changed argument is refused");
+
+    let migrated = gateway::admin::broker_migrate(&h.config).await.unwrap();
+    assert_eq!(migrated.queues, [work.clone(), retry.clone()]);
+    assert_eq!(migrated.messages, 3);
+    let info = management(&h).queue(&work).await.unwrap().unwrap();
+    assert_eq!(
+        info.arguments.keys().collect::<Vec<_>>(),
+        ["x-queue-type"],
+        "plain"
+    );
+    assert_eq!(h.count(&work).await, 3, "the messages stayed");
+    assert!(
+        management(&h)
+            .queue(&format!("{work}.migrating"))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing parked"
+    );
+    assert_eq!(
+        settings(&h, &retry, "message-ttl").await["message-ttl"],
+        5000
+    );
+    // The gateway starts on them, and a second run has nothing to do.
+    h.restart_gateway(|_| {}).await;
+    assert!(h.link_up(Duration::from_secs(20)).await);
+    h.stop_gateway().await;
+    let again = gateway::admin::broker_migrate(&h.config).await.unwrap();
+    assert!(again.queues.is_empty() && again.messages == 0, "{again:?}");
+    h.cleanup().await;
+}
