@@ -49,6 +49,8 @@ pub enum StartError {
     Management(#[from] contract::broker::ManagementError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
+    #[error("an auth.issuers entry names neither an environment nor its issuer and jwks")]
+    IssuerUnnamed,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -135,6 +137,15 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             return Err(StartError::DevKeyNeedsFile);
         };
         DevKey::ensure(dir)?.write_jwks(path)?;
+        // A Maskinporten stand-in for each such issuer whose key set is a file.
+        for issuer in &config.auth.issuers {
+            if let Some((_, KeySource::File(jwks))) = issuer
+                .issuer_and_jwks()
+                .map(|(name, jwks)| (name, KeySource::parse(&jwks)))
+            {
+                crate::devkeys::DevMaskinporten::ensure(dir)?.write_jwks(&jwks)?;
+            }
+        }
         tracing::warn!("development signing key in use: not for production");
     }
     let keys = KeySet::load(
@@ -148,8 +159,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         algorithm,
         max_lifetime_secs: config.auth.max_token_lifetime_secs,
         typ: config.auth.typ.clone(),
+        dpo_scope: config.auth.dpo_scope.clone(),
+        dpo_all_scope: config.auth.dpo_all_scope.clone(),
     };
-    let auth = Authenticator::new(rules, keys, directory.clone());
+    let cancel = CancellationToken::new();
+    let issuers = issuers(config, &cancel).await?;
+    let auth = Authenticator::new(rules, keys, issuers, directory.clone());
     // The one clock of the store, the engine, the deadlines and the outbox.
     let clock = Arc::new(Clock::default());
     let store = crate::admin::open_store(config, clock.clone()).await?;
@@ -157,7 +172,6 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let (audit_key, subject_key) = (ring.audit_key(), ring.subject_key());
     let keys = Arc::new(LiveKeys::new(ring, config.keys.clone()));
 
-    let cancel = CancellationToken::new();
     tokio::spawn(follow_key_file(keys.clone(), cancel.clone()));
     let topology = config.broker.topology();
     // The queues' settings, as policies, before the queues (at every connection: an operator
@@ -267,8 +281,6 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight.get())),
         deadlines: config.deadlines.clone(),
         max_header_bytes: config.http.max_header_bytes.get(),
-        dpo_scope: config.auth.dpo_scope.clone(),
-        dpo_all_scope: config.auth.dpo_all_scope.clone(),
     });
     let app = router(state);
     let listener =
@@ -325,6 +337,45 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
 }
 
 /// Reads the key file again whenever it changes (a rotation), until cancelled.
+/// How often an issuer's key set is fetched again without waiting for an unknown key.
+const JWKS_SCHEDULE: Duration = Duration::from_secs(3600);
+
+/// The issuers of `auth.issuers`, each with its key set (fetched again every hour until
+/// `cancel`, and at once when a token names an unknown key).
+async fn issuers(
+    config: &Config,
+    cancel: &CancellationToken,
+) -> Result<Vec<crate::authenticate::Issuer>, StartError> {
+    let mut issuers = Vec::new();
+    for issuer in &config.auth.issuers {
+        let (name, jwks) = issuer.issuer_and_jwks().ok_or(StartError::IssuerUnnamed)?;
+        let keys = Arc::new(
+            KeySet::load_or_later(
+                KeySource::parse(&jwks),
+                Duration::from_secs(config.auth.jwks_min_refresh_secs),
+                &name,
+            )
+            .await,
+        );
+        tokio::spawn({
+            let (keys, cancel) = (keys.clone(), cancel.clone());
+            async move { keys.refresh_every(JWKS_SCHEDULE, cancel).await }
+        });
+        let profile = crate::authenticate::maskinporten::Profile::new(
+            &name,
+            issuer.audience.as_deref(),
+            issuer.scopes.clone(),
+            config.auth.max_token_lifetime_secs,
+        );
+        issuers.push(crate::authenticate::Issuer {
+            issuer: name,
+            keys,
+            profile,
+        });
+    }
+    Ok(issuers)
+}
+
 async fn follow_key_file(keys: Arc<LiveKeys>, cancel: CancellationToken) {
     loop {
         tokio::select! {

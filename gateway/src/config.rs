@@ -109,6 +109,9 @@ pub struct AuthConfig {
     /// Development only: a folder holding a signing key generated at first run, whose
     /// public half is written to `jwks` (which must then be a path). Never set in production.
     pub dev_key_dir: Option<PathBuf>,
+    /// Other issuers, each with its profile (Maskinporten), matched by a token's `iss`.
+    #[serde(default)]
+    pub issuers: Vec<crate::authenticate::maskinporten::IssuerConfig>,
 }
 
 /// The asymmetric algorithms a token may be signed with (a shared secret never: the
@@ -239,7 +242,19 @@ impl Config {
             .into_iter()
             .chain(overrides.iter().map(|(k, v)| (*k, v.clone())))
             .map(|(k, v)| (format!("{ENV_PREFIX}{k}"), v));
-        load_file(&repo.join("ops/config/gateway.dev.toml"), ENV_PREFIX, vars)
+        let mut config: Self =
+            load_file(&repo.join("ops/config/gateway.dev.toml"), ENV_PREFIX, vars)?;
+        // The development issuers' key sets, in `data` too.
+        for issuer in &mut config.auth.issuers {
+            if let Some(jwks) = issuer.jwks.as_mut().filter(|j| !j.contains("://")) {
+                let name = Path::new(jwks.as_str())
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_owned();
+                *jwks = path(data.join(name));
+            }
+        }
+        Ok(config)
     }
 }
 

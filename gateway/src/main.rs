@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use contract::directory::Transport;
 use gateway::config::Config;
-use gateway::devkeys::DevKey;
+use gateway::devkeys::{DevKey, DevMaskinporten};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,9 +28,17 @@ enum Command {
     Serve,
     /// Print a development token for an organisation of the directory (needs auth.dev_key_dir).
     Token {
-        /// Agency id of the directory.
+        /// Agency id of the directory (the gateway's own profile).
+        #[arg(long, required_unless_present = "orgnr")]
+        org: Option<String>,
+        /// The token's profile: `gateway` (its own, by agency id) or `maskinporten` (by
+        /// organisation number, as Digdir's Maskinporten issues them; the development
+        /// stand-in of the first `[[auth.issuers]]` entry).
+        #[arg(long, default_value = "gateway")]
+        profile: String,
+        /// Organisation number (9 digits), for the `maskinporten` profile.
         #[arg(long)]
-        org: String,
+        orgnr: Option<String>,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 900)]
         ttl: i64,
@@ -181,12 +189,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run_until(contract::process::shutdown_signal())
                 .await?;
         }
-        Command::Token { org, ttl, scope } => {
+        Command::Token {
+            org,
+            profile,
+            orgnr,
+            ttl,
+            scope,
+        } => {
             let dir = config.auth.dev_key_dir.as_ref().ok_or_else(|| {
                 anyhow::anyhow!(
                     "auth.dev_key_dir is not set: tokens come from the identity provider"
                 )
             })?;
+            if profile == "maskinporten" {
+                let orgnr = orgnr.ok_or_else(|| anyhow::anyhow!("--orgnr is required"))?;
+                let issuer = config
+                    .auth
+                    .issuers
+                    .first()
+                    .and_then(|i| Some((i.issuer_and_jwks()?.0, i.scopes.clone())))
+                    .ok_or_else(|| anyhow::anyhow!("no [[auth.issuers]] entry to stand in for"))?;
+                let scope = scope.unwrap_or(format!("{} {}", issuer.1.send, issuer.1.read));
+                let claims = DevMaskinporten::claims(&issuer.0, &orgnr, &scope, ttl);
+                println!("{}", DevMaskinporten::ensure(dir)?.sign(&claims)?);
+                return Ok(());
+            }
+            anyhow::ensure!(
+                profile == "gateway",
+                "no profile {profile:?}: gateway or maskinporten"
+            );
+            let org = org.ok_or_else(|| anyhow::anyhow!("--org is required"))?;
             let loaded = gateway::app::load(&config)?;
             anyhow::ensure!(
                 loaded.directory.get(&org).is_some(),

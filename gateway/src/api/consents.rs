@@ -6,6 +6,7 @@ use super::AppState;
 use super::body::read_json;
 use super::messages::store_failure;
 use super::problem::{Problem, ProblemType};
+use crate::authenticate::Need;
 use crate::consent::{Consent, ConsentRequest, Recorder};
 use crate::parse::ParseError;
 use crate::record::{Affected, ConsentRecorded};
@@ -25,7 +26,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Send).await?;
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let request: ConsentRequest = app
         .intake
@@ -74,7 +75,7 @@ pub async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Consent>, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Read).await?;
     find(&app, &caller.agency.id, &id).await.map(Json)
 }
 
@@ -86,7 +87,7 @@ pub async fn withdraw(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Send).await?;
     let organisation = &caller.agency.id;
     let withdrawal = app
         .intake

@@ -9,7 +9,8 @@
 use super::AppState;
 use super::body::read_json;
 use super::messages::store_failure;
-use super::problem::{Problem, ProblemType};
+use super::problem::Problem;
+use crate::authenticate::Need;
 use crate::consent::SubjectRef;
 use crate::parse::{FieldError, ParseError};
 use crate::record::{DisclosureRequest, Reach};
@@ -44,8 +45,8 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers).await?;
-    let reach = if caller.has_scope(&app.dpo_all_scope) {
+    let caller = app.caller(&headers, Need::DisclosureReport).await?;
+    let reach = if caller.grants.dpo_all {
         Reach::All
     } else {
         let orgnr = &caller.agency.orgnr;
@@ -58,13 +59,6 @@ pub async fn post(
                 .collect(),
         )
     };
-    if reach != Reach::All && !caller.has_scope(&app.dpo_scope) {
-        tracing::info!(organisation = %caller.agency.id, "disclosure report refused: not a data protection officer's token");
-        return Err(Problem::new(
-            ProblemType::Forbidden,
-            "a disclosure report needs the data protection officer's scope",
-        ));
-    }
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Problem::of_parse(

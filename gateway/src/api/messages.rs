@@ -3,6 +3,7 @@
 use super::body::read_json;
 use super::problem::{Problem, ProblemType};
 use super::{AppState, explain};
+use crate::authenticate::Need;
 use crate::deadlines::Missed;
 use crate::intake::{Assessed, IntakeError, Outcome};
 use crate::parse::FieldError;
@@ -24,7 +25,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Send).await?;
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let assessed = app.intake.assess(&caller, &bytes).await?;
     let lang = explain::language(&headers);
@@ -49,7 +50,7 @@ pub async fn validate(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Send).await?;
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let Assessed { envelope, decision } = app.intake.assess(&caller, &bytes).await?;
     let lang = explain::language(&headers);
@@ -96,7 +97,7 @@ pub async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Read).await?;
     let not_found = || {
         Problem::new(
             ProblemType::NotFound,
@@ -120,7 +121,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(filter): Query<ListFilter>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let caller = app.caller(&headers).await?;
+    let caller = app.caller(&headers, Need::Read).await?;
     let sender = Some(&caller.agency.id);
     let views: Vec<MessageView> = match filter.overdue {
         true => app

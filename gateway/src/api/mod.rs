@@ -9,7 +9,7 @@ mod legal_bases;
 mod messages;
 pub mod problem;
 
-use crate::authenticate::{AuthError, Authenticator, Caller};
+use crate::authenticate::{ACTING_AGENCY, AuthError, Authenticator, Caller, Need};
 use crate::intake::Intake;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -35,10 +35,6 @@ pub struct AppState {
     pub deadlines: crate::deadlines::DeadlinesConfig,
     /// Bytes of a request's headers at most (`http.max_header_bytes`).
     pub max_header_bytes: usize,
-    /// The scope of a data protection officer's token.
-    pub dpo_scope: String,
-    /// The scope of an operator-wide data protection officer (every organisation's).
-    pub dpo_all_scope: String,
 }
 
 /// The gateway's routes.
@@ -72,21 +68,35 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 impl AppState {
-    /// The caller named by the request's bearer token.
-    pub async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
-        let authorization = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        self.auth.authenticate(authorization).await.map_err(|e| {
-            tracing::info!(reason = %e, "request not authenticated");
-            match e {
-                AuthError::TooLarge => Problem::new(ProblemType::HeadersTooLarge, e.to_string()),
-                AuthError::UnknownOrganisation => {
-                    Problem::new(ProblemType::UnknownOrganisation, e.to_string())
-                }
-                _ => Problem::new(ProblemType::Unauthenticated, e.to_string()),
-            }
-        })
+    /// The caller named by the request's bearer token (and, for a token naming an
+    /// organisation number, its `X-Acting-Agency` header), if its grants allow `need`.
+    pub async fn caller(&self, headers: &HeaderMap, need: Need) -> Result<Caller, Problem> {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let caller = self
+            .auth
+            .authenticate(
+                header(axum::http::header::AUTHORIZATION.as_str()),
+                header(ACTING_AGENCY),
+            )
+            .await
+            .map_err(|e| {
+                tracing::info!(reason = %e, "request not authenticated");
+                let kind = match e {
+                    AuthError::TooLarge => ProblemType::HeadersTooLarge,
+                    AuthError::UnknownOrganisation => ProblemType::UnknownOrganisation,
+                    AuthError::ActingAgency(_) => ProblemType::ActingAgency,
+                    _ => ProblemType::Unauthenticated,
+                };
+                Problem::new(kind, e.to_string())
+            })?;
+        if !caller.grants.allow(need) {
+            tracing::info!(organisation = %caller.agency.id, ?need, "refused: the token's scopes do not allow it");
+            return Err(Problem::new(
+                ProblemType::Forbidden,
+                "the token's scopes do not allow this request",
+            ));
+        }
+        Ok(caller)
     }
 }
 

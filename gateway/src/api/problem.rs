@@ -23,6 +23,7 @@ pub enum ProblemType {
     Unauthenticated,
     Forbidden,
     UnknownOrganisation,
+    ActingAgency,
     SenderMismatch,
     UnknownRecipient,
     RecipientMismatch,
@@ -46,7 +47,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 30] = [
+    pub const ALL: [ProblemType; 31] = [
         Self::MalformedJson,
         Self::BadRequest,
         Self::MethodNotAllowed,
@@ -58,6 +59,7 @@ impl ProblemType {
         Self::Unauthenticated,
         Self::Forbidden,
         Self::UnknownOrganisation,
+        Self::ActingAgency,
         Self::SenderMismatch,
         Self::UnknownRecipient,
         Self::RecipientMismatch,
@@ -141,13 +143,19 @@ impl ProblemType {
                 "forbidden",
                 S::FORBIDDEN,
                 "Not for this token",
-                "The request needs a role the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`, or the operator-wide `auth.dpo_all_scope`). Nothing was looked up.",
+                "The request needs a scope the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`, or the operator-wide `auth.dpo_all_scope`; a Maskinporten token: the issuer's send or read scope). Nothing was looked up.",
             ),
             Self::UnknownOrganisation => (
                 "unknown-organisation",
                 S::FORBIDDEN,
                 "Organisation not in the agency directory",
                 "The token's organisation is not an agency of the directory.",
+            ),
+            Self::ActingAgency => (
+                "acting-agency",
+                S::FORBIDDEN,
+                "Acting agency not named, or not under the organisation",
+                "The token names an organisation number that covers several agencies of the directory, or not the one named: name the acting agency's id in the `X-Acting-Agency` header; `detail` lists the ids the number covers.",
             ),
             Self::SenderMismatch => (
                 "sender-mismatch",

@@ -67,6 +67,43 @@ impl KeySet {
         Ok(set)
     }
 
+    /// A key set loaded as [`KeySet::load`] does, or, where it cannot be had now, one loaded
+    /// when the first token names a key (a clear warning now; the other issuers go on).
+    pub async fn load_or_later(source: KeySource, min_refresh: Duration, issuer: &str) -> Self {
+        let set = Self {
+            source,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("HTTP client builds"),
+            min_refresh,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+        };
+        if let Err(error) = set.refresh().await {
+            tracing::warn!(issuer, %error, "the issuer's keys cannot be had now: its tokens are refused until they can");
+        }
+        set
+    }
+
+    /// Fetches the set again every `every` until cancelled, so that an issuer's rotation is
+    /// picked up even before a token names the new key.
+    pub async fn refresh_every(
+        &self,
+        every: Duration,
+        cancel: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "scheduled key set refresh failed");
+            }
+        }
+    }
+
     /// The key with id `kid`, refreshing the set once if it is not known.
     pub async fn get(&self, kid: &str) -> Option<DecodingKey> {
         if let Some(key) = self.keys.read().await.get(kid) {

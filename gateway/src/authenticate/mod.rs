@@ -5,8 +5,14 @@
 //! § 4.1.11), `iat` may not lie in the future nor `exp` too far after it, and `typ` is
 //! checked when configured (RFC 8725, RFC 9068). The token's `org` claim must be an agency
 //! of the directory; that agency is the sender, whatever the body says.
+//!
+//! Other issuers ([`maskinporten`]) are matched by `iss` and checked by their own profile:
+//! their tokens name an organisation number, which names the agency (with the
+//! [`ACTING_AGENCY`] header where it covers several), and their scopes what they may do
+//! ([`Grants`]).
 
 mod keys;
+pub mod maskinporten;
 
 pub use keys::{KeySet, KeySource, KeysError};
 
@@ -41,16 +47,48 @@ pub struct Caller {
     pub agency: Agency,
     /// The token's subject: the person (or system) acting for the agency.
     pub subject: String,
-    /// The token's scopes.
-    pub scopes: Vec<String>,
+    /// What the token may do.
+    pub grants: Grants,
+    /// A vendor acting for the agency's organisation (its organisation number), if the
+    /// token says so.
+    pub supplier: Option<String>,
 }
 
-impl Caller {
-    /// Whether the token carries `scope`.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+/// What a token may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Send messages, record and withdraw consents.
+    pub send: bool,
+    /// Read statuses, refusals and consents.
+    pub read: bool,
+    /// Ask for disclosure reports about its organisation's disclosures.
+    pub dpo: bool,
+    /// Ask for disclosure reports about every organisation's.
+    pub dpo_all: bool,
+}
+
+/// What a request needs a token to allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Send,
+    Read,
+    DisclosureReport,
+}
+
+impl Grants {
+    /// Whether these grants allow what `need` names.
+    pub fn allow(self, need: Need) -> bool {
+        match need {
+            Need::Send => self.send,
+            Need::Read => self.read,
+            Need::DisclosureReport => self.dpo || self.dpo_all,
+        }
     }
 }
+
+/// A header naming the agency a token acts as, where its organisation number covers several
+/// agencies of the directory.
+pub const ACTING_AGENCY: &str = "x-acting-agency";
 
 /// Why a request is not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +125,10 @@ pub enum AuthError {
     TooLong,
     #[error("token organisation is not in the agency directory")]
     UnknownOrganisation,
+    #[error(
+        "the token's organisation number covers these agencies; name the one acting in the X-Acting-Agency header: {0:?}"
+    )]
+    ActingAgency(Vec<String>),
 }
 
 /// The largest token taken: an access token with its claims and a signature is 1-2 KiB.
@@ -105,6 +147,17 @@ pub struct TokenRules {
     pub max_lifetime_secs: i64,
     /// The `typ` the header must name, if any.
     pub typ: Option<String>,
+    /// The scope of a data protection officer, and of an operator-wide one.
+    pub dpo_scope: String,
+    pub dpo_all_scope: String,
+}
+
+/// Another issuer, of the Maskinporten profile: matched by its `iss`, checked by its rules
+/// and keys only.
+pub struct Issuer {
+    pub issuer: String,
+    pub keys: Arc<KeySet>,
+    pub profile: maskinporten::Profile,
 }
 
 /// Checks bearer tokens.
@@ -112,6 +165,8 @@ pub struct Authenticator {
     rules: TokenRules,
     validation: Validation,
     keys: KeySet,
+    /// The issuers of other profiles, by `iss`.
+    issuers: HashMap<String, Issuer>,
     directory: Arc<Directory>,
     /// Tokens whose header, signature and claims were checked, by the SHA-256 of the whole
     /// token: a client that sends one token with many requests pays the signature check
@@ -131,7 +186,12 @@ const VERIFIED_MAX: usize = 4096;
 
 impl Authenticator {
     /// An authenticator for tokens that follow `rules`, signed by a key of `keys`.
-    pub fn new(rules: TokenRules, keys: KeySet, directory: Arc<Directory>) -> Self {
+    pub fn new(
+        rules: TokenRules,
+        keys: KeySet,
+        issuers: Vec<Issuer>,
+        directory: Arc<Directory>,
+    ) -> Self {
         let mut validation = Validation::new(rules.algorithm);
         validation.set_issuer(&[&rules.issuer]);
         validation.set_audience(&[&rules.audience]);
@@ -142,14 +202,21 @@ impl Authenticator {
             rules,
             validation,
             keys,
+            issuers: issuers.into_iter().map(|i| (i.issuer.clone(), i)).collect(),
             directory,
             verified: std::sync::Mutex::default(),
         }
     }
 
     /// Authenticates the value of an `Authorization` header (the scheme's name is
-    /// case-insensitive, RFC 9110 § 11.1).
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+    /// case-insensitive, RFC 9110 § 11.1), with the agency named as acting (an
+    /// [`ACTING_AGENCY`] header) where the token names an organisation number. A token is
+    /// matched to its issuer by `iss` and checked by that issuer's rules only.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        acting: Option<&str>,
+    ) -> Result<Caller, AuthError> {
         // A token seen before is known by its hash; a changed byte (a forged signature, an
         // edited claim) is another token and checked from the start.
         let token = authorization
@@ -160,6 +227,11 @@ impl Authenticator {
             .ok_or(AuthError::Missing)?;
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
+        }
+        // The generic issuer's rules also tell a token without a readable `iss` what it lacks.
+        if let Some(iss) = unverified_issuer(token).filter(|iss| *iss != self.rules.issuer) {
+            let issuer = self.issuers.get(&iss).ok_or(AuthError::Issuer)?;
+            return self.of_issuer(issuer, token, acting).await;
         }
         let hash: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         let known = self
@@ -185,17 +257,85 @@ impl Authenticator {
             .get(&claims.org)
             .ok_or(AuthError::UnknownOrganisation)?
             .clone();
+        let has = |wanted: &str| {
+            claims
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .any(|s| s == wanted)
+        };
+        let grants = Grants {
+            send: true,
+            read: true,
+            dpo: has(&self.rules.dpo_scope),
+            dpo_all: has(&self.rules.dpo_all_scope),
+        };
         Ok(Caller {
             agency,
             subject: claims.sub,
-            scopes: claims
-                .scope
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
+            grants,
+            supplier: None,
         })
     }
+
+    /// Authenticates a token of another profile's `issuer`: its organisation number names
+    /// the agency, alone or with the agency named as `acting`.
+    async fn of_issuer(
+        &self,
+        issuer: &Issuer,
+        token: &str,
+        acting: Option<&str>,
+    ) -> Result<Caller, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::Algorithm);
+        }
+        if header.crit.is_some() {
+            return Err(AuthError::Critical);
+        }
+        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let key = issuer.keys.get(&kid).await.ok_or(AuthError::UnknownKey)?;
+        let organisation = issuer.profile.verify(token, &key)?;
+        let covered: Vec<&Agency> = self
+            .directory
+            .agencies()
+            .filter(|a| a.orgnr == organisation.orgnr)
+            .collect();
+        let agency = match (acting, covered.as_slice()) {
+            (_, []) => return Err(AuthError::UnknownOrganisation),
+            (None, [only]) => *only,
+            (Some(id), _) => covered
+                .iter()
+                .find(|a| a.id.0 == id)
+                .copied()
+                .ok_or_else(|| acting_agency(&covered))?,
+            (None, _) => return Err(acting_agency(&covered)),
+        };
+        Ok(Caller {
+            agency: agency.clone(),
+            subject: organisation.client,
+            grants: organisation.grants,
+            supplier: organisation.supplier,
+        })
+    }
+}
+
+/// The refusal that lists the agencies an organisation number covers (ids only).
+fn acting_agency(covered: &[&Agency]) -> AuthError {
+    let mut ids: Vec<String> = covered.iter().map(|a| a.id.0.clone()).collect();
+    ids.sort();
+    AuthError::ActingAgency(ids)
+}
+
+/// The `iss` a token says it has, unverified: only to choose the issuer whose rules check it.
+fn unverified_issuer(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: String,
+    }
+    let iss = jsonwebtoken::dangerous::insecure_decode_claims::<Iss>(token).ok()?;
+    Some(iss.iss)
 }
 
 impl Authenticator {
@@ -274,7 +414,7 @@ fn classify(kind: &ErrorKind) -> AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devkeys::DevKey;
+    use crate::devkeys::{DevKey, DevMaskinporten};
     use std::path::Path;
     use std::time::Duration;
 
@@ -291,14 +431,200 @@ mod tests {
             .unwrap();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let directory = Directory::load(&repo.join("ops/config/directory.dev.toml")).unwrap();
+        (generic(keys, Vec::new(), directory), key)
+    }
+
+    fn generic(keys: KeySet, issuers: Vec<Issuer>, directory: Directory) -> Authenticator {
         let rules = TokenRules {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             algorithm: Algorithm::EdDSA,
             max_lifetime_secs: 3600,
             typ: None,
+            dpo_scope: "referral-gateway.dpo".into(),
+            dpo_all_scope: "referral-gateway.dpo-all".into(),
         };
-        (Authenticator::new(rules, keys, Arc::new(directory)), key)
+        Authenticator::new(rules, keys, issuers, Arc::new(directory))
+    }
+
+    const MASKINPORTEN: &str = "https://maskinporten.test.invalid/";
+    const SEND: &str = "referral-gateway:send";
+    /// Oslo's school and kindergarten under one organisation number (as a municipality's
+    /// units may be), Bergen's school under its own.
+    const OSLO: &str = "974590000";
+    const BERGEN: &str = "964338000";
+
+    /// The generic issuer and a Maskinporten issuer at once, on a directory where Oslo's
+    /// school and kindergarten share one number; the Maskinporten stand-in and its JWKS file.
+    async fn two_issuers() -> (Authenticator, DevKey, DevMaskinporten, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("gw-auth-{}", uuid::Uuid::new_v4()));
+        let key = DevKey::ensure(&dir).unwrap();
+        key.write_jwks(&dir.join("jwks.json")).unwrap();
+        let keys = KeySet::load(KeySource::File(dir.join("jwks.json")), Duration::ZERO)
+            .await
+            .unwrap();
+        let stand_in = DevMaskinporten::ensure(&dir).unwrap();
+        let jwks = dir.join("maskinporten.json");
+        stand_in.write_jwks(&jwks).unwrap();
+        let issuer = Issuer {
+            issuer: MASKINPORTEN.into(),
+            keys: Arc::new(
+                KeySet::load_or_later(KeySource::File(jwks.clone()), Duration::ZERO, MASKINPORTEN)
+                    .await,
+            ),
+            profile: maskinporten::Profile::new(
+                MASKINPORTEN,
+                None,
+                maskinporten::Scopes {
+                    send: SEND.into(),
+                    read: "referral-gateway:read".into(),
+                    dpo: None,
+                },
+                3600,
+            ),
+        };
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let text = std::fs::read_to_string(repo.join("ops/config/directory.dev.toml"))
+            .unwrap()
+            .replace("orgnr = \"974590020\"", &format!("orgnr = \"{OSLO}\""));
+        std::fs::write(dir.join("directory.toml"), text).unwrap();
+        let directory = Directory::load(&dir.join("directory.toml")).unwrap();
+        (generic(keys, vec![issuer], directory), key, stand_in, jwks)
+    }
+
+    #[tokio::test]
+    async fn a_maskinporten_token_names_its_organisation_beside_the_generic_issuers() {
+        let (auth, key, stand_in, _) = two_issuers().await;
+        let token = key
+            .token(ISSUER, AUDIENCE, "no-oslo-hasle-skole", 600, None)
+            .unwrap();
+        let generic = auth
+            .authenticate(Some(&bearer(&token)), None)
+            .await
+            .unwrap();
+        assert_eq!(generic.agency.id.0, "no-oslo-hasle-skole");
+        let claims = DevMaskinporten::claims(MASKINPORTEN, BERGEN, SEND, 120);
+        let token = stand_in.sign(&claims).unwrap();
+        let caller = auth
+            .authenticate(Some(&bearer(&token)), None)
+            .await
+            .unwrap();
+        assert_eq!(caller.agency.id.0, "no-bergen-nordnes-skole");
+        assert!(caller.grants.send && !caller.grants.read && !caller.grants.dpo);
+        // A supplier acting for the organisation is kept.
+        let mut supplied = claims.clone();
+        supplied["supplier"] = serde_json::json!({ "ID": "0192:987654321" });
+        let caller = auth
+            .authenticate(Some(&bearer(&stand_in.sign(&supplied).unwrap())), None)
+            .await
+            .unwrap();
+        assert_eq!(caller.supplier.as_deref(), Some("987654321"));
+    }
+
+    #[tokio::test]
+    async fn a_maskinporten_token_missing_a_claim_or_foreign_or_of_another_key_is_refused() {
+        let (auth, key, stand_in, _) = two_issuers().await;
+        let claims = DevMaskinporten::claims(MASKINPORTEN, BERGEN, SEND, 120);
+        let refused = |claims: serde_json::Value| {
+            let token = stand_in.sign(&claims).unwrap();
+            let auth = &auth;
+            async move {
+                auth.authenticate(Some(&bearer(&token)), None)
+                    .await
+                    .unwrap_err()
+            }
+        };
+        for missing in ["exp", "iat", "jti", "scope", "consumer"] {
+            let mut without = claims.clone();
+            without.as_object_mut().unwrap().remove(missing);
+            assert_eq!(refused(without).await, AuthError::MissingClaim, "{missing}");
+        }
+        let mut not_iso = claims.clone();
+        not_iso["consumer"]["ID"] = "9908:964338000".into();
+        assert_eq!(refused(not_iso).await, AuthError::MissingClaim);
+        let mut foreign = claims.clone();
+        foreign["consumer"]["ID"] = "0192:999999999".into();
+        assert_eq!(refused(foreign).await, AuthError::UnknownOrganisation);
+        let mut long = claims.clone();
+        long["exp"] = (claims["iat"].as_i64().unwrap() + 7200).into();
+        assert_eq!(refused(long).await, AuthError::TooLong);
+        // Another issuer's key: a second stand-in, not in this issuer's key set.
+        let other = DevMaskinporten::ensure(
+            &std::env::temp_dir().join(format!("gw-mp-{}", uuid::Uuid::new_v4())),
+        )
+        .unwrap();
+        let token = other.sign(&claims).unwrap();
+        assert_eq!(
+            auth.authenticate(Some(&bearer(&token)), None)
+                .await
+                .unwrap_err(),
+            AuthError::UnknownKey
+        );
+        // The generic issuer's key under Maskinporten's name: another algorithm.
+        let mut generic = key
+            .token(ISSUER, AUDIENCE, "no-oslo-hasle-skole", 600, None)
+            .unwrap();
+        let forged = Claims {
+            iss: MASKINPORTEN.into(),
+            ..jsonwebtoken::dangerous::insecure_decode::<Claims>(&generic)
+                .unwrap()
+                .claims
+        };
+        generic = key.sign(&forged).unwrap();
+        assert_eq!(
+            auth.authenticate(Some(&bearer(&generic)), None)
+                .await
+                .unwrap_err(),
+            AuthError::Algorithm
+        );
+        // An issuer nobody configured.
+        let mut unknown = claims.clone();
+        unknown["iss"] = "https://idp.elsewhere.invalid/".into();
+        assert_eq!(refused(unknown).await, AuthError::Issuer);
+    }
+
+    #[tokio::test]
+    async fn an_organisation_number_of_several_agencies_needs_the_acting_one_named() {
+        let (auth, _, stand_in, _) = two_issuers().await;
+        let token = stand_in
+            .sign(&DevMaskinporten::claims(MASKINPORTEN, OSLO, SEND, 120))
+            .unwrap();
+        let both = AuthError::ActingAgency(vec![
+            "no-oslo-hasle-skole".into(),
+            "no-oslo-tasen-barnehage".into(),
+        ]);
+        let as_agency = |acting: Option<&'static str>| {
+            let (auth, token) = (&auth, token.clone());
+            async move { auth.authenticate(Some(&bearer(&token)), acting).await }
+        };
+        assert_eq!(as_agency(None).await.unwrap_err(), both);
+        assert_eq!(
+            as_agency(Some("no-bergen-nordnes-skole"))
+                .await
+                .unwrap_err(),
+            both,
+            "an agency of another number"
+        );
+        let caller = as_agency(Some("no-oslo-tasen-barnehage")).await.unwrap();
+        assert_eq!(caller.agency.id.0, "no-oslo-tasen-barnehage");
+    }
+
+    #[tokio::test]
+    async fn an_issuers_key_rotation_is_picked_up_without_a_restart() {
+        let (auth, _, _, jwks) = two_issuers().await;
+        let rotated = DevMaskinporten::ensure(
+            &std::env::temp_dir().join(format!("gw-mp-{}", uuid::Uuid::new_v4())),
+        )
+        .unwrap();
+        rotated.write_jwks(&jwks).unwrap();
+        let token = rotated
+            .sign(&DevMaskinporten::claims(MASKINPORTEN, BERGEN, SEND, 120))
+            .unwrap();
+        let caller = auth
+            .authenticate(Some(&bearer(&token)), None)
+            .await
+            .unwrap();
+        assert_eq!(caller.agency.id.0, "no-bergen-nordnes-skole");
     }
 
     fn bearer(token: &str) -> String {
@@ -312,7 +638,10 @@ mod tests {
             .token(ISSUER, AUDIENCE, "no-oslo-hasle-skole", 600, None)
             .unwrap();
         for _ in 0..3 {
-            let caller = auth.authenticate(Some(&bearer(&token))).await.unwrap();
+            let caller = auth
+                .authenticate(Some(&bearer(&token)), None)
+                .await
+                .unwrap();
             assert_eq!(caller.agency.id.0, "no-oslo-hasle-skole");
         }
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
@@ -322,7 +651,9 @@ mod tests {
         let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
         let forged = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
         assert_eq!(
-            auth.authenticate(Some(&bearer(&forged))).await.unwrap_err(),
+            auth.authenticate(Some(&bearer(&forged)), None)
+                .await
+                .unwrap_err(),
             AuthError::Signature
         );
 
@@ -340,12 +671,16 @@ mod tests {
         };
         auth.remember(hash, kid, expired);
         assert_eq!(
-            auth.authenticate(Some(&bearer(&token))).await.unwrap_err(),
+            auth.authenticate(Some(&bearer(&token)), None)
+                .await
+                .unwrap_err(),
             AuthError::Expired
         );
         auth.remember(hash, "a-key-no-longer-there".into(), claims);
         assert_eq!(
-            auth.authenticate(Some(&bearer(&token))).await.unwrap_err(),
+            auth.authenticate(Some(&bearer(&token)), None)
+                .await
+                .unwrap_err(),
             AuthError::UnknownKey
         );
     }

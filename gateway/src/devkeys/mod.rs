@@ -4,6 +4,10 @@
 //! writes its public half as the JWKS the gateway trusts; `gateway token` signs short-lived
 //! tokens with it for any organisation of the directory.
 
+mod maskinporten;
+
+pub use maskinporten::DevMaskinporten;
+
 use crate::authenticate::Claims;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
@@ -29,7 +33,7 @@ pub enum DevKeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("development key {path} is not an Ed25519 PKCS#8 key")]
+    #[error("development key {path} is not a usable PKCS#8 key")]
     Corrupt { path: PathBuf },
     #[error("cannot sign a token: {0}")]
     Sign(jsonwebtoken::errors::Error),
