@@ -53,7 +53,14 @@ pub struct KeySet {
 impl KeySet {
     /// Loads the key set once; later unknown key ids trigger a refresh at most every `min_refresh`.
     pub async fn load(source: KeySource, min_refresh: Duration) -> Result<Self, KeysError> {
-        let set = Self {
+        let set = Self::empty(source, min_refresh);
+        set.refresh().await?;
+        Ok(set)
+    }
+
+    /// A key set with no keys yet.
+    fn empty(source: KeySource, min_refresh: Duration) -> Self {
+        Self {
             source,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -62,24 +69,13 @@ impl KeySet {
             min_refresh,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
-        };
-        set.refresh().await?;
-        Ok(set)
+        }
     }
 
     /// A key set loaded as [`KeySet::load`] does, or, where it cannot be had now, one loaded
     /// when the first token names a key (a clear warning now; the other issuers go on).
     pub async fn load_or_later(source: KeySource, min_refresh: Duration, issuer: &str) -> Self {
-        let set = Self {
-            source,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("HTTP client builds"),
-            min_refresh,
-            keys: RwLock::new(HashMap::new()),
-            last_fetch: Mutex::new(None),
-        };
+        let set = Self::empty(source, min_refresh);
         if let Err(error) = set.refresh().await {
             tracing::warn!(issuer, %error, "the issuer's keys cannot be had now: its tokens are refused until they can");
         }

@@ -100,18 +100,20 @@ impl ChainLink {
         })
     }
 
+    /// What an HMAC of this link as `what` signs.
+    fn signed_text(&self, what: &str) -> String {
+        format!("{what}\n{} {}", self.seq, self.chain)
+    }
+
     /// The HMAC (hex) of this link as `what` (an anchor, or an exported head).
     pub fn mac(&self, key: &hmac::Key, what: &str) -> String {
-        let text = format!("{what}\n{} {}", self.seq, self.chain);
-        hex::encode(hmac::sign(key, text.as_bytes()).as_ref())
+        hex::encode(hmac::sign(key, self.signed_text(what).as_bytes()).as_ref())
     }
 
     /// Whether `mac` is this link's HMAC as `what`.
     pub fn is_signed(&self, key: &hmac::Key, what: &str, mac: &str) -> bool {
-        hex::decode(mac).is_ok_and(|mac| {
-            let text = format!("{what}\n{} {}", self.seq, self.chain);
-            hmac::verify(key, text.as_bytes(), &mac).is_ok()
-        })
+        hex::decode(mac)
+            .is_ok_and(|mac| hmac::verify(key, self.signed_text(what).as_bytes(), &mac).is_ok())
     }
 
     /// The anchor as a store keeps it (`<seq> <chain> <mac>`): authenticated with the
