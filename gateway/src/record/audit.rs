@@ -90,12 +90,10 @@ impl ChainLink {
         let Some(row) = rows.into_iter().next() else {
             return Ok(Self::default());
         };
-        let [seq, chain] = <[String; 2]>::try_from(row)
-            .map_err(|_| StoreError::Corrupt("the audit trail's head".into()))?;
+        let corrupt = || StoreError::Corrupt("the audit trail's head".into());
+        let [seq, chain] = <[String; 2]>::try_from(row).map_err(|_| corrupt())?;
         Ok(Self {
-            seq: seq
-                .parse()
-                .map_err(|_| StoreError::Corrupt("the audit trail's head".into()))?,
+            seq: seq.parse().map_err(|_| corrupt())?,
             chain,
         })
     }
