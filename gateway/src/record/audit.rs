@@ -156,22 +156,28 @@ impl ChainKey {
     }
 }
 
-/// The chain values of the entries a transaction wrote (those of `written` after `head`),
-/// on from `head`. Entries of `written` at or before `head` are not the transaction's own
-/// (written without a chain by someone else): they stay unchained, for [`verify`] to report.
-pub fn chained(key: &hmac::Key, head: &ChainLink, written: Vec<AuditEntry>) -> Vec<ChainLink> {
+/// The chain values of the entries a transaction wrote (those of `written`, [`WRITTEN`]'s
+/// rows, after `head`), on from `head`. Entries of `written` at or before `head` are not
+/// the transaction's own (written without a chain by someone else): they stay unchained,
+/// for [`verify`] to report.
+pub fn chained(
+    key: &hmac::Key,
+    head: &ChainLink,
+    written: Vec<Vec<String>>,
+) -> Result<Vec<ChainLink>, StoreError> {
     let mut previous = head.clone();
-    written
-        .into_iter()
-        .filter(|entry| entry.seq > head.seq)
-        .map(|entry| {
+    let mut links = Vec::new();
+    for entry in written {
+        let entry = AuditEntry::of_texts(entry)?;
+        if entry.seq > head.seq {
             previous = ChainLink {
                 chain: link(key, &previous.chain, &entry),
                 seq: entry.seq,
             };
-            previous.clone()
-        })
-        .collect()
+            links.push(previous.clone());
+        }
+    }
+    Ok(links)
 }
 
 /// What the gateway asks of its store about the audit trail.

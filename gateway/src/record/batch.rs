@@ -20,7 +20,7 @@
 //! until everything queued before it has been tried, which is how a read of this instance
 //! sees the writes this instance queued.
 
-use crate::record::audit::{self, AuditEntry, ChainKey, ChainLink};
+use crate::record::audit::{self, ChainKey, ChainLink};
 use crate::record::{NewMessage, Recorded, Status, StoreError, timestamp};
 use async_trait::async_trait;
 use contract::clock::Clock;
@@ -406,13 +406,8 @@ impl<T: Transact> Writer<T> {
         script.push(|_| audit::WRITTEN.into(), Vec::new());
         let mut rows = self.backend.open(conn, &script).await?;
         let written = rows.pop().unwrap_or_default();
-        let chained = ChainLink::of_head(std::mem::take(&mut rows[0])).and_then(|head| {
-            let written = written
-                .into_iter()
-                .map(AuditEntry::of_texts)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(audit::chained(key, &head, written))
-        });
+        let chained = ChainLink::of_head(std::mem::take(&mut rows[0]))
+            .and_then(|head| audit::chained(key, &head, written));
         let links = match chained {
             Ok(links) => links,
             Err(error) => {

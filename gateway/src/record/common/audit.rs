@@ -32,11 +32,8 @@ macro_rules! audit {
                 let written = sqlx::query($crate::record::audit::WRITTEN)
                     .fetch_all(&mut *tx)
                     .await?;
-                let written = texts(&written)?
-                    .into_iter()
-                    .map($crate::record::AuditEntry::of_texts)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let links = $crate::record::audit::chained(self.key.get()?, &head, written);
+                let links =
+                    $crate::record::audit::chained(self.key.get()?, &head, texts(&written)?)?;
                 let seqs: Vec<String> = links.iter().map(|l| l.seq.to_string()).collect();
                 // A script each, so that each statement's parameters start at `$1`.
                 for (links, seqs) in links
