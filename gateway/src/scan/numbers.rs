@@ -7,25 +7,24 @@
 //! written with separators ("14.30 og 15.30", "2024-2025 og 2026": times, dates and years
 //! stay apart); the rest of the text is kept as it stands.
 
-/// A number word's digits, or `None`: digits 0-9, 10-19, the tens, a tens word with a
+/// A number word's value, or `None`: digits 0-9, 10-19, the tens, a tens word with a
 /// digit after it (nb, nn, sv: "nittito") or a digit, `og` and a tens word before it (da:
 /// "toogtyve").
-fn number(word: &str) -> Option<String> {
-    if let Some(value) = lookup(word) {
-        return Some(value.to_string());
-    }
-    // "nittito", "tjugotvå"
-    TENS.iter()
-        .find_map(|(tens, value)| {
-            let unit = lookup(word.strip_prefix(tens)?).filter(|u| (1..=9).contains(u))?;
-            Some((value + unit).to_string())
+fn number(word: &str) -> Option<u32> {
+    lookup(word)
+        // "nittito", "tjugotvå"
+        .or_else(|| {
+            TENS.iter().find_map(|(tens, value)| {
+                let unit = lookup(word.strip_prefix(tens)?).filter(|u| (1..=9).contains(u))?;
+                Some(value + unit)
+            })
         })
         // "toogtyve", "femoghalvfems"
         .or_else(|| {
             let (unit, tens) = word.split_once("og")?;
             let unit = lookup(unit).filter(|u| (1..=9).contains(u))?;
             let tens = TENS.iter().find(|(t, _)| *t == tens)?.1;
-            Some((tens + unit).to_string())
+            Some(tens + unit)
         })
 }
 
@@ -300,13 +299,13 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
 
 fn word(written: &str) -> Piece<'_> {
     let lower = written.to_lowercase();
-    if let Some(digits) = number(&lower) {
-        let value = lookup(&lower);
+    if let Some(value) = number(&lower) {
+        // A round value of 20 or more is a tens word alone; a compound never is, nor 1-9.
         return Piece::Number {
-            digits,
+            digits: value.to_string(),
             written: false,
-            tens: TENS.iter().any(|(t, _)| *t == lower),
-            unit: value.is_some_and(|v| (1..=9).contains(&v)),
+            tens: value >= 20 && value % 10 == 0,
+            unit: (1..=9).contains(&value),
         };
     }
     if FILLERS.contains(&lower.as_str()) {
