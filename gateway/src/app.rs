@@ -47,6 +47,8 @@ pub enum StartError {
     RecipientKey(#[from] RecipientKeyError),
     #[error(transparent)]
     Management(#[from] contract::broker::ManagementError),
+    #[error(transparent)]
+    OpenApi(#[from] crate::api::openapi::OpenApiError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
     DevKeyNeedsFile,
     #[error("an auth.issuers entry names neither an environment nor its issuer and jwks")]
@@ -281,6 +283,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         in_flight: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight.get())),
         deadlines: config.deadlines.clone(),
         max_header_bytes: config.http.max_header_bytes.get(),
+        openapi: Arc::new(crate::api::openapi::document(&config.schemas)?),
     });
     let app = router(state);
     let listener =

@@ -48,6 +48,8 @@ enum Command {
     },
     /// Load and check the configuration, directory, catalog and schemas, then exit.
     Check,
+    /// Print the OpenAPI document of the HTTP API (what `GET /openapi.json` serves).
+    Openapi,
     /// Show the messages waiting in a queue, leaving them there.
     Peek {
         /// Queue name (without the broker prefix), e.g. barnevern.0301.inbox.
@@ -302,6 +304,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => {
             gateway::app::load(&config)?;
             println!("configuration, directory, catalog and schemas are valid");
+        }
+        Command::Openapi => {
+            let document = gateway::api::openapi::document(&config.schemas)?;
+            println!("{}", serde_json::to_string_pretty(&document)?);
         }
     }
     Ok(())

@@ -103,7 +103,10 @@ fn every_openapi_document_is_valid_openapi() {
     let mut documents: Vec<_> = std::fs::read_dir(schemas())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".openapi.yaml"))
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".openapi.yaml") || name.ends_with(".openapi.json")
+        })
         .collect();
     documents.sort();
     assert!(!documents.is_empty());

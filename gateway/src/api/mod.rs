@@ -7,6 +7,8 @@ mod explain;
 mod health;
 mod legal_bases;
 mod messages;
+pub mod openapi;
+mod operations;
 pub mod problem;
 
 use crate::authenticate::{ACTING_AGENCY, AuthError, Authenticator, Caller, Need};
@@ -16,11 +18,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use contract::broker::BrokerLink;
+use operations::Operation;
 use problem::{Problem, ProblemType};
 use std::sync::Arc;
 use std::time::Instant;
+use strum::IntoEnumIterator;
 use tokio::sync::Semaphore;
 
 /// Everything a request handler needs.
@@ -35,28 +39,25 @@ pub struct AppState {
     pub deadlines: crate::deadlines::DeadlinesConfig,
     /// Bytes of a request's headers at most (`http.max_header_bytes`).
     pub max_header_bytes: usize,
+    /// The OpenAPI document of these routes ([`openapi::document`]).
+    pub openapi: Arc<serde_json::Value>,
 }
 
-/// The gateway's routes.
+/// The gateway's routes: every [`Operation`], the API's shed under load.
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/v1/messages", post(messages::post).get(messages::list))
-        .route("/v1/messages/validate", post(messages::validate))
-        .route("/v1/messages/{id}", get(messages::get))
-        .route("/v1/consents", post(consents::post))
-        .route("/v1/consents/{id}", get(consents::get))
-        .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
-        .route("/v1/disclosures", post(disclosures::post))
-        .route("/v1/legal-bases", get(legal_bases::list))
-        .route("/v1/legal-bases/{tag}", get(legal_bases::show))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), shed));
+    let (mut api, mut open) = (Router::new(), Router::new());
+    for operation in Operation::iter() {
+        let (_, path) = operation.route();
+        if operation.is_api() {
+            api = api.route(path, handler(operation));
+        } else {
+            open = open.route(path, handler(operation));
+        }
+    }
+    let api = api.route_layer(axum::middleware::from_fn_with_state(state.clone(), shed));
     Router::new()
         .merge(api)
-        .route("/metrics", get(health::metrics))
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/problems", get(problem::list))
-        .route("/problems/{slug}", get(problem::show))
+        .merge(open)
         .fallback(|| async { Problem::new(ProblemType::NotFound, "no such resource") })
         .layer(axum::middleware::map_response(problems_only))
         .layer(axum::middleware::from_fn_with_state(
@@ -65,6 +66,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// The handler of an operation.
+fn handler(operation: Operation) -> MethodRouter<Arc<AppState>> {
+    use Operation as O;
+    match operation {
+        O::SendMessage => post(messages::post),
+        O::ListMessages => get(messages::list),
+        O::ValidateMessage => post(messages::validate),
+        O::MessageStatus => get(messages::get),
+        O::RecordConsent => post(consents::post),
+        O::ShowConsent => get(consents::get),
+        O::WithdrawConsent => post(consents::withdraw),
+        O::DisclosureReport => post(disclosures::post),
+        O::ListLegalBases => get(legal_bases::list),
+        O::ShowLegalBasis => get(legal_bases::show),
+        O::Metrics => get(health::metrics),
+        O::Live => get(health::live),
+        O::Ready => get(health::ready),
+        O::ListProblems => get(problem::list),
+        O::ShowProblem => get(problem::show),
+        O::Document => {
+            get(|State(app): State<Arc<AppState>>| async move { axum::Json(app.openapi.clone()) })
+        }
+    }
 }
 
 impl AppState {
