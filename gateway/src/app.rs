@@ -3,6 +3,7 @@
 
 use crate::admin::AdminError;
 use crate::api::{AppState, router};
+use crate::authenticate::certificate::PeerAcceptor;
 use crate::authenticate::{Authenticator, KeySet, KeySource, KeysError, TokenRules};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
@@ -18,7 +19,6 @@ use contract::broker::BrokerLink;
 use contract::clock::Clock;
 use contract::directory::{Directory, DirectoryError};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -58,12 +58,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot load TLS certificate {cert} or key {key}: {source}")]
-    Tls {
-        cert: PathBuf,
-        key: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A running gateway.
@@ -312,16 +308,22 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let service = app.into_make_service();
     let server = match &config.http.tls {
         Some(tls) => {
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                .await
-                .map_err(|source| StartError::Tls {
-                    cert: tls.cert.clone(),
-                    key: tls.key.clone(),
-                    source,
-                })?;
-            let server = axum_server::tls_rustls::from_tcp_rustls(listener, rustls)
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
+                crate::tls::server_config(tls)?,
+            ));
+            let server = axum_server::from_tcp(listener)
                 .map_err(|source| StartError::Bind { addr, source })?;
-            tokio::spawn(server.handle(handle).serve(service))
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls);
+            match &tls.clients {
+                Some(clients) => {
+                    let acceptor = PeerAcceptor {
+                        inner: acceptor,
+                        attribute: clients.attribute.as_str().into(),
+                    };
+                    tokio::spawn(server.acceptor(acceptor).handle(handle).serve(service))
+                }
+                None => tokio::spawn(server.acceptor(acceptor).handle(handle).serve(service)),
+            }
         }
         None => {
             let server = axum_server::from_tcp(listener)

@@ -68,12 +68,17 @@ pub struct HttpConfig {
     pub tls: Option<TlsConfig>,
 }
 
-/// PEM files of the server certificate chain and its private key.
+/// PEM files of the server certificate chain and its private key, and the organisation
+/// certificates clients may present.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Ask clients for organisation certificates (mutual TLS); a client without one
+    /// authenticates with a token.
+    #[serde(default)]
+    pub clients: Option<crate::authenticate::certificate::ClientCertificatesConfig>,
 }
 
 /// How bearer tokens are checked.

@@ -1,7 +1,7 @@
 //! The referral gateway. A message's path, module by module:
 //!
-//! [`api`] (HTTP) → [`authenticate`] (JWT) → [`parse`] (schemas) → [`decide`] (legal basis)
-//! → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters
+//! [`api`] (HTTP, [`tls`]) → [`authenticate`] (JWT, organisation certificates) → [`parse`]
+//! (schemas) → [`decide`] (legal basis) → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters
 //! → [`track`] (status events and receipts back from the adapters; [`deadlines`]).
 
 pub mod admin;
@@ -25,4 +25,5 @@ pub mod publish;
 pub mod record;
 pub mod scan;
 pub mod seal;
+pub mod tls;
 pub mod track;

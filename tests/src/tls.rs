@@ -4,8 +4,9 @@
 //! or signed by another CA.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -26,6 +27,7 @@ pub struct TestCa {
 }
 
 /// A certificate the test CA signed, for `localhost`, with its key (PEM).
+#[derive(Clone)]
 pub struct Issued {
     pub cert: String,
     pub key: String,
@@ -72,11 +74,59 @@ impl TestCa {
 
     /// A certificate for `localhost` (server and client use); expired a day ago if `expired`.
     pub fn issue(&self, expired: bool) -> Issued {
+        self.issue_with(expired, |_| {})
+    }
+
+    /// An organisation certificate: `identifier` as its subject's organizationIdentifier
+    /// (none if `None`), numbered `serial`.
+    pub fn issue_organisation(
+        &self,
+        identifier: Option<&str>,
+        serial: u64,
+        expired: bool,
+    ) -> Issued {
+        self.issue_with(expired, |params| {
+            params.serial_number = Some(SerialNumber::from(serial));
+            if let Some(identifier) = identifier {
+                params
+                    .distinguished_name
+                    .push(DnType::CustomDnType(vec![2, 5, 4, 97]), identifier);
+            }
+        })
+    }
+
+    /// A revocation list of this CA revoking the certificates numbered `serials` (PEM).
+    pub fn revocation_list(&self, serials: &[u64]) -> String {
+        let now = time::OffsetDateTime::now_utc();
+        CertificateRevocationListParams {
+            this_update: now - time::Duration::hours(1),
+            next_update: now + time::Duration::days(7),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: now - time::Duration::minutes(5),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .unwrap()
+        .pem()
+        .unwrap()
+    }
+
+    fn issue_with(&self, expired: bool, tweak: impl FnOnce(&mut CertificateParams)) -> Issued {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, "localhost");
+        tweak(&mut params);
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,

@@ -389,6 +389,7 @@ async fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
         c.http.tls = Some(gateway::config::TlsConfig {
             cert: dir.join("cert.pem"),
             key: dir.join("key.pem"),
+            clients: None,
         })
     })
     .await;

@@ -21,7 +21,14 @@ fn client_trusting(ca: &TestCa) -> reqwest::Client {
 async fn https_gateway(issued: &Issued) -> Harness {
     let dir = temp_dir();
     let (cert, key) = issued.write(&dir, "api");
-    Harness::with(|c| c.http.tls = Some(gateway::config::TlsConfig { cert, key })).await
+    Harness::with(|c| {
+        c.http.tls = Some(gateway::config::TlsConfig {
+            cert,
+            key,
+            clients: None,
+        })
+    })
+    .await
 }
 
 #[tokio::test]

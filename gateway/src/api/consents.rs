@@ -7,6 +7,7 @@ use super::body::read_json;
 use super::messages::store_failure;
 use super::problem::{Problem, ProblemType};
 use crate::authenticate::Need;
+use crate::authenticate::certificate::Peer;
 use crate::consent::{Consent, ConsentRequest, Recorder};
 use crate::parse::ParseError;
 use crate::record::{Affected, ConsentRecorded};
@@ -24,9 +25,10 @@ use std::sync::Arc;
 pub async fn post(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, Need::Send).await?;
+    let caller = app.caller(&headers, &peer, Need::Send).await?;
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let request: ConsentRequest = app
         .intake
@@ -73,9 +75,10 @@ pub async fn post(
 pub async fn get(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Json<Consent>, Problem> {
-    let caller = app.caller(&headers, Need::Read).await?;
+    let caller = app.caller(&headers, &peer, Need::Read).await?;
     find(&app, &caller.agency.id, &id).await.map(Json)
 }
 
@@ -85,9 +88,10 @@ pub async fn get(
 pub async fn withdraw(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let caller = app.caller(&headers, Need::Send).await?;
+    let caller = app.caller(&headers, &peer, Need::Send).await?;
     let organisation = &caller.agency.id;
     let withdrawal = app
         .intake

@@ -11,6 +11,7 @@ use super::body::read_json;
 use super::messages::store_failure;
 use super::problem::Problem;
 use crate::authenticate::Need;
+use crate::authenticate::certificate::Peer;
 use crate::consent::SubjectRef;
 use crate::parse::{FieldError, ParseError};
 use crate::record::{DisclosureRequest, Reach};
@@ -43,9 +44,10 @@ fn not_a_person() -> Problem {
 pub async fn post(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, Need::DisclosureReport).await?;
+    let caller = app.caller(&headers, &peer, Need::DisclosureReport).await?;
     let reach = if caller.grants.dpo_all {
         Reach::All
     } else {

@@ -4,6 +4,7 @@ use super::body::read_json;
 use super::problem::{Problem, ProblemType};
 use super::{AppState, explain};
 use crate::authenticate::Need;
+use crate::authenticate::certificate::Peer;
 use crate::deadlines::Missed;
 use crate::intake::{Assessed, IntakeError, Outcome};
 use crate::parse::FieldError;
@@ -23,9 +24,10 @@ const RETRY_AFTER_SECS: u32 = 5;
 pub async fn post(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, Need::Send).await?;
+    let caller = app.caller(&headers, &peer, Need::Send).await?;
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let assessed = app.intake.assess(&caller, &bytes).await?;
     let lang = explain::language(&headers);
@@ -48,9 +50,10 @@ pub async fn post(
 pub async fn validate(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     body: Body,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, Need::Send).await?;
+    let caller = app.caller(&headers, &peer, Need::Send).await?;
     let bytes = read_json(&headers, body, app.body_limits).await?;
     let Assessed { envelope, decision } = app.intake.assess(&caller, &bytes).await?;
     let lang = explain::language(&headers);
@@ -95,9 +98,10 @@ impl From<IntakeError> for Problem {
 pub async fn get(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, Problem> {
-    let caller = app.caller(&headers, Need::Read).await?;
+    let caller = app.caller(&headers, &peer, Need::Read).await?;
     let not_found = || {
         Problem::new(
             ProblemType::NotFound,
@@ -119,9 +123,10 @@ pub async fn get(
 pub async fn list(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
+    peer: Peer,
     Query(filter): Query<ListFilter>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let caller = app.caller(&headers, Need::Read).await?;
+    let caller = app.caller(&headers, &peer, Need::Read).await?;
     let sender = Some(&caller.agency.id);
     let views: Vec<MessageView> = match filter.overdue {
         true => app

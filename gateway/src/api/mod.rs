@@ -11,6 +11,7 @@ pub mod openapi;
 mod operations;
 pub mod problem;
 
+use crate::authenticate::certificate::Peer;
 use crate::authenticate::{ACTING_AGENCY, AuthError, Authenticator, Caller, Need};
 use crate::intake::Intake;
 use axum::Router;
@@ -95,14 +96,21 @@ fn handler(operation: Operation) -> MethodRouter<Arc<AppState>> {
 
 impl AppState {
     /// The caller named by the request's bearer token (and, for a token naming an
-    /// organisation number, its `X-Acting-Agency` header), if its grants allow `need`.
-    pub async fn caller(&self, headers: &HeaderMap, need: Need) -> Result<Caller, Problem> {
+    /// organisation number, its `X-Acting-Agency` header), or without a token by the
+    /// connection's organisation certificate, if its grants allow `need`.
+    pub async fn caller(
+        &self,
+        headers: &HeaderMap,
+        peer: &Peer,
+        need: Need,
+    ) -> Result<Caller, Problem> {
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let caller = self
             .auth
             .authenticate(
                 header(axum::http::header::AUTHORIZATION.as_str()),
                 header(ACTING_AGENCY),
+                peer,
             )
             .await
             .map_err(|e| {

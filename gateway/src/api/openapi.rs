@@ -81,6 +81,10 @@ pub fn document(schemas: &Path) -> Result<Value, OpenApiError> {
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "An access token of an accepted issuer: the gateway's own profile (its `org` claim names the sending agency), or a Maskinporten token (Norway: `consumer` names the organisation number, its scopes what it may do; where the number covers several agencies, `X-Acting-Agency` names the one acting)."
+                },
+                "organisationCertificate": {
+                    "type": "mutualTLS",
+                    "description": "Where the gateway is configured for it: an organisation certificate of a configured CA, its subject's organizationIdentifier (`NTRSE-…`, `NTRDK-…`) naming the organisation. It may send and read; a token, when sent, wins."
                 }
             },
             "parameters": parameters(),
@@ -629,7 +633,7 @@ fn describe(operation: Operation, messages: &[String], consents: &[String]) -> V
         described["requestBody"] = body;
     }
     if authenticated {
-        described["security"] = json!([{ "bearer": [] }]);
+        described["security"] = json!([{ "bearer": [] }, { "organisationCertificate": [] }]);
     }
     described
 }

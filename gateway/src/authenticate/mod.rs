@@ -9,14 +9,17 @@
 //! Other issuers ([`maskinporten`]) are matched by `iss` and checked by their own profile:
 //! their tokens name an organisation number, which names the agency (with the
 //! [`ACTING_AGENCY`] header where it covers several), and their scopes what they may do
-//! ([`Grants`]).
+//! ([`Grants`]). A request without a token may come over a connection with an organisation
+//! certificate ([`certificate`]), which names the organisation the same way.
 
+pub mod certificate;
 mod keys;
 pub mod maskinporten;
 
 pub use keys::{KeySet, KeySource, KeysError};
 
-use contract::directory::{Agency, Directory};
+use certificate::{Certified, Peer};
+use contract::directory::{Agency, Country, Directory};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
@@ -125,6 +128,8 @@ pub enum AuthError {
     TooLong,
     #[error("token organisation is not in the agency directory")]
     UnknownOrganisation,
+    #[error("the client certificate names no organisation")]
+    CertificateUnnamed,
     #[error(
         "the token's organisation number covers these agencies; name the one acting in the X-Acting-Agency header: {0:?}"
     )]
@@ -211,12 +216,21 @@ impl Authenticator {
     /// Authenticates the value of an `Authorization` header (the scheme's name is
     /// case-insensitive, RFC 9110 § 11.1), with the agency named as acting (an
     /// [`ACTING_AGENCY`] header) where the token names an organisation number. A token is
-    /// matched to its issuer by `iss` and checked by that issuer's rules only.
+    /// matched to its issuer by `iss` and checked by that issuer's rules only. Without a
+    /// token, the connection's organisation certificate (`peer`), if any, names the caller;
+    /// it may send and read.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
         acting: Option<&str>,
+        peer: &Peer,
     ) -> Result<Caller, AuthError> {
+        if let (None, Some(certified)) = (authorization, &peer.0) {
+            let certified = certified
+                .as_ref()
+                .map_err(|_| AuthError::CertificateUnnamed)?;
+            return self.of_certificate(certified, acting);
+        }
         // A token seen before is known by its hash; a changed byte (a forged signature, an
         // edited claim) is another token and checked from the start.
         let token = authorization
@@ -297,10 +311,44 @@ impl Authenticator {
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
         let key = issuer.keys.get(&kid).await.ok_or(AuthError::UnknownKey)?;
         let organisation = issuer.profile.verify(token, &key)?;
+        Ok(Caller {
+            agency: self.acting(Some(Country::NO), &organisation.orgnr, acting)?,
+            subject: organisation.client,
+            grants: organisation.grants,
+            supplier: organisation.supplier,
+        })
+    }
+
+    /// Authenticates a connection's organisation certificate.
+    fn of_certificate(
+        &self,
+        certified: &Certified,
+        acting: Option<&str>,
+    ) -> Result<Caller, AuthError> {
+        Ok(Caller {
+            agency: self.acting(certified.country, &certified.number, acting)?,
+            subject: format!("certificate:{}", certified.serial),
+            grants: Grants {
+                send: true,
+                read: true,
+                ..Grants::default()
+            },
+            supplier: None,
+        })
+    }
+
+    /// The agency acting for the organisation `number` (of `country`'s register, if
+    /// known): its only agency, or the one named as `acting` among its agencies.
+    fn acting(
+        &self,
+        country: Option<Country>,
+        number: &str,
+        acting: Option<&str>,
+    ) -> Result<Agency, AuthError> {
         let covered: Vec<&Agency> = self
             .directory
             .agencies()
-            .filter(|a| a.orgnr == organisation.orgnr)
+            .filter(|a| a.orgnr == number && country.is_none_or(|c| a.country == c))
             .collect();
         let agency = match (acting, covered.as_slice()) {
             (_, []) => return Err(AuthError::UnknownOrganisation),
@@ -312,12 +360,7 @@ impl Authenticator {
                 .ok_or_else(|| acting_agency(&covered))?,
             (None, _) => return Err(acting_agency(&covered)),
         };
-        Ok(Caller {
-            agency: agency.clone(),
-            subject: organisation.client,
-            grants: organisation.grants,
-            supplier: organisation.supplier,
-        })
+        Ok(agency.clone())
     }
 }
 
@@ -499,14 +542,14 @@ mod tests {
             .token(ISSUER, AUDIENCE, "no-oslo-hasle-skole", 600, None)
             .unwrap();
         let generic = auth
-            .authenticate(Some(&bearer(&token)), None)
+            .authenticate(Some(&bearer(&token)), None, &Peer::default())
             .await
             .unwrap();
         assert_eq!(generic.agency.id.0, "no-oslo-hasle-skole");
         let claims = DevMaskinporten::claims(MASKINPORTEN, BERGEN, SEND, 120);
         let token = stand_in.sign(&claims).unwrap();
         let caller = auth
-            .authenticate(Some(&bearer(&token)), None)
+            .authenticate(Some(&bearer(&token)), None, &Peer::default())
             .await
             .unwrap();
         assert_eq!(caller.agency.id.0, "no-bergen-nordnes-skole");
@@ -515,7 +558,11 @@ mod tests {
         let mut supplied = claims.clone();
         supplied["supplier"] = serde_json::json!({ "ID": "0192:987654321" });
         let caller = auth
-            .authenticate(Some(&bearer(&stand_in.sign(&supplied).unwrap())), None)
+            .authenticate(
+                Some(&bearer(&stand_in.sign(&supplied).unwrap())),
+                None,
+                &Peer::default(),
+            )
             .await
             .unwrap();
         assert_eq!(caller.supplier.as_deref(), Some("987654321"));
@@ -529,7 +576,7 @@ mod tests {
             let token = stand_in.sign(&claims).unwrap();
             let auth = &auth;
             async move {
-                auth.authenticate(Some(&bearer(&token)), None)
+                auth.authenticate(Some(&bearer(&token)), None, &Peer::default())
                     .await
                     .unwrap_err()
             }
@@ -555,7 +602,7 @@ mod tests {
         .unwrap();
         let token = other.sign(&claims).unwrap();
         assert_eq!(
-            auth.authenticate(Some(&bearer(&token)), None)
+            auth.authenticate(Some(&bearer(&token)), None, &Peer::default())
                 .await
                 .unwrap_err(),
             AuthError::UnknownKey
@@ -572,7 +619,7 @@ mod tests {
         };
         generic = key.sign(&forged).unwrap();
         assert_eq!(
-            auth.authenticate(Some(&bearer(&generic)), None)
+            auth.authenticate(Some(&bearer(&generic)), None, &Peer::default())
                 .await
                 .unwrap_err(),
             AuthError::Algorithm
@@ -595,7 +642,10 @@ mod tests {
         ]);
         let as_agency = |acting: Option<&'static str>| {
             let (auth, token) = (&auth, token.clone());
-            async move { auth.authenticate(Some(&bearer(&token)), acting).await }
+            async move {
+                auth.authenticate(Some(&bearer(&token)), acting, &Peer::default())
+                    .await
+            }
         };
         assert_eq!(as_agency(None).await.unwrap_err(), both);
         assert_eq!(
@@ -621,7 +671,7 @@ mod tests {
             .sign(&DevMaskinporten::claims(MASKINPORTEN, BERGEN, SEND, 120))
             .unwrap();
         let caller = auth
-            .authenticate(Some(&bearer(&token)), None)
+            .authenticate(Some(&bearer(&token)), None, &Peer::default())
             .await
             .unwrap();
         assert_eq!(caller.agency.id.0, "no-bergen-nordnes-skole");
@@ -639,7 +689,7 @@ mod tests {
             .unwrap();
         for _ in 0..3 {
             let caller = auth
-                .authenticate(Some(&bearer(&token)), None)
+                .authenticate(Some(&bearer(&token)), None, &Peer::default())
                 .await
                 .unwrap();
             assert_eq!(caller.agency.id.0, "no-oslo-hasle-skole");
@@ -651,7 +701,7 @@ mod tests {
         let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
         let forged = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
         assert_eq!(
-            auth.authenticate(Some(&bearer(&forged)), None)
+            auth.authenticate(Some(&bearer(&forged)), None, &Peer::default())
                 .await
                 .unwrap_err(),
             AuthError::Signature
@@ -671,14 +721,14 @@ mod tests {
         };
         auth.remember(hash, kid, expired);
         assert_eq!(
-            auth.authenticate(Some(&bearer(&token)), None)
+            auth.authenticate(Some(&bearer(&token)), None, &Peer::default())
                 .await
                 .unwrap_err(),
             AuthError::Expired
         );
         auth.remember(hash, "a-key-no-longer-there".into(), claims);
         assert_eq!(
-            auth.authenticate(Some(&bearer(&token)), None)
+            auth.authenticate(Some(&bearer(&token)), None, &Peer::default())
                 .await
                 .unwrap_err(),
             AuthError::UnknownKey
