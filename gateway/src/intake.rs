@@ -137,6 +137,7 @@ impl Intake {
             id,
             client_id,
             sender: caller.agency.id.clone(),
+            supplier: caller.supplier.clone(),
             recipient: route.recipient.id.clone(),
             kind: envelope.kind,
             legal_basis: route.basis.tag.clone(),
@@ -225,6 +226,7 @@ impl Intake {
             .record_refusal(&Refused {
                 message_id: client_id,
                 sender: &caller.agency.id,
+                supplier: caller.supplier.as_deref(),
                 recipient: &envelope.recipient,
                 kind: envelope.kind,
                 legal_basis: &envelope.legal_basis.tag,

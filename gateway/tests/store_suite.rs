@@ -78,6 +78,7 @@ fn message(sender: &str, client_id: &str) -> NewMessage {
         id,
         client_id: client(client_id),
         sender: org(sender),
+        supplier: None,
         recipient: org("bv"),
         kind: Kind::NoBekymringsmelding,
         legal_basis: "no.bvl2021.13-2".into(),
@@ -366,12 +367,53 @@ async fn withdrawing_a_consent_stops_what_is_undelivered_and_lists_what_was_deli
 }
 
 #[tokio::test]
+async fn a_vendor_acting_for_the_sender_is_in_the_audit_trail_beside_it() {
+    for (name, store, _) in backends().await {
+        let mut msg = message("school", "by-vendor");
+        msg.supplier = Some("987654321".into());
+        store.record(&msg, now()).await.unwrap();
+        let (id, school) = (client("refused-by-vendor"), org("school"));
+        store
+            .record_refusal(&Refused {
+                message_id: &id,
+                sender: &school,
+                supplier: Some("987654321"),
+                recipient: "bv",
+                kind: Kind::NoBekymringsmelding,
+                legal_basis: "no.bvl2021.13-2",
+                reasons: serde_json::json!([]),
+            })
+            .await
+            .unwrap();
+        store
+            .record(&message("school", "own"), now())
+            .await
+            .unwrap();
+        let actors: Vec<(String, String)> = store
+            .audit_entries(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.actor))
+            .collect();
+        let expected = [
+            ("recorded", "school supplier:987654321"),
+            ("refused", "school supplier:987654321"),
+            ("recorded", "school"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()));
+        assert_eq!(actors, expected, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn refusals_keep_reasons_for_their_sender_only() {
     for (_, store, _) in backends().await {
         let (id, school) = (client("r"), org("school"));
         let refused = Refused {
             message_id: &id,
             sender: &school,
+            supplier: None,
             recipient: "bv",
             kind: Kind::NoBekymringsmelding,
             legal_basis: "no.bvl2021.13-2",
@@ -623,6 +665,7 @@ async fn two_instances_writing_at_once_leave_no_gap_and_no_break() {
                             .record_refusal(&Refused {
                                 message_id: &client_id,
                                 sender: &org("school"),
+                                supplier: None,
                                 recipient: "bv",
                                 kind: Kind::NoBekymringsmelding,
                                 legal_basis: "no.bvl2021.13-2",

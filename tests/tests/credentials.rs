@@ -86,3 +86,32 @@ async fn an_acting_agency_of_another_organisation_is_refused_with_the_ones_it_co
     );
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_vendor_sending_for_the_school_is_in_the_audit_trail_beside_it() {
+    let h = Harness::new().await;
+    let issuer = h.config.auth.issuers[0].issuer_and_jwks().unwrap().0;
+    let mut claims = DevMaskinporten::claims(&issuer, HASLE, SEND, 120);
+    claims["supplier"] =
+        serde_json::json!({ "authority": "iso6523-actorid-upis", "ID": "0192:987654321" });
+    let token = DevMaskinporten::ensure(&h.dir.join("keys"))
+        .unwrap()
+        .sign(&claims)
+        .unwrap();
+    let message = bekymringsmelding();
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    let gateway_id = tests::gateway_id(SCHOOL, &message);
+    let store = gateway::admin::open_store(&h.config, Default::default())
+        .await
+        .unwrap();
+    let recorded: Vec<_> = store
+        .audit_entries(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.message_id == gateway_id && e.action == "recorded")
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].actor, format!("{SCHOOL} supplier:987654321"));
+    h.cleanup().await;
+}

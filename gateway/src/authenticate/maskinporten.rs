@@ -20,6 +20,9 @@ pub struct Scopes {
     /// A data protection officer's disclosure reports, for their organisation.
     #[serde(default)]
     pub dpo: Option<String>,
+    /// Disclosure reports about every organisation's disclosures (an operator-wide officer).
+    #[serde(default)]
+    pub dpo_all: Option<String>,
 }
 
 /// What a Maskinporten token says of its organisation.
@@ -175,7 +178,7 @@ impl Profile {
             send: has(&self.scopes.send),
             read: has(&self.scopes.read),
             dpo: self.scopes.dpo.as_deref().is_some_and(has),
-            dpo_all: false,
+            dpo_all: self.scopes.dpo_all.as_deref().is_some_and(has),
         };
         Ok(Organisation {
             orgnr: consumer,

@@ -492,6 +492,7 @@ mod tests {
 
     const MASKINPORTEN: &str = "https://maskinporten.test.invalid/";
     const SEND: &str = "referral-gateway:send";
+    const DPO_ALL: &str = "referral-gateway:dpo-all";
     /// Oslo's school and kindergarten under one organisation number (as a municipality's
     /// units may be), Bergen's school under its own.
     const OSLO: &str = "974590000";
@@ -522,6 +523,7 @@ mod tests {
                     send: SEND.into(),
                     read: "referral-gateway:read".into(),
                     dpo: None,
+                    dpo_all: Some(DPO_ALL.into()),
                 },
                 3600,
             ),
@@ -554,6 +556,19 @@ mod tests {
             .unwrap();
         assert_eq!(caller.agency.id.0, "no-bergen-nordnes-skole");
         assert!(caller.grants.send && !caller.grants.read && !caller.grants.dpo);
+        assert!(!caller.grants.dpo_all);
+        // The operator-wide officer's scope, where the issuer names one.
+        let officer = DevMaskinporten::claims(MASKINPORTEN, BERGEN, DPO_ALL, 120);
+        let caller = auth
+            .authenticate(
+                Some(&bearer(&stand_in.sign(&officer).unwrap())),
+                None,
+                &Peer::default(),
+            )
+            .await
+            .unwrap();
+        assert!(caller.grants.allow(Need::DisclosureReport) && caller.grants.dpo_all);
+        assert!(!caller.grants.send);
         // A supplier acting for the organisation is kept.
         let mut supplied = claims.clone();
         supplied["supplier"] = serde_json::json!({ "ID": "0192:987654321" });

@@ -38,6 +38,9 @@ pub const MAX_BATCH: usize = 256;
 /// Ids one statement changes at most.
 const IDS: usize = 500;
 
+/// The values of one recorded message's row.
+const COLUMNS: usize = 18;
+
 /// Chain values one statement writes at most (SQLite's cost is the square of a statement's
 /// parameters: see its `Backend::ROWS`).
 pub const LINKS: usize = 100;
@@ -551,12 +554,13 @@ impl<'a> Statements<'a> {
         let first = script.len();
         let rows = self.rows;
         for (chunk, texts) in records.chunks(rows).zip(texts.records.chunks(rows)) {
-            let mut values = Vec::with_capacity(chunk.len() * 17);
+            let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
             for ((msg, _), [id, client_id, hold_until, hashes]) in chunk.iter().zip(texts) {
                 values.extend([
                     Value::Text(Some(id)),
                     Value::Text(Some(client_id)),
                     Value::Text(Some(&msg.sender.0)),
+                    Value::Text(msg.supplier.as_deref()),
                     Value::Text(Some(&msg.recipient.0)),
                     Value::Text(Some(msg.kind.as_str())),
                     Value::Text(Some(&msg.legal_basis)),
@@ -578,13 +582,13 @@ impl<'a> Statements<'a> {
                 |first| {
                     let rows: Vec<String> = (0..rows)
                         .map(|row| {
-                            let p = first + 17 * row;
+                            let p = first + COLUMNS * row;
                             // created_at and updated_at are both the time of the batch.
-                            format!("({}, ${}, {})", params(p, 13), p + 12, params(p + 13, 4))
+                            format!("({}, ${}, {})", params(p, 14), p + 13, params(p + 14, 4))
                         })
                         .collect();
                     format!(
-                        "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
+                        "INSERT INTO messages (id, client_id, sender, supplier, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
                          VALUES {} ON CONFLICT DO NOTHING RETURNING id",
                         rows.join(", ")
                     )

@@ -56,6 +56,8 @@ impl Withdrawal {
 pub struct Refused<'a> {
     pub message_id: &'a MessageId,
     pub sender: &'a AgencyId,
+    /// A vendor acting for the sender's organisation (its organisation number).
+    pub supplier: Option<&'a str>,
     pub recipient: &'a str,
     pub kind: Kind,
     pub legal_basis: &'a str,

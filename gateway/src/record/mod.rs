@@ -139,6 +139,9 @@ pub struct NewMessage {
     /// The id the sender chose (its idempotency key, with the sender).
     pub client_id: MessageId,
     pub sender: AgencyId,
+    /// The organisation number of a vendor acting for the sender's organisation, if one
+    /// does (kept in the audit trail beside the sender).
+    pub supplier: Option<String>,
     pub recipient: AgencyId,
     pub kind: Kind,
     pub legal_basis: String,

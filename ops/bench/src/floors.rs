@@ -113,6 +113,7 @@ async fn record(store: &dyn Store, keys: &KeyRing, body: &[u8]) -> Option<Messag
         id,
         client_id,
         sender,
+        supplier: None,
         recipient: AgencyId("no-oslo-barnevern".into()),
         kind: Kind::NoBekymringsmelding,
         legal_basis: "no.bvl2021.13-2".into(),

@@ -120,12 +120,13 @@ macro_rules! consents {
             ) -> Result<(), $crate::record::StoreError> {
                 let (mut tx, head) = self.begin_audited().await?;
                 sqlx::query(
-                    "INSERT INTO refusals (at, message_id, sender, recipient, kind, legal_basis, reasons)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO refusals (at, message_id, sender, supplier, recipient, kind, legal_basis, reasons)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind($crate::record::timestamp(self.clock.now()))
                 .bind(refused.message_id)
                 .bind(refused.sender)
+                .bind(refused.supplier)
                 .bind(refused.recipient)
                 .bind(refused.kind)
                 .bind(refused.legal_basis)
