@@ -6,6 +6,7 @@
 //! - [`message`]: the routed message the gateway puts on the broker for an adapter;
 //! - [`render`]: each message kind in its recipient's format;
 //! - [`status`]: the events adapters report back;
+//! - [`control`]: what the gateway tells the adapters (a consent was withdrawn);
 //! - [`broker`]: the RabbitMQ topology, the supervised link, confirmed publishing;
 //! - [`clock`], [`config`], [`process`], [`private`], [`sqlite`], [`postgres`]: the clock,
 //!   configuration loading, logging and shutdown, owner-only files, opening a local SQLite
@@ -14,6 +15,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod directory;
 pub mod message;
 pub mod postgres;

@@ -3,23 +3,10 @@
 //! so do those an attempt whose outcome is unknown may have reached.
 
 use super::{Adapter, Entry, Ledger, Outcome, Stopped};
-use contract::message::MessageId;
+use contract::control::Withdrawal;
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
-use serde::Deserialize;
-use std::collections::HashMap;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Withdrawal {
-    consent_ref: String,
-    message_ids: Vec<MessageId>,
-    /// The agency each message is addressed to, by its id (absent from the control
-    /// messages of gateways before it was added).
-    #[serde(default)]
-    recipients: HashMap<String, String>,
-}
 
 /// Handles every control message waiting in `queue`, before any work is taken.
 pub async fn drain<A: Adapter>(
@@ -76,8 +63,8 @@ async fn withdraw<A: Adapter>(adapter: &A, ledger: &dyn Ledger, w: &Withdrawal) 
         }
         let tell = match found {
             Ok(Stopped::Not(Entry::Delivered { recipient })) => Some(recipient),
-            Ok(Stopped::AfterUnknown) => match w.recipients.get(&id.to_string()) {
-                Some(recipient) => Some(recipient.clone()),
+            Ok(Stopped::AfterUnknown) => match w.recipients.get(id) {
+                Some(recipient) => Some(recipient.0.clone()),
                 None => {
                     tracing::warn!(message_id = %id, adapter = name, "an attempt may have delivered it, but the notice names no recipient; not told");
                     None

@@ -16,8 +16,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use contract::control::{Withdrawal, WithdrawalKind};
 use contract::directory::{AgencyId, Transport};
-use contract::message::MessageId;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -102,8 +102,8 @@ pub async fn withdraw(
         .ok_or_else(not_found)?;
     tracing::info!(consent_id = %id, organisation = %organisation, stopped = withdrawal.stopped.len(), delivered = withdrawal.delivered.len(), "consent withdrawn");
     for (kind, affected) in [
-        ("consent.withdrawn.stop", &withdrawal.stopped),
-        ("consent.withdrawn.notice", &withdrawal.delivered),
+        (WithdrawalKind::Stop, &withdrawal.stopped),
+        (WithdrawalKind::Notice, &withdrawal.delivered),
     ] {
         notify(&app, kind, &id, affected).await?;
     }
@@ -121,7 +121,7 @@ pub async fn withdraw(
 /// whose outcome is unknown may have reached it); 503 if the broker does not confirm.
 async fn notify(
     app: &AppState,
-    kind: &str,
+    kind: WithdrawalKind,
     consent_id: &str,
     affected: &[Affected],
 ) -> Result<(), Problem> {
@@ -133,19 +133,17 @@ async fn notify(
         if concerned.is_empty() {
             continue;
         }
-        let ids: Vec<MessageId> = concerned.iter().map(|a| a.id).collect();
-        let recipients: serde_json::Map<String, serde_json::Value> = concerned
-            .iter()
-            .map(|a| (a.id.to_string(), a.recipient.clone().into()))
-            .collect();
-        let body = serde_json::to_vec(&serde_json::json!({
-            "consentRef": consent_id,
-            "messageIds": ids,
-            "recipients": recipients,
-        }))
-        .expect("a notice serialises");
-        app.intake.publisher
-            .publish_control(adapter, kind, &body)
+        let notice = Withdrawal {
+            consent_ref: consent_id.to_owned(),
+            message_ids: concerned.iter().map(|a| a.id).collect(),
+            recipients: concerned
+                .iter()
+                .map(|a| (a.id, AgencyId(a.recipient.clone())))
+                .collect(),
+        };
+        app.intake
+            .publisher
+            .publish_control(adapter, kind, &notice)
             .await
             .map_err(|error| {
                 tracing::warn!(consent_id, %error, "withdrawal notice not confirmed");

@@ -9,6 +9,7 @@ use crate::keys::{KeysError, LiveKeys};
 use crate::metrics::Metrics;
 use crate::record::Outgoing;
 use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
+use contract::control::{Withdrawal, WithdrawalKind};
 use contract::directory::Transport;
 use contract::message::MessageId;
 use lapin::BasicProperties;
@@ -83,17 +84,17 @@ impl Publisher {
         Ok(())
     }
 
-    /// Publishes a control message (e.g. a withdrawal) to `adapter`'s control queue;
-    /// `Ok` only when confirmed.
+    /// Publishes a withdrawal to `adapter`'s control queue; `Ok` only when confirmed.
     pub async fn publish_control(
         &self,
         adapter: Transport,
-        kind: &str,
-        body: &[u8],
+        kind: WithdrawalKind,
+        withdrawal: &Withdrawal,
     ) -> Result<(), PublishError> {
+        let body = serde_json::to_vec(withdrawal).expect("a withdrawal serialises");
         let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
         let properties = BasicProperties::default()
-            .with_type(kind.into())
+            .with_type(kind.as_str().into())
             .with_content_type("application/json".into())
             .with_delivery_mode(2)
             .with_app_id("referral-gateway".into());
@@ -101,7 +102,7 @@ impl Publisher {
             &channel,
             &self.exchange,
             &Topology::control_key(adapter),
-            body,
+            &body,
             properties,
             self.confirm_timeout,
         )
