@@ -1,6 +1,6 @@
 //! The anonymisation scan against sample texts: every ordinary sentence passes (no false
 //! positive), every identifying one is caught with its class, and the valid examples' texts
-//! pass. The counts are the README's.
+//! pass. The counts are those of `docs/legal-basis-model.md`.
 
 use gateway::catalog::Catalog;
 use gateway::scan::Identifier;

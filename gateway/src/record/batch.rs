@@ -95,7 +95,7 @@ pub type Rows = Vec<Vec<String>>;
 pub trait Transact: Send + Sync + 'static {
     /// A connection to the store.
     type Conn: Send;
-    /// Messages recorded by one statement at most (17 parameters each).
+    /// Messages recorded by one statement at most (`COLUMNS` parameters each).
     const ROWS: usize;
     /// A connection for the writer.
     async fn connect(&self) -> Result<Self::Conn, sqlx::Error>;

@@ -94,7 +94,7 @@ impl Backend for SqliteStore {
     const SHARED: bool = false;
     /// SQLite finds a statement's `$n` parameter by a scan of the ones before it (when it
     /// prepares it, and when sqlx binds it), so a statement costs the square of its
-    /// parameters: 16 rows, 272 parameters (64 rows cost the closed loop 4 to 10 % in
+    /// parameters: 16 rows, 288 parameters (64 rows cost the closed loop 4 to 10 % in
     /// runs side by side).
     const ROWS: usize = 16;
 
