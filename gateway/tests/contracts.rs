@@ -1,6 +1,9 @@
 //! Every example in `schemas/examples/` against the contracts: valid ones parse, invalid
 //! ones fail with the error their `$expect` names (and only values-free texts).
 
+#[path = "../../tests/src/python.rs"]
+mod python;
+
 use gateway::parse::{Contracts, ParseError};
 use std::path::{Path, PathBuf};
 
@@ -92,14 +95,7 @@ fn malformed_json_reports_only_its_position() {
 /// (`openapi-spec-validator`, installed by `ops/python/ensure`).
 #[test]
 fn every_openapi_document_is_valid_openapi() {
-    let ensure = schemas().join("../ops/python/ensure");
-    let out = std::process::Command::new(&ensure).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let bin = python::tools();
     let mut documents: Vec<_> = std::fs::read_dir(schemas())
         .unwrap()
         .map(|e| e.unwrap().path())

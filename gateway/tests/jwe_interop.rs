@@ -1,6 +1,9 @@
 //! Sealed documents interoperate with an independent JOSE implementation (Python's
 //! `jwcrypto`, installed by `ops/python/ensure`), both ways, on both curves.
 
+#[path = "../../tests/src/python.rs"]
+mod python;
+
 use gateway::seal::{Curve, PrivateJwk, seal, unseal};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,15 +14,7 @@ fn repo() -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    let out = Command::new(repo().join("ops/python/ensure"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("python")
+    python::tools().join("python")
 }
 
 /// Runs `ops/python/jwe.py action key` with `input`; its output.

@@ -90,6 +90,19 @@ fn message(sender: &str, client_id: &str) -> NewMessage {
     }
 }
 
+/// A refusal of message `id` from `sender` to barnevern, for no reason in particular.
+fn refused<'a>(id: &'a MessageId, sender: &'a AgencyId) -> Refused<'a> {
+    Refused {
+        message_id: id,
+        sender,
+        supplier: None,
+        recipient: "bv",
+        kind: Kind::NoBekymringsmelding,
+        legal_basis: "no.bvl2021.13-2",
+        reasons: serde_json::json!([]),
+    }
+}
+
 #[tokio::test]
 async fn a_message_is_recorded_once_per_sender_and_id() {
     for (name, store, other) in backends().await {
@@ -375,13 +388,8 @@ async fn a_vendor_acting_for_the_sender_is_in_the_audit_trail_beside_it() {
         let (id, school) = (client("refused-by-vendor"), org("school"));
         store
             .record_refusal(&Refused {
-                message_id: &id,
-                sender: &school,
                 supplier: Some("987654321"),
-                recipient: "bv",
-                kind: Kind::NoBekymringsmelding,
-                legal_basis: "no.bvl2021.13-2",
-                reasons: serde_json::json!([]),
+                ..refused(&id, &school)
             })
             .await
             .unwrap();
@@ -411,13 +419,8 @@ async fn refusals_keep_reasons_for_their_sender_only() {
     for (_, store, _) in backends().await {
         let (id, school) = (client("r"), org("school"));
         let refused = Refused {
-            message_id: &id,
-            sender: &school,
-            supplier: None,
-            recipient: "bv",
-            kind: Kind::NoBekymringsmelding,
-            legal_basis: "no.bvl2021.13-2",
             reasons: serde_json::json!([{ "rule": "subject_age" }]),
+            ..refused(&id, &school)
         };
         store.record_refusal(&refused).await.unwrap();
         assert_eq!(store.refusals(&id, &school).await.unwrap().len(), 1);
@@ -662,15 +665,7 @@ async fn two_instances_writing_at_once_leave_no_gap_and_no_break() {
                     if i % 10 == 0 {
                         let client_id = client(&format!("r{w}-{i}"));
                         store
-                            .record_refusal(&Refused {
-                                message_id: &client_id,
-                                sender: &org("school"),
-                                supplier: None,
-                                recipient: "bv",
-                                kind: Kind::NoBekymringsmelding,
-                                legal_basis: "no.bvl2021.13-2",
-                                reasons: serde_json::json!([]),
-                            })
+                            .record_refusal(&refused(&client_id, &org("school")))
                             .await
                             .unwrap();
                         let c = consent("school", &format!("c{w}-{i}"));

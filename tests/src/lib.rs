@@ -17,6 +17,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub mod processes;
+pub mod python;
 pub mod tls;
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,19 +15,6 @@ fn kept() -> PathBuf {
     repo().join("schemas/gateway.openapi.json")
 }
 
-/// The bin folder of the Python tools (`ops/python/ensure`).
-fn python_tools() -> PathBuf {
-    let out = Command::new(repo().join("ops/python/ensure"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
 /// Whether the gateway has a route for `method` on `path` (parameters filled in): an
 /// answer that is not the fallback's 404 nor a 405.
 async fn served(h: &Harness, method: &str, path: &str) -> bool {
@@ -133,7 +120,7 @@ print(json.dumps({"sent": sent.status_code.value, "gatewayId": str(sent.parsed.g
 #[tokio::test]
 async fn a_generated_client_sends_the_example_and_reads_its_status() {
     let h = Harness::new().await;
-    let tools = python_tools();
+    let tools = tests::python::tools();
     let work = h.dir.join("client");
     std::fs::create_dir_all(&work).unwrap();
     let document = work.join("openapi.json");
