@@ -8,9 +8,10 @@
 //! - [`status`]: the events adapters report back;
 //! - [`control`]: what the gateway tells the adapters (a consent was withdrawn);
 //! - [`broker`]: the RabbitMQ topology, the supervised link, confirmed publishing;
-//! - [`clock`], [`config`], [`process`], [`private`], [`sqlite`], [`postgres`]: the clock,
-//!   configuration loading, logging and shutdown, owner-only files, opening a local SQLite
-//!   file, a schema on a shared PostgreSQL server, the same in every process.
+//! - [`clock`], [`config`], [`process`], [`private`], [`sqlite`], [`postgres`], [`sql`]: the
+//!   clock, configuration loading, logging and shutdown, owner-only files, opening a local
+//!   SQLite file, a schema on a shared PostgreSQL server, statements run on either driver,
+//!   the same in every process.
 
 pub mod broker;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod private;
 pub mod process;
 pub mod render;
 pub mod seal;
+pub mod sql;
 pub mod sqlite;
 pub mod status;
 

@@ -10,7 +10,10 @@ mod control;
 mod ledger;
 mod retry;
 
-pub use ledger::{Claim, Entry, Ledger, PgLedger, SqliteLedger, Stopped, holding};
+pub use ledger::{
+    Claim, Entry, Ledger, PgBackend, PgLedger, SqlLedger, SqliteBackend, SqliteLedger, Stopped,
+    holding,
+};
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};

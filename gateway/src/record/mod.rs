@@ -1,19 +1,21 @@
 //! Record: the gateway's state (messages, their status history, the outbox, the audit
 //! trail, consents, refusals). Everything the rest of the gateway asks of its database is
 //! the [`Store`] seam, behind which SQLite ([`SqliteStore`], one process) or PostgreSQL
-//! ([`PgStore`], shared by several instances) keeps it, with the same statements
-//! (`common/`); `gateway/tests/store_suite.rs` is what every backend must pass.
+//! ([`PgStore`], shared by several instances) keeps it: one [`SqlStore`] with the same
+//! statements, on either [`Backend`]; `gateway/tests/store_suite.rs` is what every backend must pass.
 
 pub mod audit;
 mod batch;
-mod common;
 mod consents;
 mod disclosures;
 pub mod head;
+mod messages;
+mod payloads;
 mod postgres;
 mod retention;
 mod rewrap;
 mod rows;
+mod sql;
 mod sqlite;
 
 pub use audit::{
@@ -23,13 +25,15 @@ pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use contract::clock::{parse_timestamp, timestamp};
 pub use disclosures::{Disclosure, DisclosureRequest, Disclosures, Reach};
 pub use head::{HeadConfig, HeadError, HeadExport};
-pub use postgres::PgStore;
+pub use messages::Messages;
+pub use payloads::{ClearPayload, Payloads};
+pub use postgres::{PgBackend, PgStore};
 pub use retention::{Retention, RetentionConfig};
 pub use rewrap::{RewrapError, Rewrapped, rewrap};
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, SqlStore};
+pub use sqlite::{SqliteBackend, SqliteStore};
 
-use crate::keys::{Locked, LockedKey};
-use async_trait::async_trait;
+use crate::keys::Locked;
 use contract::directory::AgencyId;
 use contract::message::{Kind, MessageId};
 use serde::Serialize;
@@ -272,146 +276,4 @@ impl StoreError {
             Self::Migrate(_) | Self::Corrupt(_) | Self::NoAuditKey => false,
         }
     }
-}
-
-/// A payload stored in clear by an earlier version, to be sealed.
-#[derive(Debug, Clone)]
-pub struct ClearPayload {
-    pub id: MessageId,
-    pub routed: Vec<u8>,
-}
-
-/// What the gateway asks of its store about payloads at rest: re-wrapping their data keys
-/// under a new KEK, sealing those an earlier version stored in clear, erasing them.
-#[async_trait]
-pub trait Payloads: Send + Sync {
-    /// Up to `limit` data keys wrapped by another KEK than `current`.
-    async fn keys_not_under(
-        &self,
-        current: &str,
-        limit: u32,
-    ) -> Result<Vec<(MessageId, LockedKey)>, StoreError>;
-
-    /// Replaces the wrapped data key of `id`, if it is still `old` (not erased, not
-    /// re-wrapped by another); returns whether it did.
-    async fn replace_key(
-        &self,
-        id: &MessageId,
-        old: &LockedKey,
-        new: &LockedKey,
-    ) -> Result<bool, StoreError>;
-
-    /// Up to `limit` payloads stored in clear (not erased).
-    async fn clear_payloads(&self, limit: u32) -> Result<Vec<ClearPayload>, StoreError>;
-
-    /// Seals the clear payload of `id`, if it is still in clear.
-    async fn seal_clear(&self, id: &MessageId, locked: &Locked) -> Result<bool, StoreError>;
-
-    /// The KEK ids that wrap some stored data key.
-    async fn keys_in_use(&self) -> Result<Vec<String>, StoreError>;
-
-    /// Erases the payloads of failed and expired messages, and of queued ones (the broker
-    /// holds them), whose status has not changed since `before`; returns how many.
-    async fn erase_settled(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
-
-    /// Reclaims the space of erased payloads' old row versions where the database keeps
-    /// them after an update (PostgreSQL: `VACUUM messages`; SQLite's `secure_delete`
-    /// overwrites them as it frees them).
-    async fn reclaim_erased(&self) -> Result<(), StoreError>;
-
-    /// The subject-hash key an earlier version kept in the database, if it is still there.
-    async fn stored_subject_key(&self) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Removes that key from the database (once the key file holds it).
-    async fn forget_stored_subject_key(&self) -> Result<(), StoreError>;
-}
-
-/// What the gateway asks of its store about messages: recording, the outbox's claims,
-/// statuses. Every check-then-act is one atomic step in the store.
-#[async_trait]
-pub trait Messages: Send + Sync {
-    /// Whether the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Whether other gateway instances may share this store: then none takes over
-    /// another's publish claims at start-up, only those whose lease ran out.
-    fn shared(&self) -> bool;
-
-    /// Records a new message, with its first status and its audit entry, its publish
-    /// claimed by this instance until `hold_until` (then the outbox may take it); or reports
-    /// the message its sender recorded before under this id.
-    async fn record(
-        &self,
-        msg: &NewMessage,
-        hold_until: OffsetDateTime,
-    ) -> Result<Recorded, StoreError>;
-
-    /// Marks a message as confirmed by the broker, which takes it out of the outbox.
-    /// Returns false if it was queued already.
-    async fn mark_queued(&self, id: &MessageId) -> Result<bool, StoreError>;
-
-    /// Marks a message as confirmed by the broker in the next batch, without waiting for
-    /// its commit. A mark lost to a crash leaves the message to the outbox, which publishes
-    /// it again; the adapters' ledger keeps that copy from its recipient. This instance's
-    /// reads see the mark ([`Messages::status`] waits for it).
-    async fn mark_queued_soon(&self, id: &MessageId) -> Result<(), StoreError>;
-
-    /// Moves a message to `status` (with a value-free `reason`) if it may move there from
-    /// where it is; returns whether it moved.
-    async fn advance(
-        &self,
-        id: &MessageId,
-        status: Status,
-        reason: Option<&str>,
-    ) -> Result<bool, StoreError>;
-
-    /// Counts a failed attempt and puts the next one off until `until`.
-    async fn defer(&self, id: &MessageId, until: OffsetDateTime) -> Result<(), StoreError>;
-
-    /// A dead letter of `id` expired in its queue: a failed message moves to expired, and
-    /// the expiry is audited whatever the message's status (one transaction); whether it
-    /// moved.
-    async fn dead_letter_expired(&self, id: &MessageId) -> Result<bool, StoreError>;
-
-    /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
-    /// (`take_over`: also every claim of another instance, as at start-up, when no other
-    /// instance shares the database), oldest first, until `lease_until`. One statement: two
-    /// sweeps, or a sweep and a request, never claim the same message.
-    async fn claim_due(
-        &self,
-        limit: u32,
-        lease_until: OffsetDateTime,
-        take_over: bool,
-    ) -> Result<Vec<Outgoing>, StoreError>;
-
-    /// Claims the publish of the unconfirmed message `id` until `lease_until`, if nobody
-    /// holds it; the message to publish, if this claim won.
-    async fn claim(
-        &self,
-        id: &MessageId,
-        lease_until: OffsetDateTime,
-    ) -> Result<Option<Outgoing>, StoreError>;
-
-    /// Messages accepted (reached `queued`, by whoever), per adapter name.
-    async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
-
-    /// The status of the message `sender` sent under its id `client_id`; a message read as
-    /// `recorded` is read again once this instance's queued writes have been tried.
-    async fn status(
-        &self,
-        client_id: &MessageId,
-        sender: &AgencyId,
-    ) -> Result<Option<StatusView>, StoreError>;
-
-    /// Every message (of `sender`, if given) that one of `checks` finds, oldest first:
-    /// the overdue candidates, found in the store rather than by reading every message.
-    async fn past_due(
-        &self,
-        checks: &[DueCheck],
-        sender: Option<&AgencyId>,
-    ) -> Result<Vec<StatusView>, StoreError>;
-
-    /// Every message not yet in a final status (of `sender`, if given), oldest first.
-    async fn open_messages(&self, sender: Option<&AgencyId>)
-    -> Result<Vec<StatusView>, StoreError>;
 }

@@ -9,14 +9,11 @@ use crate::keys::{Locked, LockedKey};
 use contract::directory::AgencyId;
 use contract::message::MessageId;
 
-/// A row of a backend, read by column name.
-pub trait Columns {
-    fn text(&self, name: &str) -> Result<String, StoreError>;
-    fn maybe_text(&self, name: &str) -> Result<Option<String>, StoreError>;
-    fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError>;
-    fn int(&self, name: &str) -> Result<i64, StoreError>;
+pub use contract::sql::Columns;
 
-    /// A text column holding an id or a name.
+/// A row's text column holding an id or a name, parsed.
+pub trait Parsed: Columns {
+    /// The column `name`, parsed.
     fn parsed<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
         let text = self.text(name)?;
         text.parse()
@@ -24,25 +21,7 @@ pub trait Columns {
     }
 }
 
-macro_rules! columns {
-    ($($row:ty),*) => {$(
-        impl Columns for $row {
-            fn text(&self, name: &str) -> Result<String, StoreError> {
-                Ok(sqlx::Row::try_get(self, name)?)
-            }
-            fn maybe_text(&self, name: &str) -> Result<Option<String>, StoreError> {
-                Ok(sqlx::Row::try_get(self, name)?)
-            }
-            fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-                Ok(sqlx::Row::try_get(self, name)?)
-            }
-            fn int(&self, name: &str) -> Result<i64, StoreError> {
-                Ok(sqlx::Row::try_get(self, name)?)
-            }
-        }
-    )*};
-}
-columns!(sqlx::sqlite::SqliteRow, sqlx::postgres::PgRow);
+impl<R: Columns + ?Sized> Parsed for R {}
 
 /// The columns of a message to publish (add `FROM` or `RETURNING` around them).
 pub const OUTGOING: &str =
@@ -57,7 +36,7 @@ pub const VIEWS: &str = "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_
      FROM messages m JOIN status_history h ON h.message_id = m.id";
 
 /// The views of rows of [`VIEWS`], ordered by message.
-pub fn views<R: Columns>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError> {
+pub fn views<R: Parsed>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError> {
     let mut views: Vec<StatusView> = Vec::new();
     for row in rows {
         let id: MessageId = row.parsed("id")?;
@@ -83,7 +62,7 @@ pub fn views<R: Columns>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError> {
 }
 
 /// The message to publish of a row with the columns of [`OUTGOING`].
-pub fn outgoing<R: Columns>(row: &R) -> Result<Outgoing, StoreError> {
+pub fn outgoing<R: Parsed>(row: &R) -> Result<Outgoing, StoreError> {
     let id: MessageId = row.parsed("id")?;
     // Sealed at start-up if an earlier version stored it in clear; none is erased while
     // it waits for the broker.
@@ -109,7 +88,7 @@ pub fn outgoing<R: Columns>(row: &R) -> Result<Outgoing, StoreError> {
 
 /// The audit entry of an `audit` row (`seq`, `at`, `actor`, `action`, `message_id`, `kind`,
 /// `legal_basis`, `recipient`, `subject_hash`, `chain`).
-pub fn audit_entry<R: Columns>(r: &R) -> Result<AuditEntry, StoreError> {
+pub fn audit_entry<R: Parsed>(r: &R) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         seq: r.int("seq")?,
         at: r.text("at")?,
@@ -126,7 +105,7 @@ pub fn audit_entry<R: Columns>(r: &R) -> Result<AuditEntry, StoreError> {
 
 /// The disclosure of a `messages` row (`id`, `sender`, `recipient`, `kind`, `legal_basis`,
 /// `created_at`, `status`, `updated_at`).
-pub fn disclosure<R: Columns>(r: &R) -> Result<Disclosure, StoreError> {
+pub fn disclosure<R: Parsed>(r: &R) -> Result<Disclosure, StoreError> {
     Ok(Disclosure {
         message_id: r.parsed("id")?,
         sender: AgencyId(r.text("sender")?),
@@ -210,7 +189,7 @@ pub fn past_due(checks: &[DueCheck], sender: Option<&str>) -> Statement {
 
 /// A message sent under a withdrawn consent, of a `messages` row (`id`, `client_id`,
 /// `routing_key`, `recipient`, `status`).
-pub fn affected<R: Columns>(r: &R) -> Result<(Affected, super::Status), StoreError> {
+pub fn affected<R: Parsed>(r: &R) -> Result<(Affected, super::Status), StoreError> {
     let affected = Affected {
         id: r.parsed("id")?,
         client_id: r.parsed("client_id")?,
@@ -221,7 +200,7 @@ pub fn affected<R: Columns>(r: &R) -> Result<(Affected, super::Status), StoreErr
 }
 
 /// The consent of a `consents` row (`subject_hash`, `record`, `withdrawn_at`).
-pub fn consent<R: Columns>(r: &R) -> Result<Consent, StoreError> {
+pub fn consent<R: Parsed>(r: &R) -> Result<Consent, StoreError> {
     let record = r.text("record")?;
     let mut consent: Consent = serde_json::from_str(&record)
         .map_err(|e| StoreError::Corrupt(format!("consent record: {e}")))?;

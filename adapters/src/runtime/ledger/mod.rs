@@ -1,15 +1,16 @@
 //! The adapter's ledger: which messages it is delivering (a claim with a lease: only the
 //! copy that wins it is delivered), has delivered (so a redelivery never reaches an agency
-//! twice) and must not deliver (their consent was withdrawn). A seam: [`SqliteLedger`] (one
-//! file per host, the default) and [`PgLedger`] (shared by adapter processes on several
+//! twice) and must not deliver (their consent was withdrawn). One [`SqlLedger`] on either
+//! backend: [`SqliteLedger`] (one file per host, the default) and [`PgLedger`] (shared by adapter processes on several
 //! hosts); `adapters/tests/ledger_suite.rs` is what every backend must pass.
 
 mod postgres;
+mod sql;
 mod sqlite;
-mod statements;
 
-pub use postgres::PgLedger;
-pub use sqlite::SqliteLedger;
+pub use postgres::{PgBackend, PgLedger};
+pub use sql::SqlLedger;
+pub use sqlite::{SqliteBackend, SqliteLedger};
 
 use async_trait::async_trait;
 use contract::message::MessageId;
@@ -53,16 +54,15 @@ pub enum Entry {
 
 impl Entry {
     /// The entry a ledger row stands for: its state, recipient, and whether a claim's lease
-    /// still runs (no row: unknown).
-    fn of_row(row: Option<(String, Option<String>, Option<bool>)>) -> Self {
-        match row {
-            None => Self::Unknown,
-            Some((state, _, Some(true))) if state == "delivering" => Self::Delivering,
-            Some((state, _, _)) if state == "delivering" => Self::Unknown,
-            Some((state, recipient, _)) if state == "delivered" => Self::Delivered {
+    /// still runs.
+    fn of_row(state: &str, recipient: Option<String>, running: Option<bool>) -> Self {
+        match (state, running) {
+            ("delivering", Some(true)) => Self::Delivering,
+            ("delivering", _) => Self::Unknown,
+            ("delivered", _) => Self::Delivered {
                 recipient: recipient.unwrap_or_default(),
             },
-            Some(_) => Self::Withdrawn,
+            _ => Self::Withdrawn,
         }
     }
 }

@@ -2,16 +2,21 @@
 //! queues (on several hosts); every check-then-act is one statement, so two processes never
 //! both win.
 
-use super::statements::sql_ledger;
+use super::sql::{Backend, SqlLedger};
+use async_trait::async_trait;
+use contract::sql::{self as sql, Value};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::PgRow;
 use std::time::Duration;
 
 /// The ledger in PostgreSQL.
+pub type PgLedger = SqlLedger<PgBackend>;
+
+/// A PostgreSQL database holding the ledger.
 #[derive(Debug, Clone)]
-pub struct PgLedger {
+pub struct PgBackend {
     pool: PgPool,
-    lease: Duration,
 }
 
 /// The ledger's table (the same columns as the SQLite ledger's, with times as timestamps).
@@ -24,7 +29,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
     unknown      INTEGER NOT NULL DEFAULT 0
 )";
 
-impl PgLedger {
+impl SqlLedger<PgBackend> {
     /// Connects to the ledger at `url` (`postgres://…`; a `options[search_path]=<schema>`
     /// parameter picks a schema), creating its table if needed, whose claims hold for
     /// `lease`.
@@ -41,12 +46,21 @@ impl PgLedger {
             .await?;
         sqlx::query(SCHEMA).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(Self { pool, lease })
+        Ok(Self::new(PgBackend { pool }, lease))
     }
 }
 
-sql_ledger!(
-    PgLedger,
-    now: "now()",
-    later: "now() + make_interval(secs => $2)"
-);
+#[async_trait]
+impl Backend for PgBackend {
+    type Row = PgRow;
+    const NOW: &'static str = "now()";
+    const LATER: &'static str = "now() + make_interval(secs => $2)";
+
+    async fn fetch(&self, sql: &str, values: &[Value<'_>]) -> Result<Vec<PgRow>, sqlx::Error> {
+        sql::fetch_all(&self.pool, sql, values).await
+    }
+
+    async fn execute(&self, sql: &str, values: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        sql::execute(&self.pool, sql, values).await
+    }
+}

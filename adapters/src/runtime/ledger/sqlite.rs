@@ -1,17 +1,22 @@
 //! The ledger in SQLite, one file per host; every check-then-act is one statement, so two
 //! tasks or processes never both win.
 
-use super::statements::sql_ledger;
+use super::sql::{Backend, SqlLedger};
+use async_trait::async_trait;
+use contract::sql::{self as sql, Value};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::sqlite::SqliteRow;
 use std::path::Path;
 use std::time::Duration;
 
 /// The ledger in SQLite.
+pub type SqliteLedger = SqlLedger<SqliteBackend>;
+
+/// A SQLite database holding the ledger.
 #[derive(Debug, Clone)]
-pub struct SqliteLedger {
+pub struct SqliteBackend {
     pool: SqlitePool,
-    lease: Duration,
 }
 
 /// The ledger's table, as of `user_version` 2 (0: without claims; 1: without `unknown`,
@@ -25,7 +30,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
     unknown      INTEGER NOT NULL DEFAULT 0
 )";
 
-impl SqliteLedger {
+impl SqlLedger<SqliteBackend> {
     /// Opens (creating, or bringing an older ledger up to date, if needed) the ledger at
     /// `path`, whose claims hold for `lease`.
     pub async fn open(path: &Path, lease: Duration) -> Result<Self, sqlx::Error> {
@@ -69,85 +74,21 @@ impl SqliteLedger {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Self { pool, lease })
+        Ok(Self::new(SqliteBackend { pool }, lease))
     }
 }
 
-sql_ledger!(
-    SqliteLedger,
-    now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    later: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || $2 || ' seconds')"
-);
+#[async_trait]
+impl Backend for SqliteBackend {
+    type Row = SqliteRow;
+    const NOW: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+    const LATER: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || $2 || ' seconds')";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::ledger::{Claim, Entry, Ledger};
-    use contract::message::MessageId;
-
-    /// A message id named by `name` (the ledger keys by gateway ids).
-    fn id(name: &str) -> MessageId {
-        MessageId(uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_OID,
-            name.as_bytes(),
-        ))
+    async fn fetch(&self, sql: &str, values: &[Value<'_>]) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        sql::fetch_all(&self.pool, sql, values).await
     }
 
-    /// The ledger's table before claims (`user_version` 0) and before `unknown` (1).
-    const OLD_SCHEMAS: [(i64, &str); 2] = [
-        (
-            0,
-            "CREATE TABLE ledger (message_id TEXT PRIMARY KEY, state TEXT NOT NULL
-             CHECK (state IN ('delivered', 'withdrawn')), recipient TEXT,
-             at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
-        ),
-        (
-            1,
-            "CREATE TABLE ledger (message_id TEXT PRIMARY KEY, state TEXT NOT NULL
-             CHECK (state IN ('delivering', 'delivered', 'withdrawn')), recipient TEXT,
-             at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-             lease_until TEXT)",
-        ),
-    ];
-
-    #[tokio::test]
-    async fn an_older_ledger_is_brought_up_to_date() {
-        for (version, schema) in OLD_SCHEMAS {
-            let path = std::env::temp_dir()
-                .join(format!("ledger-{}", uuid::Uuid::new_v4()))
-                .join("ledger.sqlite");
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let old = SqlitePool::connect_with(options).await.unwrap();
-            for statement in [
-                schema.to_owned(),
-                format!("PRAGMA user_version = {version}"),
-                format!(
-                    "INSERT INTO ledger (message_id, state, recipient) VALUES ('{}', 'delivered', 'bv')",
-                    id("m")
-                ),
-            ] {
-                sqlx::query(&statement).execute(&old).await.unwrap();
-            }
-            old.close().await;
-            let ledger = SqliteLedger::open(&path, Duration::from_secs(60))
-                .await
-                .unwrap();
-            assert_eq!(
-                ledger.entry(&id("m")).await.unwrap(),
-                Entry::Delivered {
-                    recipient: "bv".into()
-                },
-                "from version {version}"
-            );
-            assert_eq!(ledger.claim(&id("n")).await.unwrap(), Claim::Won);
-            ledger.unknown(&id("n")).await.unwrap();
-            assert_eq!(
-                ledger.claim(&id("n")).await.unwrap(),
-                Claim::WonAfterUnknown
-            );
-        }
+    async fn execute(&self, sql: &str, values: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        sql::execute(&self.pool, sql, values).await
     }
 }

@@ -6,11 +6,11 @@
 //! instance's claims are taken over once their lease has run out.
 
 use super::StoreError;
-use super::audit::ChainKey;
-use super::batch::{Batcher, Rows, Script, Value};
-use super::common::{Backend, script_rows, sql_store};
+use super::batch::{Rows, Script, Transact};
+use super::sql::{Backend, Conn, SqlStore, script_rows};
 use async_trait::async_trait;
 use contract::clock::Clock;
+use contract::sql::{self as sql, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -18,21 +18,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The gateway's database in PostgreSQL.
+/// The gateway's store in PostgreSQL.
+pub type PgStore = SqlStore<PgBackend>;
+
+/// A PostgreSQL database (a schema of one), shared by the gateway's instances.
 #[derive(Clone)]
-pub struct PgStore {
+pub struct PgBackend {
     pool: PgPool,
-    /// This gateway instance, as the holder of the publish claims it takes.
-    instance: String,
-    /// The gateway's one clock: every time the store writes is its.
-    clock: Arc<Clock>,
-    /// The writer task of the hot writes (group commit).
-    batcher: Batcher,
-    /// The audit key the store chains its audit entries with.
-    key: ChainKey,
 }
 
-impl PgStore {
+impl SqlStore<PgBackend> {
     /// Connects to the database at `url` (`postgres://…`; `options[search_path]=<schema>`
     /// picks a schema), migrating it if needed, writing times by `clock`.
     pub async fn open(url: &str, clock: Arc<Clock>) -> Result<Self, StoreError> {
@@ -58,52 +53,15 @@ impl PgStore {
             .map_err(open_error)?;
         // Instances starting at once migrate one after another (the migrator's lock).
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let instance = uuid::Uuid::new_v4().to_string();
-        let key = ChainKey::default();
-        Ok(Self {
-            batcher: Batcher::spawn(
-                Writes(pool.clone()),
-                instance.clone(),
-                clock.clone(),
-                key.clone(),
-            ),
-            key,
-            pool,
-            instance,
-            clock,
-        })
+        Ok(Self::new(PgBackend { pool }, clock))
     }
 }
 
 #[async_trait]
-impl Backend for PgStore {
-    type Db = Postgres;
+impl Backend for PgBackend {
+    type Row = PgRow;
+    type Tx = Transaction<'static, Postgres>;
     const SHARED: bool = true;
-    /// A batch's statements go in one query: a statement records as many rows as fit a batch.
-    const ROWS: usize = 64;
-
-    /// One round trip: `BEGIN`, the audit numbering, and the script as one query of many
-    /// statements (the simple protocol), its values written into it as literals. Not
-    /// parameters: a query with parameters holds one statement, and a PL/pgSQL function
-    /// running the statements given the values as arrays (tried) has the planner copy the
-    /// whole array into each statement at every reference to one of its values, quadratic
-    /// in the batch. If a statement fails, a `ROLLBACK` leaves nothing of it.
-    async fn open_script(
-        conn: &mut PoolConnection<Self::Db>,
-        script: &Script<'_>,
-    ) -> Result<Vec<Rows>, sqlx::Error> {
-        run(conn, &format!("BEGIN;\n{NUMBERED}"), script, "", (2, 0)).await
-    }
-
-    /// One round trip: the script and `COMMIT` (`synchronous_commit = on`: on disk before
-    /// the answer ends).
-    async fn close_script(
-        conn: &mut PoolConnection<Self::Db>,
-        script: &Script<'_>,
-    ) -> Result<Vec<Rows>, sqlx::Error> {
-        run(conn, "", script, "COMMIT", (0, 1)).await
-    }
-
     /// Never another instance's claims before their lease runs out (`$4` is not used),
     /// and not the rows another sweep is claiming at this moment.
     const CLAIMABLE: &'static str =
@@ -113,12 +71,70 @@ impl Backend for PgStore {
     /// the retention sweep does not wait for autovacuum's thresholds.
     const RECLAIM: Option<&'static str> = Some("VACUUM messages");
 
+    /// One pool, for reading and writing alike.
+    async fn fetch(
+        &self,
+        _: Conn,
+        sql: &str,
+        values: &[Value<'_>],
+    ) -> Result<Vec<PgRow>, sqlx::Error> {
+        sql::fetch_all(&self.pool, sql, values).await
+    }
+
+    async fn execute(&self, sql: &str, values: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        sql::execute(&self.pool, sql, values).await
+    }
+
     /// Takes the audit numbering (`audit_seq`) first, for the rest of the transaction, as
     /// a batch does: so that no transaction waits for a row another holds while that one
     /// waits for the numbering. In one round trip.
-    async fn begin_writing(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        pool.begin_with(format!("BEGIN; {NUMBERED}")).await
+    async fn begin_writing(&self) -> Result<Self::Tx, sqlx::Error> {
+        self.pool.begin_with(format!("BEGIN; {NUMBERED}")).await
     }
+}
+
+#[async_trait]
+impl Transact for PgBackend {
+    type Conn = PoolConnection<Postgres>;
+    /// A batch's statements go in one query: a statement records as many rows as fit a batch.
+    const ROWS: usize = 64;
+
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// One round trip: `BEGIN`, the audit numbering, and the script as one query of many
+    /// statements (the simple protocol), its values written into it as literals. Not
+    /// parameters: a query with parameters holds one statement, and a PL/pgSQL function
+    /// running the statements given the values as arrays (tried) has the planner copy the
+    /// whole array into each statement at every reference to one of its values, quadratic
+    /// in the batch. If a statement fails, a `ROLLBACK` leaves nothing of it.
+    async fn open(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        run(conn, &format!("BEGIN;\n{NUMBERED}"), script, "", (2, 0)).await
+    }
+
+    /// One round trip: the script and `COMMIT` (`synchronous_commit = on`: on disk before
+    /// the answer ends).
+    async fn close(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        run(conn, "", script, "COMMIT", (0, 1)).await
+    }
+
+    async fn abandon(&self, conn: &mut Self::Conn) {
+        rollback(conn).await;
+    }
+}
+
+/// Undoes the transaction open on `conn`, if one is (fails by itself where none is).
+async fn rollback(conn: &mut PoolConnection<Postgres>) {
+    let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
 }
 
 /// Takes the audit numbering (`audit_seq`) for the rest of the transaction.
@@ -159,7 +175,7 @@ async fn run(
 /// Appends `sql` to `out` with each parameter `$n` written as the literal of `values[n -
 /// 1]`: text as an escape string (`E'…'`, each `\` and `'` doubled, so that it reads the
 /// same whatever `standard_conforming_strings` says) cast to `text`, bytes as hex cast to
-/// `bytea`, none as `NULL::text`. The batches' statements hold no other `$`. Text holding a
+/// `bytea`, none as `NULL::text`, integers as `bigint`, truth values as `TRUE` or `FALSE`. The batches' statements hold no other `$`. Text holding a
 /// NUL, which no query can carry (nor PostgreSQL's text), is refused.
 fn with_literals(out: &mut String, sql: &str, values: &[Value]) -> Result<(), sqlx::Error> {
     let mut rest = sql;
@@ -194,6 +210,8 @@ fn with_literals(out: &mut String, sql: &str, values: &[Value]) -> Result<(), sq
                 out.push_str(&hex::encode(bytes));
                 out.push_str("'::bytea");
             }
+            Value::Int(int) => out.push_str(&format!("{int}::bigint")),
+            Value::Bool(flag) => out.push_str(if *flag { "TRUE" } else { "FALSE" }),
         }
         rest = &rest[digits..];
     }
@@ -216,8 +234,6 @@ fn text_row(row: &PgRow) -> Result<Vec<String>, sqlx::Error> {
         .collect()
 }
 
-sql_store!(PgStore, Postgres, reads: pool, writes: pool);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,16 +252,16 @@ mod tests {
     #[tokio::test]
     async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
         let (store, url) = scratch("script").await;
-        crate::record::batch::checks::a_failing_script_leaves_nothing(Writes(store.pool.clone()))
+        crate::record::batch::checks::a_failing_script_leaves_nothing(store.backend().clone())
             .await;
-        store.pool.close().await;
+        store.backend().pool.close().await;
         contract::postgres::drop_schema(&url).await.unwrap();
     }
 
     #[tokio::test]
     async fn values_written_as_literals_are_stored_as_they_are_and_cannot_escape_them() {
         let (store, url) = scratch("literals").await;
-        let writes = Writes(store.pool.clone());
+        let writes = store.backend().clone();
         let hostile = [
             "it's",
             "back\\slash\\' OR '1'='1",
@@ -277,7 +293,7 @@ mod tests {
         for name in hostile {
             let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                 .bind(name)
-                .fetch_one(&store.pool)
+                .fetch_one(&store.backend().pool)
                 .await
                 .unwrap();
             assert_eq!(value, bytes, "{name}");
@@ -290,7 +306,7 @@ mod tests {
             "a NUL is refused"
         );
         drop(conn);
-        store.pool.close().await;
+        store.backend().pool.close().await;
         contract::postgres::drop_schema(&url).await.unwrap();
     }
 
@@ -303,14 +319,14 @@ mod tests {
                 "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables
                  WHERE relname = 'messages' AND schemaname = current_schema()",
             )
-            .fetch_one(&store.pool)
+            .fetch_one(&store.backend().pool)
             .await
             .unwrap()
         };
         assert!(!vacuumed().await);
         store.reclaim_erased().await.unwrap();
         assert!(vacuumed().await);
-        store.pool.close().await;
+        store.backend().pool.close().await;
         contract::postgres::drop_schema(&url).await.unwrap();
     }
 }

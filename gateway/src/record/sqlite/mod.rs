@@ -5,41 +5,36 @@
 //! one writer task ([`super::batch`]: group commit); reads have a pool of their own.
 //! Recording a message and marking it queued are one statement each: triggers write the
 //! status history and the audit trail in the same transaction. The statements are those of
-//! [`super::common`].
+//! [`super::sql`].
 
 mod checkpoint;
 
 use super::StoreError;
-use super::audit::ChainKey;
-use super::batch::{Batcher, Rows, Script};
-use super::common::{Backend, script_rows, sql_store};
+use super::batch::{Rows, Script, Transact};
+use super::sql::{Backend, Conn, SqlStore, script_rows};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
 use contract::clock::Clock;
+use contract::sql::{self as sql, Columns, Value};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::sync::Arc;
 
-/// The gateway's database in SQLite.
+/// The gateway's store in SQLite.
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+/// A SQLite database file: its one writer, its readers, and the checkpoints of its log.
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct SqliteBackend {
     writer: SqlitePool,
     readers: SqlitePool,
-    /// This gateway instance, as the holder of the publish claims it takes.
-    instance: String,
-    /// The gateway's one clock: every time the store writes is its.
-    clock: Arc<Clock>,
-    /// The writer task of the hot writes (group commit).
-    batcher: Batcher,
-    /// The audit key the store chains its audit entries with.
-    key: ChainKey,
-    /// The checkpoint task, running while the store is held.
+    /// The checkpoint task, running while the backend is held.
     _checkpoints: Checkpoints,
 }
 
-impl SqliteStore {
+impl SqlStore<SqliteBackend> {
     /// Opens (creating and migrating if needed) the SQLite database at `path`, writing
     /// times by `clock`.
     pub async fn open(path: &Path, clock: Arc<Clock>) -> Result<Self, StoreError> {
@@ -69,60 +64,20 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        let instance = uuid::Uuid::new_v4().to_string();
-        let key = ChainKey::default();
-        Ok(Self {
-            batcher: Batcher::spawn(
-                Writes(writer.clone()),
-                instance.clone(),
-                clock.clone(),
-                key.clone(),
-            ),
-            key,
+        let backend = SqliteBackend {
             _checkpoints: Checkpoints::spawn(checkpointer),
             writer,
             readers,
-            instance,
-            clock,
-        })
+        };
+        Ok(Self::new(backend, clock))
     }
 }
 
 #[async_trait]
-impl Backend for SqliteStore {
-    type Db = Sqlite;
+impl Backend for SqliteBackend {
+    type Row = SqliteRow;
+    type Tx = Transaction<'static, Sqlite>;
     const SHARED: bool = false;
-    /// SQLite finds a statement's `$n` parameter by a scan of the ones before it (when it
-    /// prepares it, and when sqlx binds it), so a statement costs the square of its
-    /// parameters: 16 rows, 288 parameters (64 rows cost the closed loop 4 to 10 % in
-    /// runs side by side).
-    const ROWS: usize = 16;
-
-    /// One call for `BEGIN IMMEDIATE` and the whole script: the driver's worker thread
-    /// runs them one after another without handing back in between. The driver runs a
-    /// query of many statements with parameters, which it marks deprecated because other
-    /// drivers cannot (launchbadge/sqlx#3108); `Cargo.lock` pins the version that does. If
-    /// a statement fails, a `ROLLBACK` leaves nothing of it.
-    async fn open_script(
-        conn: &mut PoolConnection<Self::Db>,
-        script: &Script<'_>,
-    ) -> Result<Vec<Rows>, sqlx::Error> {
-        let (statements, _) = script.parts();
-        let sql = format!("BEGIN IMMEDIATE;\n{}", statements.join(";\n"));
-        run(conn, &sql, script, (1, 0)).await
-    }
-
-    /// One call for the script and `COMMIT`, as [`Self::open_script`].
-    async fn close_script(
-        conn: &mut PoolConnection<Self::Db>,
-        script: &Script<'_>,
-    ) -> Result<Vec<Rows>, sqlx::Error> {
-        let (statements, _) = script.parts();
-        let mut sql = statements.join(";\n");
-        sql.push_str(";\nCOMMIT");
-        run(conn, &sql, script, (0, 1)).await
-    }
-
     /// At start-up (`$4`), also every claim of another instance: one process keeps a
     /// SQLite file, so another instance's claims are a dead one's.
     const CLAIMABLE: &'static str = "(next_attempt_at <= $3 OR ($4 AND claimed_by IS NOT $2))
@@ -132,11 +87,78 @@ impl Backend for SqliteStore {
     const SUBJECT_IN: &'static str =
         "EXISTS (SELECT 1 FROM json_each(messages.subject_hashes) WHERE value = $1)";
 
+    async fn fetch(
+        &self,
+        conn: Conn,
+        sql: &str,
+        values: &[Value<'_>],
+    ) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        let pool = match conn {
+            Conn::Reader => &self.readers,
+            Conn::Writer => &self.writer,
+        };
+        sql::fetch_all(pool, sql, values).await
+    }
+
+    async fn execute(&self, sql: &str, values: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        sql::execute(&self.writer, sql, values).await
+    }
+
     /// IMMEDIATE, whatever it writes: the write lock at once, so another process sharing
     /// the file waits (busy timeout) rather than failing to upgrade a read.
-    async fn begin_writing(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        pool.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_writing(&self) -> Result<Self::Tx, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
     }
+}
+
+#[async_trait]
+impl Transact for SqliteBackend {
+    type Conn = PoolConnection<Sqlite>;
+    /// SQLite finds a statement's `$n` parameter by a scan of the ones before it (when it
+    /// prepares it, and when sqlx binds it), so a statement costs the square of its
+    /// parameters: 16 rows, 288 parameters (64 rows cost the closed loop 4 to 10 % in
+    /// runs side by side).
+    const ROWS: usize = 16;
+
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.writer.acquire().await
+    }
+
+    /// One call for `BEGIN IMMEDIATE` and the whole script: the driver's worker thread
+    /// runs them one after another without handing back in between. The driver runs a
+    /// query of many statements with parameters, which it marks deprecated because other
+    /// drivers cannot (launchbadge/sqlx#3108); `Cargo.lock` pins the version that does. If
+    /// a statement fails, a `ROLLBACK` leaves nothing of it.
+    async fn open(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let (statements, _) = script.parts();
+        let sql = format!("BEGIN IMMEDIATE;\n{}", statements.join(";\n"));
+        run(conn, &sql, script, (1, 0)).await
+    }
+
+    /// One call for the script and `COMMIT`, as [`Self::open`].
+    async fn close(
+        &self,
+        conn: &mut Self::Conn,
+        script: &Script<'_>,
+    ) -> Result<Vec<Rows>, sqlx::Error> {
+        let (statements, _) = script.parts();
+        let mut sql = statements.join(";\n");
+        sql.push_str(";\nCOMMIT");
+        run(conn, &sql, script, (0, 1)).await
+    }
+
+    async fn abandon(&self, conn: &mut Self::Conn) {
+        rollback(conn).await;
+    }
+}
+
+/// Undoes the transaction open on `conn`, if one is (fails by itself where none is).
+async fn rollback(conn: &mut PoolConnection<Sqlite>) {
+    let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
 }
 
 /// Runs `sql` (the statements of `script`, and `lead` and `trail` of the transaction's own)
@@ -149,21 +171,13 @@ async fn run(
 ) -> Result<Vec<Rows>, sqlx::Error> {
     let (statements, values) = script.parts();
     #[allow(deprecated)]
-    let steps = bound(sql, values).fetch_many(&mut **conn);
-    let rows = script_rows(steps, text_row, statements.len(), edges).await;
+    let steps = sql::bound(sql, values).fetch_many(&mut **conn);
+    let rows = script_rows(steps, SqliteRow::texts, statements.len(), edges).await;
     if rows.is_err() {
         rollback(conn).await;
     }
     rows
 }
-
-/// A row's columns as text.
-fn text_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vec<String>, sqlx::Error> {
-    use sqlx::Row;
-    (0..row.len()).map(|i| row.try_get(i)).collect()
-}
-
-sql_store!(SqliteStore, Sqlite, reads: readers, writes: writer);
 
 #[cfg(test)]
 mod tests {
@@ -205,7 +219,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_whose_statement_fails_midway_leaves_nothing_and_the_next_one_commits() {
         let (dir, store) = scratch_store("script").await;
-        crate::record::batch::checks::a_failing_script_leaves_nothing(Writes(store.writer.clone()))
+        crate::record::batch::checks::a_failing_script_leaves_nothing(store.backend().clone())
             .await;
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -280,7 +294,7 @@ mod tests {
             .await
             .unwrap();
         let keys: Vec<String> = sqlx::query_scalar("SELECT routing_key FROM messages ORDER BY id")
-            .fetch_all(&store.readers)
+            .fetch_all(&store.backend().readers)
             .await
             .unwrap();
         assert_eq!(keys, ["queue.bv", "inbox.pk", "inbox.f"]);
@@ -356,7 +370,7 @@ mod tests {
         let done = crate::record::rewrap(&store, &keys).await.unwrap();
         assert_eq!(done.sealed, 1);
         let routed: Vec<u8> = sqlx::query_scalar("SELECT routed FROM messages")
-            .fetch_one(&store.readers)
+            .fetch_one(&store.backend().readers)
             .await
             .unwrap();
         assert!(!routed.windows(12).any(|w| w == b"Ola Testbarn"));
@@ -379,7 +393,7 @@ mod tests {
         }
         assert!(verify(&store, &key, None).await.unwrap().breaks.is_empty());
         let tamper = |sql: &'static str| {
-            let writer = store.writer.clone();
+            let writer = store.backend().writer.clone();
             async move { sqlx::query(sql).execute(&writer).await.unwrap() }
         };
         tamper("UPDATE audit SET recipient = 'elsewhere' WHERE seq = 2").await;
