@@ -4,7 +4,6 @@
 //! (schemas) → [`decide`] (legal basis) → [`record`] (database, outbox, audit) → [`publish`] (RabbitMQ, confirmed) → adapters
 //! → [`track`] (status events and receipts back from the adapters; [`deadlines`]).
 
-pub mod admin;
 pub mod api;
 pub mod app;
 pub mod authenticate;
@@ -12,15 +11,14 @@ pub mod birth;
 pub mod catalog;
 pub mod config;
 pub mod consent;
-pub mod dead;
 pub mod deadlines;
 pub mod decide;
 pub mod devkeys;
 pub mod intake;
 pub mod keys;
 pub mod metrics;
+pub mod operate;
 pub mod parse;
-pub mod peek;
 pub mod publish;
 pub mod record;
 pub mod scan;

@@ -244,14 +244,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Broker {
             action: BrokerAction::Migrate,
         } => {
-            let migrated = gateway::admin::broker_migrate(&config).await?;
+            let migrated = gateway::operate::broker_migrate(&config).await?;
             println!("{}", serde_json::to_string_pretty(&migrated)?);
         }
         Command::Peek { queue, url, max } => {
             let broker = config.broker.endpoint()?;
             let broker = url.map_or(broker.clone(), |url| broker.with_url(url));
             let queue = format!("{}{queue}", config.broker.prefix);
-            let seen = gateway::peek::peek(&broker, &queue, max).await?;
+            let seen = gateway::operate::peek::peek(&broker, &queue, max).await?;
             println!("{}", serde_json::to_string_pretty(&seen)?);
         }
         Command::Dead { action } => {
@@ -266,13 +266,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match action {
                 DeadAction::List { adapter: name, id } => {
                     let mut letters =
-                        gateway::dead::list(&channel, &topology, adapter(&name)?).await?;
+                        gateway::operate::dead::list(&channel, &topology, adapter(&name)?).await?;
                     letters.retain(|l| id.is_none() || l.message_id == id);
                     println!("{}", serde_json::to_string_pretty(&letters)?);
                 }
                 DeadAction::Replay { adapter: name, id } => {
                     let replayed =
-                        gateway::dead::replay(&channel, &topology, adapter(&name)?, &id).await?;
+                        gateway::operate::dead::replay(&channel, &topology, adapter(&name)?, &id)
+                            .await?;
                     println!("{}", serde_json::to_string_pretty(&replayed)?);
                 }
             }
@@ -280,21 +281,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { action } => match action {
             KeysAction::Init => {
-                let current = gateway::admin::keys_init(&config).await?;
+                let current = gateway::operate::keys_init(&config).await?;
                 println!(
                     "created {} with key-encryption key {current}; back it up apart from the database",
                     config.keys.file.display()
                 );
             }
             KeysAction::Rotate => {
-                let rotation = gateway::admin::keys_rotate(&config).await?;
+                let rotation = gateway::operate::keys_rotate(&config).await?;
                 println!("{}", serde_json::to_string_pretty(&rotation)?);
             }
         },
         Command::Audit {
             action: AuditAction::Verify { head },
         } => {
-            let report = gateway::admin::audit_verify(&config, head.as_deref()).await?;
+            let report = gateway::operate::audit_verify(&config, head.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             anyhow::ensure!(
                 report.breaks.is_empty(),

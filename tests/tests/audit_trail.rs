@@ -92,7 +92,7 @@ async fn exported(h: &Harness, seq: i64) -> SignedHead {
 
 async fn verify(h: &Harness, head: bool) -> AuditReport {
     let head = head.then(|| h.config.audit.head_file.clone().unwrap());
-    gateway::admin::audit_verify(&h.config, head.as_deref())
+    gateway::operate::audit_verify(&h.config, head.as_deref())
         .await
         .unwrap()
 }

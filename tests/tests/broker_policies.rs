@@ -159,7 +159,7 @@ async fn queues_declared_with_arguments_are_migrated_with_their_messages() {
         .await;
     assert!(refused.is_err(), "a changed argument is refused");
 
-    let migrated = gateway::admin::broker_migrate(&h.config).await.unwrap();
+    let migrated = gateway::operate::broker_migrate(&h.config).await.unwrap();
     assert_eq!(migrated.queues, [work.clone(), retry.clone()]);
     assert_eq!(migrated.messages, 3);
     let info = management(&h).queue(&work).await.unwrap().unwrap();
@@ -185,7 +185,7 @@ async fn queues_declared_with_arguments_are_migrated_with_their_messages() {
     h.restart_gateway(|_| {}).await;
     assert!(h.link_up(Duration::from_secs(20)).await);
     h.stop_gateway().await;
-    let again = gateway::admin::broker_migrate(&h.config).await.unwrap();
+    let again = gateway::operate::broker_migrate(&h.config).await.unwrap();
     assert!(again.queues.is_empty() && again.messages == 0, "{again:?}");
     h.cleanup().await;
 }

@@ -101,7 +101,7 @@ async fn a_vendor_sending_for_the_school_is_in_the_audit_trail_beside_it() {
     let message = bekymringsmelding();
     assert_eq!(h.post(&token, &message).await.status(), 202);
     let gateway_id = tests::gateway_id(SCHOOL, &message);
-    let store = gateway::admin::open_store(&h.config, Default::default())
+    let store = gateway::app::open_store(&h.config, Default::default())
         .await
         .unwrap();
     let recorded: Vec<_> = store

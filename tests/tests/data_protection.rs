@@ -320,7 +320,7 @@ async fn a_data_protection_officer_sees_the_disclosures_about_one_person_and_is_
 
     // Each report is in the audit trail, by organisation and keyed hash, never the ID; the
     // trail verifies.
-    let store = gateway::admin::open_store(&h.config, Default::default())
+    let store = gateway::app::open_store(&h.config, Default::default())
         .await
         .unwrap();
     let entries = store.audit_entries(0, 1000).await.unwrap();
@@ -339,7 +339,9 @@ async fn a_data_protection_officer_sees_the_disclosures_about_one_person_and_is_
             .all(|e| e.actor == SCHOOL && e.subject_hash.is_some())
     );
     assert!(!format!("{entries:?}").contains(&fnr));
-    let verified = gateway::admin::audit_verify(&h.config, None).await.unwrap();
+    let verified = gateway::operate::audit_verify(&h.config, None)
+        .await
+        .unwrap();
     assert!(
         verified.breaks.is_empty() && verified.entries >= 4,
         "{verified:?}"
@@ -426,7 +428,7 @@ async fn after_a_key_rotation_old_messages_are_still_delivered_and_new_ones_use_
         .current()
         .to_owned();
 
-    let rotation = gateway::admin::keys_rotate(&h.config).await.unwrap();
+    let rotation = gateway::operate::keys_rotate(&h.config).await.unwrap();
     assert_eq!(
         rotation.moved.rewrapped, 1,
         "the waiting message's data key"
@@ -437,7 +439,7 @@ async fn after_a_key_rotation_old_messages_are_still_delivered_and_new_ones_use_
     assert!(h.link_up(Duration::from_secs(20)).await);
     let new = bekymringsmelding();
     assert_eq!(h.post(&token, &new).await.status(), 202);
-    let store = gateway::admin::open_store(&h.config, Default::default())
+    let store = gateway::app::open_store(&h.config, Default::default())
         .await
         .unwrap();
     h.wait_status(
@@ -460,7 +462,7 @@ async fn after_a_key_rotation_old_messages_are_still_delivered_and_new_ones_use_
             .await;
     }
     // The next rotation, with the gateway running, removes the first key: nothing uses it.
-    let again = gateway::admin::keys_rotate(&h.config).await.unwrap();
+    let again = gateway::operate::keys_rotate(&h.config).await.unwrap();
     assert_eq!(again.removed, [first]);
     let after = bekymringsmelding();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -488,7 +490,7 @@ async fn the_gateway_does_not_start_without_its_key_file_or_with_one_others_can_
         assert!(says.iter().all(|s| error.contains(s)), "{error}");
     };
     refused(config.clone(), ["does not exist", "gateway keys init"]).await;
-    gateway::admin::keys_init(&config).await.unwrap();
+    gateway::operate::keys_init(&config).await.unwrap();
     std::fs::set_permissions(&config.keys.file, std::fs::Permissions::from_mode(0o644)).unwrap();
     refused(config.clone(), ["open to other users", "chmod 600"]).await;
     std::fs::set_permissions(&config.keys.file, std::fs::Permissions::from_mode(0o600)).unwrap();

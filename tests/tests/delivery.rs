@@ -152,7 +152,7 @@ async fn a_dead_letter_expires_after_its_keeping_time_and_the_message_is_marked_
         .topology()
         .dead_queue(contract::directory::Transport::Inbox);
     assert_eq!(h.count(&dead).await, 0, "gone from the dead letters");
-    let store = gateway::admin::open_store(&h.config, Default::default())
+    let store = gateway::app::open_store(&h.config, Default::default())
         .await
         .unwrap();
     let entries = store.audit_entries(0, 100).await.unwrap();

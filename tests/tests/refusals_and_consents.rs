@@ -73,7 +73,7 @@ async fn refusals_are_explained_in_the_readers_language_and_recorded_without_pay
         assert!(errors.iter().any(|e| e["code"] == "recipient_municipality"));
     }
     assert_eq!(status_of(&h, &message).await["type"], "/problems/not-found");
-    let store = gateway::admin::open_store(&h.config, Default::default())
+    let store = gateway::app::open_store(&h.config, Default::default())
         .await
         .unwrap();
     let refusals = store

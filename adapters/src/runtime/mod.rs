@@ -326,7 +326,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
                 .count(kind, Count::DuplicateSuppressed);
             Outcome::DELIVERED
         }
-        Ok(Claim::Lost(Entry::Delivering | Entry::Unknown)) => {
+        Ok(Claim::Lost(Entry::Delivering | Entry::Free)) => {
             // Another copy is being delivered: this one waits for its outcome.
             tracing::info!(%message_id, adapter, "another copy is being delivered; this one waits");
             Outcome::transient("another copy is being delivered")

@@ -7,18 +7,13 @@
 //! hash, never the ID) before anything is answered, and the answer does not repeat the ID.
 
 use super::AppState;
-use super::body::read_json;
-use super::messages::store_failure;
+use super::extract::{Authorized, JsonBody, ToReport};
 use super::problem::Problem;
-use crate::authenticate::Need;
-use crate::authenticate::certificate::Peer;
 use crate::consent::SubjectRef;
 use crate::parse::{FieldError, ParseError};
 use crate::record::{DisclosureRequest, Reach};
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use contract::message::MessageId;
 use serde::Deserialize;
@@ -43,17 +38,15 @@ fn not_a_person() -> Problem {
 /// The disclosures about one person.
 pub async fn post(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    peer: Peer,
-    body: Body,
+    caller: Authorized<ToReport>,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, &peer, Need::DisclosureReport).await?;
     let reach = if caller.grants.dpo_all {
         Reach::All
     } else {
         let orgnr = &caller.agency.orgnr;
         Reach::Organisation(
-            app.intake
+            app.shared
                 .directory
                 .agencies()
                 .filter(|agency| agency.orgnr == *orgnr)
@@ -61,8 +54,7 @@ pub async fn post(
                 .collect(),
         )
     };
-    let bytes = read_json(&headers, body, app.body_limits).await?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         Problem::of_parse(
             ParseError::Malformed {
                 line: e.line(),
@@ -74,12 +66,12 @@ pub async fn post(
     let request: Request = serde_json::from_value(value).map_err(|_| not_a_person())?;
     let canonical = request
         .subject
-        .canonical(app.intake.clock.now().date())
+        .canonical(app.shared.clock.now().date())
         .ok_or_else(not_a_person)?;
-    let subject_hash = app.intake.subject_key.hash(&canonical);
+    let subject_hash = app.shared.subject_key.hash(&canonical);
     let request_id = MessageId(uuid::Uuid::new_v4());
     let disclosures = app
-        .intake
+        .shared
         .store
         .disclosures(&DisclosureRequest {
             request_id,
@@ -87,8 +79,7 @@ pub async fn post(
             subject_hash: &subject_hash,
             reach,
         })
-        .await
-        .map_err(store_failure)?;
+        .await?;
     tracing::info!(%request_id, organisation = %caller.agency.id, found = disclosures.len(), "disclosure report");
     Ok(Json(serde_json::json!({
         "requestId": request_id,

@@ -4,16 +4,6 @@
 use super::problem::{Problem, ProblemType};
 use crate::decide::{Decision, Lang, Reason, Rule};
 use crate::parse::FieldError;
-use axum::http::HeaderMap;
-
-/// The language the request asks for (`Accept-Language`).
-pub fn language(headers: &HeaderMap) -> Lang {
-    Lang::negotiate(
-        headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    )
-}
 
 /// The reasons of a decision as field errors in `lang`.
 pub fn errors(decision: &Decision<'_>, reasons: &[Reason], lang: Lang) -> Vec<FieldError> {

@@ -13,7 +13,7 @@ pub async fn live() -> Json<serde_json::Value> {
 
 /// `GET /readyz`: the database and the broker both answer.
 pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, Problem> {
-    let database = app.intake.store.ping().await.is_ok();
+    let database = app.shared.store.ping().await.is_ok();
     let broker = app.link.channel().await.is_some();
     if database && broker {
         Ok(Json(serde_json::json!({ "status": "ready" })))
@@ -26,27 +26,17 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::
 }
 
 /// `GET /metrics`: Prometheus exposition.
-pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, super::problem::Problem> {
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, Problem> {
     let mut overdue = std::collections::BTreeMap::new();
-    let now = app.intake.clock.now();
-    let store = app.intake.store.as_ref();
-    for (view, missed) in app
-        .deadlines
-        .overdue(store, None, now)
-        .await
-        .map_err(super::messages::store_failure)?
-    {
+    let now = app.shared.clock.now();
+    let store = app.shared.store.as_ref();
+    for (view, missed) in app.deadlines.overdue(store, None, now).await? {
         for missed in missed {
             *overdue
                 .entry((view.kind.as_str().to_owned(), missed.as_str().to_owned()))
                 .or_insert(0) += 1;
         }
     }
-    let accepted = app
-        .intake
-        .store
-        .accepted_counts()
-        .await
-        .map_err(super::messages::store_failure)?;
-    Ok(app.intake.metrics.render(&accepted, &overdue))
+    let accepted = app.shared.store.accepted_counts().await?;
+    Ok(app.shared.metrics.render(&accepted, &overdue))
 }

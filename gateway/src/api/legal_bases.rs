@@ -18,7 +18,7 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
         .map(|k| {
             (
                 k.as_str().to_owned(),
-                serde_json::json!(app.intake.catalog.category_names(*k)),
+                serde_json::json!(app.shared.catalog.category_names(*k)),
             )
         })
         .collect();
@@ -26,13 +26,13 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
         .iter()
         .map(|k| {
             let rule =
-                serde_json::to_value(app.intake.catalog.kind(*k)).expect("a kind serialises");
+                serde_json::to_value(app.shared.catalog.kind(*k)).expect("a kind serialises");
             (k.as_str().to_owned(), rule)
         })
         .collect();
     Json(serde_json::json!({
-        "bases": app.intake.catalog.bases().into_iter().map(view).collect::<Vec<_>>(),
-        "aliases": app.intake.catalog.aliases(),
+        "bases": app.shared.catalog.bases().into_iter().map(view).collect::<Vec<_>>(),
+        "aliases": app.shared.catalog.aliases(),
         "kinds": kinds,
         "categories": categories,
     }))
@@ -43,7 +43,7 @@ pub async fn show(
     State(app): State<Arc<AppState>>,
     Path(tag): Path<String>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    app.intake
+    app.shared
         .catalog
         .get(&tag)
         .map(|b| Json(view(b)))

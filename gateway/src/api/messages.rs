@@ -1,36 +1,27 @@
 //! `POST /v1/messages` and `GET /v1/messages/{id}`: the path of a message through the gateway.
 
-use super::body::read_json;
-use super::problem::{Problem, ProblemType};
+use super::extract::{Authorized, JsonBody, Language, ToRead, ToSend};
+use super::problem::{Problem, ProblemType, RETRY_AFTER_SECS};
 use super::{AppState, explain};
-use crate::authenticate::Need;
-use crate::authenticate::certificate::Peer;
 use crate::deadlines::Missed;
 use crate::intake::{Assessed, IntakeError, Outcome};
 use crate::parse::FieldError;
 use crate::record::{Status, StatusView};
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contract::message::MessageId;
 use std::sync::Arc;
 
-/// Seconds a client is told to wait before repeating a request the broker did not confirm.
-const RETRY_AFTER_SECS: u32 = 5;
-
 /// Authenticate, then the intake; 202 only once recorded and confirmed.
 pub async fn post(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    peer: Peer,
-    body: Body,
+    caller: Authorized<ToSend>,
+    Language(lang): Language,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, &peer, Need::Send).await?;
-    let bytes = read_json(&headers, body, app.body_limits).await?;
-    let assessed = app.intake.assess(&caller, &bytes).await?;
-    let lang = explain::language(&headers);
+    let assessed = app.intake.assess(&caller, &body).await?;
     match app.intake.submit(&caller, &assessed).await? {
         Outcome::Refused => Err(explain::refusal(&assessed.decision, lang)),
         Outcome::Accepted {
@@ -49,14 +40,11 @@ pub async fn post(
 /// sent; answers what would happen.
 pub async fn validate(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    peer: Peer,
-    body: Body,
+    caller: Authorized<ToSend>,
+    Language(lang): Language,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
-    let caller = app.caller(&headers, &peer, Need::Send).await?;
-    let bytes = read_json(&headers, body, app.body_limits).await?;
-    let Assessed { envelope, decision } = app.intake.assess(&caller, &bytes).await?;
-    let lang = explain::language(&headers);
+    let Assessed { envelope, decision } = app.intake.assess(&caller, &body).await?;
     let route = decision
         .route()
         .map(|r| serde_json::json!({"recipient": r.recipient.id, "adapter": r.adapter}));
@@ -89,7 +77,7 @@ impl From<IntakeError> for Problem {
                 "the broker has not confirmed the message yet",
             )
             .retry_after(RETRY_AFTER_SECS),
-            IntakeError::Store(e) => store_failure(e),
+            IntakeError::Store(e) => e.into(),
         }
     }
 }
@@ -97,11 +85,9 @@ impl From<IntakeError> for Problem {
 /// The status of a message, for its sender only.
 pub async fn get(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    peer: Peer,
+    caller: Authorized<ToRead>,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, Problem> {
-    let caller = app.caller(&headers, &peer, Need::Read).await?;
     let not_found = || {
         Problem::new(
             ProblemType::NotFound,
@@ -109,11 +95,10 @@ pub async fn get(
         )
     };
     let id: MessageId = id.parse().map_err(|_| not_found())?;
-    app.intake
+    app.shared
         .store
         .status(&id, &caller.agency.id)
-        .await
-        .map_err(store_failure)?
+        .await?
         .map(|view| Json(with_overdue(&app, view)))
         .ok_or_else(not_found)
 }
@@ -122,27 +107,23 @@ pub async fn get(
 /// status), or only those past a deadline.
 pub async fn list(
     State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    peer: Peer,
+    caller: Authorized<ToRead>,
     Query(filter): Query<ListFilter>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let caller = app.caller(&headers, &peer, Need::Read).await?;
     let sender = Some(&caller.agency.id);
     let views: Vec<MessageView> = match filter.overdue {
         true => app
             .deadlines
-            .overdue(app.intake.store.as_ref(), sender, app.intake.clock.now())
-            .await
-            .map_err(store_failure)?
+            .overdue(app.shared.store.as_ref(), sender, app.shared.clock.now())
+            .await?
             .into_iter()
             .map(|(view, overdue)| MessageView { view, overdue })
             .collect(),
         false => app
-            .intake
+            .shared
             .store
             .open_messages(sender)
-            .await
-            .map_err(store_failure)?
+            .await?
             .into_iter()
             .map(|v| with_overdue(&app, v))
             .collect(),
@@ -172,7 +153,7 @@ fn with_overdue(app: &AppState, view: StatusView) -> MessageView {
         view.kind,
         view.status,
         &view.history,
-        app.intake.clock.now(),
+        app.shared.clock.now(),
     );
     MessageView { view, overdue }
 }
@@ -198,22 +179,4 @@ fn accepted(
         response.headers_mut().insert(header::LOCATION, value);
     }
     response
-}
-
-/// The problem for a database failure: `503 store-unavailable` (try again) if the database
-/// could not be reached, else `500 internal`.
-pub fn store_failure(error: crate::record::StoreError) -> Problem {
-    if error.is_unavailable() {
-        tracing::warn!(%error, "database unavailable");
-        return Problem::new(
-            ProblemType::StoreUnavailable,
-            "the gateway's database did not answer",
-        )
-        .retry_after(RETRY_AFTER_SECS);
-    }
-    tracing::error!(%error, "database failure");
-    Problem::new(
-        ProblemType::Internal,
-        "the gateway could not record the message",
-    )
 }

@@ -4,6 +4,7 @@ pub mod body;
 mod consents;
 mod disclosures;
 mod explain;
+mod extract;
 mod health;
 mod legal_bases;
 mod messages;
@@ -11,12 +12,11 @@ pub mod openapi;
 mod operations;
 pub mod problem;
 
-use crate::authenticate::certificate::Peer;
-use crate::authenticate::{ACTING_AGENCY, AuthError, Authenticator, Caller, Need};
-use crate::intake::Intake;
+use crate::authenticate::Authenticator;
+use crate::intake::{Consents, Intake, Shared};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderMap;
+
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
@@ -31,8 +31,12 @@ use tokio::sync::Semaphore;
 /// Everything a request handler needs.
 pub struct AppState {
     pub auth: Authenticator,
-    /// The use case of a message's path, and the parts it shares with the other handlers.
+    /// The parts the use cases and the read-only handlers share.
+    pub shared: Shared,
+    /// The use case of a message's path.
     pub intake: Intake,
+    /// The use case of the consent registry.
+    pub consents: Consents,
     pub link: Arc<BrokerLink>,
     pub body_limits: body::BodyLimits,
     /// The turns of requests of the API handled at once (`http.max_in_flight`).
@@ -94,46 +98,6 @@ fn handler(operation: Operation) -> MethodRouter<Arc<AppState>> {
     }
 }
 
-impl AppState {
-    /// The caller named by the request's bearer token (and, for a token naming an
-    /// organisation number, its `X-Acting-Agency` header), or without a token by the
-    /// connection's organisation certificate, if its grants allow `need`.
-    pub async fn caller(
-        &self,
-        headers: &HeaderMap,
-        peer: &Peer,
-        need: Need,
-    ) -> Result<Caller, Problem> {
-        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let caller = self
-            .auth
-            .authenticate(
-                header(axum::http::header::AUTHORIZATION.as_str()),
-                header(ACTING_AGENCY),
-                peer,
-            )
-            .await
-            .map_err(|e| {
-                tracing::info!(reason = %e, "request not authenticated");
-                let kind = match e {
-                    AuthError::TooLarge => ProblemType::HeadersTooLarge,
-                    AuthError::UnknownOrganisation => ProblemType::UnknownOrganisation,
-                    AuthError::ActingAgency(_) => ProblemType::ActingAgency,
-                    _ => ProblemType::Unauthenticated,
-                };
-                Problem::new(kind, e.to_string())
-            })?;
-        if !caller.grants.allow(need) {
-            tracing::info!(organisation = %caller.agency.id, ?need, "refused: the token's scopes do not allow it");
-            return Err(Problem::new(
-                ProblemType::Forbidden,
-                "the token's scopes do not allow this request",
-            ));
-        }
-        Ok(caller)
-    }
-}
-
 /// Every error answer is `application/problem+json`: a rejection of the framework's own (a
 /// path or query that cannot be read, a method the route does not take) becomes the
 /// problem of its status, and its text, which may quote the request, is dropped.
@@ -156,7 +120,7 @@ async fn problems_only(response: Response) -> Response {
         s if s.is_client_error() => ProblemType::BadRequest,
         _ => ProblemType::Internal,
     };
-    let mut problem = Problem::new(kind, kind.describe().2).into_response();
+    let mut problem = Problem::new(kind, kind.spec().title).into_response();
     if let Some(allow) = response.headers().get(header::ALLOW) {
         problem.headers_mut().insert(header::ALLOW, allow.clone());
     }
@@ -173,7 +137,7 @@ async fn shed(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             .extensions()
             .get::<MatchedPath>()
             .map_or("unmatched", MatchedPath::as_str);
-        app.intake.metrics.count_shed(route);
+        app.shared.metrics.count_shed(route);
         return Problem::new(
             ProblemType::Overloaded,
             "the gateway is handling as many requests as it takes at once",

@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the gateway's own API, `GET /openapi.json`: made at start-up
-//! from [`Operation`] (the routes the router serves), [`ProblemType::ALL`] (every error
+//! from [`Operation`] (the routes the router serves), [`PROBLEMS`] (every error
 //! answer) and the contract folder's JSON Schemas and valid examples, so that it cannot
 //! drift from the code. The repository keeps a copy (`schemas/openapi.json`, written by
 //! `gateway openapi`), which a test holds equal to what is served.
@@ -8,7 +8,7 @@
 //! `$defs` become components of their own (`<schema>.<def>`), and its references follow.
 
 use super::operations::Operation;
-use super::problem::ProblemType;
+use super::problem::{PROBLEMS, Spec};
 use contract::message::Kind;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -203,7 +203,7 @@ fn answer_schemas() -> Vec<(&'static str, Value)> {
                 "description": "An error answer (RFC 9457). `GET /problems` lists every type and its meaning.",
                 "required": ["type", "title", "status", "detail"],
                 "properties": {
-                    "type": { "type": "string", "enum": ProblemType::ALL.iter().map(|p| p.uri()).collect::<Vec<_>>() },
+                    "type": { "type": "string", "enum": PROBLEMS.iter().map(|p| p.kind.uri()).collect::<Vec<_>>() },
                     "title": string, "status": { "type": "integer" }, "detail": string,
                     "errors": { "type": "array", "items": schema_ref("FieldError") }
                 }
@@ -393,8 +393,13 @@ fn headers() -> Value {
 /// A response per error status: the problem types it stands for, and their headers.
 fn problem_responses() -> Value {
     let mut responses = Map::new();
-    for problem in ProblemType::ALL {
-        let (slug, status, title, _) = problem.describe();
+    for &Spec {
+        slug,
+        status,
+        title,
+        ..
+    } in &PROBLEMS
+    {
         let entry = responses
             .entry(status.as_u16().to_string())
             .or_insert_with(|| {

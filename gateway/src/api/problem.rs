@@ -4,6 +4,7 @@
 //! meaning. Problem texts carry field names, rule names and ids, never field values.
 
 use crate::parse::{FieldError, ParseError};
+use crate::record::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -45,238 +46,262 @@ pub enum ProblemType {
     Internal,
 }
 
-impl ProblemType {
-    /// Every problem type, for the listing.
-    pub const ALL: [ProblemType; 31] = [
-        Self::MalformedJson,
-        Self::BadRequest,
-        Self::MethodNotAllowed,
-        Self::UnsupportedMediaType,
-        Self::BodyTooLarge,
-        Self::HeadersTooLarge,
-        Self::BodyTimeout,
-        Self::InvalidMessage,
-        Self::Unauthenticated,
-        Self::Forbidden,
-        Self::UnknownOrganisation,
-        Self::ActingAgency,
-        Self::SenderMismatch,
-        Self::UnknownRecipient,
-        Self::RecipientMismatch,
-        Self::CrossBorder,
-        Self::LegalBasisUnknown,
-        Self::LegalBasisNotInForce,
-        Self::LegalBasisNotApplicable,
-        Self::SubjectNotCovered,
-        Self::ConsentNotValid,
-        Self::AttestationMissing,
-        Self::FieldsNotMinimal,
-        Self::IdentifyingText,
-        Self::IdempotencyConflict,
-        Self::NotFound,
-        Self::BrokerUnavailable,
-        Self::StoreUnavailable,
-        Self::Overloaded,
-        Self::NotReady,
-        Self::Internal,
-    ];
+/// What a problem type is: its slug, HTTP status, title and what it means for the client.
+#[derive(Debug)]
+pub struct Spec {
+    pub kind: ProblemType,
+    pub slug: &'static str,
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub description: &'static str,
+}
 
-    /// Slug, HTTP status, title and what it means for the client.
-    pub fn describe(self) -> (&'static str, StatusCode, &'static str, &'static str) {
-        use StatusCode as S;
-        match self {
-            Self::MalformedJson => (
-                "malformed-json",
-                S::BAD_REQUEST,
-                "Body is not JSON",
-                "The body could not be parsed as JSON. Nothing was recorded.",
-            ),
-            Self::BadRequest => (
-                "bad-request",
-                S::BAD_REQUEST,
-                "Request not understood",
-                "The path or the query parameters could not be read (an unknown parameter, a value of the wrong type). Nothing was recorded.",
-            ),
-            Self::MethodNotAllowed => (
-                "method-not-allowed",
-                S::METHOD_NOT_ALLOWED,
-                "Method not allowed",
-                "The resource exists but does not take this method; `Allow` lists those it takes. Nothing was recorded.",
-            ),
-            Self::UnsupportedMediaType => (
-                "unsupported-media-type",
-                S::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json",
-                "Send the message as application/json. Nothing was recorded.",
-            ),
-            Self::BodyTooLarge => (
-                "body-too-large",
-                S::PAYLOAD_TOO_LARGE,
-                "Body too large",
-                "The body exceeds the gateway's size limit. Nothing was recorded.",
-            ),
-            Self::HeadersTooLarge => (
-                "headers-too-large",
-                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "Headers too large",
-                "The request's headers exceed the gateway's limit (`http.max_header_bytes`, 16 KiB by default), or its bearer token exceeds 8 KiB. Nothing was read.",
-            ),
-            Self::BodyTimeout => (
-                "body-timeout",
-                S::REQUEST_TIMEOUT,
-                "Body too slow",
-                "The body did not arrive in full within the gateway's time limit (`http.body_timeout_ms`). Nothing was recorded.",
-            ),
-            Self::InvalidMessage => (
-                "invalid-message",
-                S::UNPROCESSABLE_ENTITY,
-                "Message does not fit its contract",
-                "The message breaks the envelope schema or its kind's schema; `errors` names each field and rule. Nothing was recorded.",
-            ),
-            Self::Unauthenticated => (
-                "unauthenticated",
-                S::UNAUTHORIZED,
-                "Bearer token missing or not valid",
-                "Send a valid, unexpired bearer token from the configured issuer, for this gateway's audience, signed with the pinned algorithm.",
-            ),
-            Self::Forbidden => (
-                "forbidden",
-                S::FORBIDDEN,
-                "Not for this token",
-                "The request needs a scope the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`, or the operator-wide `auth.dpo_all_scope`; a Maskinporten token: the issuer's send or read scope). Nothing was looked up.",
-            ),
-            Self::UnknownOrganisation => (
-                "unknown-organisation",
-                S::FORBIDDEN,
-                "Organisation not in the agency directory",
-                "The token's organisation is not an agency of the directory.",
-            ),
-            Self::ActingAgency => (
-                "acting-agency",
-                S::FORBIDDEN,
-                "Acting agency not named, or not under the organisation",
-                "The token names an organisation number that covers several agencies of the directory, or not the one named: name the acting agency's id in the `X-Acting-Agency` header; `detail` lists the ids the number covers.",
-            ),
-            Self::SenderMismatch => (
-                "sender-mismatch",
-                S::FORBIDDEN,
-                "Message claims another organisation",
-                "An organisation named in the message is not the token's organisation. Nothing was recorded.",
-            ),
-            Self::UnknownRecipient => (
-                "unknown-recipient",
-                S::UNPROCESSABLE_ENTITY,
-                "Recipient not in the agency directory",
-                "The recipient is not an agency of the directory, or it receives no messages. Nothing was recorded.",
-            ),
-            Self::RecipientMismatch => (
-                "recipient-mismatch",
-                S::UNPROCESSABLE_ENTITY,
-                "Recipient does not fit the message",
-                "The recipient cannot take this message: each kind goes only to the agency types it names (a bekymringsmelding to barnevern or its barnevernvakt, a politikontakt referral to the police, an SSPF/SIG request to the coordinator or the group), and a bekymringsmelding only to the barnevern of the child's municipality. Nothing was recorded.",
-            ),
-            Self::CrossBorder => (
-                "cross-border",
-                S::UNPROCESSABLE_ENTITY,
-                "Sender, recipient and legal basis in different countries",
-                "One message, one jurisdiction: the sender, the recipient, the message kind and the legal basis must all belong to the same country unless the catalog declares the basis for cross-border use (none does). Nothing was recorded.",
-            ),
-            Self::LegalBasisUnknown => (
-                "legal-basis-unknown",
-                S::UNPROCESSABLE_ENTITY,
-                "Unknown legal basis",
-                "The legal-basis tag is not in the catalog (GET /v1/legal-bases), or is no longer used (`replacedBy` names the tags that replace it). Nothing was recorded.",
-            ),
-            Self::LegalBasisNotInForce => (
-                "legal-basis-not-in-force",
-                S::UNPROCESSABLE_ENTITY,
-                "Legal basis not in force",
-                "The catalog marks this legal basis as proposed or disabled. Nothing was recorded.",
-            ),
-            Self::LegalBasisNotApplicable => (
-                "legal-basis-not-applicable",
-                S::UNPROCESSABLE_ENTITY,
-                "Legal basis does not cover this message",
-                "The legal basis does not serve this message kind, this sender's agency type or this recipient's agency type. Nothing was recorded.",
-            ),
-            Self::SubjectNotCovered => (
-                "subject-not-covered",
-                S::UNPROCESSABLE_ENTITY,
-                "Legal basis does not cover this person",
-                "The person is older than the legal basis allows, is unborn where it does not cover the unborn, no birth date in the past can be read, or a weaker claim (an age, a birth date, an unborn flag) disagrees with a national ID or birth date in the same message. Nothing was sent.",
-            ),
-            Self::ConsentNotValid => (
-                "consent-not-valid",
-                S::UNPROCESSABLE_ENTITY,
-                "Consent missing, not valid or out of scope",
-                "The legal basis needs a consent recorded by your organisation (POST /v1/consents) that is not withdrawn, valid today, for this person, purpose, recipient type and every data category sent, and given by the person and/or guardians as the catalog requires. Nothing was sent.",
-            ),
-            Self::AttestationMissing => (
-                "attestation-missing",
-                S::UNPROCESSABLE_ENTITY,
-                "Attestation missing",
-                "The legal basis requires the sender to attest statements (legalBasis.attestation) that are missing, or the message attests statements the basis does not know. Nothing was sent.",
-            ),
-            Self::FieldsNotMinimal => (
-                "fields-not-minimal",
-                S::UNPROCESSABLE_ENTITY,
-                "Fields not allowed or missing under this legal basis",
-                "The payload carries fields the legal basis does not allow, or lacks fields it requires (GET /v1/legal-bases lists both). The gateway refuses rather than strips. Nothing was sent.",
-            ),
-            Self::IdentifyingText => (
-                "identifying-text",
-                S::UNPROCESSABLE_ENTITY,
-                "Anonymised message contains identifying data",
-                "A text field of an anonymised message holds an identifier (a national ID number, phone number, e-mail address, date, week number, class marker, given name or place name, also when obfuscated), or its referring unit is not a municipality; `errors` names the field and, in `found`, the class, never the text. Nothing was sent.",
-            ),
-            Self::IdempotencyConflict => (
-                "idempotency-conflict",
-                S::CONFLICT,
-                "Message id already used for another message",
-                "Your organisation already posted a message with this id and a different body. Choose a new id (ids are your organisation's own: another organisation's ids never conflict with yours).",
-            ),
-            Self::NotFound => (
-                "not-found",
-                S::NOT_FOUND,
-                "Not found",
-                "No such resource, or none your organisation may see (messages and consents are visible only to the organisation that sent or recorded them).",
-            ),
-            Self::BrokerUnavailable => (
-                "broker-unavailable",
-                S::SERVICE_UNAVAILABLE,
-                "Message not yet accepted",
-                "The broker did not confirm the message. It is recorded and the gateway keeps trying to route it; repeat the same request (same id, same body) to learn the outcome, or read its status.",
-            ),
-            Self::StoreUnavailable => (
-                "store-unavailable",
-                S::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "The gateway's database could not be reached, so the request could not be carried out. Repeat the same request (same id, same body) after Retry-After: if it was recorded before the database went away, the repeat finds it; nothing is recorded twice.",
-            ),
-            Self::Overloaded => (
-                "overloaded",
-                S::SERVICE_UNAVAILABLE,
-                "Gateway busy",
-                "The gateway is handling as many requests as it takes at once (`http.max_in_flight`), so this one was not read. Nothing was recorded. Repeat the same request after Retry-After.",
-            ),
-            Self::NotReady => (
-                "not-ready",
-                S::SERVICE_UNAVAILABLE,
-                "Gateway not ready",
-                "The database or the broker is not reachable.",
-            ),
-            Self::Internal => (
-                "internal",
-                S::INTERNAL_SERVER_ERROR,
-                "Internal error",
-                "The gateway failed; the incident is logged with this response's trace id.",
-            ),
-        }
+/// Every problem type, in the enum's order (checked when compiling): the one place a
+/// problem is described, for the answers, `GET /problems` and the OpenAPI document.
+pub const PROBLEMS: [Spec; ProblemType::Internal as usize + 1] = {
+    use ProblemType as P;
+    use StatusCode as S;
+    [
+        Spec {
+            kind: P::MalformedJson,
+            slug: "malformed-json",
+            status: S::BAD_REQUEST,
+            title: "Body is not JSON",
+            description: "The body could not be parsed as JSON. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::BadRequest,
+            slug: "bad-request",
+            status: S::BAD_REQUEST,
+            title: "Request not understood",
+            description: "The path or the query parameters could not be read (an unknown parameter, a value of the wrong type). Nothing was recorded.",
+        },
+        Spec {
+            kind: P::MethodNotAllowed,
+            slug: "method-not-allowed",
+            status: S::METHOD_NOT_ALLOWED,
+            title: "Method not allowed",
+            description: "The resource exists but does not take this method; `Allow` lists those it takes. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::UnsupportedMediaType,
+            slug: "unsupported-media-type",
+            status: S::UNSUPPORTED_MEDIA_TYPE,
+            title: "Content-Type must be application/json",
+            description: "Send the message as application/json. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::BodyTooLarge,
+            slug: "body-too-large",
+            status: S::PAYLOAD_TOO_LARGE,
+            title: "Body too large",
+            description: "The body exceeds the gateway's size limit. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::HeadersTooLarge,
+            slug: "headers-too-large",
+            status: S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            title: "Headers too large",
+            description: "The request's headers exceed the gateway's limit (`http.max_header_bytes`, 16 KiB by default), or its bearer token exceeds 8 KiB. Nothing was read.",
+        },
+        Spec {
+            kind: P::BodyTimeout,
+            slug: "body-timeout",
+            status: S::REQUEST_TIMEOUT,
+            title: "Body too slow",
+            description: "The body did not arrive in full within the gateway's time limit (`http.body_timeout_ms`). Nothing was recorded.",
+        },
+        Spec {
+            kind: P::InvalidMessage,
+            slug: "invalid-message",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Message does not fit its contract",
+            description: "The message breaks the envelope schema or its kind's schema; `errors` names each field and rule. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::Unauthenticated,
+            slug: "unauthenticated",
+            status: S::UNAUTHORIZED,
+            title: "Bearer token missing or not valid",
+            description: "Send a valid, unexpired bearer token from the configured issuer, for this gateway's audience, signed with the pinned algorithm.",
+        },
+        Spec {
+            kind: P::Forbidden,
+            slug: "forbidden",
+            status: S::FORBIDDEN,
+            title: "Not for this token",
+            description: "The request needs a scope the token does not carry (a disclosure report: the data protection officer's scope, `auth.dpo_scope`, or the operator-wide `auth.dpo_all_scope`; a Maskinporten token: the issuer's send or read scope). Nothing was looked up.",
+        },
+        Spec {
+            kind: P::UnknownOrganisation,
+            slug: "unknown-organisation",
+            status: S::FORBIDDEN,
+            title: "Organisation not in the agency directory",
+            description: "The token's organisation is not an agency of the directory.",
+        },
+        Spec {
+            kind: P::ActingAgency,
+            slug: "acting-agency",
+            status: S::FORBIDDEN,
+            title: "Acting agency not named, or not under the organisation",
+            description: "The token names an organisation number that covers several agencies of the directory, or not the one named: name the acting agency's id in the `X-Acting-Agency` header; `detail` lists the ids the number covers.",
+        },
+        Spec {
+            kind: P::SenderMismatch,
+            slug: "sender-mismatch",
+            status: S::FORBIDDEN,
+            title: "Message claims another organisation",
+            description: "An organisation named in the message is not the token's organisation. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::UnknownRecipient,
+            slug: "unknown-recipient",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Recipient not in the agency directory",
+            description: "The recipient is not an agency of the directory, or it receives no messages. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::RecipientMismatch,
+            slug: "recipient-mismatch",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Recipient does not fit the message",
+            description: "The recipient cannot take this message: each kind goes only to the agency types it names (a bekymringsmelding to barnevern or its barnevernvakt, a politikontakt referral to the police, an SSPF/SIG request to the coordinator or the group), and a bekymringsmelding only to the barnevern of the child's municipality. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::CrossBorder,
+            slug: "cross-border",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Sender, recipient and legal basis in different countries",
+            description: "One message, one jurisdiction: the sender, the recipient, the message kind and the legal basis must all belong to the same country unless the catalog declares the basis for cross-border use (none does). Nothing was recorded.",
+        },
+        Spec {
+            kind: P::LegalBasisUnknown,
+            slug: "legal-basis-unknown",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Unknown legal basis",
+            description: "The legal-basis tag is not in the catalog (GET /v1/legal-bases), or is no longer used (`replacedBy` names the tags that replace it). Nothing was recorded.",
+        },
+        Spec {
+            kind: P::LegalBasisNotInForce,
+            slug: "legal-basis-not-in-force",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Legal basis not in force",
+            description: "The catalog marks this legal basis as proposed or disabled. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::LegalBasisNotApplicable,
+            slug: "legal-basis-not-applicable",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Legal basis does not cover this message",
+            description: "The legal basis does not serve this message kind, this sender's agency type or this recipient's agency type. Nothing was recorded.",
+        },
+        Spec {
+            kind: P::SubjectNotCovered,
+            slug: "subject-not-covered",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Legal basis does not cover this person",
+            description: "The person is older than the legal basis allows, is unborn where it does not cover the unborn, no birth date in the past can be read, or a weaker claim (an age, a birth date, an unborn flag) disagrees with a national ID or birth date in the same message. Nothing was sent.",
+        },
+        Spec {
+            kind: P::ConsentNotValid,
+            slug: "consent-not-valid",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Consent missing, not valid or out of scope",
+            description: "The legal basis needs a consent recorded by your organisation (POST /v1/consents) that is not withdrawn, valid today, for this person, purpose, recipient type and every data category sent, and given by the person and/or guardians as the catalog requires. Nothing was sent.",
+        },
+        Spec {
+            kind: P::AttestationMissing,
+            slug: "attestation-missing",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Attestation missing",
+            description: "The legal basis requires the sender to attest statements (legalBasis.attestation) that are missing, or the message attests statements the basis does not know. Nothing was sent.",
+        },
+        Spec {
+            kind: P::FieldsNotMinimal,
+            slug: "fields-not-minimal",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Fields not allowed or missing under this legal basis",
+            description: "The payload carries fields the legal basis does not allow, or lacks fields it requires (GET /v1/legal-bases lists both). The gateway refuses rather than strips. Nothing was sent.",
+        },
+        Spec {
+            kind: P::IdentifyingText,
+            slug: "identifying-text",
+            status: S::UNPROCESSABLE_ENTITY,
+            title: "Anonymised message contains identifying data",
+            description: "A text field of an anonymised message holds an identifier (a national ID number, phone number, e-mail address, date, week number, class marker, given name or place name, also when obfuscated), or its referring unit is not a municipality; `errors` names the field and, in `found`, the class, never the text. Nothing was sent.",
+        },
+        Spec {
+            kind: P::IdempotencyConflict,
+            slug: "idempotency-conflict",
+            status: S::CONFLICT,
+            title: "Message id already used for another message",
+            description: "Your organisation already posted a message with this id and a different body. Choose a new id (ids are your organisation's own: another organisation's ids never conflict with yours).",
+        },
+        Spec {
+            kind: P::NotFound,
+            slug: "not-found",
+            status: S::NOT_FOUND,
+            title: "Not found",
+            description: "No such resource, or none your organisation may see (messages and consents are visible only to the organisation that sent or recorded them).",
+        },
+        Spec {
+            kind: P::BrokerUnavailable,
+            slug: "broker-unavailable",
+            status: S::SERVICE_UNAVAILABLE,
+            title: "Message not yet accepted",
+            description: "The broker did not confirm the message. It is recorded and the gateway keeps trying to route it; repeat the same request (same id, same body) to learn the outcome, or read its status.",
+        },
+        Spec {
+            kind: P::StoreUnavailable,
+            slug: "store-unavailable",
+            status: S::SERVICE_UNAVAILABLE,
+            title: "Database unavailable",
+            description: "The gateway's database could not be reached, so the request could not be carried out. Repeat the same request (same id, same body) after Retry-After: if it was recorded before the database went away, the repeat finds it; nothing is recorded twice.",
+        },
+        Spec {
+            kind: P::Overloaded,
+            slug: "overloaded",
+            status: S::SERVICE_UNAVAILABLE,
+            title: "Gateway busy",
+            description: "The gateway is handling as many requests as it takes at once (`http.max_in_flight`), so this one was not read. Nothing was recorded. Repeat the same request after Retry-After.",
+        },
+        Spec {
+            kind: P::NotReady,
+            slug: "not-ready",
+            status: S::SERVICE_UNAVAILABLE,
+            title: "Gateway not ready",
+            description: "The database or the broker is not reachable.",
+        },
+        Spec {
+            kind: P::Internal,
+            slug: "internal",
+            status: S::INTERNAL_SERVER_ERROR,
+            title: "Internal error",
+            description: "The gateway failed; the incident is logged with this response's trace id.",
+        },
+    ]
+};
+
+const _: () = {
+    let mut i = 0;
+    while i < PROBLEMS.len() {
+        assert!(
+            PROBLEMS[i].kind as usize == i,
+            "PROBLEMS is in the enum's order"
+        );
+        i += 1;
+    }
+};
+
+impl ProblemType {
+    /// What this problem type is.
+    pub fn spec(self) -> &'static Spec {
+        &PROBLEMS[self as usize]
     }
 
     /// The stable `type` URI reference.
     pub fn uri(self) -> String {
-        format!("/problems/{}", self.describe().0)
+        format!("/problems/{}", self.spec().slug)
     }
 }
 
@@ -345,7 +370,7 @@ struct ProblemBody<'a> {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let (_, status, title, _) = self.kind.describe();
+        let Spec { status, title, .. } = *self.kind.spec();
         let body = ProblemBody {
             type_: self.kind.uri(),
             title,
@@ -372,8 +397,9 @@ impl IntoResponse for Problem {
     }
 }
 
+/// A problem type as `GET /problems` lists it.
 #[derive(Serialize)]
-struct ProblemDoc {
+pub struct ProblemDoc {
     #[serde(rename = "type")]
     type_: String,
     status: u16,
@@ -382,29 +408,47 @@ struct ProblemDoc {
 }
 
 /// `GET /problems`: every problem type and its meaning.
-pub async fn list() -> Json<Vec<serde_json::Value>> {
-    Json(
-        ProblemType::ALL
-            .iter()
-            .map(|p| serde_json::to_value(doc(*p)).expect("serialisable"))
-            .collect(),
-    )
+pub async fn list() -> Json<Vec<ProblemDoc>> {
+    Json(PROBLEMS.iter().map(doc).collect())
 }
 
 /// `GET /problems/{slug}`: one problem type and its meaning.
 pub async fn show(axum::extract::Path(slug): axum::extract::Path<String>) -> Response {
-    match ProblemType::ALL.iter().find(|p| p.describe().0 == slug) {
-        Some(p) => Json(doc(*p)).into_response(),
+    match PROBLEMS.iter().find(|p| p.slug == slug) {
+        Some(spec) => Json(doc(spec)).into_response(),
         None => Problem::new(ProblemType::NotFound, "no such problem type").into_response(),
     }
 }
 
-fn doc(p: ProblemType) -> ProblemDoc {
-    let (_, status, title, description) = p.describe();
+fn doc(spec: &Spec) -> ProblemDoc {
     ProblemDoc {
-        type_: p.uri(),
-        status: status.as_u16(),
-        title,
-        description,
+        type_: spec.kind.uri(),
+        status: spec.status.as_u16(),
+        title: spec.title,
+        description: spec.description,
+    }
+}
+
+/// Seconds a client is told to wait before repeating a request the broker or the database
+/// did not carry out.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// A database failure: `503 store-unavailable` (try again) if the database could not be
+/// reached, else `500 internal`.
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database unavailable");
+            return Problem::new(
+                ProblemType::StoreUnavailable,
+                "the gateway's database did not answer",
+            )
+            .retry_after(RETRY_AFTER_SECS);
+        }
+        tracing::error!(%error, "database failure");
+        Problem::new(
+            ProblemType::Internal,
+            "the gateway could not carry out the request",
+        )
     }
 }

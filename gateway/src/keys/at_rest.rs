@@ -1,7 +1,7 @@
-//! A payload at rest: sealed with AES-256-GCM under a fresh data key of its own, the data
+//! A payload at rest, locked: encrypted with AES-256-GCM under a fresh data key of its own, the data
 //! key wrapped (AES-256-GCM) by the current KEK, whose id is kept beside it. Destroying
 //! the wrapped key erases the payload for good, whatever copies of the ciphertext remain.
-//! Both seals are bound to the message id (their associated data): a ciphertext moved to
+//! Both encryptions are bound to the message id (their associated data): a ciphertext moved to
 //! another message's row does not open.
 
 use super::ring::{KeyRing, KeysError, random_key};
@@ -11,47 +11,47 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedKey {
     pub key_id: String,
-    /// Nonce, then the data key sealed, then the tag.
+    /// Nonce, then the data key encrypted, then the tag.
     pub wrapped: Vec<u8>,
 }
 
-/// A payload sealed at rest.
+/// A payload encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Locked {
     pub key: LockedKey,
-    /// Nonce, then the payload sealed, then the tag.
+    /// Nonce, then the payload encrypted, then the tag.
     pub ciphertext: Vec<u8>,
 }
 
-fn seal(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+fn encrypt(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).expect("the system has randomness");
-    let mut sealed = plaintext.to_vec();
+    let mut encrypted = plaintext.to_vec();
     key.seal_in_place_append_tag(
         Nonce::assume_unique_for_key(nonce),
         Aad::from(aad),
-        &mut sealed,
+        &mut encrypted,
     )
-    .expect("AES-GCM seals any payload the store holds");
-    [nonce.as_slice(), &sealed].concat()
+    .expect("AES-GCM encrypts any payload the store holds");
+    [nonce.as_slice(), &encrypted].concat()
 }
 
-fn open(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, KeysError> {
-    let (nonce, body) = sealed
+fn decrypt(key: &LessSafeKey, aad: &[u8], encrypted: &[u8]) -> Result<Vec<u8>, KeysError> {
+    let (nonce, body) = encrypted
         .split_at_checked(NONCE_LEN)
-        .ok_or(KeysError::Unsealable)?;
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeysError::Unsealable)?;
+        .ok_or(KeysError::Undecryptable)?;
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeysError::Undecryptable)?;
     let mut body = body.to_vec();
     let plain = key
         .open_in_place(nonce, Aad::from(aad), &mut body)
-        .map_err(|_| KeysError::Unsealable)?;
+        .map_err(|_| KeysError::Undecryptable)?;
     Ok(plain.to_vec())
 }
 
 fn data_key(bytes: &[u8]) -> Result<LessSafeKey, KeysError> {
     UnboundKey::new(&AES_256_GCM, bytes)
         .map(LessSafeKey::new)
-        .map_err(|_| KeysError::Unsealable)
+        .map_err(|_| KeysError::Undecryptable)
 }
 
 fn wrap_aad(key_id: &str, aad: &[u8]) -> Vec<u8> {
@@ -59,12 +59,12 @@ fn wrap_aad(key_id: &str, aad: &[u8]) -> Vec<u8> {
 }
 
 impl KeyRing {
-    /// Seals `plaintext` under a fresh data key, bound to `aad` (the message id).
+    /// Locks `plaintext` under a fresh data key, bound to `aad` (the message id).
     pub fn lock(&self, plaintext: &[u8], aad: &[u8]) -> Locked {
         let dek = random_key();
-        let ciphertext = seal(&data_key(&dek).expect("32 bytes"), aad, plaintext);
+        let ciphertext = encrypt(&data_key(&dek).expect("32 bytes"), aad, plaintext);
         let key_id = self.current().to_owned();
-        let wrapped = seal(
+        let wrapped = encrypt(
             &self.kek(&key_id).expect("the current KEK is in the ring"),
             &wrap_aad(&key_id, aad),
             &dek,
@@ -75,22 +75,22 @@ impl KeyRing {
         }
     }
 
-    /// Opens what [`KeyRing::lock`] sealed with the same `aad`.
+    /// Unlocks what [`KeyRing::lock`] locked with the same `aad`.
     pub fn unlock(&self, locked: &Locked, aad: &[u8]) -> Result<Vec<u8>, KeysError> {
         let dek = self.unwrap_key(&locked.key, aad)?;
-        open(&data_key(&dek)?, aad, &locked.ciphertext)
+        decrypt(&data_key(&dek)?, aad, &locked.ciphertext)
     }
 
     /// The data key of `key` wrapped again by the current KEK (the payload is untouched).
     pub fn rewrap(&self, key: &LockedKey, aad: &[u8]) -> Result<LockedKey, KeysError> {
         let dek = self.unwrap_key(key, aad)?;
         let key_id = self.current().to_owned();
-        let wrapped = seal(&self.kek(&key_id)?, &wrap_aad(&key_id, aad), &dek);
+        let wrapped = encrypt(&self.kek(&key_id)?, &wrap_aad(&key_id, aad), &dek);
         Ok(LockedKey { key_id, wrapped })
     }
 
     fn unwrap_key(&self, key: &LockedKey, aad: &[u8]) -> Result<Vec<u8>, KeysError> {
-        open(
+        decrypt(
             &self.kek(&key.key_id)?,
             &wrap_aad(&key.key_id, aad),
             &key.wrapped,
@@ -116,7 +116,7 @@ mod tests {
         );
         assert!(matches!(
             ring.unlock(&locked, b"message-2"),
-            Err(KeysError::Unsealable)
+            Err(KeysError::Undecryptable)
         ));
         let other = KeyRing::generate(None);
         assert!(other.unlock(&locked, b"message-1").is_err());
@@ -124,7 +124,7 @@ mod tests {
         *tampered.ciphertext.last_mut().unwrap() ^= 1;
         assert!(matches!(
             ring.unlock(&tampered, b"message-1"),
-            Err(KeysError::Unsealable)
+            Err(KeysError::Undecryptable)
         ));
     }
 

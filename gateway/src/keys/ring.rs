@@ -52,8 +52,8 @@ pub enum KeysError {
     Exists { path: PathBuf },
     #[error("no key {key_id:?} in the key ring (was it removed while still in use?)")]
     UnknownKey { key_id: String },
-    #[error("a sealed value does not open with its key (tampered, or the wrong key)")]
-    Unsealable,
+    #[error("an encrypted value does not decrypt with its key (tampered, or the wrong key)")]
+    Undecryptable,
 }
 
 /// The key file as written.

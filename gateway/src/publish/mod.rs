@@ -30,7 +30,7 @@ pub struct Publisher {
     link: Arc<BrokerLink>,
     exchange: String,
     confirm_timeout: Duration,
-    /// Opens the payloads sealed at rest, just before they are published.
+    /// Opens the payloads encrypted at rest, just before they are published.
     keys: Arc<LiveKeys>,
     /// Counts what this instance had confirmed.
     metrics: Arc<Metrics>,

@@ -18,12 +18,12 @@ pub trait Messages: Send + Sync {
     fn shared(&self) -> bool;
 
     /// Records a new message, with its first status and its audit entry, its publish
-    /// claimed by this instance until `hold_until` (then the outbox may take it); or reports
+    /// claimed by this instance until `lease_until` (then the outbox may take it); or reports
     /// the message its sender recorded before under this id.
     async fn record(
         &self,
         msg: &NewMessage,
-        hold_until: OffsetDateTime,
+        lease_until: OffsetDateTime,
     ) -> Result<Recorded, StoreError>;
 
     /// Marks a message as confirmed by the broker, which takes it out of the outbox.

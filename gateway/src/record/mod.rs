@@ -135,7 +135,7 @@ pub fn gateway_id(sender: &AgencyId, client_id: &MessageId) -> MessageId {
     ))
 }
 
-/// A message to record: ids, kinds and tags, and the routed bytes sealed at rest.
+/// A message to record: ids, kinds and tags, and the routed bytes encrypted at rest.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     /// The gateway's id ([`gateway_id`]).
@@ -191,7 +191,7 @@ pub struct Outgoing {
     pub kind: Kind,
     pub legal_basis: String,
     pub routing_key: String,
-    /// The routed bytes, sealed at rest (bound to `id`).
+    /// The routed bytes, encrypted at rest (bound to `id`).
     pub routed: Locked,
     pub attempts: i64,
 }

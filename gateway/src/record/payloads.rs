@@ -37,7 +37,7 @@ pub trait Payloads: Send + Sync {
     async fn clear_payloads(&self, limit: u32) -> Result<Vec<ClearPayload>, StoreError>;
 
     /// Seals the clear payload of `id`, if it is still in clear.
-    async fn seal_clear(&self, id: &MessageId, locked: &Locked) -> Result<bool, StoreError>;
+    async fn lock_clear(&self, id: &MessageId, locked: &Locked) -> Result<bool, StoreError>;
 
     /// The KEK ids that wrap some stored data key.
     async fn keys_in_use(&self) -> Result<Vec<String>, StoreError>;

@@ -12,8 +12,8 @@ use crate::keys::{KeyRing, KeysError};
 pub struct Rewrapped {
     /// Data keys moved under the current KEK.
     pub rewrapped: u64,
-    /// Payloads stored in clear, now sealed.
-    pub sealed: u64,
+    /// Payloads stored in clear, now locked (encrypted at rest).
+    pub locked: u64,
 }
 
 /// Why a re-wrap stopped.
@@ -56,7 +56,7 @@ pub async fn rewrap(store: &dyn Store, keys: &KeyRing) -> Result<Rewrapped, Rewr
         }
         for clear in batch {
             let locked = keys.lock(&clear.routed, clear.id.to_string().as_bytes());
-            done.sealed += u64::from(store.seal_clear(&clear.id, &locked).await?);
+            done.locked += u64::from(store.lock_clear(&clear.id, &locked).await?);
         }
     }
     Ok(done)

@@ -123,8 +123,8 @@ async fn record(store: &dyn Store, keys: &KeyRing, body: &[u8]) -> Option<Messag
         consent_ref: None,
         subject_hashes: Vec::new(),
     };
-    let hold_until = time::OffsetDateTime::now_utc() + Duration::from_secs(10);
-    match store.record(&new, hold_until).await {
+    let lease_until = time::OffsetDateTime::now_utc() + Duration::from_secs(10);
+    match store.record(&new, lease_until).await {
         Ok(Recorded::New) => Some(id),
         _ => None,
     }

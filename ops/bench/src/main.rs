@@ -225,7 +225,7 @@ async fn floor_store(target: &Target) -> anyhow::Result<Arc<dyn gateway::record:
     let mut config = gateways.config.clone();
     config.store.sqlite_path = gateways.dir.join("floor.sqlite");
     config.store.url = gateways.floor_url.clone();
-    let store = gateway::admin::open_store(&config, Arc::default()).await?;
+    let store = gateway::app::open_store(&config, Arc::default()).await?;
     // A key of its own: the floor's audit entries are chained as the gateway's are.
     store.chain_with(gateway::keys::KeyRing::generate(None).audit_key());
     Ok(store)

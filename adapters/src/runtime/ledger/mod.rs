@@ -42,8 +42,8 @@ pub async fn holding<T>(
 /// What the ledger knows of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// Nothing: deliver it.
-    Unknown,
+    /// Nothing, or a claim that ran out: free to deliver.
+    Free,
     /// Another copy is being delivered (its claim's lease has not run out).
     Delivering,
     /// Delivered before, to this recipient.
@@ -58,7 +58,7 @@ impl Entry {
     fn of_row(state: &str, recipient: Option<String>, running: Option<bool>) -> Self {
         match (state, running) {
             ("delivering", Some(true)) => Self::Delivering,
-            ("delivering", _) => Self::Unknown,
+            ("delivering", _) => Self::Free,
             ("delivered", _) => Self::Delivered {
                 recipient: recipient.unwrap_or_default(),
             },

@@ -59,7 +59,7 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         let id = message_id.to_string();
         let rows = self.db.fetch(&sql, &[(&id).into()]).await?;
         let Some(row) = rows.first() else {
-            return Ok(Entry::Unknown);
+            return Ok(Entry::Free);
         };
         Ok(Entry::of_row(
             &row.text("state")?,

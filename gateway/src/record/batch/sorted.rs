@@ -11,7 +11,7 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub enum Write {
     Record {
         msg: Box<NewMessage>,
-        hold_until: OffsetDateTime,
+        lease_until: OffsetDateTime,
         reply: Reply<Recorded>,
     },
     MarkQueued {
@@ -66,10 +66,10 @@ impl Sorted {
             match write {
                 Write::Record {
                     msg,
-                    hold_until,
+                    lease_until,
                     reply,
                 } => {
-                    sorted.records.push((msg, hold_until));
+                    sorted.records.push((msg, lease_until));
                     sorted.recorded.push(reply);
                 }
                 Write::MarkQueued { id, reply } => {

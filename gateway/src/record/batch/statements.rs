@@ -23,7 +23,7 @@ pub const LINKS: usize = 100;
 
 /// The texts a batch's statements bind, made once.
 pub(super) struct Texts {
-    /// Per record: its id, client id, hold and subject hashes.
+    /// Per record: its id, client id, lease and subject hashes.
     pub(super) records: Vec<[String; 4]>,
     pub(super) queued: Vec<String>,
     pub(super) moves: Vec<Vec<String>>,
@@ -36,11 +36,11 @@ impl Texts {
             records: sorted
                 .records
                 .iter()
-                .map(|(msg, hold_until)| {
+                .map(|(msg, lease_until)| {
                     [
                         msg.id.to_string(),
                         msg.client_id.to_string(),
-                        timestamp(*hold_until),
+                        timestamp(*lease_until),
                         serde_json::to_string(&msg.subject_hashes).expect("hashes serialise"),
                     ]
                 })
@@ -79,7 +79,7 @@ impl<'a> Statements<'a> {
         let rows = self.rows;
         for (chunk, texts) in records.chunks(rows).zip(texts.records.chunks(rows)) {
             let mut values = Vec::with_capacity(chunk.len() * COLUMNS);
-            for ((msg, _), [id, client_id, hold_until, hashes]) in chunk.iter().zip(texts) {
+            for ((msg, _), [id, client_id, lease_until, hashes]) in chunk.iter().zip(texts) {
                 values.extend([
                     Value::Text(Some(id)),
                     Value::Text(Some(client_id)),
@@ -95,7 +95,7 @@ impl<'a> Statements<'a> {
                     Value::Bytes(&msg.routed.key.wrapped),
                     Value::Text(Some(Status::Recorded.as_str())),
                     Value::Text(Some(self.at)),
-                    Value::Text(Some(hold_until)),
+                    Value::Text(Some(lease_until)),
                     Value::Text(msg.consent_ref.as_deref()),
                     Value::Text(Some(instance)),
                     Value::Text(Some(hashes)),

@@ -28,13 +28,13 @@ impl<B: Backend> Messages for SqlStore<B> {
     async fn record(
         &self,
         msg: &NewMessage,
-        hold_until: OffsetDateTime,
+        lease_until: OffsetDateTime,
     ) -> Result<Recorded, StoreError> {
         let msg = Box::new(msg.clone());
         self.batcher
             .submit(|reply| Write::Record {
                 msg,
-                hold_until,
+                lease_until,
                 reply,
             })
             .await

@@ -79,7 +79,7 @@ impl<B: Backend> Payloads for SqlStore<B> {
             .collect()
     }
 
-    async fn seal_clear(&self, id: &MessageId, locked: &Locked) -> Result<bool, StoreError> {
+    async fn lock_clear(&self, id: &MessageId, locked: &Locked) -> Result<bool, StoreError> {
         let sealed = self
             .db
             .execute(

@@ -368,7 +368,7 @@ mod tests {
             .unwrap();
         let keys = crate::keys::KeyRing::generate(None);
         let done = crate::record::rewrap(&store, &keys).await.unwrap();
-        assert_eq!(done.sealed, 1);
+        assert_eq!(done.locked, 1);
         let routed: Vec<u8> = sqlx::query_scalar("SELECT routed FROM messages")
             .fetch_one(&store.backend().readers)
             .await

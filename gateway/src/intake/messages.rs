@@ -1,23 +1,21 @@
-//! Intake: the path of one message through the gateway, as one use case. An authenticated
+//! The path of one message through the gateway, as one use case. An authenticated
 //! caller's body is parsed and decided on ([`Intake::assess`]); an allowed message is
 //! recorded and published, a refused one recorded as a refusal ([`Intake::submit`]). It
 //! answers in domain outcomes; the API translates them into HTTP.
 
+use super::Shared;
 use crate::authenticate::Caller;
-use crate::catalog::Catalog;
-use crate::consent::{Consent, SubjectKey};
+use crate::consent::Consent;
 use crate::decide::{Decision, Facts, decide, subject};
 use crate::keys::LiveKeys;
-use crate::metrics::Metrics;
 use crate::parse::{Contracts, Envelope, ParseError};
 use crate::publish::Publisher;
 use crate::record::{
-    NewMessage, Outgoing, Recorded, Refused, Status, Store, StoreError, gateway_id, timestamp,
+    NewMessage, Outgoing, Recorded, Refused, Status, StoreError, gateway_id, timestamp,
 };
 use crate::seal::{Recipients, Sealing, seal};
 use contract::broker::Topology;
-use contract::clock::Clock;
-use contract::directory::{Agency, Directory};
+use contract::directory::Agency;
 use contract::message::{MessageId, Parcel, RoutedMessage, RoutedSender, SealedMessage};
 use contract::render::render;
 use sha2::{Digest, Sha256};
@@ -26,20 +24,15 @@ use std::time::Duration;
 
 /// The parts of the gateway a message passes through.
 pub struct Intake {
-    pub contracts: Contracts,
-    pub directory: Arc<Directory>,
-    pub catalog: Catalog,
-    pub store: Arc<dyn Store>,
-    pub subject_key: SubjectKey,
-    /// The keys payloads are sealed at rest with.
-    pub keys: Arc<LiveKeys>,
+    shared: Shared,
+    contracts: Arc<Contracts>,
+    /// The keys payloads are encrypted at rest with.
+    keys: Arc<LiveKeys>,
     /// The recipients that take their messages sealed to their own key.
-    pub recipients: Recipients,
-    pub publisher: Publisher,
-    pub clock: Arc<Clock>,
-    pub metrics: Arc<Metrics>,
+    recipients: Recipients,
+    publisher: Publisher,
     /// How long a fresh record is left to its request before the outbox may replay it.
-    pub hold: Duration,
+    lease: Duration,
 }
 
 /// A message parsed and decided on.
@@ -75,6 +68,26 @@ pub enum IntakeError {
 }
 
 impl Intake {
+    /// The intake over `shared`: parsing with `contracts`, encrypting at rest with `keys`,
+    /// sealing for `recipients`, publishing with `publisher` under a lease of `lease`.
+    pub fn new(
+        shared: Shared,
+        contracts: Arc<Contracts>,
+        keys: Arc<LiveKeys>,
+        recipients: Recipients,
+        publisher: Publisher,
+        lease: Duration,
+    ) -> Self {
+        Self {
+            shared,
+            contracts,
+            keys,
+            recipients,
+            publisher,
+            lease,
+        }
+    }
+
     /// Parses `body` from `caller` and decides on it (nothing recorded).
     pub async fn assess(&self, caller: &Caller, body: &[u8]) -> Result<Assessed<'_>, IntakeError> {
         let envelope = self.contracts.parse(body).map_err(|e| {
@@ -84,8 +97,8 @@ impl Intake {
         let consent = self.cited_consent(caller, &envelope).await?;
         let decision = decide(
             self.facts(caller, &envelope, consent.as_ref()),
-            &self.directory,
-            &self.catalog,
+            &self.shared.directory,
+            &self.shared.catalog,
         );
         Ok(Assessed { envelope, decision })
     }
@@ -101,8 +114,8 @@ impl Intake {
             sender: &caller.agency,
             envelope,
             consent,
-            subject_key: &self.subject_key,
-            today: self.clock.now().date(),
+            subject_key: &self.shared.subject_key,
+            today: self.shared.clock.now().date(),
         }
     }
 
@@ -125,13 +138,13 @@ impl Intake {
             agency_type: caller.agency.agency_type,
             orgnr: caller.agency.orgnr.clone(),
         };
-        let routed = envelope.routed(id, sender, timestamp(self.clock.now()));
+        let routed = envelope.routed(id, sender, timestamp(self.shared.clock.now()));
         let routed = self.parcel(routed, route.recipient);
-        let today = self.clock.now().date();
+        let today = self.shared.clock.now().date();
         let subject_hashes = subject::people(envelope.kind, &envelope.payload)
             .iter()
             .filter_map(|person| person.canonical(today))
-            .map(|canonical| self.subject_key.hash(&canonical))
+            .map(|canonical| self.shared.subject_key.hash(&canonical))
             .collect();
         let new = NewMessage {
             id,
@@ -149,13 +162,13 @@ impl Intake {
             consent_ref: envelope.legal_basis.consent_ref.clone(),
             subject_hashes,
         };
-        let hold_until = self.clock.now() + self.hold;
+        let lease_until = self.shared.clock.now() + self.lease;
         let accepted = |status| Outcome::Accepted {
             client_id,
             gateway_id: id,
             status,
         };
-        match self.store.record(&new, hold_until).await? {
+        match self.shared.store.record(&new, lease_until).await? {
             Recorded::New => self.publish(&new.outgoing()).await.map(accepted),
             Recorded::Existing { body_hash, .. } if body_hash != new.body_hash => {
                 tracing::info!(message_id = %id, sender = %new.sender, "message id reused for another message");
@@ -164,7 +177,7 @@ impl Intake {
             Recorded::Existing { status, .. } if status != Status::Recorded => Ok(accepted(status)),
             // Still unconfirmed: publish only under a claim won in the store; if the outbox
             // or another request holds the message, it is on its way: ask again later.
-            Recorded::Existing { .. } => match self.store.claim(&id, hold_until).await? {
+            Recorded::Existing { .. } => match self.shared.store.claim(&id, lease_until).await? {
                 Some(claimed) => self.publish(&claimed).await.map(accepted),
                 None => Err(IntakeError::NotYetConfirmed),
             },
@@ -203,7 +216,7 @@ impl Intake {
     ) -> Result<Option<Consent>, StoreError> {
         match &envelope.legal_basis.consent_ref {
             None => Ok(None),
-            Some(id) => self.store.consent(&caller.agency.id, id).await,
+            Some(id) => self.shared.store.consent(&caller.agency.id, id).await,
         }
     }
 
@@ -222,7 +235,8 @@ impl Intake {
             .iter()
             .map(|r| serde_json::json!({"rule": r.rule.code(), "pointer": r.pointer}))
             .collect();
-        self.store
+        self.shared
+            .store
             .record_refusal(&Refused {
                 message_id: client_id,
                 sender: &caller.agency.id,
@@ -233,7 +247,7 @@ impl Intake {
                 reasons: serde_json::Value::Array(reasons),
             })
             .await?;
-        self.metrics.count_refused(codes[0]);
+        self.shared.metrics.count_refused(codes[0]);
         Ok(())
     }
 
@@ -243,14 +257,14 @@ impl Intake {
     async fn publish(&self, msg: &Outgoing) -> Result<Status, IntakeError> {
         match self.publisher.publish(msg).await {
             Ok(()) => {
-                self.store.mark_queued_soon(&msg.id).await?;
+                self.shared.store.mark_queued_soon(&msg.id).await?;
                 tracing::info!(message_id = %msg.id, kind = %msg.kind, legal_basis = %msg.legal_basis, sender = %msg.sender, routing_key = %msg.routing_key, "message queued");
                 Ok(Status::Queued)
             }
             Err(error) => {
                 tracing::warn!(message_id = %msg.id, %error, "broker did not confirm; left to the outbox");
-                let retry = self.clock.now() + crate::publish::retry_delay(msg.attempts);
-                self.store.defer(&msg.id, retry).await?;
+                let retry = self.shared.clock.now() + crate::publish::retry_delay(msg.attempts);
+                self.shared.store.defer(&msg.id, retry).await?;
                 Err(IntakeError::NotYetConfirmed)
             }
         }

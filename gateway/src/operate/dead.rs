@@ -2,7 +2,7 @@
 //! tag, sender, why and when, never the body) and replay chosen messages into the adapter's
 //! work queue, with a fresh retry budget.
 
-use crate::peek::header_value;
+use super::peek::header_value;
 use contract::broker::{PublishError, Topology, publish_confirmed, put_back, take};
 use contract::directory::Transport;
 use lapin::Channel;
