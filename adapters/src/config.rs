@@ -1,7 +1,7 @@
 //! Adapter configuration: a TOML file, overridable by `ADAPTERS__SECTION__KEY` variables.
 //! Every key is documented in `ops/config/adapters.example.toml`.
 
-use contract::config::{BrokerConfig, ConfigError, load_file};
+use contract::plumbing::config::{BrokerConfig, ConfigError, load_file};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

@@ -11,8 +11,8 @@ pub mod queue;
 pub mod runtime;
 
 use config::AdaptersConfig;
-use contract::clock::Clock;
 use contract::directory::{Directory, Transport};
+use contract::plumbing::clock::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -41,7 +41,7 @@ pub enum StartError {
     #[error("cannot open the ledger: {0}")]
     Ledger(#[from] sqlx::Error),
     #[error(transparent)]
-    BrokerTls(#[from] contract::broker::TlsFileError),
+    BrokerTls(#[from] contract::plumbing::broker::TlsFileError),
     #[error(transparent)]
     InboxTls(#[from] inbox::InboxTlsError),
     #[error("the delivery key (runtime.delivery_key): {0}")]

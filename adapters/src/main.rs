@@ -52,7 +52,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    contract::process::init();
+    contract::plumbing::process::init();
     let cli = Cli::parse();
     match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,7 +104,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     let directory = Arc::new(Directory::load(&config.directory)?);
     let running = adapters::start(&config, directory, Arc::default()).await?;
-    contract::process::shutdown_signal().await;
+    contract::plumbing::process::shutdown_signal().await;
     tracing::info!("adapters shutting down");
     running.stop().await;
     Ok(())

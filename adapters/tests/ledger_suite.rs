@@ -14,9 +14,12 @@ use std::time::Duration;
 async fn backends() -> Vec<(&'static str, [Arc<dyn Ledger>; 3])> {
     let dir = std::env::temp_dir().join(format!("ledger-{}", uuid::Uuid::new_v4()));
     let path = dir.join("ledger.sqlite");
-    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "ledger")
-        .await
-        .expect("a PostgreSQL server for the tests (ops/postgres/ensure sets one up)");
+    let url = contract::plumbing::postgres::new_schema(
+        &contract::plumbing::postgres::test_server(),
+        "ledger",
+    )
+    .await
+    .expect("a PostgreSQL server for the tests (ops/postgres/ensure sets one up)");
     vec![
         (
             "sqlite",
@@ -167,9 +170,12 @@ async fn a_claim_renewed_while_its_attempt_runs_is_not_taken_over() {
     use adapters::runtime::holding;
     let dir = std::env::temp_dir().join(format!("ledger-{}", uuid::Uuid::new_v4()));
     let path = dir.join("ledger.sqlite");
-    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "ledger")
-        .await
-        .unwrap();
+    let url = contract::plumbing::postgres::new_schema(
+        &contract::plumbing::postgres::test_server(),
+        "ledger",
+    )
+    .await
+    .unwrap();
     // Claims of a second each: an attempt of three seconds outlasts its lease thrice.
     let pairs = [
         ("sqlite", sqlite(&path, 1).await, sqlite(&path, 1).await),

@@ -5,7 +5,7 @@
 //! it parses as such (numbers, booleans) and as a string otherwise. The adapters read their
 //! file the same way, with their own prefix.
 
-use contract::config::{BrokerConfig, ConfigError, load_file};
+use contract::plumbing::config::{BrokerConfig, ConfigError, load_file};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};

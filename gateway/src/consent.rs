@@ -200,7 +200,7 @@ impl ConsentRequest {
             valid_from,
             valid_to,
             form: self.form,
-            recorded_at: contract::clock::timestamp(by.at),
+            recorded_at: contract::plumbing::clock::timestamp(by.at),
             withdrawn_at: None,
         })
     }

@@ -269,7 +269,7 @@ impl DeadlinesConfig {
             history
                 .iter()
                 .find(|h| h.status == s)
-                .and_then(|h| contract::clock::parse_timestamp(&h.at))
+                .and_then(|h| contract::plumbing::clock::parse_timestamp(&h.at))
         };
         rule.dues()
             .into_iter()

@@ -164,7 +164,7 @@ enum DeadAction {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    contract::process::init();
+    contract::plumbing::process::init();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let running = gateway::app::start(&config).await?;
             running
-                .run_until(contract::process::shutdown_signal())
+                .run_until(contract::plumbing::process::shutdown_signal())
                 .await?;
         }
         Command::Token {
@@ -260,9 +260,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map_err(|_| anyhow::anyhow!("no adapter {name:?}: queue or inbox"))
             };
             let topology = config.broker.topology();
-            let (connection, channel) =
-                contract::broker::confirming(&config.broker.endpoint()?, "gateway-operator")
-                    .await?;
+            let (connection, channel) = contract::plumbing::broker::confirming(
+                &config.broker.endpoint()?,
+                "gateway-operator",
+            )
+            .await?;
             match action {
                 DeadAction::List { adapter: name, id } => {
                     let mut letters =
@@ -334,7 +336,7 @@ fn recipient_key(out: &std::path::Path, curve: &str, kid: &Option<String>) -> an
     };
     anyhow::ensure!(!out.exists(), "{} exists already", out.display());
     let pair = PrivateJwk::generate(curve, kid.clone());
-    contract::private::write(out, pair.to_json().to_string().as_bytes())?;
+    contract::plumbing::private::write(out, pair.to_json().to_string().as_bytes())?;
     println!("{}", pair.public.to_json());
     Ok(())
 }

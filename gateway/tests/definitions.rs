@@ -2,8 +2,8 @@
 //! with the policies the gateway sets (for an empty prefix and the dev directory):
 //! regenerate it with `gateway definitions`.
 
-use contract::broker::Topology;
 use contract::directory::Directory;
+use contract::topology::Topology;
 use std::path::Path;
 
 #[test]

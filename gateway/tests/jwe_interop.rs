@@ -21,7 +21,7 @@ fn python() -> PathBuf {
 fn jwcrypto(action: &str, key: &serde_json::Value, input: &[u8]) -> Vec<u8> {
     let dir = std::env::temp_dir().join(format!("gw-jwe-{}", uuid::Uuid::new_v4()));
     let path = dir.join("key.jwk");
-    contract::private::write(&path, key.to_string().as_bytes()).unwrap();
+    contract::plumbing::private::write(&path, key.to_string().as_bytes()).unwrap();
     let mut child = Command::new(python())
         .arg(repo().join("ops/python/jwe.py"))
         .args([action, path.to_str().unwrap()])

@@ -3,9 +3,9 @@
 //! of its own on the local server, which `ops/postgres/ensure` sets up); a new backend adds
 //! a line there and must pass all of it. One test is PostgreSQL's alone, and says why.
 
-use contract::clock::Clock;
 use contract::directory::{AgencyId, AgencyType};
 use contract::message::{Kind, MessageId};
+use contract::plumbing::clock::Clock;
 use gateway::consent::{Consent, ConsentForm, Grantor};
 use gateway::deadlines::DeadlinesConfig;
 use gateway::keys::KeyRing;
@@ -35,9 +35,12 @@ async fn backends_at(clock: Arc<Clock>) -> Backends {
     let dir = std::env::temp_dir().join(format!("gw-store-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("gateway.sqlite");
-    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "store")
-        .await
-        .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
+    let url = contract::plumbing::postgres::new_schema(
+        &contract::plumbing::postgres::test_server(),
+        "store",
+    )
+    .await
+    .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
     let backends: Backends = vec![
         (
             "sqlite",

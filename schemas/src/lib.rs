@@ -5,28 +5,22 @@
 //! - [`directory`]: the agencies, their types, and how each takes its messages;
 //! - [`message`]: the routed message the gateway puts on the broker for an adapter;
 //! - [`render`]: each message kind in its recipient's format;
+//! - [`seal`]: sealing a message for its recipient (JWE);
 //! - [`status`]: the events adapters report back;
 //! - [`control`]: what the gateway tells the adapters (a consent was withdrawn);
-//! - [`broker`]: the RabbitMQ topology, the supervised link, confirmed publishing;
-//! - [`clock`], [`config`], [`process`], [`private`], [`sqlite`], [`postgres`], [`sql`]: the
-//!   clock, configuration loading, logging and shutdown, owner-only files, opening a local
-//!   SQLite file, a schema on a shared PostgreSQL server, statements run on either driver,
-//!   the same in every process.
+//! - [`topology`]: the RabbitMQ exchanges, queues and policies both sides declare.
+//!
+//! [`plumbing`] is apart from the contract: the broker link, the clock, configuration,
+//! logging, owner-only files and the database openers every process runs on.
 
-pub mod broker;
-pub mod clock;
-pub mod config;
 pub mod control;
 pub mod directory;
 pub mod message;
-pub mod postgres;
-pub mod private;
-pub mod process;
+pub mod plumbing;
 pub mod render;
 pub mod seal;
-pub mod sql;
-pub mod sqlite;
 pub mod status;
+pub mod topology;
 
 mod named;
 

@@ -1,9 +1,11 @@
 //! Status events: what an adapter reports of one message (its outcome, or a receipt of the
 //! recipient's system), on the `status` route to the gateway.
 
-use crate::broker::{PublishError, Topology, publish_confirmed};
+use crate::plumbing::broker::{PublishError, publish_confirmed};
+
 use crate::directory::Transport;
 use crate::message::MessageId;
+use crate::topology::Topology;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! broker, and queues an earlier version declared with arguments are moved over with their
 //! messages.
 
-use contract::broker::Management;
 use contract::directory::{Directory, Transport};
+use contract::plumbing::broker::Management;
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};

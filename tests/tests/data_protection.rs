@@ -75,9 +75,10 @@ async fn a_childs_data_is_sealed_to_its_recipient_and_never_in_clear_on_any_disk
     let dir = temp_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let log = std::fs::File::create(dir.join("test.log")).unwrap();
-    contract::process::init_filtered("debug,lapin=info,sqlx=info,hyper=info,h2=info", move || {
-        log.try_clone().unwrap()
-    });
+    contract::plumbing::process::init_filtered(
+        "debug,lapin=info,sqlx=info,hyper=info,h2=info",
+        move || log.try_clone().unwrap(),
+    );
 
     // Unique people: nothing found later can come from another test.
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
@@ -222,11 +223,7 @@ async fn a_keyless_recipients_data_crosses_the_broker_sealed_through_retries_and
     // The SSPF coordinator publishes no key: its messages travel sealed to the adapters'
     // delivery key. Its inbox fails three times (retries), takes the first message, and
     // refuses the second for good (a dead letter).
-    let inbox = FakeInbox::start(&[503, 503, 503, 200, 400]).await;
-    let dir = temp_dir();
-    let directory = tests::dev_directory_with(&dir, &[("http://127.0.0.1:9102/inbox", &inbox.url)]);
-    let mut h = Harness::with(|c| c.directory = directory).await;
-    assert!(h.link_up(Duration::from_secs(20)).await);
+    let (mut h, inbox) = Harness::with_inbox(&[503, 503, 503, 200, 400], |_| {}).await;
     h.start_adapters().await;
     let skola = h.token("se-malmo-skola");
     let request = sspf_request(&h, &skola, &tag, &personnummer, &pupil, (day, month)).await;

@@ -20,10 +20,7 @@ fn gid(message: &Value) -> String {
 }
 
 async fn with_inbox(answers: &[u16]) -> (Harness, FakeInbox) {
-    let inbox = FakeInbox::start(answers).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| c.directory = directory).await;
-    assert!(h.link_up(Duration::from_secs(20)).await);
+    let (mut h, inbox) = Harness::with_inbox(answers, |_| {}).await;
     h.start_adapters().await;
     (h, inbox)
 }
@@ -127,14 +124,7 @@ async fn a_400_from_the_inbox_fails_fast_and_the_sender_sees_why() {
 
 #[tokio::test]
 async fn a_dead_letter_expires_after_its_keeping_time_and_the_message_is_marked_and_audited() {
-    let inbox = FakeInbox::start(&[400]).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| {
-        c.directory = directory;
-        c.broker.dead_letter_secs = 3;
-    })
-    .await;
-    assert!(h.link_up(Duration::from_secs(20)).await);
+    let (mut h, _inbox) = Harness::with_inbox(&[400], |c| c.broker.dead_letter_secs = 3).await;
     h.start_adapters().await;
     let token = h.token(SCHOOL);
     let message = example("no.politikontakt.anonymised");
@@ -452,10 +442,10 @@ async fn publish_routed_as(
     let channel = h.channel().await;
     channel.confirm_select(Default::default()).await.unwrap();
     for _ in 0..copies {
-        contract::broker::publish_confirmed(
+        contract::plumbing::broker::publish_confirmed(
             &channel,
             &topology.exchange(),
-            &contract::broker::Topology::routing_key(adapter, recipient),
+            &contract::topology::Topology::routing_key(adapter, recipient),
             routed.to_string().as_bytes(),
             lapin::BasicProperties::default().with_message_id(property_id.unwrap_or(&gid).into()),
             Duration::from_secs(5),
@@ -468,9 +458,7 @@ async fn publish_routed_as(
 
 #[tokio::test]
 async fn a_message_whose_properties_and_body_disagree_on_its_id_is_dead_lettered() {
-    let inbox = FakeInbox::start(&[]).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| c.directory = directory).await;
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     h.start_adapters().await;
     let transport = contract::directory::Transport::Inbox;
     let other = uuid::Uuid::new_v4().to_string();
@@ -509,9 +497,7 @@ async fn the_queue_transport_never_delivers_a_kind_not_for_its_recipient() {
 async fn copies_of_one_message_handled_at_once_reach_the_inbox_once() {
     // Ten copies in the work queue before the adapter starts: it takes them concurrently,
     // and only the copy that wins the ledger's claim is delivered.
-    let inbox = FakeInbox::start(&[]).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| c.directory = directory).await;
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     let politikontakt = contract::directory::Transport::Inbox;
     let gid = publish_routed(&h, politikontakt, "no-oslo-politikontakt", 10).await;
     h.start_adapters().await;
@@ -530,12 +516,13 @@ async fn copies_of_one_message_handled_at_once_reach_the_inbox_once() {
 async fn two_adapter_processes_sharing_a_postgres_ledger_deliver_copies_once() {
     // Ten copies of each of five messages, taken at once by two adapter processes (as on
     // two hosts) that share one ledger in PostgreSQL.
-    let inbox = FakeInbox::start(&[]).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| c.directory = directory).await;
-    let url = contract::postgres::new_schema(&contract::postgres::test_server(), "ledger")
-        .await
-        .unwrap();
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
+    let url = contract::plumbing::postgres::new_schema(
+        &contract::plumbing::postgres::test_server(),
+        "ledger",
+    )
+    .await
+    .unwrap();
     let police = contract::directory::Transport::Inbox;
     let mut ids = Vec::new();
     for _ in 0..5 {

@@ -8,7 +8,7 @@
 use adapters::queue::receipts::{ANSWERS, FEEDBACK, RECEIVED};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tests::{FakeInbox, Harness, directory_as_case_system, example, problem, temp_dir};
+use tests::{Harness, directory_as_case_system, example, problem};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -270,10 +270,7 @@ async fn barnevern_answers_the_reporter_twice_and_a_late_second_feedback_shows_a
 
 #[tokio::test]
 async fn barnevern_refers_an_urgent_case_to_the_polices_on_call_inbox_under_its_own_rules() {
-    let inbox = FakeInbox::start(&[]).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| c.directory = directory).await;
-    assert!(h.link_up(WAIT).await);
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     h.start_adapters().await;
     let vakt = "no-oslo-barnevernvakt";
     let referral = example("no.barnevern-politi");
@@ -406,10 +403,7 @@ async fn an_underretning_reaches_the_danish_municipality_with_its_deadlines() {
 
 #[tokio::test]
 async fn an_ssp_case_goes_to_the_cooperations_inbox_from_its_members_only() {
-    let inbox = FakeInbox::start(&[]).await;
-    let directory = inbox.directory_in(&temp_dir());
-    let mut h = Harness::with(|c| c.directory = directory).await;
-    assert!(h.link_up(WAIT).await);
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     h.start_adapters().await;
     let police = "dk-ostjyllands-politi";
     let case = example("dk.ssp");

@@ -22,11 +22,11 @@ fn sample(text: &str, series: &str) -> u64 {
 
 #[tokio::test]
 async fn two_gateways_and_two_adapters_sharing_postgres_lose_nothing_when_one_of_each_is_killed() {
-    let server = contract::postgres::test_server();
-    let store = contract::postgres::new_schema(&server, "gw")
+    let server = contract::plumbing::postgres::test_server();
+    let store = contract::plumbing::postgres::new_schema(&server, "gw")
         .await
         .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
-    let ledger = contract::postgres::new_schema(&server, "ledger")
+    let ledger = contract::plumbing::postgres::new_schema(&server, "ledger")
         .await
         .unwrap();
     let mut h = Harness::with(|c| c.store.url = Some(store)).await;
@@ -112,5 +112,7 @@ async fn two_gateways_and_two_adapters_sharing_postgres_lose_nothing_when_one_of
     }
     drop(p);
     h.cleanup().await;
-    contract::postgres::drop_schema(&ledger).await.unwrap();
+    contract::plumbing::postgres::drop_schema(&ledger)
+        .await
+        .unwrap();
 }

@@ -34,7 +34,7 @@ fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
 async fn logs_carry_ids_and_codes_never_payload_values() {
     let captured = Captured::default();
     let writer = captured.clone();
-    contract::process::init_filtered(
+    contract::plumbing::process::init_filtered(
         "debug,lapin=warn,sqlx=warn,hyper=info,h2=info,reqwest=info,rustls=info",
         move || writer.clone(),
     );

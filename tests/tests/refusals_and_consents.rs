@@ -6,7 +6,7 @@ use contract::directory::Transport;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tests::{
-    FakeInbox, Harness, POLICE_INBOX, SCHOOL, WITHDRAWALS, bekymringsmelding, example,
+    Harness, POLICE_INBOX, SCHOOL, WITHDRAWALS, bekymringsmelding, example,
     police_consent as consent, police_referral as referral, problem,
 };
 
@@ -212,11 +212,7 @@ async fn consents_are_recorded_idempotently_and_seen_by_their_organisation_only(
 
 #[tokio::test]
 async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_refuses_new_ones() {
-    let inbox = FakeInbox::start(&[]).await;
-    let directory =
-        inbox.directory_in(&std::env::temp_dir().join(format!("inbox-{}", uuid::Uuid::new_v4())));
-    let mut h = Harness::with(|c| c.directory = directory).await;
-    assert!(h.link_up(Duration::from_secs(20)).await);
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     let token = h.token(SCHOOL);
     for c in ["c-stop", "c-told"] {
         assert_eq!(
@@ -274,8 +270,7 @@ async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_r
 async fn withdrawing_a_consent_after_an_attempt_whose_outcome_is_unknown_tells_the_recipient() {
     // The police contact's inbox takes the referral but its answer never comes: the
     // adapter gives up after a second, not knowing whether the inbox has it.
-    let inbox = FakeInbox::start(&[tests::HANG]).await;
-    let mut h = Harness::with(|c| c.directory = inbox.directory_in(&tests::temp_dir())).await;
+    let (mut h, inbox) = Harness::with_inbox(&[tests::HANG], |_| {}).await;
     h.start_adapters_with(|c| c.runtime.inbox_timeout_ms = 1_000)
         .await;
     let token = h.token(SCHOOL);

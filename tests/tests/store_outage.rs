@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{
-    FakeInbox, Harness, OSLO_INBOX, POLICE_INBOX, SCHOOL, SLOW, WITHDRAWALS, bekymringsmelding,
-    directory_as_case_system, gateway_id, problem, temp_dir,
+    Harness, OSLO_INBOX, POLICE_INBOX, SCHOOL, SLOW, WITHDRAWALS, bekymringsmelding,
+    directory_as_case_system, gateway_id, problem,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -79,8 +79,8 @@ fn host_port(url: &str) -> String {
 /// A new schema on the PostgreSQL server of the tests (`name` its prefix), reached through
 /// a relay of its own: the schema's URL through the relay, and the relay.
 async fn relayed_schema(name: &str) -> (String, Relay) {
-    let server = contract::postgres::test_server();
-    let schema = contract::postgres::new_schema(&server, name)
+    let server = contract::plumbing::postgres::test_server();
+    let schema = contract::plumbing::postgres::new_schema(&server, name)
         .await
         .expect("the PostgreSQL server of the tests (ops/postgres/ensure)");
     let relay = Relay::start(host_port(&server)).await;
@@ -235,8 +235,7 @@ async fn a_delivery_made_while_the_ledger_is_lost_is_noted_once_it_is_back_and_a
  {
     // The police contact's inbox answers its first request late: the test cuts the adapters'
     // ledger meanwhile, so the delivery succeeds while the ledger cannot note it.
-    let inbox = FakeInbox::start(&[SLOW]).await;
-    let mut h = Harness::with(|c| c.directory = inbox.directory_in(&temp_dir())).await;
+    let (mut h, inbox) = Harness::with_inbox(&[SLOW], |_| {}).await;
     let (ledger, relay) = relayed_schema("ledger").await;
     h.start_adapters_with(|c| c.runtime.ledger_url = Some(ledger))
         .await;

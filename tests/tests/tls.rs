@@ -82,7 +82,7 @@ async fn gateway_over_amqps(issued: &Issued, trusted: &TestCa) -> Harness {
     let ca = trusted.write(&dir, "broker-ca");
     Harness::with(|c| {
         c.broker.url = format!("amqps://guest:guest@localhost:{}/%2f", addr.port());
-        c.broker.tls = Some(contract::broker::BrokerTls {
+        c.broker.tls = Some(contract::plumbing::broker::BrokerTls {
             ca,
             client_cert: None,
             client_key: None,

@@ -9,11 +9,12 @@ pub mod receipts;
 
 use crate::health::Health;
 use crate::runtime::{Adapter, Ledger, Outcome};
-use contract::broker::{BrokerLink, PublishError, Topology, publish_confirmed};
-use contract::clock::Clock;
 use contract::directory::{Delivery, Directory, Transport};
 use contract::message::{MessageId, Parcel, Urgency};
+use contract::plumbing::broker::{BrokerLink, PublishError, publish_confirmed};
+use contract::plumbing::clock::Clock;
 use contract::render::document;
+use contract::topology::Topology;
 use lapin::BasicProperties;
 use std::sync::Arc;
 use std::time::Duration;

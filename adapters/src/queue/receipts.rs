@@ -11,10 +11,11 @@
 
 use super::Queue;
 use crate::runtime::Entry;
-use contract::broker::{Topology, publish_confirmed, until_done};
 use contract::directory::Transport;
 use contract::message::MessageId;
+use contract::plumbing::broker::{publish_confirmed, until_done};
 use contract::status::{Event, StatusEvent, report};
+use contract::topology::Topology;
 use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
@@ -66,7 +67,7 @@ impl Queue {
     /// Consumes receipts until cancelled.
     pub async fn receipts(self: std::sync::Arc<Self>, cancel: CancellationToken) {
         let queue = self.topology.receipts_queue();
-        contract::broker::consume(
+        contract::plumbing::broker::consume(
             &self.link,
             &queue,
             "adapter-queue-receipts",
@@ -212,7 +213,7 @@ fn opened(flag: &serde_json::Value, otherwise: &str) -> String {
 /// Sends one receipt as a case system does, over `url` (the case system's account); `Ok`
 /// once confirmed. For development, demonstration and tests.
 pub async fn send(
-    broker: &contract::broker::Endpoint,
+    broker: &contract::plumbing::broker::Endpoint,
     topology: &Topology,
     kind: &str,
     message_id: &str,
@@ -225,7 +226,7 @@ pub async fn send(
         .authority
         .userinfo
         .username;
-    let (connection, channel) = contract::broker::confirming(broker, "receipt").await?;
+    let (connection, channel) = contract::plumbing::broker::confirming(broker, "receipt").await?;
     let properties = BasicProperties::default()
         .with_type(kind.into())
         .with_user_id(user.as_str().into())

@@ -17,10 +17,11 @@ pub use ledger::{
 pub use retry::{Next, RetryPolicy};
 
 use crate::health::{Count, Health};
-use contract::broker::{Endpoint, SETUP_TIMEOUT, Topology, publish_confirmed, until_done, within};
 use contract::directory::{AgencyId, Transport};
 use contract::message::{MessageId, Parcel};
+use contract::plumbing::broker::{Endpoint, SETUP_TIMEOUT, publish_confirmed, until_done, within};
 use contract::status::{Event, StatusEvent};
+use contract::topology::Topology;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -438,7 +439,7 @@ async fn report<A: Adapter>(
     message_id: &MessageId,
     event: Event,
     reason: Option<&str>,
-) -> Result<(), contract::broker::PublishError> {
+) -> Result<(), contract::plumbing::broker::PublishError> {
     let event = StatusEvent {
         message_id: *message_id,
         adapter: context.adapter.kind(),

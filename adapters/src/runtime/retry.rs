@@ -2,7 +2,7 @@
 //! at least the agency's `Retry-After`), until the retry budget since the first failure is
 //! spent. The attempt count and first failure travel in the message's own headers.
 
-use contract::broker::topology::RETRY_DELAYS_SECS;
+use contract::topology::RETRY_DELAYS_SECS;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable};
 use std::time::Duration;

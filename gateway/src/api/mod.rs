@@ -20,7 +20,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
-use contract::broker::BrokerLink;
+use contract::plumbing::broker::BrokerLink;
 use operations::Operation;
 use problem::{Problem, ProblemType};
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 
 use super::StartError;
 use crate::config::Config;
-use contract::broker::BrokerLink;
 use contract::directory::Directory;
+use contract::plumbing::broker::BrokerLink;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 

@@ -23,9 +23,9 @@ use crate::parse::{Contracts, ContractsError};
 use crate::publish::Publisher;
 use crate::record::StoreError;
 use crate::seal::{RecipientKeyError, Recipients};
-use contract::broker::BrokerLink;
-use contract::clock::Clock;
 use contract::directory::{Directory, DirectoryError};
+use contract::plumbing::broker::BrokerLink;
+use contract::plumbing::clock::Clock;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +50,11 @@ pub enum StartError {
     #[error(transparent)]
     StoreKeys(#[from] StoreKeysError),
     #[error(transparent)]
-    BrokerTls(#[from] contract::broker::TlsFileError),
+    BrokerTls(#[from] contract::plumbing::broker::TlsFileError),
     #[error(transparent)]
     RecipientKey(#[from] RecipientKeyError),
     #[error(transparent)]
-    Management(#[from] contract::broker::ManagementError),
+    Management(#[from] contract::plumbing::broker::ManagementError),
     #[error(transparent)]
     OpenApi(#[from] crate::api::openapi::OpenApiError),
     #[error("auth.dev_key_dir needs auth.jwks to be a file path")]
@@ -82,11 +82,18 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
 }
 
+impl Drop for Running {
+    /// A gateway dropped without [`Running::stop`] stops too: it cancels its server and tasks.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
 impl Running {
     /// Stops accepting, lets requests in flight finish, and closes the broker link.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.cancel.cancel();
-        let _ = self.server.await;
+        let _ = (&mut self.server).await;
     }
 
     /// Serves until `signal` resolves (then stops gracefully) or the server fails.

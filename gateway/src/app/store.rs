@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::keys::{KeyRing, KeysError};
 use crate::record::{PgStore, RewrapError, Rewrapped, SqliteStore, Store, StoreError, rewrap};
-use contract::clock::Clock;
+use contract::plumbing::clock::Clock;
 use std::sync::Arc;
 
 /// Why the store or its keys could not be readied.

@@ -31,11 +31,11 @@ impl DevMaskinporten {
                 path: path.clone(),
                 source,
             };
-            contract::private::create_dir(dir).map_err(write)?;
+            contract::plumbing::private::create_dir(dir).map_err(write)?;
             let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| corrupt())?;
             let der =
                 AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).map_err(|_| corrupt())?;
-            contract::private::write(&path, der.as_ref()).map_err(write)?;
+            contract::plumbing::private::write(&path, der.as_ref()).map_err(write)?;
         }
         let pkcs8 = std::fs::read(&path).map_err(|source| DevKeyError::Read {
             path: path.clone(),
@@ -64,12 +64,12 @@ impl DevMaskinporten {
 
     /// Writes [`Self::jwks`] to `path`.
     pub fn write_jwks(&self, path: &Path) -> Result<(), DevKeyError> {
-        contract::private::write(path, self.jwks().to_string().as_bytes()).map_err(|source| {
-            DevKeyError::Write {
+        contract::plumbing::private::write(path, self.jwks().to_string().as_bytes()).map_err(
+            |source| DevKeyError::Write {
                 path: path.into(),
                 source,
-            }
-        })
+            },
+        )
     }
 
     /// The claims of a token as Maskinporten issues it to the organisation `orgnr` with

@@ -54,10 +54,10 @@ impl DevKey {
                 path: path.clone(),
                 source,
             };
-            contract::private::create_dir(dir).map_err(write)?;
+            contract::plumbing::private::create_dir(dir).map_err(write)?;
             let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                 .map_err(|_| DevKeyError::Corrupt { path: path.clone() })?;
-            contract::private::write(&path, doc.as_ref()).map_err(write)?;
+            contract::plumbing::private::write(&path, doc.as_ref()).map_err(write)?;
             tracing::info!(path = %path.display(), "generated development signing key");
         }
         let pkcs8 = std::fs::read(&path).map_err(|source| DevKeyError::Read {
@@ -90,7 +90,7 @@ impl DevKey {
             path: path.into(),
             source,
         };
-        contract::private::write(path, self.jwks().to_string().as_bytes()).map_err(write)
+        contract::plumbing::private::write(path, self.jwks().to_string().as_bytes()).map_err(write)
     }
 
     /// Signs a token for `org` valid for `ttl_secs`, with `scope` if given.

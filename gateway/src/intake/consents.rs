@@ -9,10 +9,10 @@ use crate::consent::{Consent, ConsentRequest, Recorder};
 use crate::parse::{Contracts, ParseError};
 use crate::publish::Publisher;
 use crate::record::{Affected, ConsentRecorded, StoreError};
-use contract::broker::PublishError;
 use contract::control::{Withdrawal, WithdrawalKind};
 use contract::directory::{AgencyId, Transport};
 use contract::message::MessageId;
+use contract::plumbing::broker::PublishError;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 

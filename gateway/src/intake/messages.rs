@@ -14,10 +14,10 @@ use crate::record::{
     NewMessage, Outgoing, Recorded, Refused, Status, StoreError, gateway_id, timestamp,
 };
 use crate::seal::{Recipients, Sealing, seal};
-use contract::broker::Topology;
 use contract::directory::Agency;
 use contract::message::{MessageId, Parcel, RoutedMessage, RoutedSender, SealedMessage};
 use contract::render::render;
+use contract::topology::Topology;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,8 +12,8 @@ use crate::catalog::Catalog;
 use crate::consent::SubjectKey;
 use crate::metrics::Metrics;
 use crate::record::Store;
-use contract::clock::Clock;
 use contract::directory::Directory;
+use contract::plumbing::clock::Clock;
 use std::sync::Arc;
 
 /// The parts every use case and handler reads: the store, the clock, the catalog, the

@@ -141,7 +141,7 @@ impl KeyRing {
             path: path.into(),
             source,
         };
-        match contract::private::open_to_others(path) {
+        match contract::plumbing::private::open_to_others(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(KeysError::Missing { path: path.into() });
             }
@@ -216,9 +216,11 @@ impl KeyRing {
 
     /// Replaces the key file at `path` atomically (0600).
     pub fn save(&self, path: &Path) -> Result<(), KeysError> {
-        contract::private::write(path, self.to_file().as_bytes()).map_err(|source| KeysError::Io {
-            path: path.into(),
-            source,
+        contract::plumbing::private::write(path, self.to_file().as_bytes()).map_err(|source| {
+            KeysError::Io {
+                path: path.into(),
+                source,
+            }
         })
     }
 

@@ -3,8 +3,9 @@
 //! work queue, with a fresh retry budget.
 
 use super::peek::header_value;
-use contract::broker::{PublishError, Topology, publish_confirmed, put_back, take};
 use contract::directory::Transport;
+use contract::plumbing::broker::{PublishError, publish_confirmed, put_back, take};
+use contract::topology::Topology;
 use lapin::Channel;
 use lapin::message::BasicGetMessage;
 use lapin::options::BasicAckOptions;

@@ -31,11 +31,11 @@ pub enum OperateError {
     #[error(transparent)]
     Directory(#[from] contract::directory::DirectoryError),
     #[error(transparent)]
-    Management(#[from] contract::broker::ManagementError),
+    Management(#[from] contract::plumbing::broker::ManagementError),
     #[error(transparent)]
-    Migrate(#[from] contract::broker::MigrateError),
+    Migrate(#[from] contract::plumbing::broker::MigrateError),
     #[error(transparent)]
-    BrokerTls(#[from] contract::broker::TlsFileError),
+    BrokerTls(#[from] contract::plumbing::broker::TlsFileError),
     #[error("broker: {0}")]
     Broker(#[from] lapin::Error),
 }
@@ -86,7 +86,9 @@ pub async fn keys_rotate(config: &Config) -> Result<Rotation, OperateError> {
 /// `gateway broker migrate`: moves the queues declared with arguments (earlier versions) to
 /// plain quorum queues whose settings are policies, keeping their messages, and sets the
 /// policies.
-pub async fn broker_migrate(config: &Config) -> Result<contract::broker::Migrated, OperateError> {
+pub async fn broker_migrate(
+    config: &Config,
+) -> Result<contract::plumbing::broker::Migrated, OperateError> {
     let management = config
         .broker
         .management()
@@ -94,8 +96,10 @@ pub async fn broker_migrate(config: &Config) -> Result<contract::broker::Migrate
     let topology = config.broker.topology();
     let receiving = contract::directory::Directory::load(&config.directory)?.receiving_queues();
     let (connection, channel) =
-        contract::broker::confirming(&config.broker.endpoint()?, "gateway-operator").await?;
-    let migrated = contract::broker::migrate(&channel, &management, &topology, &receiving).await;
+        contract::plumbing::broker::confirming(&config.broker.endpoint()?, "gateway-operator")
+            .await?;
+    let migrated =
+        contract::plumbing::broker::migrate(&channel, &management, &topology, &receiving).await;
     let _ = connection.close(200, "done".into()).await;
     management.apply(&topology.policies(&receiving)).await?;
     Ok(migrated?)

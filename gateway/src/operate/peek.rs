@@ -2,7 +2,7 @@
 //! An operator's and a newcomer's tool; it shows properties and the body as JSON (a sealed
 //! body as its text).
 
-use contract::broker::{Endpoint, confirming, put_back, take};
+use contract::plumbing::broker::{Endpoint, confirming, put_back, take};
 use lapin::types::AMQPValue;
 
 /// One message seen in a queue.

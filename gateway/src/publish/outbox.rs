@@ -5,8 +5,8 @@
 
 use super::{Publisher, SendError};
 use crate::record::Store;
-use contract::broker::PublishError;
-use contract::clock::Clock;
+use contract::plumbing::broker::PublishError;
+use contract::plumbing::clock::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

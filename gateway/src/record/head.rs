@@ -67,7 +67,7 @@ pub struct HeadExport {
     pub store: Arc<dyn Store>,
     pub key: hmac::Key,
     pub config: HeadConfig,
-    pub clock: Arc<contract::clock::Clock>,
+    pub clock: Arc<contract::plumbing::clock::Clock>,
     /// Called with each exported head's `seq` (the metric).
     pub exported: Box<dyn Fn(i64) + Send + Sync>,
 }

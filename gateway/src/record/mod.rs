@@ -22,7 +22,7 @@ pub use audit::{
     AuditEntry, AuditReport, AuditTrail, Break, ChainKey, ChainLink, Pruned, SignedHead, verify,
 };
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
-pub use contract::clock::{parse_timestamp, timestamp};
+pub use contract::plumbing::clock::{parse_timestamp, timestamp};
 pub use disclosures::{Disclosure, DisclosureRequest, Disclosures, Reach};
 pub use head::{HeadConfig, HeadError, HeadExport};
 pub use messages::Messages;

@@ -5,7 +5,7 @@
 //! Ids, statuses, history, refusals and the audit trail stay for the audit period, then go.
 
 use super::{Pruned, Store};
-use contract::clock::Clock;
+use contract::plumbing::clock::Clock;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,7 +9,7 @@ use crate::keys::{Locked, LockedKey};
 use contract::directory::AgencyId;
 use contract::message::MessageId;
 
-pub use contract::sql::Columns;
+pub use contract::plumbing::sql::Columns;
 
 /// A row's text column holding an id or a name, parsed.
 pub trait Parsed: Columns {

@@ -8,9 +8,10 @@
 
 use crate::metrics::Metrics;
 use crate::record::{Status, Store};
-use contract::broker::{BrokerLink, Topology, until_done};
 use contract::message::Parcel;
+use contract::plumbing::broker::{BrokerLink, until_done};
 use contract::status::{Event, StatusEvent};
+use contract::topology::Topology;
 use lapin::options::BasicAckOptions;
 use std::future::Future;
 use std::sync::Arc;
@@ -72,7 +73,7 @@ async fn applying<A, F>(
     A: Fn(Vec<u8>) -> F + Clone,
     F: Future<Output = Result<(), crate::record::StoreError>>,
 {
-    contract::broker::consume(
+    contract::plumbing::broker::consume(
         link,
         queue,
         tag,

@@ -14,8 +14,8 @@
 mod floors;
 
 use clap::Parser;
-use contract::broker::Topology;
 use contract::directory::{Directory, Transport};
+use contract::topology::Topology;
 use futures_util::StreamExt;
 use gateway::config::Config;
 use gateway::devkeys::DevKey;
@@ -115,9 +115,11 @@ async fn main() -> anyhow::Result<()> {
     let gateway_rate = post_all(&args, &client, &urls, &token, &bodies, "gateway").await;
 
     let topology = Topology::new(&prefix, 5);
-    let (connection, channel) =
-        contract::broker::confirming(&contract::broker::Endpoint::plain(&args.amqp_url), "bench")
-            .await?;
+    let (connection, channel) = contract::plumbing::broker::confirming(
+        &contract::plumbing::broker::Endpoint::plain(&args.amqp_url),
+        "bench",
+    )
+    .await?;
     let work = topology.work_queue(Transport::Queue);
     channel
         .queue_purge(work.as_str().into(), QueuePurgeOptions::default())
@@ -175,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
             .into_iter()
             .flatten()
         {
-            contract::postgres::drop_schema(url).await?;
+            contract::plumbing::postgres::drop_schema(url).await?;
         }
         let _ = std::fs::remove_dir_all(&gateways.dir);
     }
@@ -278,9 +280,9 @@ async fn in_process(repo: &Path, args: &Args) -> anyhow::Result<(InProcess, Stri
     )?;
     let mut floor_url = None;
     if args.store == "postgres" {
-        let server = contract::postgres::test_server();
-        config.store.url = Some(contract::postgres::new_schema(&server, "bench").await?);
-        floor_url = Some(contract::postgres::new_schema(&server, "bench_floor").await?);
+        let server = contract::plumbing::postgres::test_server();
+        config.store.url = Some(contract::plumbing::postgres::new_schema(&server, "bench").await?);
+        floor_url = Some(contract::plumbing::postgres::new_schema(&server, "bench_floor").await?);
     }
     let mut running = Vec::with_capacity(args.instances);
     for _ in 0..args.instances {

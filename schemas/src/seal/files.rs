@@ -31,7 +31,7 @@ pub fn read_private(path: &Path) -> Result<PrivateJwk, KeyFileError> {
         path: path.into(),
         source,
     };
-    if let Some(mode) = crate::private::open_to_others(path).map_err(io)? {
+    if let Some(mode) = crate::plumbing::private::open_to_others(path).map_err(io)? {
         return Err(KeyFileError::OpenToOthers {
             path: path.into(),
             mode,
@@ -50,7 +50,7 @@ pub fn read_public(path: &Path) -> Result<PublicJwk, KeyFileError> {
 pub fn generate_pair(private: &Path, public: &Path, kid: &str) -> Result<(), KeyFileError> {
     let pair = PrivateJwk::generate(Curve::X25519, Some(kid.into()));
     let write = |path: &Path, value: serde_json::Value| {
-        crate::private::write(path, value.to_string().as_bytes()).map_err(|source| {
+        crate::plumbing::private::write(path, value.to_string().as_bytes()).map_err(|source| {
             KeyFileError::Io {
                 path: path.into(),
                 source,

@@ -4,7 +4,7 @@
 
 use super::sql::{Backend, SqlLedger};
 use async_trait::async_trait;
-use contract::sql::{self as sql, Value};
+use contract::plumbing::sql::{self as sql, Value};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::postgres::PgRow;

@@ -5,7 +5,7 @@
 use super::{Claim, Entry, Ledger, Stopped};
 use async_trait::async_trait;
 use contract::message::MessageId;
-use contract::sql::{Columns, Value};
+use contract::plumbing::sql::{Columns, Value};
 use std::time::Duration;
 
 /// A SQL database holding the ledger's table.

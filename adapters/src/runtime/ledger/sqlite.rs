@@ -3,7 +3,7 @@
 
 use super::sql::{Backend, SqlLedger};
 use async_trait::async_trait;
-use contract::sql::{self as sql, Value};
+use contract::plumbing::sql::{self as sql, Value};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::sqlite::SqliteRow;
@@ -34,7 +34,7 @@ impl SqlLedger<SqliteBackend> {
     /// Opens (creating, or bringing an older ledger up to date, if needed) the ledger at
     /// `path`, whose claims hold for `lease`.
     pub async fn open(path: &Path, lease: Duration) -> Result<Self, sqlx::Error> {
-        let options = contract::sqlite::options(path)?;
+        let options = contract::plumbing::sqlite::options(path)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)

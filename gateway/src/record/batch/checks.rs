@@ -1,7 +1,7 @@
 //! What every backend's [`Transact`] must do, checked by each backend's tests.
 
 use super::{Script, Transact};
-use contract::sql::Value;
+use contract::plumbing::sql::Value;
 
 /// A script whose statement fails midway (after one ran) leaves nothing of it, and the
 /// next one on the same connection commits, its rows coming back statement by statement.

@@ -33,7 +33,7 @@ pub use statements::{LINKS, chain};
 
 use crate::record::audit::{self, ChainKey, ChainLink};
 use crate::record::{Recorded, StoreError, timestamp};
-use contract::clock::Clock;
+use contract::plumbing::clock::Clock;
 use sorted::{Answers, Reply, Sorted};
 use statements::{Statements, Texts, changed, existing};
 use std::collections::{HashMap, HashSet};

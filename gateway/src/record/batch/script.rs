@@ -1,7 +1,7 @@
 //! A batch's statements as one script, and what a backend does to run it.
 
 use async_trait::async_trait;
-use contract::sql::Value;
+use contract::plumbing::sql::Value;
 
 /// Statements to run in one transaction, with the values of their parameters, numbered
 /// on through the script (the second statement's first parameter follows the first's last).

@@ -6,7 +6,7 @@ use super::sorted::{Move, Sorted};
 use crate::record::audit::ChainLink;
 use crate::record::{NewMessage, Status, timestamp};
 use contract::message::MessageId;
-use contract::sql::Value;
+use contract::plumbing::sql::Value;
 use std::collections::HashSet;
 use std::ops::Range;
 use time::OffsetDateTime;

@@ -9,8 +9,8 @@ use super::StoreError;
 use super::batch::{Rows, Script, Transact};
 use super::sql::{Backend, Conn, SqlStore, script_rows};
 use async_trait::async_trait;
-use contract::clock::Clock;
-use contract::sql::{self as sql, Value};
+use contract::plumbing::clock::Clock;
+use contract::plumbing::sql::{self as sql, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -242,8 +242,10 @@ mod tests {
 
     /// A store in a new schema (`name` its prefix) of the tests' server, and its URL.
     async fn scratch(name: &str) -> (PgStore, String) {
-        let server = contract::postgres::test_server();
-        let url = contract::postgres::new_schema(&server, name).await.unwrap();
+        let server = contract::plumbing::postgres::test_server();
+        let url = contract::plumbing::postgres::new_schema(&server, name)
+            .await
+            .unwrap();
         let store = PgStore::open(&url, Arc::default()).await.unwrap();
         store.chain_with(crate::keys::KeyRing::generate(None).audit_key());
         (store, url)
@@ -255,7 +257,9 @@ mod tests {
         crate::record::batch::checks::a_failing_script_leaves_nothing(store.backend().clone())
             .await;
         store.backend().pool.close().await;
-        contract::postgres::drop_schema(&url).await.unwrap();
+        contract::plumbing::postgres::drop_schema(&url)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -307,7 +311,9 @@ mod tests {
         );
         drop(conn);
         store.backend().pool.close().await;
-        contract::postgres::drop_schema(&url).await.unwrap();
+        contract::plumbing::postgres::drop_schema(&url)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -327,6 +333,8 @@ mod tests {
         store.reclaim_erased().await.unwrap();
         assert!(vacuumed().await);
         store.backend().pool.close().await;
-        contract::postgres::drop_schema(&url).await.unwrap();
+        contract::plumbing::postgres::drop_schema(&url)
+            .await
+            .unwrap();
     }
 }

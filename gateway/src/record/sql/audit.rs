@@ -7,7 +7,7 @@ use crate::record::batch::{self, Script};
 use crate::record::rows::{self, Columns};
 use crate::record::{AuditEntry, AuditTrail, ChainLink, Pruned, StoreError, timestamp};
 use async_trait::async_trait;
-use contract::sql::{Tx, Value};
+use contract::plumbing::sql::{Tx, Value};
 use time::OffsetDateTime;
 
 impl<B: Backend> SqlStore<B> {

@@ -4,7 +4,7 @@
 
 use crate::record::batch::{Rows, Script, Transact};
 use async_trait::async_trait;
-use contract::sql::{Columns, Tx, Value};
+use contract::plumbing::sql::{Columns, Tx, Value};
 use futures_util::{Stream, TryStreamExt};
 use sqlx::Either;
 

@@ -9,7 +9,7 @@ use crate::record::{
 use async_trait::async_trait;
 use contract::directory::AgencyId;
 use contract::message::MessageId;
-use contract::sql::{Tx, Value};
+use contract::plumbing::sql::{Tx, Value};
 
 #[async_trait]
 impl<B: Backend> Consents for SqlStore<B> {

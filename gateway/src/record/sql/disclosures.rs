@@ -4,7 +4,7 @@ use super::{Backend, SqlStore};
 use crate::record::rows;
 use crate::record::{Disclosure, DisclosureRequest, Disclosures, StoreError, timestamp};
 use async_trait::async_trait;
-use contract::sql::Tx;
+use contract::plumbing::sql::Tx;
 
 #[async_trait]
 impl<B: Backend> Disclosures for SqlStore<B> {

@@ -17,8 +17,8 @@ use super::audit::ChainKey;
 use super::batch::Batcher;
 use super::rows::Statement;
 use super::{StatusView, StoreError};
-use contract::clock::Clock;
-use contract::sql::Value;
+use contract::plumbing::clock::Clock;
+use contract::plumbing::sql::Value;
 use std::sync::Arc;
 
 /// The gateway's store on the SQL backend `B`.

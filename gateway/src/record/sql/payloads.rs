@@ -6,7 +6,7 @@ use crate::record::rows::{Columns, Parsed};
 use crate::record::{ClearPayload, Payloads, StoreError, timestamp};
 use async_trait::async_trait;
 use contract::message::MessageId;
-use contract::sql::{Tx, Value};
+use contract::plumbing::sql::{Tx, Value};
 use time::OffsetDateTime;
 
 #[async_trait]

@@ -14,8 +14,8 @@ use super::batch::{Rows, Script, Transact};
 use super::sql::{Backend, Conn, SqlStore, script_rows};
 use async_trait::async_trait;
 use checkpoint::Checkpoints;
-use contract::clock::Clock;
-use contract::sql::{self as sql, Columns, Value};
+use contract::plumbing::clock::Clock;
+use contract::plumbing::sql::{self as sql, Columns, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -42,7 +42,7 @@ impl SqlStore<SqliteBackend> {
             at: path.display().to_string(),
             source,
         };
-        let options = contract::sqlite::options(path)
+        let options = contract::plumbing::sqlite::options(path)
             .map_err(|e| open_error(sqlx::Error::Io(e)))?
             // A commit survives a power loss: a 202 means the message is on disk. Group
             // commit pays one fsync for a batch.

@@ -7,8 +7,8 @@
 //! the bindings again when they start.
 
 use super::management::{Management, ManagementError};
-use super::topology::{Topology, declare_queue};
 use super::{PublishError, publish_confirmed};
+use crate::topology::{Topology, declare_queue};
 use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
 use serde::Serialize;

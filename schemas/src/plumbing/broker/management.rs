@@ -1,7 +1,7 @@
 //! RabbitMQ's management HTTP API, for what AMQP cannot do: set the queues' policies, and
 //! read a queue's arguments and consumers (the migration from argument-based queues).
 
-use super::topology::Policy;
+use crate::topology::Policy;
 use serde::Deserialize;
 
 /// Why the management API did not do what was asked.

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Options for the SQLite file at `path`, created if missing (with its folder) readable by
-/// its owner only ([`crate::private`]), in WAL mode, erased content overwritten with zeros
+/// its owner only ([`crate::plumbing::private`]), in WAL mode, erased content overwritten with zeros
 /// (`secure_delete`), waiting up to ten seconds for another writer.
 pub fn options(path: &Path) -> std::io::Result<SqliteConnectOptions> {
-    crate::private::touch(path)?;
+    crate::plumbing::private::touch(path)?;
     Ok(SqliteConnectOptions::new()
         .pragma("secure_delete", "ON")
         .pragma("temp_store", "MEMORY")

@@ -6,7 +6,7 @@
 //! ([`Topology::policies`]), which the gateway applies over the management API or the
 //! operator loads with the definitions. A policy can change on a running broker, where a
 //! queue argument cannot (re-declaring with other arguments fails with 406); queues declared
-//! with arguments by earlier versions are moved over by [`super::migrate`].
+//! with arguments by earlier versions are moved over by [`crate::plumbing::broker::migrate()`].
 //!
 //! - `referrals` (topic): the gateway publishes here with routing key `<adapter>.<recipient>`.
 //! - `adapter.<adapter>` (quorum, delivery limit, dead-lettered): one work queue per adapter.

@@ -26,7 +26,7 @@ pub struct BrokerConfig {
     pub confirm_timeout_ms: u64,
     /// TLS to the broker (with an `amqps://` URL): the CA, and a client certificate.
     #[serde(default)]
-    pub tls: Option<crate::broker::BrokerTls>,
+    pub tls: Option<crate::plumbing::broker::BrokerTls>,
     /// RabbitMQ's management API (`http://user:password@host:15672`; put the password in
     /// the environment): the gateway sets the queues' policies through it at start-up.
     /// Without it, the operator loads them (`gateway definitions`).
@@ -36,8 +36,10 @@ pub struct BrokerConfig {
 
 impl BrokerConfig {
     /// The broker to connect to, its TLS files read.
-    pub fn endpoint(&self) -> Result<crate::broker::Endpoint, crate::broker::TlsFileError> {
-        crate::broker::Endpoint::new(&self.url, self.tls.as_ref())
+    pub fn endpoint(
+        &self,
+    ) -> Result<crate::plumbing::broker::Endpoint, crate::plumbing::broker::TlsFileError> {
+        crate::plumbing::broker::Endpoint::new(&self.url, self.tls.as_ref())
     }
 }
 
@@ -46,22 +48,26 @@ fn default_delivery_limit() -> u32 {
 }
 
 fn default_dead_letter_secs() -> u64 {
-    crate::broker::DEAD_LETTERS_KEPT.as_secs()
+    crate::topology::DEAD_LETTERS_KEPT.as_secs()
 }
 
 impl BrokerConfig {
     /// The management API of this configuration's virtual host, if one is configured.
     pub fn management(
         &self,
-    ) -> Option<Result<crate::broker::Management, crate::broker::ManagementError>> {
-        self.management_url
-            .as_deref()
-            .map(|url| crate::broker::Management::new(url, &crate::broker::vhost_of(&self.url)))
+    ) -> Option<Result<crate::plumbing::broker::Management, crate::plumbing::broker::ManagementError>>
+    {
+        self.management_url.as_deref().map(|url| {
+            crate::plumbing::broker::Management::new(
+                url,
+                &crate::plumbing::broker::vhost_of(&self.url),
+            )
+        })
     }
 
     /// The broker topology of this configuration (names and queue settings).
-    pub fn topology(&self) -> crate::broker::Topology {
-        crate::broker::Topology::new(&self.prefix, self.delivery_limit)
+    pub fn topology(&self) -> crate::topology::Topology {
+        crate::topology::Topology::new(&self.prefix, self.delivery_limit)
             .dead_letters_kept(std::time::Duration::from_secs(self.dead_letter_secs))
     }
 }

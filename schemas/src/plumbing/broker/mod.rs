@@ -1,5 +1,6 @@
-//! The broker: the topology both sides declare, the supervised link, and confirmed
-//! publishing (publisher confirms, `mandatory`, returns are failures).
+//! The broker link: the supervised connection, the consume loop, confirmed publishing
+//! (publisher confirms, `mandatory`, returns are failures), and the operators' management
+//! API and migration. The names it declares are [`crate::topology`].
 
 mod consume;
 mod endpoint;
@@ -7,7 +8,6 @@ mod link;
 pub mod management;
 pub mod migrate;
 mod oneshot;
-pub mod topology;
 
 pub use consume::{consume, until_done};
 pub use endpoint::{BrokerTls, Endpoint, TlsFileError};
@@ -15,7 +15,6 @@ pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
 pub use management::{Management, ManagementError, vhost_of};
 pub use migrate::{MigrateError, Migrated, migrate};
 pub use oneshot::{confirming, put_back, take};
-pub use topology::{DEAD_LETTERS_KEPT, Policy, Topology};
 
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel, Confirmation};
