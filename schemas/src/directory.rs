@@ -161,15 +161,35 @@ impl Delivery {
     }
 }
 
-/// How an adapter gets a bearer token for an agency's inbox: the OAuth 2.0
-/// client-credentials grant at the agency's token endpoint. The secret is never in the
-/// directory: it is read from the environment variable named here.
+/// How an adapter gets a bearer token for an agency's inbox at a token endpoint, by one of
+/// two grants: the OAuth 2.0 client-credentials grant (`client_secret_env`: the secret is
+/// never in the directory, it is read from the environment variable named here), or the
+/// JWT-bearer grant of RFC 7523 as Maskinporten takes it (`assertion`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientCredentials {
     pub token_url: String,
     pub client_id: String,
-    pub client_secret_env: String,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub assertion: Option<Assertion>,
+}
+
+/// The JWT-bearer grant (RFC 7523): a short-lived JWT signed (RS256) with the key of the
+/// sender's business certificate, the certificate chain in its `x5c` header, as
+/// Maskinporten requires; PEM files on the adapters' machine.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assertion {
+    /// The authorisation server's issuer identifier (Maskinporten: `https://maskinporten.no/`).
+    pub audience: String,
+    /// The scopes asked for, space-separated.
+    pub scope: String,
+    /// The certificate chain, leaf first (PEM).
+    pub certificate: PathBuf,
+    /// The certificate's RSA private key (PEM, PKCS#8 or PKCS#1).
+    pub key: PathBuf,
 }
 
 /// Opening hours of a service, in its local time (an IANA time zone, daylight saving
@@ -268,6 +288,10 @@ pub enum DirectoryError {
     Member { path: PathBuf, id: AgencyId },
     #[error("agency directory {path}: agency {id}'s office hours name an unknown time zone")]
     TimeZone { path: PathBuf, id: AgencyId },
+    #[error(
+        "agency directory {path}: agency {id}'s credentials name neither or both of client_secret_env and assertion"
+    )]
+    Grant { path: PathBuf, id: AgencyId },
 }
 
 #[derive(Deserialize)]
@@ -314,6 +338,16 @@ impl Directory {
                 let (path, id) = (path.to_path_buf(), agency.id.clone());
                 return Err(DirectoryError::Member { path, id });
             }
+            let error = |id: &AgencyId| (path.to_path_buf(), id.clone());
+            if let Some(Delivery::Inbox {
+                credentials: Some(c),
+                ..
+            }) = &agency.delivery
+                && c.client_secret_env.is_some() == c.assertion.is_some()
+            {
+                let (path, id) = error(&agency.id);
+                return Err(DirectoryError::Grant { path, id });
+            }
             let Some(Delivery::Queue {
                 on_call,
                 office_hours,
@@ -322,7 +356,6 @@ impl Directory {
             else {
                 continue;
             };
-            let error = |id: &AgencyId| (path.to_path_buf(), id.clone());
             if let Some(on_call) = on_call
                 && directory.on_call_of(on_call).is_none()
             {
@@ -389,8 +422,38 @@ impl Directory {
 
 #[cfg(test)]
 mod tests {
-    use super::OfficeHours;
+    use super::{Directory, DirectoryError, OfficeHours};
     use time::macros::datetime;
+
+    #[test]
+    fn inbox_credentials_name_exactly_one_grant() {
+        let dir = std::env::temp_dir().join(format!("directory-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |grant: &str| {
+            let path = dir.join("directory.toml");
+            let agency = format!(
+                r#"[[agency]]
+id = "no-oslo-politikontakt"
+name = "Politikontakt Oslo"
+type = "police"
+country = "NO"
+orgnr = "974590003"
+municipality = "0301"
+delivery = {{ transport = "inbox", inbox_url = "https://inbox.test.invalid/", credentials = {{ token_url = "https://token.test.invalid/", client_id = "gateway"{grant} }} }}
+"#
+            );
+            std::fs::write(&path, agency).unwrap();
+            Directory::load(&path)
+        };
+        let assertion = r#", assertion = { audience = "https://maskinporten.no/", scope = "s:t", certificate = "c.pem", key = "k.pem" }"#;
+        let secret = load(r#", client_secret_env = "SECRET""#);
+        assert!(secret.is_ok(), "{secret:?}");
+        assert!(load(assertion).is_ok());
+        for wrong in ["", &format!(r#", client_secret_env = "SECRET"{assertion}"#)] {
+            assert!(matches!(load(wrong), Err(DirectoryError::Grant { .. })));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn office_hours_follow_local_time_with_daylight_saving() {

@@ -3,7 +3,10 @@
 //! moving the status on, urgent reports at night going on call, and overdue messages shown
 //! by moving the gateway's clock.
 
+use base64::Engine;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tests::{
     FakeInbox, Harness, SCHOOL, bekymringsmelding, dev_directory_with, directory_as_case_system,
@@ -23,6 +26,18 @@ async fn with_inbox(answers: &[u16]) -> (Harness, FakeInbox) {
     let (mut h, inbox) = Harness::with_inbox(answers, |_| {}).await;
     h.start_adapters().await;
     (h, inbox)
+}
+
+/// Sends an anonymised referral to the police contact and waits until `inbox` has it.
+async fn referral_delivered(h: &Harness, inbox: &FakeInbox) {
+    let message = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&h.token(SCHOOL), &message).await.status(), 202);
+    assert!(
+        inbox
+            .wait_for("/inbox", &gid(&message), Duration::from_secs(20))
+            .await,
+        "the inbox received the referral"
+    );
 }
 
 fn statuses(view: &Value) -> Vec<&str> {
@@ -88,18 +103,154 @@ async fn the_inbox_gets_a_bearer_token_from_the_agencys_client_credentials_grant
     let mut h = Harness::with(|c| c.directory = directory).await;
     assert!(h.link_up(Duration::from_secs(20)).await);
     h.start_adapters().await;
-    let token = h.token(SCHOOL);
-    let message = example("no.politikontakt.anonymised");
-    assert_eq!(h.post(&token, &message).await.status(), 202);
-    assert!(
-        inbox
-            .wait_for("/inbox", &gid(&message), Duration::from_secs(20))
-            .await
-    );
+    referral_delivered(&h, &inbox).await;
     assert_eq!(
         *inbox.authorizations.lock().unwrap(),
         [Some(format!("Bearer {}", tests::FAKE_TOKEN))]
     );
+    h.cleanup().await;
+}
+
+/// A stand-in for Maskinporten's token endpoint: it takes only a JWT-bearer grant that is
+/// signed by `public` (PKCS#1 DER) with `chain` in `x5c`, for client `gateway`, audience and
+/// scope as below, valid for at most 120 s, with no claim Maskinporten does not allow; it
+/// counts the grants and hands out `mp-token-<n>`.
+async fn maskinporten(public: Vec<u8>, chain: String) -> (String, Arc<AtomicUsize>) {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Grant {
+        aud: String,
+        iss: String,
+        scope: String,
+        iat: i64,
+        exp: i64,
+        jti: String,
+    }
+    let grants = Arc::new(AtomicUsize::new(0));
+    let counted = grants.clone();
+    let token = move |body: String| {
+        let (public, chain, grants) = (public.clone(), chain.clone(), counted.clone());
+        async move {
+            let form: std::collections::HashMap<String, String> = body
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":")))
+                .collect();
+            let refuse = (axum::http::StatusCode::BAD_REQUEST, axum::Json(json!({})));
+            if form.get("grant_type").map(String::as_str)
+                != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+            {
+                return refuse;
+            }
+            let assertion = form.get("assertion").cloned().unwrap_or_default();
+            let x5c = jsonwebtoken::decode_header(&assertion).map(|h| h.x5c);
+            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+            validation.set_audience(&["https://maskinporten.test.invalid/"]);
+            validation.set_issuer(&["gateway"]);
+            let key = jsonwebtoken::DecodingKey::from_rsa_der(&public);
+            let lawful = match jsonwebtoken::decode::<Grant>(&assertion, &key, &validation) {
+                Ok(jsonwebtoken::TokenData { claims: grant, .. }) => {
+                    grant.scope == "politiet:bekymring"
+                        && grant.exp - grant.iat <= 120
+                        && !grant.jti.is_empty()
+                        && !grant.aud.is_empty()
+                        && !grant.iss.is_empty()
+                }
+                Err(_) => false,
+            };
+            if !lawful || x5c.ok() != Some(Some(vec![chain])) {
+                return refuse;
+            }
+            let n = grants.fetch_add(1, Ordering::SeqCst) + 1;
+            let answer = json!({"access_token": format!("mp-token-{n}"), "expires_in": 120});
+            (axum::http::StatusCode::OK, axum::Json(answer))
+        }
+    };
+    let app = axum::Router::new().route("/token", axum::routing::post(token));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, grants)
+}
+
+/// A gateway and its adapters whose police inbox (a [`FakeInbox`]) takes tokens from a
+/// [`maskinporten`] stand-in trusting a fresh business certificate; the adapters sign their
+/// grants with that certificate's key or, if `foreign_key`, with another RSA key.
+async fn behind_maskinporten(foreign_key: bool) -> (Harness, FakeInbox, Arc<AtomicUsize>) {
+    let rsa = || aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pem_of = |rsa: &aws_lc_rs::rsa::KeyPair| {
+        let pkcs8 =
+            aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(rsa).unwrap();
+        rcgen::KeyPair::try_from(pkcs8.as_ref()).unwrap()
+    };
+    // The business certificate: an RSA key and its (self-signed, test-only) chain.
+    let owner = rsa();
+    let key = pem_of(&owner);
+    let certificate = rcgen::CertificateParams::new(vec!["gateway.test.invalid".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let signing = if foreign_key { pem_of(&rsa()) } else { key };
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_file, key_file) = (dir.join("business.pem"), dir.join("business.key"));
+    std::fs::write(&cert_file, certificate.pem()).unwrap();
+    std::fs::write(&key_file, signing.serialize_pem()).unwrap();
+    let chain = base64::engine::general_purpose::STANDARD.encode(certificate.der());
+    let public = aws_lc_rs::signature::KeyPair::public_key(&owner)
+        .as_ref()
+        .to_vec();
+    let (token_url, grants) = maskinporten(public, chain).await;
+    let inbox = FakeInbox::start(&[]).await;
+    let credentials = format!(
+        r#"inbox_url = "{}", credentials = {{ token_url = "{token_url}", client_id = "gateway", assertion = {{ audience = "https://maskinporten.test.invalid/", scope = "politiet:bekymring", certificate = "{}", key = "{}" }} }}"#,
+        inbox.url,
+        cert_file.display(),
+        key_file.display()
+    );
+    let directory = dev_directory_with(
+        &dir,
+        &[(r#"inbox_url = "http://127.0.0.1:9101/inbox""#, &credentials)],
+    );
+    let mut h = Harness::with(|c| c.directory = directory).await;
+    h.start_adapters().await;
+    (h, inbox, grants)
+}
+
+#[tokio::test]
+async fn the_inbox_gets_a_bearer_token_from_a_maskinporten_jwt_grant_signed_with_the_certificate() {
+    let (h, inbox, grants) = behind_maskinporten(false).await;
+    for _ in 0..2 {
+        referral_delivered(&h, &inbox).await;
+    }
+    let bearer = Some("Bearer mp-token-1".to_owned());
+    assert_eq!(
+        *inbox.authorizations.lock().unwrap(),
+        [bearer.clone(), bearer]
+    );
+    assert_eq!(
+        grants.load(Ordering::SeqCst),
+        1,
+        "the token is kept until near expiry"
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_grant_not_signed_by_the_certificates_key_gets_no_token_and_nothing_is_sent() {
+    let (h, inbox, grants) = behind_maskinporten(true).await;
+    let token = h.token(SCHOOL);
+    let message = example("no.politikontakt.anonymised");
+    assert_eq!(h.post(&token, &message).await.status(), 202);
+    // The adapters try (and retry) for a few seconds: a token is never had.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let view: Value = h.status(&token, &id(&message)).await.json().await.unwrap();
+    assert_ne!(view["status"], "delivered", "{view}");
+    assert!(
+        inbox.received.lock().unwrap().is_empty(),
+        "no request without a token"
+    );
+    assert_eq!(grants.load(Ordering::SeqCst), 0);
     h.cleanup().await;
 }
 

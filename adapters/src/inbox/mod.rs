@@ -7,6 +7,7 @@
 //! over HTTPS trusting the system's CAs and `runtime.inbox_ca`; an agency that asks for a
 //! client certificate gets the one the directory names (mutual TLS).
 
+mod assertion;
 mod token;
 
 use crate::runtime::{Adapter, Outcome};

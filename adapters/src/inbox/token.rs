@@ -1,6 +1,8 @@
-//! Bearer tokens for agencies' inboxes: the OAuth 2.0 client-credentials grant
-//! (`client_secret_basic`) at the agency's token endpoint, cached until shortly before expiry.
+//! Bearer tokens for agencies' inboxes, from the agency's token endpoint by the OAuth 2.0
+//! client-credentials grant (`client_secret_basic`) or the JWT-bearer grant (RFC 7523,
+//! Maskinporten), cached until shortly before expiry.
 
+use super::assertion::{self, AssertionError};
 use contract::directory::ClientCredentials;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -17,12 +19,30 @@ pub enum TokenError {
     Refused(u16),
     #[error("token endpoint answered without access_token")]
     Malformed,
+    #[error("the credentials name no grant")]
+    NoGrant,
+    #[error(transparent)]
+    Assertion(#[from] AssertionError),
 }
 
-/// Tokens by token endpoint and client.
+/// The JWT-bearer grant's `grant_type`, form-encoded (an assertion needs no encoding: it is
+/// base64url and dots).
+const JWT_BEARER: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";
+
+/// Tokens by token endpoint, client and scope.
 #[derive(Default)]
 pub struct Tokens {
-    cache: Mutex<HashMap<(String, String), (String, Instant)>>,
+    cache: Mutex<HashMap<CacheKey, (String, Instant)>>,
+}
+
+type CacheKey = (String, String, Option<String>);
+
+fn cache_key(credentials: &ClientCredentials) -> CacheKey {
+    (
+        credentials.token_url.clone(),
+        credentials.client_id.clone(),
+        credentials.assertion.as_ref().map(|a| a.scope.clone()),
+    )
 }
 
 const EARLY: Duration = Duration::from_secs(30);
@@ -34,23 +54,31 @@ impl Tokens {
         client: &reqwest::Client,
         credentials: &ClientCredentials,
     ) -> Result<String, TokenError> {
-        let key = (credentials.token_url.clone(), credentials.client_id.clone());
+        let key = cache_key(credentials);
         let mut cache = self.cache.lock().await;
         if let Some((token, until)) = cache.get(&key)
             && Instant::now() < *until
         {
             return Ok(token.clone());
         }
-        let secret = std::env::var(&credentials.client_secret_env)
-            .map_err(|_| TokenError::NoSecret(credentials.client_secret_env.clone()))?;
-        let response = client
+        let request = client
             .post(&credentials.token_url)
-            .basic_auth(&credentials.client_id, Some(secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .map_err(|_| TokenError::Unreachable)?;
+            .header("content-type", "application/x-www-form-urlencoded");
+        let request = match (&credentials.assertion, &credentials.client_secret_env) {
+            (Some(grant), _) => {
+                let assertion = assertion::sign(grant, &credentials.client_id)?;
+                request.body(format!("grant_type={JWT_BEARER}&assertion={assertion}"))
+            }
+            (None, Some(variable)) => {
+                let secret =
+                    std::env::var(variable).map_err(|_| TokenError::NoSecret(variable.clone()))?;
+                request
+                    .basic_auth(&credentials.client_id, Some(secret))
+                    .body("grant_type=client_credentials")
+            }
+            (None, None) => return Err(TokenError::NoGrant),
+        };
+        let response = request.send().await.map_err(|_| TokenError::Unreachable)?;
         if !response.status().is_success() {
             return Err(TokenError::Refused(response.status().as_u16()));
         }
@@ -72,7 +100,6 @@ impl Tokens {
 
     /// Forgets the token of `credentials` (after the inbox refused it).
     pub async fn forget(&self, credentials: &ClientCredentials) {
-        let key = (credentials.token_url.clone(), credentials.client_id.clone());
-        self.cache.lock().await.remove(&key);
+        self.cache.lock().await.remove(&cache_key(credentials));
     }
 }
