@@ -79,6 +79,10 @@ pub struct RuntimeConfig {
     /// gateway's `delivery.adapters_key`).
     #[serde(default)]
     pub delivery_key: Option<PathBuf>,
+    /// Seconds a Fiks IO account's certificate and catalogue entry are kept before they are
+    /// fetched again (a receiving account that rotates its key is followed within this).
+    #[serde(default = "default_fiks_catalogue_cache")]
+    pub fiks_catalogue_cache_secs: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -93,6 +97,7 @@ impl Default for RuntimeConfig {
             inbox_plain_http: false,
             claim_lease_secs: default_claim_lease(),
             delivery_key: None,
+            fiks_catalogue_cache_secs: default_fiks_catalogue_cache(),
         }
     }
 }
@@ -111,6 +116,10 @@ fn default_ledger() -> PathBuf {
 
 fn default_inbox_timeout() -> u64 {
     10_000
+}
+
+fn default_fiks_catalogue_cache() -> u64 {
+    600
 }
 
 fn default_claim_lease() -> u64 {

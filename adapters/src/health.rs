@@ -29,6 +29,9 @@ pub enum Count {
     /// A delivery tried again after an unknown outcome (or a holder that died mid-attempt):
     /// the only way a recipient can get a message twice.
     AgainAfterUnknown,
+    /// An answer refused: for a message this adapter did not deliver, or from another
+    /// account than its recipient's.
+    AnswerRefused,
 }
 
 impl Count {
@@ -40,6 +43,7 @@ impl Count {
             Self::DuplicateSuppressed => "duplicate_suppressed",
             Self::Unknown => "unknown",
             Self::AgainAfterUnknown => "again_after_unknown",
+            Self::AnswerRefused => "answer_refused",
         }
     }
 }

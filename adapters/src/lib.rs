@@ -2,9 +2,11 @@
 //! gateway) and hands every message, rendered for its recipient, to the agency's system:
 //!
 //! [`runtime`] (consume, claim, ack, recover, withdraw) → a transport ([`queue`],
-//! [`inbox`]) → the agency; [`health`] tells operators how they are doing.
+//! [`inbox`], [`fiks_io`]) → the agency; [`health`] tells operators how they are doing.
 
 pub mod config;
+pub mod credentials;
+pub mod fiks_io;
 pub mod health;
 pub mod inbox;
 pub mod queue;
@@ -127,6 +129,7 @@ pub async fn start(
     // The transports: adding one adds its folder and a line here.
     queue::start(&start, &mut tasks);
     inbox::start(&start, &mut tasks)?;
+    fiks_io::start(&start, &mut tasks);
     Ok(Running {
         cancel,
         tasks,

@@ -81,7 +81,7 @@ async fn two_processes_racing_for_a_delivery_never_both_win() {
             a.claim(&id("m-0")).await.unwrap(),
             Claim::Lost(Entry::Delivering)
         );
-        a.delivered(&id("m-0"), "bv").await.unwrap();
+        a.delivered(&id("m-0"), "bv", None).await.unwrap();
         assert_eq!(
             b.claim(&id("m-0")).await.unwrap(),
             Claim::Lost(Entry::Delivered {
@@ -112,7 +112,7 @@ async fn an_unknown_outcome_is_retried_at_once_and_known_as_such_by_one_racer() 
             "{name}"
         );
         // Once delivered, no copy is ever delivered again.
-        a.delivered(&id("m"), "bv").await.unwrap();
+        a.delivered(&id("m"), "bv", None).await.unwrap();
         a.unknown(&id("m")).await.unwrap();
         assert!(matches!(
             b.claim(&id("m")).await.unwrap(),
@@ -135,7 +135,7 @@ async fn withdrawal_stops_what_is_not_delivered_and_waits_for_what_is_in_flight(
             ledger.withdraw(&id("flying")).await.unwrap(),
             Stopped::Not(Entry::Delivering)
         );
-        ledger.delivered(&id("flying"), "bv").await.unwrap();
+        ledger.delivered(&id("flying"), "bv", None).await.unwrap();
         assert_eq!(
             ledger.withdraw(&id("flying")).await.unwrap(),
             Stopped::Not(Entry::Delivered {
@@ -209,4 +209,31 @@ async fn a_claim_renewed_while_its_attempt_runs_is_not_taken_over() {
         assert!(!holder.renew(&never).await.unwrap(), "{name}");
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_id_a_transport_gave_a_delivery_finds_it_and_no_other() {
+    for (name, [a, b, _]) in backends().await {
+        assert_eq!(a.claim(&id("sent")).await.unwrap(), Claim::Won);
+        a.delivered(&id("sent"), "bv", Some("fiks-1"))
+            .await
+            .unwrap();
+        let delivered = Entry::Delivered {
+            recipient: "bv".into(),
+        };
+        assert_eq!(
+            b.by_remote_id("fiks-1").await.unwrap(),
+            Some((id("sent"), delivered)),
+            "{name}"
+        );
+        assert_eq!(b.by_remote_id("fiks-2").await.unwrap(), None, "{name}");
+        // One id names one message: another delivery cannot take it over.
+        assert_eq!(b.claim(&id("other")).await.unwrap(), Claim::Won);
+        assert!(
+            b.delivered(&id("other"), "bv", Some("fiks-1"))
+                .await
+                .is_err(),
+            "{name}"
+        );
+    }
 }

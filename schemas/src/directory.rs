@@ -88,12 +88,14 @@ crate::named! {
         Queue,
         /// POSTed to the agency's HTTPS inbox (`schemas/inbox.openapi.yaml`).
         Inbox,
+        /// Sent over KS Fiks IO to the agency's Fiks IO account, answered by its replies.
+        FiksIo,
     }
 }
 
 impl Transport {
     /// Every transport; each has its own work queue.
-    pub const ALL: [Transport; 2] = [Self::Queue, Self::Inbox];
+    pub const ALL: [Transport; 3] = [Self::Queue, Self::Inbox, Self::FiksIo];
 
     /// The transport a routing key (`<transport>.<recipient>`) leads to.
     pub fn of_routing_key(key: &str) -> Option<Self> {
@@ -106,6 +108,7 @@ impl Transport {
         match self {
             Self::Queue => "queue",
             Self::Inbox => "inbox",
+            Self::FiksIo => "fiks_io",
         }
     }
 }
@@ -140,6 +143,33 @@ pub enum Delivery {
         #[serde(default)]
         client_certificate: Option<ClientCertificate>,
     },
+    /// Sent over KS Fiks IO (`docs/delivery.md`): to the agency's account (`account`, or the
+    /// one the Fiks catalogue names for `organisation_number` and the message's protocol),
+    /// from ours, encrypted to the account's certificate from the catalogue.
+    FiksIo(Box<FiksIo>),
+}
+
+/// An agency reached over KS Fiks IO.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FiksIo {
+    /// The Fiks API's base URL (`https://api.fiks.ks.no`): sending is at
+    /// `/fiks-io/api/v1/send`, the catalogue at `/fiks-io/katalog/api/v1`.
+    pub api_url: String,
+    /// The agency's Fiks IO account.
+    #[serde(default)]
+    pub account: Option<uuid::Uuid>,
+    /// Instead, the agency's organisation number: its account is looked up in the catalogue.
+    #[serde(default)]
+    pub organisation_number: Option<String>,
+    /// Our own Fiks IO account, the sender, whose queue the answers come to.
+    pub sender_account: uuid::Uuid,
+    /// Our Fiks integration.
+    pub integration_id: uuid::Uuid,
+    /// The environment variable holding the integration's password.
+    pub integration_password_env: String,
+    /// How to get a Maskinporten token for the Fiks scope (`assertion`).
+    pub credentials: ClientCredentials,
 }
 
 /// A client certificate for an agency's inbox: PEM files of the chain and its key, on the
@@ -157,6 +187,7 @@ impl Delivery {
         match self {
             Self::Queue { .. } => Transport::Queue,
             Self::Inbox { .. } => Transport::Inbox,
+            Self::FiksIo(_) => Transport::FiksIo,
         }
     }
 }
@@ -292,6 +323,10 @@ pub enum DirectoryError {
         "agency directory {path}: agency {id}'s credentials name neither or both of client_secret_env and assertion"
     )]
     Grant { path: PathBuf, id: AgencyId },
+    #[error(
+        "agency directory {path}: agency {id}'s Fiks IO delivery must name either its account or its organisation number"
+    )]
+    FiksAccount { path: PathBuf, id: AgencyId },
 }
 
 #[derive(Deserialize)]
@@ -339,14 +374,23 @@ impl Directory {
                 return Err(DirectoryError::Member { path, id });
             }
             let error = |id: &AgencyId| (path.to_path_buf(), id.clone());
-            if let Some(Delivery::Inbox {
-                credentials: Some(c),
-                ..
-            }) = &agency.delivery
-                && c.client_secret_env.is_some() == c.assertion.is_some()
-            {
+            let credentials = match &agency.delivery {
+                Some(Delivery::Inbox {
+                    credentials: Some(c),
+                    ..
+                }) => Some(c),
+                Some(Delivery::FiksIo(fiks)) => Some(&fiks.credentials),
+                _ => None,
+            };
+            if credentials.is_some_and(|c| c.client_secret_env.is_some() == c.assertion.is_some()) {
                 let (path, id) = error(&agency.id);
                 return Err(DirectoryError::Grant { path, id });
+            }
+            if let Some(Delivery::FiksIo(fiks)) = &agency.delivery
+                && fiks.account.is_some() == fiks.organisation_number.is_some()
+            {
+                let (path, id) = error(&agency.id);
+                return Err(DirectoryError::FiksAccount { path, id });
             }
             let Some(Delivery::Queue {
                 on_call,

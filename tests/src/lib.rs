@@ -4,6 +4,7 @@
 mod api;
 mod broker;
 mod examples;
+pub mod fiks;
 mod harness;
 mod inbox;
 mod load;

@@ -3,13 +3,11 @@
 //! `schemas/inbox.openapi.yaml`). 2xx is
 //! delivered; 408, 429, 5xx and network failures are transient (honouring `Retry-After`);
 //! any other answer is permanent. Requests carry a bearer token from the agency's
-//! client-credentials grant ([`token`]) when the directory names one. Inboxes are reached
+//! client-credentials grant ([`crate::credentials`]) when the directory names one. Inboxes are reached
 //! over HTTPS trusting the system's CAs and `runtime.inbox_ca`; an agency that asks for a
 //! client certificate gets the one the directory names (mutual TLS).
 
-mod assertion;
-mod token;
-
+use crate::credentials::Tokens;
 use crate::runtime::{Adapter, Outcome};
 use contract::directory::{AgencyId, ClientCredentials, Delivery, Directory, Transport};
 use contract::message::{MessageId, Parcel};
@@ -28,7 +26,7 @@ pub struct Inbox {
     client: reqwest::Client,
     /// The clients of agencies that ask for a client certificate.
     with_certificate: HashMap<AgencyId, reqwest::Client>,
-    tokens: token::Tokens,
+    tokens: Tokens,
 }
 
 /// A TLS file of the inbox adapter that cannot be used.
@@ -140,7 +138,7 @@ impl Inbox {
             directory,
             client: builder().build().expect("an HTTP client builds"),
             with_certificate,
-            tokens: token::Tokens::default(),
+            tokens: Tokens::default(),
         })
     }
 
@@ -151,7 +149,7 @@ impl Inbox {
                 credentials,
                 ..
             } => Some((inbox_url, credentials.as_ref())),
-            Delivery::Queue { .. } => None,
+            _ => None,
         }
     }
 
@@ -184,7 +182,7 @@ impl Inbox {
             if let Some(credentials) = credentials {
                 match self.tokens.get(client, credentials).await {
                     Ok(token) => request = request.bearer_auth(token),
-                    Err(error) => return Outcome::transient(format!("no token: {error}")),
+                    Err(error) => return error.outcome(),
                 }
             }
             let response = match request.send().await {

@@ -121,7 +121,10 @@ impl Adapter for Queue {
             .with_type(document.type_name.as_str().into())
             .with_content_type(document.content_type.into());
         match self.publish(queue, &document.body, properties).await {
-            Outcome::Delivered { .. } => Outcome::Delivered { to },
+            Outcome::Delivered { .. } => Outcome::Delivered {
+                to,
+                remote_id: None,
+            },
             failed => failed,
         }
     }

@@ -40,8 +40,12 @@ use tokio_util::sync::CancellationToken;
 pub enum Outcome {
     /// The agency's system has the message: the recipient's, or, where `to` names one, the
     /// agency that took it in the recipient's place (its on-call service). Receipts and
-    /// withdrawal notices go by that agency.
-    Delivered { to: Option<AgencyId> },
+    /// withdrawal notices go by that agency. `remote_id`: the id the transport gave it,
+    /// which the agency's answers name.
+    Delivered {
+        to: Option<AgencyId>,
+        remote_id: Option<String>,
+    },
     /// It may work later (timeout, 5xx, 429, broker hiccup), not before `retry_after`.
     Transient {
         reason: String,
@@ -57,7 +61,10 @@ pub enum Outcome {
 
 impl Outcome {
     /// Delivered to the message's recipient.
-    pub const DELIVERED: Outcome = Outcome::Delivered { to: None };
+    pub const DELIVERED: Outcome = Outcome::Delivered {
+        to: None,
+        remote_id: None,
+    };
 
     /// A transient failure without a wish for when to retry.
     pub fn transient(reason: impl Into<String>) -> Self {
@@ -342,7 +349,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Err(error) => Outcome::transient(format!("ledger: {error}")),
     };
     let acted = match outcome {
-        Outcome::Delivered { to } => {
+        Outcome::Delivered { to, remote_id } => {
             tracing::info!(%message_id, adapter, "delivered");
             context.settings.health.count(kind, Count::Delivered);
             let to = to.as_ref().unwrap_or(msg.recipient());
@@ -351,7 +358,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             // the delivery goes back unsettled; its claim runs out, and a copy that comes
             // again is delivered again as one whose outcome is unknown.
             let noted = until_done(&context.ended, "delivery not noted in the ledger", || {
-                ledger.delivered(&message_id, &to.0)
+                ledger.delivered(&message_id, &to.0, remote_id.as_deref())
             });
             if noted.await.is_none() {
                 return;

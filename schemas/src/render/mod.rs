@@ -4,6 +4,8 @@
 //! [`RENDERERS`].
 
 mod ks_bekymringsmelding;
+
+pub use ks_bekymringsmelding::KS_TYPE;
 mod referral;
 
 use crate::directory::AgencyType;

@@ -117,8 +117,20 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// once, knowing that the agency may have it.
     async fn unknown(&self, message_id: &MessageId) -> Result<(), sqlx::Error>;
 
-    /// Notes a delivery (to `recipient`: the agency that took it).
-    async fn delivered(&self, message_id: &MessageId, recipient: &str) -> Result<(), sqlx::Error>;
+    /// Notes a delivery (to `recipient`: the agency that took it; `remote_id`: the id its
+    /// transport gave the message, which its answers name).
+    async fn delivered(
+        &self,
+        message_id: &MessageId,
+        recipient: &str,
+        remote_id: Option<&str>,
+    ) -> Result<(), sqlx::Error>;
+
+    /// The message its transport gave `remote_id`, and what the ledger knows of it.
+    async fn by_remote_id(
+        &self,
+        remote_id: &str,
+    ) -> Result<Option<(MessageId, Entry)>, sqlx::Error>;
 
     /// Gives up a claim after an attempt that did not deliver, so that the next copy may
     /// claim it at once.

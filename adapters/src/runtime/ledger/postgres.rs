@@ -26,8 +26,12 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
     recipient    TEXT,
     at           TIMESTAMPTZ NOT NULL DEFAULT now(),
     lease_until  TIMESTAMPTZ,
-    unknown      INTEGER NOT NULL DEFAULT 0
+    unknown      INTEGER NOT NULL DEFAULT 0,
+    remote_id    TEXT UNIQUE
 )";
+
+/// What a ledger of an earlier version lacks.
+const UPGRADE: &str = "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS remote_id TEXT UNIQUE";
 
 impl SqlLedger<PgBackend> {
     /// Connects to the ledger at `url` (`postgres://…`; a `options[search_path]=<schema>`
@@ -45,6 +49,7 @@ impl SqlLedger<PgBackend> {
             .execute(&mut *tx)
             .await?;
         sqlx::query(SCHEMA).execute(&mut *tx).await?;
+        sqlx::query(UPGRADE).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Self::new(PgBackend { pool }, lease))
     }

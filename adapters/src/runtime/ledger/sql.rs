@@ -44,6 +44,15 @@ impl<B: Backend> SqlLedger<B> {
     }
 }
 
+/// The entry of a row with `state`, `recipient` and `running`.
+fn entry_of(row: &impl Columns) -> Result<Entry, sqlx::Error> {
+    Ok(Entry::of_row(
+        &row.text("state")?,
+        row.maybe_text("recipient")?,
+        row.maybe_flag("running")?,
+    ))
+}
+
 #[async_trait]
 impl<B: Backend> Ledger for SqlLedger<B> {
     fn lease(&self) -> Duration {
@@ -61,11 +70,7 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         let Some(row) = rows.first() else {
             return Ok(Entry::Free);
         };
-        Ok(Entry::of_row(
-            &row.text("state")?,
-            row.maybe_text("recipient")?,
-            row.maybe_flag("running")?,
-        ))
+        entry_of(row)
     }
 
     /// An insert if absent, or a take-over of a claim whose lease ran out, in one statement.
@@ -119,18 +124,44 @@ impl<B: Backend> Ledger for SqlLedger<B> {
         Ok(())
     }
 
-    async fn delivered(&self, message_id: &MessageId, recipient: &str) -> Result<(), sqlx::Error> {
+    async fn delivered(
+        &self,
+        message_id: &MessageId,
+        recipient: &str,
+        remote_id: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let id = message_id.to_string();
         self.db
             .execute(
-                "INSERT INTO ledger (message_id, state, recipient) VALUES ($1, 'delivered', $2)
+                "INSERT INTO ledger (message_id, state, recipient, remote_id)
+                 VALUES ($1, 'delivered', $2, $3)
                  ON CONFLICT (message_id) DO UPDATE SET state = 'delivered',
-                     recipient = excluded.recipient, lease_until = NULL
+                     recipient = excluded.recipient, remote_id = excluded.remote_id,
+                     lease_until = NULL
                      WHERE ledger.state = 'delivering'",
-                &[Value::from(&id), Value::from(recipient)],
+                &[Value::from(&id), Value::from(recipient), remote_id.into()],
             )
             .await?;
         Ok(())
+    }
+
+    async fn by_remote_id(
+        &self,
+        remote_id: &str,
+    ) -> Result<Option<(MessageId, Entry)>, sqlx::Error> {
+        let sql = format!(
+            "SELECT message_id, state, recipient, lease_until > {} AS running
+             FROM ledger WHERE remote_id = $1",
+            B::NOW
+        );
+        let rows = self.db.fetch(&sql, &[remote_id.into()]).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let Ok(message_id) = row.text("message_id")?.parse() else {
+            return Ok(None);
+        };
+        Ok(Some((message_id, entry_of(row)?)))
     }
 
     async fn release(&self, message_id: &MessageId) -> Result<(), sqlx::Error> {

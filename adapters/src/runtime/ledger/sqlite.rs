@@ -19,16 +19,22 @@ pub struct SqliteBackend {
     pool: SqlitePool,
 }
 
-/// The ledger's table, as of `user_version` 2 (0: without claims; 1: without `unknown`,
-/// the count of attempts whose outcome is unknown).
+/// The ledger's table, as of `user_version` 3 (0: without claims; 1: without `unknown`,
+/// the count of attempts whose outcome is unknown; 2: without `remote_id`, the id the
+/// agency's transport gave the message).
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS ledger (
     message_id   TEXT PRIMARY KEY,
     state        TEXT NOT NULL CHECK (state IN ('delivering', 'delivered', 'withdrawn')),
     recipient    TEXT,
     at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     lease_until  TEXT,
-    unknown      INTEGER NOT NULL DEFAULT 0
+    unknown      INTEGER NOT NULL DEFAULT 0,
+    remote_id    TEXT UNIQUE
 )";
+
+/// Transports' ids are unique (SQLite cannot add a `UNIQUE` column to a table).
+const REMOTE_INDEX: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_remote_id ON ledger (remote_id)";
 
 impl SqlLedger<SqliteBackend> {
     /// Opens (creating, or bringing an older ledger up to date, if needed) the ledger at
@@ -58,7 +64,13 @@ impl SqlLedger<SqliteBackend> {
                 .execute(&mut *tx)
                 .await?;
         }
+        if version == 1 || version == 2 {
+            sqlx::query("ALTER TABLE ledger ADD COLUMN remote_id TEXT")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(SCHEMA).execute(&mut *tx).await?;
+        sqlx::query(REMOTE_INDEX).execute(&mut *tx).await?;
         if version == 0 && old {
             sqlx::query(
                 "INSERT INTO ledger (message_id, state, recipient, at)
@@ -70,7 +82,7 @@ impl SqlLedger<SqliteBackend> {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("PRAGMA user_version = 2")
+        sqlx::query("PRAGMA user_version = 3")
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -3,6 +3,7 @@
 //! Maskinporten), cached until shortly before expiry.
 
 use super::assertion::{self, AssertionError};
+use crate::runtime::Outcome;
 use contract::directory::ClientCredentials;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -23,6 +24,20 @@ pub enum TokenError {
     NoGrant,
     #[error(transparent)]
     Assertion(#[from] AssertionError),
+}
+
+impl TokenError {
+    /// What it means for the delivery that needed the token: a refusal (4xx: unknown
+    /// client, a grant the endpoint does not accept) or a grant that cannot be made fails
+    /// at once with its reason; an outage is retried.
+    pub fn outcome(&self) -> Outcome {
+        let reason = format!("no token: {self}");
+        match self {
+            Self::Unreachable | Self::Malformed => Outcome::transient(reason),
+            Self::Refused(status) if *status >= 500 || *status == 429 => Outcome::transient(reason),
+            _ => Outcome::Permanent(reason),
+        }
+    }
 }
 
 /// The JWT-bearer grant's `grant_type`, form-encoded (an assertion needs no encoding: it is
