@@ -1,6 +1,6 @@
 //! Load and rounds for the fault tests.
 
-use crate::{SCHOOL, bekymringsmelding, gateway_id};
+use crate::{SCHOOL, gateway_id};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,14 +18,15 @@ fn env_number(name: &str, default: u32) -> u32 {
     })
 }
 
-/// A steady load of bekymringsmeldinger from the Oslo school to `url` (`FAULT_RATE` a
-/// second, default 20) until `stop` is set: a refused connection or any answer but 202 is repeated with the same
+/// A steady load of messages made by `make` (e.g. [`crate::bekymringsmelding`]) from the
+/// Oslo school to `url` (`FAULT_RATE` a second, default 20) until `stop` is set: a refused connection or any answer but 202 is repeated with the same
 /// message, as a client would. Yields the gateway ids of the messages accepted.
 pub fn steady_load(
     http: reqwest::Client,
     url: String,
     token: String,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    make: fn() -> Value,
 ) -> tokio::task::JoinHandle<std::collections::BTreeSet<String>> {
     tokio::spawn(async move {
         let mut accepted = std::collections::BTreeSet::new();
@@ -37,7 +38,7 @@ pub fn steady_load(
         while (!stop.load(std::sync::atomic::Ordering::Relaxed) || waiting.is_some())
             && tokio::time::Instant::now() < deadline
         {
-            let message = waiting.take().unwrap_or_else(bekymringsmelding);
+            let message = waiting.take().unwrap_or_else(make);
             let answer = http
                 .post(&url)
                 .bearer_auth(&token)

@@ -3,9 +3,14 @@
 //! tests that `kill -9` them.
 
 use crate::Harness;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// A binary of the workspace, built by `cargo test --workspace --all-targets`.
 fn binary(name: &str) -> PathBuf {
@@ -51,6 +56,7 @@ impl Processes<'_> {
     pub fn gateway(&self, port: u16) -> Process {
         let c = &self.h.config;
         let env = [
+            ("DIRECTORY", c.directory.display().to_string()),
             ("HTTP__LISTEN", format!("127.0.0.1:{port}")),
             ("AUTH__ISSUER", c.auth.issuer.clone()),
             ("AUTH__JWKS", c.auth.jwks.clone()),
@@ -104,6 +110,7 @@ impl Processes<'_> {
             ),
         };
         let env = [
+            ("DIRECTORY", self.h.config.directory.display().to_string()),
             ("BROKER__PREFIX", self.h.config.broker.prefix.clone()),
             ledger,
             ("HTTP__LISTEN", "127.0.0.1:0".into()),
@@ -123,6 +130,28 @@ impl Processes<'_> {
             &["--config", "ops/config/adapters.dev.toml"],
             env,
         )
+    }
+
+    /// A gateway on a free port and an adapters process, once the gateway is ready, with a
+    /// steady load ([`crate::steady_load`]) of `make`'s messages from the Oslo school
+    /// going into it until `stop`: the port, the two processes and the load.
+    pub async fn start_under_load(
+        &self,
+        stop: &Arc<AtomicBool>,
+        make: fn() -> Value,
+    ) -> (u16, Process, Process, JoinHandle<BTreeSet<String>>) {
+        let port = free_port();
+        let gateway = self.gateway(port);
+        let adapters = self.adapters(0);
+        self.wait_ready(port).await;
+        let load = crate::steady_load(
+            self.h.http.clone(),
+            format!("http://127.0.0.1:{port}/v1/messages"),
+            self.h.token(crate::SCHOOL),
+            stop.clone(),
+            make,
+        );
+        (port, gateway, adapters, load)
     }
 
     /// Waits until the gateway on `port` is ready.

@@ -89,6 +89,7 @@ async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accep
         format!("{}/v1/messages", h.base()),
         token.clone(),
         stop.clone(),
+        tests::bekymringsmelding,
     );
     let mut expected = BTreeSet::new();
     for round in 1..=3 * tests::fault_rounds() {

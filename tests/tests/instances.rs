@@ -49,6 +49,7 @@ async fn two_gateways_and_two_adapters_sharing_postgres_lose_nothing_when_one_of
             format!("http://127.0.0.1:{port}/v1/messages"),
             h.token(SCHOOL),
             stop.clone(),
+            tests::bekymringsmelding,
         )
     });
 

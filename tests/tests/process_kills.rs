@@ -9,30 +9,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tests::processes::{Processes, free_port};
-use tests::{Harness, OSLO_INBOX, SCHOOL};
+use tests::processes::Processes;
+use tests::{Harness, OSLO_INBOX};
 
 #[tokio::test]
 async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() {
     let mut h = Harness::new().await;
     h.stop_gateway().await; // the harness keeps its names, key and database for the processes
-    let port = free_port();
     let p = Processes {
         h: &h,
         ledger_url: None,
     };
-    let mut gateway = p.gateway(port);
-    let mut adapters = p.adapters(0);
-    p.wait_ready(port).await;
-
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tests::steady_load(
-        h.http.clone(),
-        format!("http://127.0.0.1:{port}/v1/messages"),
-        h.token(SCHOOL),
-        stop.clone(),
-    );
-
+    let (port, mut gateway, mut adapters, load) =
+        p.start_under_load(&stop, tests::bekymringsmelding).await;
     for _ in 0..tests::fault_rounds() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         gateway.kill();
