@@ -1,6 +1,7 @@
 //! The adapters' own HTTP endpoint, for operators: `/healthz` (the process answers),
 //! `/readyz` (every consumer is up: not ready while any queue has lost its consumer) and
-//! `/metrics` (consumers per queue, deliveries, retries, failures, duplicates suppressed).
+//! `/metrics` (consumers per queue, deliveries, retries, failures, duplicates suppressed, and
+//! the time from the gateway's acceptance of a message to its delivery).
 //! Labels are adapters, queues and events: never personal data.
 
 use axum::Router;
@@ -8,9 +9,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use contract::directory::Transport;
+use contract::plumbing::metrics::{text, way_seconds};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What an adapter counts.
@@ -48,12 +56,78 @@ impl Count {
     }
 }
 
-/// Consumers and counters of one adapters process.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByQueue {
+    queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByOutcome {
+    adapter: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByRecipient {
+    adapter: String,
+    recipient_type: String,
+}
+
+/// Makes the way histograms of a family.
+#[derive(Clone)]
+struct Way;
+
+impl MetricConstructor<Histogram> for Way {
+    fn new_metric(&self) -> Histogram {
+        way_seconds()
+    }
+}
+
+/// Consumers, counters and delivery times of one adapters process.
 pub struct Health {
     /// Queue → consuming now.
     consumers: Mutex<BTreeMap<String, bool>>,
-    counts: Mutex<BTreeMap<(Transport, Count), u64>>,
+    registry: Registry,
+    consuming: Family<ByQueue, Gauge>,
+    counts: Family<ByOutcome, Counter>,
+    delivered: Family<ByRecipient, Histogram, Way>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Health")
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let consuming: Family<ByQueue, Gauge> = Family::default();
+        let counts: Family<ByOutcome, Counter> = Family::default();
+        let delivered = Family::new_with_constructor(Way);
+        registry.register(
+            "referral_adapter_consumers",
+            "Consumers this process holds, by queue (0: lost, reconnecting)",
+            consuming.clone(),
+        );
+        registry.register(
+            "referral_adapter_messages",
+            "Messages handled, by adapter and outcome",
+            counts.clone(),
+        );
+        registry.register(
+            "referral_delivery_seconds",
+            "Time from the gateway's acceptance of a message to its delivery, by adapter and recipient type",
+            delivered.clone(),
+        );
+        Self {
+            consumers: Mutex::default(),
+            registry,
+            consuming,
+            counts,
+            delivered,
+        }
+    }
 }
 
 impl Health {
@@ -63,16 +137,31 @@ impl Health {
             .lock()
             .expect("health lock")
             .insert(queue.to_owned(), up);
+        let queue = queue.to_owned();
+        self.consuming
+            .get_or_create(&ByQueue { queue })
+            .set(i64::from(up));
     }
 
     /// Counts one `count` of `adapter`.
     pub fn count(&self, adapter: Transport, count: Count) {
-        *self
-            .counts
-            .lock()
-            .expect("health lock")
-            .entry((adapter, count))
-            .or_default() += 1;
+        let labels = ByOutcome {
+            adapter: adapter.as_str().to_owned(),
+            outcome: count.as_str().to_owned(),
+        };
+        self.counts.get_or_create(&labels).inc();
+    }
+
+    /// A message `adapter` delivered to an agency of `recipient_type`, `took` after the
+    /// gateway accepted it.
+    pub fn delivered_after(&self, adapter: Transport, recipient_type: &str, took: Duration) {
+        let labels = ByRecipient {
+            adapter: adapter.as_str().to_owned(),
+            recipient_type: recipient_type.to_owned(),
+        };
+        self.delivered
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     /// Whether every registered queue has its consumer.
@@ -82,31 +171,7 @@ impl Health {
     }
 
     fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP referral_adapter_consumers Consumers this process holds, by queue (0: lost, reconnecting).\n# TYPE referral_adapter_consumers gauge"
-        );
-        for (queue, up) in self.consumers.lock().expect("health lock").iter() {
-            let _ = writeln!(
-                out,
-                "referral_adapter_consumers{{queue=\"{queue}\"}} {}",
-                u8::from(*up)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP referral_adapter_messages_total Messages handled, by adapter and outcome.\n# TYPE referral_adapter_messages_total counter"
-        );
-        for ((adapter, count), n) in self.counts.lock().expect("health lock").iter() {
-            let _ = writeln!(
-                out,
-                "referral_adapter_messages_total{{adapter=\"{}\",outcome=\"{}\"}} {n}",
-                adapter.as_str(),
-                count.as_str()
-            );
-        }
-        out
+        text(&self.registry)
     }
 }
 
@@ -129,7 +194,13 @@ pub async fn serve(
         )
         .route(
             "/metrics",
-            get(|State(h): State<Arc<Health>>| async move { h.render() }),
+            get(|State(h): State<Arc<Health>>| async move {
+                let content_type = contract::plumbing::metrics::CONTENT_TYPE;
+                (
+                    [(axum::http::header::CONTENT_TYPE, content_type)],
+                    h.render(),
+                )
+            }),
         )
         .with_state(health);
     if let Err(error) = axum::serve(listener, app)

@@ -118,6 +118,7 @@ pub async fn start(
             .transpose()?
             .map(Arc::new),
         health,
+        directory: directory.clone(),
     };
     let start = Start {
         config,

@@ -142,6 +142,10 @@ pub struct RoutedSender {
     pub orgnr: String,
 }
 
+/// The AMQP header with the time the gateway published a message for its adapter (Unix
+/// milliseconds): where the adapters measure its way to the recipient from.
+pub const HEADER_ACCEPTED_AT_MS: &str = "x-accepted-at-ms";
+
 /// A message on its way to an adapter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,6 +1,7 @@
-//! No personal data of a payload appears in the logs: a run through every path (accepted,
-//! delivered, repeated, refused for each reason, unauthenticated) is logged with the
-//! gateway's own subscriber, and none of the example's personal values is in the output.
+//! No personal data of a payload appears in the logs or the metrics: a run through every
+//! path (accepted, delivered, repeated, refused for each reason, unauthenticated) is logged
+//! with the gateway's own subscriber and the gateway's and adapters' metrics are scraped, and
+//! none of the example's personal values is in either.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 #[tokio::test]
-async fn logs_carry_ids_and_codes_never_payload_values() {
+async fn logs_and_metrics_carry_ids_and_codes_never_payload_values() {
     let captured = Captured::default();
     let writer = captured.clone();
     contract::plumbing::process::init_filtered(
@@ -59,7 +60,22 @@ async fn logs_carry_ids_and_codes_never_payload_values() {
     conflicting["payload"]["melding"]["melding"] = "Endret tekst om Ola Testbarn".into();
     assert_eq!(h.post(&token, &conflicting).await.status(), 409);
     assert_eq!(h.post("not-a-token", &message).await.status(), 401);
+    let metrics = [
+        h.get("/metrics", None).await.text().await.unwrap(),
+        h.adapters_get("/metrics").await.text().await.unwrap(),
+    ]
+    .concat();
     h.cleanup().await;
+    // The latencies: of each request by route and outcome, the broker's confirm, and the
+    // way from acceptance to delivery by transport and recipient type.
+    for histogram in [
+        r#"referral_request_duration_seconds_count{route="/v1/messages",outcome="2xx"} 2"#,
+        r#"referral_request_duration_seconds_count{route="/v1/messages",outcome="4xx"} 4"#,
+        "referral_broker_confirm_seconds_count 1",
+        r#"referral_delivery_seconds_count{adapter="queue",recipient_type="barnevern"} 1"#,
+    ] {
+        assert!(metrics.contains(histogram), "{histogram} in {metrics}");
+    }
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -71,11 +87,13 @@ async fn logs_carry_ids_and_codes_never_payload_values() {
     strings(&message["payload"], &mut personal);
     personal.push("Ola Testbarn".into());
     for value in personal {
-        let line = logs.lines().find(|l| contains_token(l, &value));
-        assert!(
-            line.is_none(),
-            "personal value {value:?} appears in the logs: {line:?}"
-        );
+        for (name, text) in [("logs", &logs), ("metrics", &metrics)] {
+            let line = text.lines().find(|l| contains_token(l, &value));
+            assert!(
+                line.is_none(),
+                "personal value {value:?} appears in the {name}: {line:?}"
+            );
+        }
     }
 }
 

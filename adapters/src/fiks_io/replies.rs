@@ -190,10 +190,11 @@ impl Answers {
                     reason: (event == Event::Failed)
                         .then(|| "barnevern reported: feilet".to_owned()),
                 };
-                if let Err(error) =
-                    report(channel, &self.topology, &status, self.confirm_timeout).await
-                {
-                    tracing::warn!(%message_id, %error, "Fiks IO answer not passed on; will be redelivered");
+                // Held, and passed on again until the broker confirms it.
+                let passed = until_done(cancel, "Fiks IO answer not passed on", || {
+                    report(channel, &self.topology, &status, self.confirm_timeout)
+                });
+                if passed.await.is_none() {
                     return false;
                 }
                 tracing::info!(%message_id, event = event.as_str(), "Fiks IO answer");

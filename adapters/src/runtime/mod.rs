@@ -114,6 +114,8 @@ pub struct Settings {
     pub delivery_key: Option<Arc<contract::seal::PrivateJwk>>,
     /// Consumers up and outcomes, for the adapters' HTTP endpoint.
     pub health: Arc<Health>,
+    /// The agencies (for the recipient types of the delivery times).
+    pub directory: Arc<contract::directory::Directory>,
 }
 
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -259,6 +261,25 @@ async fn session<A: Adapter>(
     result
 }
 
+/// Notes the time from the gateway's acceptance of `msg` (its `x-accepted-at-ms` header) to
+/// its delivery now.
+fn time_delivery(settings: &Settings, kind: Transport, msg: &Parcel, properties: &BasicProperties) {
+    let accepted = properties.headers().as_ref().and_then(|h| {
+        match h.inner().get(contract::message::HEADER_ACCEPTED_AT_MS) {
+            Some(lapin::types::AMQPValue::LongLongInt(ms)) => Some(*ms),
+            _ => None,
+        }
+    });
+    let recipient = settings.directory.get(&msg.recipient().0);
+    if let (Some(accepted), Some(recipient)) = (accepted, recipient) {
+        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let took = Duration::from_millis(u64::try_from(now - accepted).unwrap_or(0));
+        settings
+            .health
+            .delivered_after(kind, recipient.agency_type.as_str(), took);
+    }
+}
+
 /// Hands one delivery to the adapter and acks, retries or dead-letters it.
 async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
     let kind = context.adapter.kind();
@@ -352,6 +373,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Outcome::Delivered { to, remote_id } => {
             tracing::info!(%message_id, adapter, "delivered");
             context.settings.health.count(kind, Count::Delivered);
+            time_delivery(&context.settings, kind, &msg, &delivery.properties);
             let to = to.as_ref().unwrap_or(msg.recipient());
             // Receipts, withdrawal notices and copies that come again are checked against
             // this note: the delivery is held until it is written. If the session ends first,

@@ -26,7 +26,9 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::
 }
 
 /// `GET /metrics`: Prometheus exposition.
-pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, Problem> {
+pub async fn metrics(
+    State(app): State<Arc<AppState>>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), Problem> {
     let mut overdue = std::collections::BTreeMap::new();
     let now = app.shared.clock.now();
     let store = app.shared.store.as_ref();
@@ -38,5 +40,12 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Result<String, Problem
         }
     }
     let accepted = app.shared.store.accepted_counts().await?;
-    Ok(app.shared.metrics.render(&accepted, &overdue))
+    let text = app.shared.metrics.render(&accepted, &overdue);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            contract::plumbing::metrics::CONTENT_TYPE,
+        )],
+        text,
+    ))
 }

@@ -69,7 +69,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             bounded_headers,
         ))
-        .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            log_request,
+        ))
         .with_state(state)
 }
 
@@ -171,7 +174,9 @@ async fn bounded_headers(
     next.run(request).await
 }
 
-async fn log_request(request: Request, next: Next) -> Response {
+/// Logs each request (method, route, status, time: never its content) and times it by
+/// route and status class.
+async fn log_request(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -180,11 +185,13 @@ async fn log_request(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".into());
     let started = Instant::now();
     let response = next.run(request).await;
+    let (status, took) = (response.status().as_u16(), started.elapsed());
+    app.shared.metrics.time_request(&route, status, took);
     tracing::info!(
         %method,
         route,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        status,
+        elapsed_ms = took.as_secs_f64() * 1000.0,
         "request"
     );
     response

@@ -72,6 +72,7 @@ impl Publisher {
             .keys
             .unlock(&msg.routed, msg.id.to_string().as_bytes())?;
         let channel = self.link.channel().await.ok_or(PublishError::Unavailable)?;
+        let started = std::time::Instant::now();
         publish_confirmed(
             &channel,
             &self.exchange,
@@ -81,7 +82,8 @@ impl Publisher {
             self.confirm_timeout,
         )
         .await?;
-        self.metrics.count_accepted(&msg.routing_key);
+        self.metrics
+            .count_accepted(&msg.routing_key, started.elapsed());
         Ok(())
     }
 
@@ -126,13 +128,18 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
         HEADER_TRACEPARENT.into(),
         AMQPValue::LongString(traceparent(&msg.id).into()),
     );
+    let now = time::OffsetDateTime::now_utc();
+    headers.insert(
+        contract::message::HEADER_ACCEPTED_AT_MS.into(),
+        AMQPValue::LongLongInt((now.unix_timestamp_nanos() / 1_000_000) as i64),
+    );
     BasicProperties::default()
         .with_message_id(msg.id.to_string().as_str().into())
         .with_type(msg.kind.as_str().into())
         .with_content_type("application/json".into())
         .with_delivery_mode(2)
         .with_app_id("referral-gateway".into())
-        .with_timestamp(time::OffsetDateTime::now_utc().unix_timestamp() as u64)
+        .with_timestamp(now.unix_timestamp() as u64)
         .with_headers(headers)
 }
 

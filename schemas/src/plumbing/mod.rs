@@ -6,6 +6,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod metrics;
 pub mod postgres;
 pub mod private;
 pub mod process;
