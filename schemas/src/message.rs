@@ -146,6 +146,26 @@ pub struct RoutedSender {
 /// milliseconds): where the adapters measure its way to the recipient from.
 pub const HEADER_ACCEPTED_AT_MS: &str = "x-accepted-at-ms";
 
+/// The AMQP (and HTTP) header carrying the W3C trace context of a message: its trace id is
+/// the gateway's message id, so every hop of a message shares it.
+pub const HEADER_TRACEPARENT: &str = "traceparent";
+
+/// A W3C `traceparent` (version 00, sampled) of the trace `trace_id` (32 hex digits) with a
+/// fresh span id: the next hop of that trace.
+pub fn traceparent(trace_id: &str) -> String {
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace_id}-{span}-01")
+}
+
+/// The trace id of a well-formed `traceparent`.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(version, 2) && hex(trace, 32) && hex(span, 16) && parts.next().is_some_and(|f| hex(f, 2)))
+        .then_some(trace)
+}
+
 /// A message on its way to an adapter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -14,6 +14,8 @@ pub struct FakeInbox {
     pub received: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
     /// The `Authorization` header of each request received at the inbox.
     pub authorizations: Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    /// The `traceparent` of each request, in order.
+    pub traceparents: Arc<std::sync::Mutex<Vec<Option<String>>>>,
     answers: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
 }
 
@@ -62,6 +64,7 @@ impl FakeInbox {
             url: String::new(),
             received: Arc::default(),
             authorizations: Arc::default(),
+            traceparents: Arc::default(),
             answers: Arc::new(std::sync::Mutex::new(answers.iter().copied().collect())),
         }
     }
@@ -81,11 +84,22 @@ impl FakeInbox {
                     async move {
                         let body = received_body(&headers, &body);
                         let status = state.answers.lock().unwrap().pop_front().unwrap_or(200);
-                        let authorization = headers
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned);
-                        state.authorizations.lock().unwrap().push(authorization);
+                        let header = |name: &str| {
+                            headers
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned)
+                        };
+                        state
+                            .authorizations
+                            .lock()
+                            .unwrap()
+                            .push(header("authorization"));
+                        state
+                            .traceparents
+                            .lock()
+                            .unwrap()
+                            .push(header("traceparent"));
                         state
                             .received
                             .lock()

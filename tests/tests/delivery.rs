@@ -86,6 +86,20 @@ async fn a_referral_reaches_the_police_contact_once_though_its_inbox_answers_503
 }
 
 #[tokio::test]
+async fn the_inbox_request_continues_the_messages_trace() {
+    let (h, inbox) = with_inbox(&[]).await;
+    referral_delivered(&h, &inbox).await;
+    let message_id = inbox.ids_at("/inbox")[0].clone();
+    let trace = message_id.replace('-', "");
+    let traceparent = inbox.traceparents.lock().unwrap()[0].clone().unwrap();
+    assert_eq!(
+        contract::message::trace_id(&traceparent),
+        Some(trace.as_str())
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test]
 #[allow(unsafe_code)] // the secret comes from the environment, as in production
 async fn the_inbox_gets_a_bearer_token_from_the_agencys_client_credentials_grant() {
     let inbox = FakeInbox::start(&[]).await;

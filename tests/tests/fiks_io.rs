@@ -23,7 +23,22 @@ async fn on_fiks(
     let directory = fiks.directory();
     let mut h = Harness::with(|c| c.directory = directory).await;
     h.start_adapters_with(tweak).await;
+    ready(&h).await;
     h
+}
+
+/// Waits until the adapters are ready: among their consumers, the one of our account's
+/// queue, which the adapters declare (Fiks IO's own exists before; an answer the stand-in
+/// sends to a queue not yet there would be lost).
+async fn ready(h: &Harness) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    while h.adapters_get("/readyz").await.status() != 200 {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the adapters become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Runs `program` with `args`, its standard output.
@@ -204,6 +219,7 @@ async fn an_account_the_catalogue_does_not_know_or_a_certificate_it_cannot_use_i
     std::fs::write(&directory, text).unwrap();
     let mut h = Harness::with(|c| c.directory = directory).await;
     h.start_adapters().await;
+    ready(&h).await;
     let id = send(&h).await;
     assert_eq!(
         reason_at(&h, &id, "failed").await,
@@ -219,6 +235,7 @@ async fn an_account_looked_up_by_organisation_number_receives_and_its_answer_is_
     let directory = fiks.directory_by_organisation();
     let mut h = Harness::with(|c| c.directory = directory).await;
     h.start_adapters().await;
+    ready(&h).await;
     let id = send(&h).await;
     reason_at(&h, &id, "received").await;
     assert_eq!(fiks.standin.received()[0].receiver, fiks.receiver);
@@ -250,6 +267,7 @@ async fn a_grant_the_token_endpoint_refuses_fails_the_message_at_once() {
     std::fs::write(&key, foreign).unwrap();
     let mut h = Harness::with(|c| c.directory = directory).await;
     h.start_adapters().await;
+    ready(&h).await;
     let id = send(&h).await;
     assert_eq!(
         reason_at(&h, &id, "failed").await,

@@ -124,7 +124,12 @@ impl Fiks {
 
     /// One attempt at sending `container` for `message_id` to `fiks`'s agency: a 401 to a
     /// cached token is tried once more with a fresh one.
-    async fn send(&self, fiks: &FiksIo, message_id: &MessageId, container: &[u8]) -> Outcome {
+    async fn send(
+        &self,
+        fiks: &FiksIo,
+        (message_id, traceparent): (&MessageId, &str),
+        container: &[u8],
+    ) -> Outcome {
         let Ok(password) = std::env::var(&fiks.integration_password_env) else {
             return Outcome::Permanent(format!(
                 "integration password variable {} is not set",
@@ -162,6 +167,7 @@ impl Fiks {
             let (content_type, body) = multipart(&metadata, &data);
             let url = format!("{}/fiks-io/api/v1/send", fiks.api_url.trim_end_matches('/'));
             let request = Self::authenticated(self.client.post(url), fiks, &token, &password)
+                .header(contract::message::HEADER_TRACEPARENT, traceparent)
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body);
             let response = match request.send().await {
@@ -233,7 +239,7 @@ impl Adapter for Fiks {
 
     async fn ready(&self) {}
 
-    async fn deliver(&self, msg: &Parcel, _: &BasicProperties) -> Outcome {
+    async fn deliver(&self, msg: &Parcel, properties: &BasicProperties) -> Outcome {
         let recipient = &msg.recipient().0;
         let (Some(fiks), Some(agency)) = (self.fiks_of(recipient), self.directory.get(recipient))
         else {
@@ -251,7 +257,9 @@ impl Adapter for Fiks {
             media_type: "application/json",
             bytes: &document.body,
         }]);
-        self.send(fiks, &msg.message_id(), &container).await
+        let trace = crate::runtime::next_hop(msg, properties);
+        self.send(fiks, (&msg.message_id(), &trace), &container)
+            .await
     }
 
     async fn notify_withdrawn(&self, _: &MessageId, _: &str) -> Outcome {

@@ -148,11 +148,7 @@ pub fn start(fiks: &Arc<Fiks>, start: &crate::Start, tasks: &mut tokio::task::Jo
 
 /// A header's text.
 fn header(delivery: &AmqpDelivery, name: &str) -> Option<String> {
-    match delivery.properties.headers().as_ref()?.inner().get(name)? {
-        AMQPValue::LongString(s) => Some(s.to_string()),
-        AMQPValue::ShortString(s) => Some(s.to_string()),
-        _ => None,
-    }
+    crate::runtime::header_text(&delivery.properties, name)
 }
 
 impl Answers {

@@ -160,14 +160,14 @@ impl Inbox {
             .unwrap_or(&self.client)
     }
 
-    /// POSTs `document` to `recipient`'s inbox at `url`; a 401 to a cached token is tried
-    /// once more with a fresh one.
+    /// POSTs `document` to `recipient`'s inbox at `url`, in the trace `traceparent`; a 401
+    /// to a cached token is tried once more with a fresh one.
     async fn post(
         &self,
         recipient: &str,
         url: &str,
         credentials: Option<&ClientCredentials>,
-        key: &str,
+        (key, traceparent): (&str, &str),
         document: &Document,
     ) -> Outcome {
         let client = self.client(recipient);
@@ -176,6 +176,7 @@ impl Inbox {
             let mut request = client
                 .post(url)
                 .header("Idempotency-Key", key)
+                .header(contract::message::HEADER_TRACEPARENT, traceparent)
                 .header(reqwest::header::CONTENT_TYPE, document.content_type)
                 .header("Document-Type", document.type_name.as_str())
                 .body(document.body.clone());
@@ -214,7 +215,7 @@ impl Adapter for Inbox {
 
     async fn ready(&self) {}
 
-    async fn deliver(&self, msg: &Parcel, _: &BasicProperties) -> Outcome {
+    async fn deliver(&self, msg: &Parcel, properties: &BasicProperties) -> Outcome {
         let Some((url, credentials)) = self.inbox(&msg.recipient().0) else {
             return Outcome::Permanent("recipient has no inbox".into());
         };
@@ -228,8 +229,15 @@ impl Adapter for Inbox {
             None => return Outcome::Permanent("recipient is not in the directory".into()),
         };
         let key = msg.message_id().to_string();
-        self.post(&msg.recipient().0, url, credentials, &key, &document)
-            .await
+        let trace = crate::runtime::next_hop(msg, properties);
+        self.post(
+            &msg.recipient().0,
+            url,
+            credentials,
+            (&key, &trace),
+            &document,
+        )
+        .await
     }
 
     async fn notify_withdrawn(&self, message_id: &MessageId, recipient: &str) -> Outcome {
@@ -245,7 +253,9 @@ impl Adapter for Inbox {
         };
         let key = format!("{message_id}:withdrawn");
         let url = format!("{}/withdrawals", url.trim_end_matches('/'));
-        self.post(recipient, &url, credentials, &key, &notice).await
+        let trace = contract::message::traceparent(&message_id.0.simple().to_string());
+        self.post(recipient, &url, credentials, (&key, &trace), &notice)
+            .await
     }
 }
 

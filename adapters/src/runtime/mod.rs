@@ -241,7 +241,8 @@ async fn session<A: Adapter>(
             },
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    in_flight.spawn(handle(context.clone(), delivery));
+                    let span = delivery_span(&delivery);
+                    in_flight.spawn(tracing::Instrument::instrument(handle(context.clone(), delivery), span));
                 }
                 Some(Err(error)) => break Err(error.into()),
                 None => break Err(SessionError::ConsumerEnded),
@@ -259,6 +260,37 @@ async fn session<A: Adapter>(
     )
     .await;
     result
+}
+
+/// The text of AMQP header `name`.
+pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
+    match properties.headers().as_ref()?.inner().get(name)? {
+        lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
+        lapin::types::AMQPValue::ShortString(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// The span of one delivery's handling: every log line of it carries the message's id and
+/// trace id (from its AMQP properties; never anything of its content).
+fn delivery_span(delivery: &Delivery) -> tracing::Span {
+    let properties = &delivery.properties;
+    let message_id = properties.message_id().as_ref().map(|m| m.to_string());
+    let traceparent = header_text(properties, contract::message::HEADER_TRACEPARENT);
+    let trace_id = traceparent.as_deref().and_then(contract::message::trace_id);
+    tracing::info_span!("delivery", gateway_id = message_id, trace_id)
+}
+
+/// The `traceparent` of `msg`'s next hop (an agency's inbox, Fiks IO): the trace its AMQP
+/// properties carry (the gateway's), else the message's own, with a fresh span id.
+pub fn next_hop(msg: &Parcel, properties: &BasicProperties) -> String {
+    let header = header_text(properties, contract::message::HEADER_TRACEPARENT);
+    let own = msg.message_id().0.simple().to_string();
+    let trace = header
+        .as_deref()
+        .and_then(contract::message::trace_id)
+        .unwrap_or(&own);
+    contract::message::traceparent(trace)
 }
 
 /// Notes the time from the gateway's acceptance of `msg` (its `x-accepted-at-ms` header) to

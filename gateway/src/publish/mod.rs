@@ -22,8 +22,6 @@ use std::time::Duration;
 pub const HEADER_LEGAL_BASIS: &str = "x-legal-basis";
 /// AMQP header carrying the sending agency's id.
 pub const HEADER_SENDER: &str = "x-sender";
-/// AMQP header carrying the W3C trace context.
-pub const HEADER_TRACEPARENT: &str = "traceparent";
 
 /// Publishes messages to the routing exchange with confirms.
 #[derive(Clone)]
@@ -125,7 +123,7 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
         AMQPValue::LongString(msg.sender.0.as_str().into()),
     );
     headers.insert(
-        HEADER_TRACEPARENT.into(),
+        contract::message::HEADER_TRACEPARENT.into(),
         AMQPValue::LongString(traceparent(&msg.id).into()),
     );
     let now = time::OffsetDateTime::now_utc();
@@ -145,7 +143,5 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
 
 /// A W3C `traceparent` whose trace id is the message id, so every hop of a message shares it.
 fn traceparent(message_id: &MessageId) -> String {
-    let trace = message_id.0.simple();
-    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-01")
+    contract::message::traceparent(&message_id.0.simple().to_string())
 }
