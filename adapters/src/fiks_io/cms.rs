@@ -15,7 +15,7 @@ use cms::enveloped_data::{
 };
 use der::asn1::{Null, OctetString};
 use der::oid::ObjectIdentifier;
-use der::{Any, Decode, DecodePem, Encode, Sequence};
+use der::{Any, DecodePem, Encode, Sequence};
 use x509_cert::Certificate;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
@@ -149,9 +149,4 @@ pub fn encrypt(recipient: &Recipient, content: &[u8]) -> Result<Vec<u8>, Encrypt
     }
     .to_der()
     .map_err(EncryptError::from)
-}
-
-/// Whether `bytes` decode as CMS content info (for tests and checks: never the content).
-pub fn is_content_info(bytes: &[u8]) -> bool {
-    ContentInfo::from_der(bytes).is_ok_and(|c| c.content_type == ID_ENVELOPED_DATA)
 }

@@ -141,11 +141,6 @@ impl StandIn {
         format!("http://{}", self.addr)
     }
 
-    /// Its token endpoint.
-    pub fn token_url(&self) -> String {
-        format!("{}/token", self.url())
-    }
-
     /// Adds a receiving account (found by `organisation_number` in the catalogue, if
     /// given); its key file.
     pub fn add_account(
@@ -209,11 +204,6 @@ impl StandIn {
         message_id: Uuid,
     ) -> anyhow::Result<()> {
         self.state.answer(from, to, kind, message_id).await
-    }
-
-    /// Stops serving.
-    pub fn stop(&self) {
-        self.cancel.cancel();
     }
 }
 
