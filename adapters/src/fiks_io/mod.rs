@@ -205,15 +205,7 @@ impl Fiks {
 /// protocol the account does not take, a token or integration it refuses) fails at once,
 /// with its status as the reason; an outage is retried.
 pub fn classify(status: StatusCode) -> Outcome {
-    let reason = format!("Fiks IO answered {}", status.as_u16());
-    if status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-    {
-        Outcome::transient(reason)
-    } else {
-        Outcome::Permanent(reason)
-    }
+    crate::runtime::refused("Fiks IO", status, None)
 }
 
 /// A `multipart/form-data` body of the `metadata` and `data` parts, and its content type.

@@ -264,18 +264,7 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Outcome {
     if status.is_success() {
         return Outcome::DELIVERED;
     }
-    let reason = format!("inbox answered {}", status.as_u16());
-    if status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-    {
-        Outcome::Transient {
-            reason,
-            retry_after,
-        }
-    } else {
-        Outcome::Permanent(reason)
-    }
+    crate::runtime::refused("inbox", status, retry_after)
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -75,6 +75,24 @@ impl Outcome {
     }
 }
 
+/// What an agency's HTTP refusal `status` (from `who`) means: 408, 429 and 5xx may pass
+/// (retried, not before `retry_after`), any other answer never will; the reason is
+/// "`who` answered `status`".
+pub fn refused(who: &str, status: reqwest::StatusCode, retry_after: Option<Duration>) -> Outcome {
+    let reason = format!("{who} answered {}", status.as_u16());
+    if status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+    {
+        Outcome::Transient {
+            reason,
+            retry_after,
+        }
+    } else {
+        Outcome::Permanent(reason)
+    }
+}
+
 /// An adapter: hands one message to an agency's system.
 pub trait Adapter: Send + Sync + 'static {
     /// The adapter kind, naming its queues.
