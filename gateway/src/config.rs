@@ -38,10 +38,23 @@ pub struct Config {
     /// When delivery, receipt and feedback are due, per kind.
     #[serde(default)]
     pub deadlines: crate::deadlines::DeadlinesConfig,
+    /// What the operator console looks at beyond the gateway itself.
+    #[serde(default)]
+    pub operator: OperatorConfig,
     /// The agency directory file.
     pub directory: PathBuf,
     /// The folder with the contracts: envelope and kind schemas, legal-basis catalog.
     pub schemas: PathBuf,
+}
+
+/// What the operator console (`/console`) looks at beyond the gateway itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The base URLs of the adapters processes' own endpoint (their `[http] listen`),
+    /// whose `/readyz` the console shows.
+    #[serde(default)]
+    pub adapters: Vec<String>,
 }
 
 /// The HTTP listener.
@@ -111,6 +124,10 @@ pub struct AuthConfig {
     /// the agencies under the token's organisation number).
     #[serde(default = "default_dpo_all_scope")]
     pub dpo_all_scope: String,
+    /// The scope of an operator's token: the console (`/console`) and its API under
+    /// `/v1/operator/` (health, queues, dead letters: metadata, never a payload).
+    #[serde(default = "default_operator_scope")]
+    pub operator_scope: String,
     /// Development only: a folder holding a signing key generated at first run, whose
     /// public half is written to `jwks` (which must then be a path). Never set in production.
     pub dev_key_dir: Option<PathBuf>,
@@ -190,6 +207,10 @@ fn default_body_timeout() -> NonZeroU64 {
 fn default_dpo_scope() -> String {
     "referral-gateway.dpo".into()
 }
+fn default_operator_scope() -> String {
+    "referral-gateway.operator".into()
+}
+
 fn default_dpo_all_scope() -> String {
     "referral-gateway.dpo-all".into()
 }

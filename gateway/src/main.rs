@@ -257,7 +257,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dead { action } => {
             let adapter = |name: &str| -> anyhow::Result<Transport> {
                 name.parse()
-                    .map_err(|_| anyhow::anyhow!("no adapter {name:?}: queue or inbox"))
+                    .map_err(|_| anyhow::anyhow!("no adapter {name:?}: queue, inbox or fiks_io"))
             };
             let topology = config.broker.topology();
             let (connection, channel) = contract::plumbing::broker::confirming(
@@ -273,9 +273,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string_pretty(&letters)?);
                 }
                 DeadAction::Replay { adapter: name, id } => {
-                    let replayed =
-                        gateway::operate::dead::replay(&channel, &topology, adapter(&name)?, &id)
-                            .await?;
+                    let replayed = gateway::operate::dead::settle(
+                        &channel,
+                        &topology,
+                        adapter(&name)?,
+                        &id,
+                        gateway::operate::dead::Settle::Replay,
+                    )
+                    .await?;
                     println!("{}", serde_json::to_string_pretty(&replayed)?);
                 }
             }

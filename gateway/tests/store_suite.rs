@@ -90,6 +90,7 @@ fn message(sender: &str, client_id: &str) -> NewMessage {
         routed: KEYS.lock(b"the child's data", id.to_string().as_bytes()),
         consent_ref: None,
         subject_hashes: vec!["a-hash".into()],
+        trace_id: None,
     }
 }
 
@@ -907,5 +908,100 @@ async fn the_store_finds_exactly_the_overdue_messages_a_full_scan_finds() {
                 }
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_a_senders_trace_and_counts_what_waits() {
+    for (name, store, _) in backends().await {
+        assert_eq!(store.outbox_depth().await.unwrap(), 0, "{name}");
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let traced = NewMessage {
+            trace_id: Some(trace.into()),
+            ..message("school", "traced")
+        };
+        let plain = message("school", "plain");
+        for m in [&traced, &plain] {
+            store.record(m, now() - Duration::seconds(1)).await.unwrap();
+        }
+        assert_eq!(store.outbox_depth().await.unwrap(), 2, "{name}");
+        let waiting = store
+            .claim_due(10, now() + Duration::seconds(30), true)
+            .await
+            .unwrap();
+        let trace_of = |id| {
+            waiting
+                .iter()
+                .find(|m| m.id == id)
+                .unwrap()
+                .trace_id
+                .clone()
+        };
+        assert_eq!(trace_of(traced.id).as_deref(), Some(trace), "{name}");
+        assert_eq!(trace_of(plain.id), None, "{name}");
+        assert!(store.mark_queued(&traced.id).await.unwrap());
+        assert_eq!(store.outbox_depth().await.unwrap(), 1, "{name}");
+        // The last hour, newest first.
+        let recent = store.recent(now() - Duration::hours(1)).await.unwrap();
+        assert_eq!(recent.len(), 2, "{name}");
+        assert!(
+            store
+                .recent(now() + Duration::minutes(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_operators_discard_expires_a_failed_message_and_is_audited_with_it() {
+    for (name, store, _) in backends().await {
+        let msg = message("school", "discarded");
+        store.record(&msg, now()).await.unwrap();
+        store
+            .advance(&msg.id, Status::Failed, Some("inbox answered 400"))
+            .await
+            .unwrap();
+        // A replay is audited and changes no status.
+        let replay = "dead_letter_replay:transient_fault";
+        assert!(
+            !store
+                .dead_letter_event(&msg.id, "operator-org", replay, None)
+                .await
+                .unwrap()
+        );
+        let discard = "dead_letter_discard:sent_in_error";
+        let reason = Some("discarded by an operator");
+        assert!(
+            store
+                .dead_letter_event(&msg.id, "operator-org", discard, reason)
+                .await
+                .unwrap(),
+            "{name}"
+        );
+        // Only a failed message moves; the event is audited all the same.
+        assert!(
+            !store
+                .dead_letter_event(&msg.id, "operator-org", discard, reason)
+                .await
+                .unwrap()
+        );
+        let entries = store.audit_entries(0, 100).await.unwrap();
+        let of = |action: &str| {
+            entries
+                .iter()
+                .filter(|e| {
+                    e.action == action
+                        && e.actor == "operator-org"
+                        && e.message_id == msg.id.to_string()
+                })
+                .count()
+        };
+        assert_eq!((of(replay), of(discard)), (1, 2), "{name}: {entries:?}");
+        let verified = gateway::record::verify(store.as_ref(), &KEYS.audit_key(), None)
+            .await
+            .unwrap();
+        assert!(verified.breaks.is_empty(), "{name}: {verified:?}");
     }
 }

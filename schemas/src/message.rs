@@ -147,7 +147,8 @@ pub struct RoutedSender {
 pub const HEADER_ACCEPTED_AT_MS: &str = "x-accepted-at-ms";
 
 /// The AMQP (and HTTP) header carrying the W3C trace context of a message: its trace id is
-/// the gateway's message id, so every hop of a message shares it.
+/// the one the sender's request carried, else the gateway's message id, so every hop of a
+/// message shares it.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
 /// A W3C `traceparent` (version 00, sampled) of the trace `trace_id` (32 hex digits) with a
@@ -157,13 +158,26 @@ pub fn traceparent(trace_id: &str) -> String {
     format!("00-{trace_id}-{span}-01")
 }
 
-/// The trace id of a well-formed `traceparent`.
+/// The trace id of a well-formed `traceparent` (W3C Trace Context § 3.2: lower-case hex, a
+/// version other than `ff`, neither id all zeros; a version 00 has exactly four parts).
 pub fn trace_id(traceparent: &str) -> Option<&str> {
-    let mut parts = traceparent.split('-');
-    let (version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(version, 2) && hex(trace, 32) && hex(span, 16) && parts.next().is_some_and(|f| hex(f, 2)))
-        .then_some(trace)
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    let [version, trace, span, flags, ..] = parts[..] else {
+        return None;
+    };
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let zeros = |s: &str| s.bytes().all(|b| b == b'0');
+    let well_formed = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.len() == 4)
+        && hex(trace, 32)
+        && !zeros(trace)
+        && hex(span, 16)
+        && !zeros(span)
+        && hex(flags, 2);
+    well_formed.then_some(trace)
 }
 
 /// A message on its way to an adapter.
@@ -317,4 +331,32 @@ pub enum OpenError {
     NotRouted,
     #[error("the opened transit parcel is not the message its envelope names")]
     Disagrees,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_id_is_read_only_from_a_well_formed_traceparent() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let span = "00f067aa0ba902b7";
+        assert_eq!(trace_id(&format!("00-{trace}-{span}-01")), Some(trace));
+        // A later version may add parts after the flags.
+        assert_eq!(trace_id(&format!("01-{trace}-{span}-01-more")), Some(trace));
+        for bad in [
+            format!("00-{trace}-{span}-01-more"),
+            format!("ff-{trace}-{span}-01"),
+            format!("00-{}-{span}-01", "0".repeat(32)),
+            format!("00-{trace}-{}-01", "0".repeat(16)),
+            format!("00-{}-{span}-01", trace.to_uppercase()),
+            format!("00-{trace}-{span}"),
+            format!("00-{}-{span}-01", &trace[1..]),
+            String::new(),
+        ] {
+            assert_eq!(trace_id(&bad), None, "{bad}");
+        }
+        let made = traceparent(trace);
+        assert_eq!(trace_id(&made), Some(trace));
+    }
 }

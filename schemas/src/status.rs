@@ -19,6 +19,10 @@ pub struct StatusEvent {
     /// Value-free: why it failed, or what the recipient answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The message's W3C trace id, where the reporter knows it (an adapter's delivery; not
+    /// a receipt of the recipient's system): the gateway logs the event in that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 crate::named! {

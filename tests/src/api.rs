@@ -47,6 +47,13 @@ impl Harness {
         self.sign(&self.claims(org))
     }
 
+    /// A valid token of an operator (the operator scope; any organisation of the directory).
+    pub fn operator_token(&self) -> String {
+        let mut claims = self.claims(SCHOOL);
+        claims.scope = Some(self.config.auth.operator_scope.clone());
+        self.sign(&claims)
+    }
+
     /// GETs `path` of the API (with a bearer token, if given).
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut request = self.http.get(format!("{}{path}", self.base()));
@@ -122,6 +129,16 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The status view of the school's `message`, as the school reads it.
+    pub async fn school_view(&self, message: &Value) -> Value {
+        let id = message["messageId"].as_str().unwrap();
+        self.status(&self.token(SCHOOL), id)
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     /// GETs the status of message `id`.

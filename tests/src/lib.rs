@@ -3,6 +3,7 @@
 
 mod api;
 mod broker;
+pub mod browser;
 mod examples;
 pub mod fiks;
 mod harness;

@@ -408,6 +408,12 @@ async fn receipts_move_the_status_on_and_receipts_from_another_service_are_refus
         view["status"], "feedback_given",
         "a status never moves back"
     );
+    // Each answer is timed from the message's recording, once: the refused ones are not.
+    let metrics = h.get("/metrics", None).await.text().await.unwrap();
+    for answer in ["received", "feedback_given"] {
+        let count = format!("referral_answer_seconds_count{{answer=\"{answer}\"}} 1\n");
+        assert!(metrics.contains(&count), "{count} in {metrics}");
+    }
     h.cleanup().await;
 }
 

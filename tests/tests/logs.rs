@@ -1,7 +1,8 @@
-//! No personal data of a payload appears in the logs or the metrics: a run through every
-//! path (accepted, delivered, repeated, refused for each reason, unauthenticated) is logged
-//! with the gateway's own subscriber and the gateway's and adapters' metrics are scraped, and
-//! none of the example's personal values is in either.
+//! No personal data of a payload appears in the logs, the metrics or the operator console:
+//! a run through every path (accepted, delivered, repeated, refused for each reason,
+//! unauthenticated) is logged with the gateway's own subscriber, the gateway's and adapters'
+//! metrics are scraped and the console's pages read, and none of the example's personal
+//! values is in any.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -65,6 +66,21 @@ async fn logs_and_metrics_carry_ids_and_codes_never_payload_values() {
         h.adapters_get("/metrics").await.text().await.unwrap(),
     ]
     .concat();
+    let operator = h.operator_token();
+    let mut console = String::new();
+    for page in [
+        "/v1/operator/overview",
+        "/v1/operator/dead-letters",
+        "/console",
+    ] {
+        let answer = h.get(page, Some(&operator)).await;
+        assert_eq!(answer.status(), 200, "{page}");
+        console += &answer.text().await.unwrap();
+    }
+    assert!(
+        console.contains(&tests::gateway_id(SCHOOL, &message)),
+        "the console lists the message"
+    );
     h.cleanup().await;
     // The latencies: of each request by route and outcome, the broker's confirm, and the
     // way from acceptance to delivery by transport and recipient type.
@@ -76,6 +92,15 @@ async fn logs_and_metrics_carry_ids_and_codes_never_payload_values() {
     ] {
         assert!(metrics.contains(histogram), "{histogram} in {metrics}");
     }
+    // The store's batches, and the outbox (empty once everything is confirmed).
+    let count = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(name));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(count("referral_store_batch_commit_seconds_count ") >= 2.0);
+    assert!(count("referral_store_batch_writes_sum ") >= 2.0);
+    assert_eq!(count("referral_outbox_depth "), 0.0);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -87,7 +112,11 @@ async fn logs_and_metrics_carry_ids_and_codes_never_payload_values() {
     strings(&message["payload"], &mut personal);
     personal.push("Ola Testbarn".into());
     for value in personal {
-        for (name, text) in [("logs", &logs), ("metrics", &metrics)] {
+        for (name, text) in [
+            ("logs", &logs),
+            ("metrics", &metrics),
+            ("console", &console),
+        ] {
             let line = text.lines().find(|l| contains_token(l, &value));
             assert!(
                 line.is_none(),

@@ -78,7 +78,7 @@ async fn the_alerts_and_the_dashboard_name_only_metrics_the_code_exports() {
     let unknown: Vec<_> = named.iter().filter(|n| !exported(n, &families)).collect();
     assert!(unknown.is_empty(), "not exported: {unknown:?}");
     // The check itself: a name the code does not export is caught.
-    assert!(!exported("referral_outbox_depth", &families));
+    assert!(!exported("referral_outbox_size", &families));
     assert!(!exported(
         "referral_messages_accepted_count",
         &BTreeSet::new()

@@ -24,6 +24,8 @@ async fn served(h: &Harness, method: &str, path: &str) -> bool {
         path.replace("{id}", "00000000-0000-4000-8000-000000000000")
             .replace("{tag}", "no.bvl2021.13-2")
             .replace("{slug}", "not-found")
+            .replace("{transport}", "inbox")
+            .replace("{asset}", "console.js")
     );
     let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
     let response = h.http.request(method, url).send().await.unwrap();
@@ -167,12 +169,7 @@ async fn a_generated_client_sends_the_example_and_reads_its_status() {
         ["recorded", "queued"].contains(&answer["status"].as_str().unwrap()),
         "{answer}"
     );
-    let status: Value = h
-        .status(&h.token(SCHOOL), message["messageId"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status: Value = h.school_view(&message).await;
     assert_eq!(status["gatewayId"], answer["gatewayId"]);
     h.cleanup().await;
 }

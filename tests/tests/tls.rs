@@ -184,12 +184,7 @@ async fn an_inbox_is_reached_over_https_with_the_agencys_client_certificate_and_
         assert_eq!(h.post(&h.token(SCHOOL), &message).await.status(), 202);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(inbox.received.lock().unwrap().is_empty(), "{case}");
-        let view: Value = h
-            .status(&h.token(SCHOOL), message["messageId"].as_str().unwrap())
-            .await
-            .json()
-            .await
-            .unwrap();
+        let view: Value = h.school_view(&message).await;
         assert_ne!(view["status"], "delivered", "{case}: {view}");
         h.cleanup().await;
     }

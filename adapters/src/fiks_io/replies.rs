@@ -185,6 +185,7 @@ impl Answers {
                     event,
                     reason: (event == Event::Failed)
                         .then(|| "barnevern reported: feilet".to_owned()),
+                    trace_id: None,
                 };
                 // Held, and passed on again until the broker confirms it.
                 let passed = until_done(cancel, "Fiks IO answer not passed on", || {

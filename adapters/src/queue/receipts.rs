@@ -184,6 +184,7 @@ impl Queue {
                 adapter: Transport::Queue,
                 event,
                 reason,
+                trace_id: None,
             },
             agency.id.0.clone(),
         ))

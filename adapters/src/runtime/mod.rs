@@ -294,21 +294,21 @@ pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
 fn delivery_span(delivery: &Delivery) -> tracing::Span {
     let properties = &delivery.properties;
     let message_id = properties.message_id().as_ref().map(|m| m.to_string());
-    let traceparent = header_text(properties, contract::message::HEADER_TRACEPARENT);
-    let trace_id = traceparent.as_deref().and_then(contract::message::trace_id);
+    let trace_id = trace_of(properties);
     tracing::info_span!("delivery", gateway_id = message_id, trace_id)
+}
+
+/// The trace id a message's AMQP properties carry (the gateway's `traceparent`), if any.
+fn trace_of(properties: &BasicProperties) -> Option<String> {
+    let header = header_text(properties, contract::message::HEADER_TRACEPARENT)?;
+    contract::message::trace_id(&header).map(str::to_owned)
 }
 
 /// The `traceparent` of `msg`'s next hop (an agency's inbox, Fiks IO): the trace its AMQP
 /// properties carry (the gateway's), else the message's own, with a fresh span id.
 pub fn next_hop(msg: &Parcel, properties: &BasicProperties) -> String {
-    let header = header_text(properties, contract::message::HEADER_TRACEPARENT);
-    let own = msg.message_id().0.simple().to_string();
-    let trace = header
-        .as_deref()
-        .and_then(contract::message::trace_id)
-        .unwrap_or(&own);
-    contract::message::traceparent(trace)
+    let trace = trace_of(properties).unwrap_or_else(|| msg.message_id().0.simple().to_string());
+    contract::message::traceparent(&trace)
 }
 
 /// Notes the time from the gateway's acceptance of `msg` (its `x-accepted-at-ms` header) to
@@ -365,7 +365,14 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Err(error) => {
             tracing::warn!(%message_id, adapter, %error, "cannot be opened; dead-lettered");
             context.settings.health.count(kind, Count::DeadLettered);
-            report_best_effort(&context, &message_id, Event::Failed, &error.to_string()).await;
+            report_best_effort(
+                &context,
+                &delivery,
+                &message_id,
+                Event::Failed,
+                &error.to_string(),
+            )
+            .await;
             let _ = dead_letter(&delivery).await;
             return;
         }
@@ -435,7 +442,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
             if noted.await.is_none() {
                 return;
             }
-            match report(&context, &message_id, Event::Delivered, None).await {
+            match report(&context, &delivery, &message_id, Event::Delivered, None).await {
                 Ok(()) => delivery.ack(BasicAckOptions::default()).await,
                 Err(error) => {
                     tracing::warn!(%message_id, adapter, %error, "delivery not reported; requeued");
@@ -446,7 +453,7 @@ async fn handle<A: Adapter>(context: Arc<Context<A>>, delivery: Delivery) {
         Outcome::Permanent(reason) => {
             tracing::warn!(%message_id, adapter, reason, "delivery failed for good; dead-lettered");
             context.settings.health.count(kind, Count::DeadLettered);
-            report_best_effort(&context, &message_id, Event::Failed, &reason).await;
+            report_best_effort(&context, &delivery, &message_id, Event::Failed, &reason).await;
             dead_letter(&delivery).await
         }
         Outcome::Transient {
@@ -479,7 +486,7 @@ async fn retry_later<A: Adapter>(
         Next::GiveUp => {
             tracing::warn!(%message_id, adapter, reason, "retry budget spent; dead-lettered as expired");
             context.settings.health.count(kind, Count::DeadLettered);
-            report_best_effort(context, message_id, Event::Expired, reason).await;
+            report_best_effort(context, delivery, message_id, Event::Expired, reason).await;
             dead_letter(delivery).await
         }
         Next::Retry {
@@ -500,7 +507,8 @@ async fn retry_later<A: Adapter>(
             match parked {
                 Ok(()) => {
                     context.settings.health.count(kind, Count::Retrying);
-                    report_best_effort(context, message_id, Event::Retrying, reason).await;
+                    report_best_effort(context, delivery, message_id, Event::Retrying, reason)
+                        .await;
                     delivery.ack(BasicAckOptions::default()).await
                 }
                 Err(error) => {
@@ -512,9 +520,11 @@ async fn retry_later<A: Adapter>(
     }
 }
 
-/// Reports an event of `message_id` to the gateway; `Ok` once the broker confirmed it.
+/// Reports an event of `delivery`'s message `message_id` to the gateway, in its trace; `Ok`
+/// once the broker confirmed it.
 async fn report<A: Adapter>(
     context: &Context<A>,
+    delivery: &Delivery,
     message_id: &MessageId,
     event: Event,
     reason: Option<&str>,
@@ -524,6 +534,7 @@ async fn report<A: Adapter>(
         adapter: context.adapter.kind(),
         event,
         reason: reason.map(str::to_owned),
+        trace_id: trace_of(&delivery.properties),
     };
     contract::status::report(
         &context.channel,
@@ -538,11 +549,12 @@ async fn report<A: Adapter>(
 /// where it is (and shows as overdue) rather than the message being retried for it.
 async fn report_best_effort<A: Adapter>(
     context: &Context<A>,
+    delivery: &Delivery,
     message_id: &MessageId,
     event: Event,
     reason: &str,
 ) {
-    if let Err(error) = report(context, message_id, event, Some(reason)).await {
+    if let Err(error) = report(context, delivery, message_id, event, Some(reason)).await {
         tracing::warn!(%message_id, %error, event = event.as_str(), "event not reported");
     }
 }

@@ -30,6 +30,8 @@ pub struct ToSend;
 pub struct ToRead;
 /// A data protection officer's disclosure report.
 pub struct ToReport;
+/// An operator's console and dead letters.
+pub struct ToOperate;
 
 impl Scope for ToSend {
     const NEED: Need = Need::Send;
@@ -39,6 +41,9 @@ impl Scope for ToRead {
 }
 impl Scope for ToReport {
     const NEED: Need = Need::DisclosureReport;
+}
+impl Scope for ToOperate {
+    const NEED: Need = Need::Operate;
 }
 
 /// The caller named by the request's bearer token or organisation certificate, whose

@@ -29,18 +29,22 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::
 pub async fn metrics(
     State(app): State<Arc<AppState>>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), Problem> {
-    let mut overdue = std::collections::BTreeMap::new();
+    let mut scraped = crate::metrics::Scraped::default();
     let now = app.shared.clock.now();
     let store = app.shared.store.as_ref();
     for (view, missed) in app.deadlines.overdue(store, None, now).await? {
         for missed in missed {
-            *overdue
+            *scraped
+                .overdue
                 .entry((view.kind.as_str().to_owned(), missed.as_str().to_owned()))
                 .or_insert(0) += 1;
         }
     }
-    let accepted = app.shared.store.accepted_counts().await?;
-    let text = app.shared.metrics.render(&accepted, &overdue);
+    scraped.accepted = store.accepted_counts().await?;
+    scraped.outbox = store.outbox_depth().await?;
+    scraped.dead_letters = app.watch.dead_letter_depths().await;
+    scraped.certificates = app.watch.certificates_expire();
+    let text = app.shared.metrics.render(&scraped);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

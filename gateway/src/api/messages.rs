@@ -9,20 +9,40 @@ use crate::parse::FieldError;
 use crate::record::{Status, StatusView};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contract::message::MessageId;
 use std::sync::Arc;
+use tracing::Instrument;
 
-/// Authenticate, then the intake; 202 only once recorded and confirmed.
+/// Authenticate, then the intake; 202 only once recorded and confirmed. A well-formed W3C
+/// `traceparent` header names the trace the message's hops continue (else its gateway id
+/// does); the log lines of its submission carry that trace and the gateway id.
 pub async fn post(
     State(app): State<Arc<AppState>>,
     caller: Authorized<ToSend>,
     Language(lang): Language,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
     let assessed = app.intake.assess(&caller, &body).await?;
-    match app.intake.submit(&caller, &assessed).await? {
+    let trace_id = headers
+        .get(contract::message::HEADER_TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(contract::message::trace_id)
+        .map(str::to_owned);
+    let gateway_id = crate::record::gateway_id(&caller.agency.id, &assessed.envelope.message_id);
+    let span = tracing::info_span!(
+        "message",
+        gateway_id = %gateway_id,
+        trace_id = %crate::publish::trace_of(gateway_id, trace_id.as_deref()),
+    );
+    let outcome = app
+        .intake
+        .submit(&caller, &assessed, trace_id)
+        .instrument(span)
+        .await?;
+    match outcome {
         Outcome::Refused => Err(explain::refusal(&assessed.decision, lang)),
         Outcome::Accepted {
             client_id,

@@ -10,6 +10,7 @@ mod legal_bases;
 mod messages;
 pub mod openapi;
 mod operations;
+mod operator;
 pub mod problem;
 
 use crate::authenticate::Authenticator;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub max_header_bytes: usize,
     /// The OpenAPI document of these routes ([`openapi::document`]).
     pub openapi: Arc<serde_json::Value>,
+    /// What the operator console looks at beyond the store.
+    pub watch: crate::operate::overview::Watch,
 }
 
 /// The gateway's routes: every [`Operation`], the API's shed under load.
@@ -95,6 +98,12 @@ fn handler(operation: Operation) -> MethodRouter<Arc<AppState>> {
         O::Ready => get(health::ready),
         O::ListProblems => get(problem::list),
         O::ShowProblem => get(problem::show),
+        O::OperatorOverview => get(operator::overview),
+        O::ListDeadLetters => get(operator::dead_letters),
+        O::ReplayDeadLetter => post(operator::replay),
+        O::DiscardDeadLetter => post(operator::discard),
+        O::Console => get(operator::page),
+        O::ConsoleAsset => get(operator::asset),
         O::Document => {
             get(|State(app): State<Arc<AppState>>| async move { axum::Json(app.openapi.clone()) })
         }

@@ -352,6 +352,60 @@ fn answer_schemas() -> Vec<(&'static str, Value)> {
             "Health",
             json!({ "type": "object", "required": ["status"], "properties": { "status": string } }),
         ),
+        (
+            "OperatorOverview",
+            json!({
+                "type": "object",
+                "required": ["at", "health", "lastHour", "recent", "overdue", "deadLetters"],
+                "properties": {
+                    "at": string,
+                    "health": { "type": "array", "items": { "type": "object", "required": ["part", "ready"], "properties": { "part": string, "ready": { "type": "boolean" } } } },
+                    "queues": { "type": ["array", "null"], "description": "Absent (null) when the broker's management API is not configured or does not answer.", "items": { "type": "object", "required": ["name", "messages", "consumers", "consumed"], "properties": { "name": string, "messages": { "type": "integer" }, "consumers": { "type": "integer" }, "consumed": { "type": "boolean", "description": "Whether something should consume it (a dead-letter queue waits for an operator)." } } } },
+                    "lastHour": { "type": "object", "required": ["accepted", "delivered", "failed"], "properties": {
+                        "accepted": { "type": "integer" }, "delivered": { "type": "integer" }, "failed": { "type": "integer" },
+                        "deliveryP50Ms": { "type": ["integer", "null"] }, "deliveryP99Ms": { "type": ["integer", "null"] }, "deliveryMaxMs": { "type": ["integer", "null"] }
+                    } },
+                    "recent": { "type": "array", "items": { "type": "object", "required": ["gatewayId", "type", "recipient", "status", "recordedAt"], "properties": {
+                        "gatewayId": uuid, "type": string, "recipient": string, "status": string, "recordedAt": string, "reason": { "type": ["string", "null"] }
+                    } } },
+                    "overdue": { "type": "array", "items": { "type": "object", "required": ["agency", "deadline", "count"], "properties": { "agency": string, "deadline": string, "count": { "type": "integer" } } } },
+                    "deadLetters": { "type": "array", "items": { "type": "object", "required": ["transport", "reason", "count"], "properties": { "transport": string, "reason": string, "count": { "type": "integer" } } } }
+                }
+            }),
+        ),
+        (
+            "DeadLetters",
+            json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["transport"],
+                    "properties": {
+                        "transport": string, "messageId": { "type": ["string", "null"], "description": "The gateway's id of the message." },
+                        "type": { "type": ["string", "null"] }, "legalBasis": { "type": ["string", "null"] }, "sender": { "type": ["string", "null"] },
+                        "reason": { "type": ["string", "null"], "description": "Why the broker dead-lettered it: `rejected` (the adapter gave up) or `delivery_limit`." },
+                        "attempts": {}, "deadSince": {}
+                    }
+                }
+            }),
+        ),
+        (
+            "SettleRequest",
+            json!({
+                "type": "object",
+                "required": ["reason"],
+                "additionalProperties": false,
+                "properties": { "reason": { "enum": ["recipient_fixed", "transient_fault", "sent_in_error", "duplicate", "recipient_gone"], "description": "Why; kept in the audit trail with the action." } }
+            }),
+        ),
+        (
+            "Settled",
+            json!({
+                "type": "object",
+                "required": ["messageId", "transport", "settled", "reason"],
+                "properties": { "messageId": uuid, "transport": string, "settled": { "enum": ["replayed", "discarded"] }, "reason": string }
+            }),
+        ),
     ]
 }
 
@@ -360,6 +414,9 @@ fn parameters() -> Value {
     json!({
         "MessageId": path("id", "The message id the sender chose (`messageId`)."),
         "ConsentId": path("id", "The consent id the sender chose (`consentId`)."),
+        "GatewayId": path("id", "The gateway's id of a message (what operators and recipients see)."),
+        "Transport": path("transport", "The transport whose dead letters hold it: `queue`, `inbox` or `fiks_io`."),
+        "Asset": path("asset", "`console.js` or `console.css`."),
         "Tag": path("tag", "A legal-basis tag of the catalog."),
         "Slug": path("slug", "A problem type's slug."),
         "ActingAgency": {
@@ -589,6 +646,42 @@ fn describe(operation: Operation, messages: &[String], consents: &[String]) -> V
             None,
             ok("200", "The problem type.", "ProblemDescription"),
         ),
+        O::OperatorOverview => (
+            "operatorOverview",
+            "For an operator (`auth.operator_scope`): health of the gateway, store, broker and adapters; queue depths and consumers; the last hour's messages and delivery times; overdue messages by agency and deadline; dead letters by transport and reason.",
+            None,
+            ok("200", "The overview.", "OperatorOverview"),
+        ),
+        O::ListDeadLetters => (
+            "listDeadLetters",
+            "For an operator: every dead letter's metadata (ids, kind, tag, sender, reason, attempts), never its payload.",
+            None,
+            ok("200", "The dead letters.", "DeadLetters"),
+        ),
+        O::ReplayDeadLetter => (
+            "replayDeadLetter",
+            "For an operator: put a dead letter back into its adapter's work queue with a fresh retry budget. Audited, with the reason, before it is done.",
+            Some(json_body("SettleRequest", &[])),
+            ok("200", "Replayed.", "Settled"),
+        ),
+        O::DiscardDeadLetter => (
+            "discardDeadLetter",
+            "For an operator: remove a dead letter for good; a failed message is marked expired. Audited, with the reason, in the same transaction.",
+            Some(json_body("SettleRequest", &[])),
+            ok("200", "Discarded.", "Settled"),
+        ),
+        O::Console => (
+            "console",
+            "The operator console: a page over the operator's API (sign in with an operator token).",
+            None,
+            json!({ "200": { "description": "The page.", "content": { "text/html": { "schema": { "type": "string" } } } } }),
+        ),
+        O::ConsoleAsset => (
+            "consoleAsset",
+            "A file of the console page (`console.js`, `console.css`).",
+            None,
+            json!({ "200": { "description": "The file.", "content": { "text/javascript": { "schema": { "type": "string" } }, "text/css": { "schema": { "type": "string" } } } } }),
+        ),
         O::Document => (
             "openapi",
             "This document.",
@@ -602,6 +695,8 @@ fn describe(operation: Operation, messages: &[String], consents: &[String]) -> V
     if path.contains("{id}") {
         parameters.push(param(if path.starts_with("/v1/consents") {
             "ConsentId"
+        } else if path.starts_with("/v1/operator") {
+            "GatewayId"
         } else {
             "MessageId"
         }));
@@ -611,6 +706,12 @@ fn describe(operation: Operation, messages: &[String], consents: &[String]) -> V
     }
     if path.contains("{slug}") {
         parameters.push(param("Slug"));
+    }
+    if path.contains("{transport}") {
+        parameters.push(param("Transport"));
+    }
+    if path.contains("{asset}") {
+        parameters.push(param("Asset"));
     }
     let authenticated =
         operation.is_api() && !matches!(operation, O::ListLegalBases | O::ShowLegalBasis);
@@ -661,7 +762,14 @@ fn errors(operation: Operation, has_body: bool, authenticated: bool) -> Vec<u16>
     }
     if matches!(
         operation,
-        O::MessageStatus | O::ShowConsent | O::WithdrawConsent | O::ShowLegalBasis | O::ShowProblem
+        O::MessageStatus
+            | O::ShowConsent
+            | O::WithdrawConsent
+            | O::ShowLegalBasis
+            | O::ShowProblem
+            | O::ReplayDeadLetter
+            | O::DiscardDeadLetter
+            | O::ConsoleAsset
     ) {
         statuses.push(404);
     }

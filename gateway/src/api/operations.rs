@@ -23,6 +23,12 @@ pub enum Operation {
     ListProblems,
     ShowProblem,
     Document,
+    OperatorOverview,
+    ListDeadLetters,
+    ReplayDeadLetter,
+    DiscardDeadLetter,
+    Console,
+    ConsoleAsset,
 }
 
 impl Operation {
@@ -46,6 +52,18 @@ impl Operation {
             O::ListProblems => (Method::GET, "/problems"),
             O::ShowProblem => (Method::GET, "/problems/{slug}"),
             O::Document => (Method::GET, "/openapi.json"),
+            O::OperatorOverview => (Method::GET, "/v1/operator/overview"),
+            O::ListDeadLetters => (Method::GET, "/v1/operator/dead-letters"),
+            O::ReplayDeadLetter => (
+                Method::POST,
+                "/v1/operator/dead-letters/{transport}/{id}/replay",
+            ),
+            O::DiscardDeadLetter => (
+                Method::POST,
+                "/v1/operator/dead-letters/{transport}/{id}/discard",
+            ),
+            O::Console => (Method::GET, "/console"),
+            O::ConsoleAsset => (Method::GET, "/console/{asset}"),
         }
     }
 

@@ -39,6 +39,7 @@ pub async fn authenticator(
         typ: config.auth.typ.clone(),
         dpo_scope: config.auth.dpo_scope.clone(),
         dpo_all_scope: config.auth.dpo_all_scope.clone(),
+        operator_scope: config.auth.operator_scope.clone(),
     };
     let issuers = issuers(config, cancel).await?;
     Ok(Authenticator::new(rules, keys, issuers, directory))

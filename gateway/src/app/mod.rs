@@ -153,7 +153,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let keys = Arc::new(LiveKeys::new(ring, config.keys.clone()));
     let link = broker::link(config, &directory, &cancel)?;
     let confirm_timeout = Duration::from_millis(config.broker.confirm_timeout_ms);
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(store.batch_meter()));
     let publisher = Publisher::new(
         link.clone(),
         &config.broker.topology(),
@@ -175,6 +175,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         lease,
     }
     .spawn(&cancel);
+    let watch = crate::operate::overview::Watch::new(config, &directory)?;
     let shared = Shared {
         store,
         clock: clock.clone(),
@@ -204,6 +205,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         deadlines: config.deadlines.clone(),
         max_header_bytes: config.http.max_header_bytes.get(),
         openapi: Arc::new(crate::api::openapi::document(&config.schemas)?),
+        watch,
     });
     let (addr, server) = serve::serve(&config.http, router(state), &cancel)?;
     Ok(Running {

@@ -179,6 +179,7 @@ impl Profile {
             read: has(&self.scopes.read),
             dpo: self.scopes.dpo.as_deref().is_some_and(has),
             dpo_all: self.scopes.dpo_all.as_deref().is_some_and(has),
+            operate: false,
         };
         Ok(Organisation {
             orgnr: consumer,

@@ -68,6 +68,8 @@ pub struct Grants {
     pub dpo: bool,
     /// Ask for disclosure reports about every organisation's.
     pub dpo_all: bool,
+    /// Operate the gateway: its console, dead letters (never a payload).
+    pub operate: bool,
 }
 
 /// What a request needs a token to allow.
@@ -76,6 +78,7 @@ pub enum Need {
     Send,
     Read,
     DisclosureReport,
+    Operate,
 }
 
 impl Grants {
@@ -85,6 +88,7 @@ impl Grants {
             Need::Send => self.send,
             Need::Read => self.read,
             Need::DisclosureReport => self.dpo || self.dpo_all,
+            Need::Operate => self.operate,
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct TokenRules {
     /// The scope of a data protection officer, and of an operator-wide one.
     pub dpo_scope: String,
     pub dpo_all_scope: String,
+    /// The scope of an operator (the console, dead letters).
+    pub operator_scope: String,
 }
 
 /// Another issuer, of the Maskinporten profile: matched by its `iss`, checked by its rules
@@ -284,6 +290,7 @@ impl Authenticator {
             read: true,
             dpo: has(&self.rules.dpo_scope),
             dpo_all: has(&self.rules.dpo_all_scope),
+            operate: has(&self.rules.operator_scope),
         };
         Ok(Caller {
             agency,
@@ -331,6 +338,7 @@ impl Authenticator {
             grants: Grants {
                 send: true,
                 read: true,
+                operate: false,
                 ..Grants::default()
             },
             supplier: None,
@@ -486,6 +494,7 @@ mod tests {
             typ: None,
             dpo_scope: "referral-gateway.dpo".into(),
             dpo_all_scope: "referral-gateway.dpo-all".into(),
+            operator_scope: "referral-gateway.operator".into(),
         };
         Authenticator::new(rules, keys, issuers, Arc::new(directory))
     }

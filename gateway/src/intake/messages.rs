@@ -120,11 +120,13 @@ impl Intake {
     }
 
     /// Records and publishes an allowed message (once per sender and id: a repeat finds
-    /// the first), or records a refusal.
+    /// the first, and keeps its trace), or records a refusal; the message's hops carry
+    /// `trace_id` (the sender's W3C trace) if given, else its gateway id.
     pub async fn submit(
         &self,
         caller: &Caller,
         assessed: &Assessed<'_>,
+        trace_id: Option<String>,
     ) -> Result<Outcome, IntakeError> {
         let Assessed { envelope, decision } = assessed;
         let client_id = envelope.message_id;
@@ -161,6 +163,7 @@ impl Intake {
             routed: self.keys.ring().lock(&routed, id.to_string().as_bytes()),
             consent_ref: envelope.legal_basis.consent_ref.clone(),
             subject_hashes,
+            trace_id,
         };
         let lease_until = self.shared.clock.now() + self.lease;
         let accepted = |status| Outcome::Accepted {

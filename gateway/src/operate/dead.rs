@@ -1,6 +1,6 @@
 //! Dead letters, for operators: list what an adapter gave up on (metadata only: ids, kind,
-//! tag, sender, why and when, never the body) and replay chosen messages into the adapter's
-//! work queue, with a fresh retry budget.
+//! tag, sender, why and when, never the body), and replay chosen messages into the
+//! adapter's work queue, with a fresh retry budget, or discard them.
 
 use super::peek::header_value;
 use contract::directory::Transport;
@@ -37,6 +37,8 @@ pub enum DeadError {
     Broker(#[from] lapin::Error),
     #[error("republishing failed: {0}")]
     Publish(#[from] PublishError),
+    #[error("the broker is not connected")]
+    NoBroker,
 }
 
 /// Every dead letter of `adapter`, left in place.
@@ -51,16 +53,26 @@ pub async fn list(
     Ok(letters)
 }
 
-/// Replays the dead letters of `adapter` whose ids are in `ids` (all, if `ids` is empty)
-/// into its work queue; returns the ids replayed.
-pub async fn replay(
+/// What becomes of a dead letter an operator chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Back into its adapter's work queue, with a fresh retry budget.
+    Replay,
+    /// Removed for good (the broker forgets it).
+    Discard,
+}
+
+/// Replays or discards the dead letters of `adapter` whose ids are in `ids` (all, if `ids`
+/// is empty); returns the ids settled. The others stay, in their order.
+pub async fn settle(
     channel: &Channel,
     topology: &Topology,
     adapter: Transport,
     ids: &[String],
+    how: Settle,
 ) -> Result<Vec<String>, DeadError> {
     let taken = take(channel, &topology.dead_queue(adapter), None).await?;
-    let mut replayed = Vec::new();
+    let mut settled = Vec::new();
     let mut kept = Vec::new();
     for message in taken {
         let id = message
@@ -73,28 +85,30 @@ pub async fn replay(
             kept.push(message);
             continue;
         }
-        let properties = fresh(&message.delivery.properties);
-        let work = topology.work_queue(adapter);
-        let published = publish_confirmed(
-            channel,
-            "",
-            &work,
-            &message.delivery.data,
-            properties,
-            Duration::from_secs(5),
-        )
-        .await;
-        if let Err(error) = published {
-            kept.push(message);
-            put_back(channel, &kept).await?;
-            return Err(error.into());
+        if how == Settle::Replay {
+            let properties = fresh(&message.delivery.properties);
+            let work = topology.work_queue(adapter);
+            let published = publish_confirmed(
+                channel,
+                "",
+                &work,
+                &message.delivery.data,
+                properties,
+                Duration::from_secs(5),
+            )
+            .await;
+            if let Err(error) = published {
+                kept.push(message);
+                put_back(channel, &kept).await?;
+                return Err(error.into());
+            }
         }
         message.delivery.ack(BasicAckOptions::default()).await?;
-        tracing::info!(message_id = ?id, adapter = adapter.as_str(), "dead letter replayed");
-        replayed.extend(id);
+        tracing::info!(message_id = ?id, adapter = adapter.as_str(), ?how, "dead letter settled");
+        settled.extend(id);
     }
     put_back(channel, &kept).await?;
-    Ok(replayed)
+    Ok(settled)
 }
 
 /// The properties of a replayed copy: the same ids, without its death and retry history.

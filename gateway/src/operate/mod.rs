@@ -3,6 +3,7 @@
 //! letters, and looking into a queue. Start-up does not depend on them.
 
 pub mod dead;
+pub mod overview;
 pub mod peek;
 
 use crate::app::store::{settle_subject_key, stored_subject_key};

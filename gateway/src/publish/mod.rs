@@ -124,7 +124,7 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
     );
     headers.insert(
         contract::message::HEADER_TRACEPARENT.into(),
-        AMQPValue::LongString(traceparent(&msg.id).into()),
+        AMQPValue::LongString(traceparent(msg).into()),
     );
     let now = time::OffsetDateTime::now_utc();
     headers.insert(
@@ -141,7 +141,13 @@ pub fn properties(msg: &Outgoing) -> BasicProperties {
         .with_headers(headers)
 }
 
-/// A W3C `traceparent` whose trace id is the message id, so every hop of a message shares it.
-fn traceparent(message_id: &MessageId) -> String {
-    contract::message::traceparent(&message_id.0.simple().to_string())
+/// A W3C `traceparent` of `msg`'s trace (the sender's, else its id), so that every hop of a
+/// message shares it.
+fn traceparent(msg: &Outgoing) -> String {
+    contract::message::traceparent(&trace_of(msg.id, msg.trace_id.as_deref()))
+}
+
+/// The trace id of the message `id`: the sender's `trace_id` if it gave one, else the id.
+pub fn trace_of(id: MessageId, trace_id: Option<&str>) -> String {
+    trace_id.map_or_else(|| id.0.simple().to_string(), str::to_owned)
 }

@@ -6,12 +6,18 @@ use contract::directory::AgencyId;
 use contract::message::MessageId;
 use time::OffsetDateTime;
 
+/// The most messages [`Messages::recent`] reads.
+pub const RECENT_MAX: u32 = 5000;
+
 /// What the gateway asks of its store about messages: recording, the outbox's claims,
 /// statuses. Every check-then-act is one atomic step in the store.
 #[async_trait]
 pub trait Messages: Send + Sync {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The batches' commit times and sizes, for the metrics to register.
+    fn batch_meter(&self) -> crate::record::BatchMeter;
 
     /// Whether other gateway instances may share this store: then none takes over
     /// another's publish claims at start-up, only those whose lease ran out.
@@ -48,10 +54,17 @@ pub trait Messages: Send + Sync {
     /// Counts a failed attempt and puts the next one off until `until`.
     async fn defer(&self, id: &MessageId, until: OffsetDateTime) -> Result<(), StoreError>;
 
-    /// A dead letter of `id` expired in its queue: a failed message moves to expired, and
-    /// the expiry is audited whatever the message's status (one transaction); whether it
-    /// moved.
-    async fn dead_letter_expired(&self, id: &MessageId) -> Result<bool, StoreError>;
+    /// Something happened to the dead letter of `id` (it expired in its queue; an operator
+    /// replays or discards it): audited as `action` by `actor` whatever the message's
+    /// status, and with `expire` (a value-free reason) a failed message moves to expired;
+    /// one transaction; whether it moved.
+    async fn dead_letter_event(
+        &self,
+        id: &MessageId,
+        actor: &str,
+        action: &str,
+        expire: Option<&str>,
+    ) -> Result<bool, StoreError>;
 
     /// Claims the publish of up to `limit` unconfirmed messages whose claim has run out
     /// (`take_over`: also every claim of another instance, as at start-up, when no other
@@ -72,6 +85,13 @@ pub trait Messages: Send + Sync {
         lease_until: OffsetDateTime,
     ) -> Result<Option<Outgoing>, StoreError>;
 
+    /// When the message `id` was recorded, if it is in the store.
+    async fn recorded_at(&self, id: &MessageId) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Messages recorded whose publish the broker has not confirmed yet: the outbox's
+    /// depth.
+    async fn outbox_depth(&self) -> Result<i64, StoreError>;
+
     /// Messages accepted (reached `queued`, by whoever), per adapter name.
     async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
 
@@ -90,6 +110,10 @@ pub trait Messages: Send + Sync {
         checks: &[DueCheck],
         sender: Option<&AgencyId>,
     ) -> Result<Vec<StatusView>, StoreError>;
+
+    /// The messages recorded since `since`, newest first, at most [`RECENT_MAX`]: the
+    /// operator console's last hour.
+    async fn recent(&self, since: OffsetDateTime) -> Result<Vec<StatusView>, StoreError>;
 
     /// Every message not yet in a final status (of `sender`, if given), oldest first.
     async fn open_messages(&self, sender: Option<&AgencyId>)

@@ -21,11 +21,12 @@ mod sqlite;
 pub use audit::{
     AuditEntry, AuditReport, AuditTrail, Break, ChainKey, ChainLink, Pruned, SignedHead, verify,
 };
+pub use batch::BatchMeter;
 pub use consents::{Affected, ConsentRecorded, Consents, Refused, Withdrawal};
 pub use contract::plumbing::clock::{parse_timestamp, timestamp};
 pub use disclosures::{Disclosure, DisclosureRequest, Disclosures, Reach};
 pub use head::{HeadConfig, HeadError, HeadExport};
-pub use messages::Messages;
+pub use messages::{Messages, RECENT_MAX};
 pub use payloads::{ClearPayload, Payloads};
 pub use postgres::{PgBackend, PgStore};
 pub use retention::{Retention, RetentionConfig};
@@ -157,6 +158,8 @@ pub struct NewMessage {
     pub consent_ref: Option<String>,
     /// The keyed hashes of the people the message is about ([`crate::consent::SubjectKey`]).
     pub subject_hashes: Vec<String>,
+    /// The W3C trace id the sender's request carried, if any ([`Outgoing::trace_id`]).
+    pub trace_id: Option<String>,
 }
 
 impl NewMessage {
@@ -170,6 +173,7 @@ impl NewMessage {
             routing_key: self.routing_key.clone(),
             routed: self.routed.clone(),
             attempts: 0,
+            trace_id: self.trace_id.clone(),
         }
     }
 }
@@ -194,6 +198,8 @@ pub struct Outgoing {
     /// The routed bytes, encrypted at rest (bound to `id`).
     pub routed: Locked,
     pub attempts: i64,
+    /// The W3C trace id its hops carry: the sender's, or none for the gateway id.
+    pub trace_id: Option<String>,
 }
 
 /// One entry of a status history.

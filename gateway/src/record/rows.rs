@@ -8,6 +8,7 @@ use crate::consent::Consent;
 use crate::keys::{Locked, LockedKey};
 use contract::directory::AgencyId;
 use contract::message::MessageId;
+use time::OffsetDateTime;
 
 pub use contract::plumbing::sql::Columns;
 
@@ -25,7 +26,7 @@ impl<R: Columns + ?Sized> Parsed for R {}
 
 /// The columns of a message to publish (add `FROM` or `RETURNING` around them).
 pub const OUTGOING: &str =
-    "id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts";
+    "id, sender, kind, legal_basis, routing_key, routed, key_id, wrapped_key, attempts, trace_id";
 
 /// The statuses after which nothing more happens to a message.
 pub const FINAL: &str = "'failed', 'expired', 'withdrawn'";
@@ -83,6 +84,7 @@ pub fn outgoing<R: Parsed>(row: &R) -> Result<Outgoing, StoreError> {
             ciphertext: row.bytes("routed")?,
         },
         attempts: row.int("attempts")?,
+        trace_id: row.maybe_text("trace_id")?,
     })
 }
 
@@ -141,6 +143,20 @@ pub fn open_messages(sender: Option<&str>) -> Statement {
              ORDER BY m.created_at, m.id, h.seq"
         ),
         values: vec![sender.map(str::to_owned)],
+    }
+}
+
+/// The views of the messages recorded since `since`, newest first, at most
+/// [`super::RECENT_MAX`].
+pub fn recent(since: OffsetDateTime) -> Statement {
+    Statement {
+        sql: format!(
+            "{VIEWS} WHERE m.id IN (SELECT id FROM messages WHERE created_at >= $1
+                 ORDER BY created_at DESC LIMIT {})
+             ORDER BY m.created_at DESC, m.id, h.seq",
+            super::RECENT_MAX
+        ),
+        values: vec![Some(timestamp(since))],
     }
 }
 

@@ -1,7 +1,8 @@
 //! Track: what becomes of a message once it is queued. Adapters report each outcome
 //! (delivered, failed, expired, retrying) and each receipt of the recipient's system
 //! (received, feedback given, failed) as a status event on the `status` route; the gateway
-//! consumes them, moves the message's status on (never back) and counts them. A dead letter
+//! consumes them, moves the message's status on (never back), counts them and times each
+//! answer of the recipient from the message's recording. A dead letter
 //! that expired in its queue comes back the same way, and its message is marked expired and
 //! audited. An event the store cannot take yet is held and tried again, not requeued (see
 //! [`until_done`]).
@@ -16,6 +17,7 @@ use lapin::options::BasicAckOptions;
 use std::future::Future;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Status events applied at once at most (and taken from the broker before they are): they
 /// share the store's batches.
@@ -53,7 +55,14 @@ pub async fn run_expired(
                 tracing::warn!("unreadable expired dead letter dropped");
                 return Ok(());
             };
-            let moved = store.dead_letter_expired(&id).await?;
+            let moved = store
+                .dead_letter_event(
+                    &id,
+                    "gateway",
+                    "dead_letter_expired",
+                    Some("dead letter expired"),
+                )
+                .await?;
             tracing::info!(message_id = %id, moved, "dead letter expired");
             Ok(())
         }
@@ -106,12 +115,38 @@ async fn apply(
         return Ok(());
     };
     if let Some(status) = status_after(event.event) {
-        let moved = store
-            .advance(&event.message_id, status, event.reason.as_deref())
+        let span = tracing::info_span!(
+            "status",
+            gateway_id = %event.message_id,
+            trace_id = event.trace_id.as_deref()
+        );
+        advance(store, metrics, &event, status)
+            .instrument(span)
             .await?;
-        tracing::info!(message_id = %event.message_id, adapter = event.adapter.as_str(), status = status.as_str(), moved, "status event");
     }
     metrics.count_event(event.adapter, event.event);
+    Ok(())
+}
+
+/// Moves `event`'s message to `status`, and times an answer of the recipient that moved it.
+async fn advance(
+    store: &dyn Store,
+    metrics: &Metrics,
+    event: &StatusEvent,
+    status: Status,
+) -> Result<(), crate::record::StoreError> {
+    let moved = store
+        .advance(&event.message_id, status, event.reason.as_deref())
+        .await?;
+    tracing::info!(message_id = %event.message_id, adapter = event.adapter.as_str(), status = status.as_str(), moved, "status event");
+    let answered = status.is_answer() || matches!(status, Status::Received | Status::FeedbackGiven);
+    if moved
+        && answered
+        && let Some(recorded) = store.recorded_at(&event.message_id).await?
+    {
+        let took = time::OffsetDateTime::now_utc() - recorded;
+        metrics.time_answer(status, took.as_seconds_f64().max(0.0));
+    }
     Ok(())
 }
 

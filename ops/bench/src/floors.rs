@@ -122,6 +122,7 @@ async fn record(store: &dyn Store, keys: &KeyRing, body: &[u8]) -> Option<Messag
         routed: keys.lock(body, id.to_string().as_bytes()),
         consent_ref: None,
         subject_hashes: Vec::new(),
+        trace_id: None,
     };
     let lease_until = time::OffsetDateTime::now_utc() + Duration::from_secs(10);
     match store.record(&new, lease_until).await {

@@ -19,6 +19,11 @@ pub fn way_seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 4.0, 13))
 }
 
+/// A histogram of the time a recipient takes to answer, from a minute to about 23 days.
+pub fn answer_seconds() -> Histogram {
+    Histogram::new(exponential_buckets(60.0, 2.0, 16))
+}
+
 /// A histogram of how many writes a batch holds, 1 to 1024.
 pub fn sizes() -> Histogram {
     Histogram::new(exponential_buckets(1.0, 2.0, 11))

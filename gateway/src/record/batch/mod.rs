@@ -34,6 +34,7 @@ pub use statements::{LINKS, chain};
 use crate::record::audit::{self, ChainKey, ChainLink};
 use crate::record::{Recorded, StoreError, timestamp};
 use contract::plumbing::clock::Clock;
+use prometheus_client::metrics::histogram::Histogram;
 use sorted::{Answers, Reply, Sorted};
 use statements::{Statements, Texts, changed, existing};
 use std::collections::{HashMap, HashSet};
@@ -58,16 +59,35 @@ struct Writer<T> {
     instance: String,
     clock: Arc<Clock>,
     key: ChainKey,
+    meter: BatchMeter,
+}
+
+/// How long each batch took to commit and how many writes it held (the metrics register
+/// these histograms; clones share their counts).
+#[derive(Clone)]
+pub struct BatchMeter {
+    pub commit: Histogram,
+    pub writes: Histogram,
+}
+
+impl Default for BatchMeter {
+    fn default() -> Self {
+        Self {
+            commit: contract::plumbing::metrics::seconds(),
+            writes: contract::plumbing::metrics::sizes(),
+        }
+    }
 }
 
 impl Batcher {
     /// Starts the writer task on `backend`, for the instance `instance`, chaining the audit
-    /// entries its batches write with `key`.
+    /// entries its batches write with `key`, timing each commit on `meter`.
     pub fn spawn(
         backend: impl Transact,
         instance: String,
         clock: Arc<Clock>,
         key: ChainKey,
+        meter: BatchMeter,
     ) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let writer = Writer {
@@ -75,6 +95,7 @@ impl Batcher {
             instance,
             clock,
             key,
+            meter,
         };
         tokio::spawn(writer.run(rx));
         Self(tx)
@@ -131,8 +152,11 @@ impl<T: Transact> Writer<T> {
                     }
                 },
             };
+            let started = Instant::now();
             match self.commit(&mut conn, &sorted).await {
                 Ok(answers) => {
+                    self.meter.commit.observe(started.elapsed().as_secs_f64());
+                    self.meter.writes.observe(sorted.len() as f64);
                     sorted.answer(answers);
                     if !rx.is_empty() && since.elapsed() < HOLD {
                         held = Some((conn, since));

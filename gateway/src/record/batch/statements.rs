@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 const IDS: usize = 500;
 
 /// The values of one recorded message's row.
-const COLUMNS: usize = 18;
+const COLUMNS: usize = 19;
 
 /// Chain values one statement writes at most (SQLite's cost is the square of a statement's
 /// parameters: see its `Backend::ROWS`).
@@ -99,6 +99,7 @@ impl<'a> Statements<'a> {
                     Value::Text(msg.consent_ref.as_deref()),
                     Value::Text(Some(instance)),
                     Value::Text(Some(hashes)),
+                    Value::Text(msg.trace_id.as_deref()),
                 ]);
             }
             let rows = chunk.len();
@@ -108,11 +109,11 @@ impl<'a> Statements<'a> {
                         .map(|row| {
                             let p = first + COLUMNS * row;
                             // created_at and updated_at are both the time of the batch.
-                            format!("({}, ${}, {})", params(p, 14), p + 13, params(p + 14, 4))
+                            format!("({}, ${}, {})", params(p, 14), p + 13, params(p + 14, 5))
                         })
                         .collect();
                     format!(
-                        "INSERT INTO messages (id, client_id, sender, supplier, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes)
+                        "INSERT INTO messages (id, client_id, sender, supplier, recipient, kind, legal_basis, body_hash, routing_key, routed, key_id, wrapped_key, status, created_at, updated_at, next_attempt_at, consent_ref, claimed_by, subject_hashes, trace_id)
                          VALUES {} ON CONFLICT DO NOTHING RETURNING id",
                         rows.join(", ")
                     )

@@ -24,6 +24,10 @@ impl<B: Backend> Messages for SqlStore<B> {
         B::SHARED
     }
 
+    fn batch_meter(&self) -> crate::record::BatchMeter {
+        self.meter.clone()
+    }
+
     /// Records a new message (committed with the batch it joins: group commit).
     async fn record(
         &self,
@@ -85,33 +89,43 @@ impl<B: Backend> Messages for SqlStore<B> {
         Ok(())
     }
 
-    async fn dead_letter_expired(&self, id: &MessageId) -> Result<bool, StoreError> {
+    async fn dead_letter_event(
+        &self,
+        id: &MessageId,
+        actor: &str,
+        action: &str,
+        expire: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let at = timestamp(self.clock.now());
         let id = id.to_string();
-        let values = [Value::from(&at), Value::from(&id)];
         let (mut tx, head) = self.begin_audited().await?;
-        let moved = tx
-            .execute(
-                "UPDATE messages SET status = 'expired', status_reason = 'dead letter expired',
-                 updated_at = $1, next_attempt_at = NULL
-             WHERE id = $2 AND status = 'failed'",
-                &values,
-            )
-            .await?
-            == 1;
+        let moved = match expire {
+            Some(reason) => {
+                tx.execute(
+                    "UPDATE messages SET status = 'expired', status_reason = $1,
+                     updated_at = $2, next_attempt_at = NULL
+                     WHERE id = $3 AND status = 'failed'",
+                    &[reason.into(), (&at).into(), (&id).into()],
+                )
+                .await?
+                    == 1
+            }
+            None => false,
+        };
+        let values = [Value::from(&at), actor.into(), action.into(), (&id).into()];
         let audited = tx
             .execute(
                 "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient)
-             SELECT $1, 'gateway', 'dead_letter_expired', id, kind, legal_basis, recipient
-             FROM messages WHERE id = $2",
+             SELECT $1, $2, $3, id, kind, legal_basis, recipient
+             FROM messages WHERE id = $4",
                 &values,
             )
             .await?;
         if audited == 0 {
-            // The message itself is gone (past the audit period): the expiry still is.
+            // The message itself is gone (past the audit period): the event still is.
             tx.execute(
                 "INSERT INTO audit (at, actor, action, message_id, kind, legal_basis, recipient)
-                 VALUES ($1, 'gateway', 'dead_letter_expired', $2, '', '', '')",
+                 VALUES ($1, $2, $3, $4, '', '', '')",
                 &values,
             )
             .await?;
@@ -175,6 +189,40 @@ impl<B: Backend> Messages for SqlStore<B> {
         rows.first().map(rows::outgoing).transpose()
     }
 
+    async fn recorded_at(&self, id: &MessageId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let rows = self
+            .db
+            .fetch(
+                Conn::Reader,
+                "SELECT created_at FROM messages WHERE id = $1",
+                &[(&id.to_string()).into()],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let at = row.text("created_at")?;
+        crate::record::parse_timestamp(&at)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("created_at {at:?}")))
+    }
+
+    async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        let rows = self
+            .db
+            .fetch(
+                Conn::Reader,
+                "SELECT count(*) AS depth FROM messages WHERE next_attempt_at IS NOT NULL",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .map(|r| r.int("depth"))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
     async fn accepted_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = self
             .db
@@ -214,6 +262,10 @@ impl<B: Backend> Messages for SqlStore<B> {
         }
         let sender = sender.map(|s| s.0.as_str());
         self.views(&rows::past_due(checks, sender)).await
+    }
+
+    async fn recent(&self, since: OffsetDateTime) -> Result<Vec<StatusView>, StoreError> {
+        self.views(&rows::recent(since)).await
     }
 
     async fn open_messages(

@@ -14,7 +14,7 @@ mod payloads;
 pub use backend::{Backend, Conn, script_rows};
 
 use super::audit::ChainKey;
-use super::batch::Batcher;
+use super::batch::{BatchMeter, Batcher};
 use super::rows::Statement;
 use super::{StatusView, StoreError};
 use contract::plumbing::clock::Clock;
@@ -34,19 +34,28 @@ pub struct SqlStore<B> {
     batcher: Batcher,
     /// The audit key the store chains its audit entries with.
     key: ChainKey,
+    /// The batches' commit times and sizes.
+    meter: BatchMeter,
 }
 
 impl<B: Backend> SqlStore<B> {
     /// The store on `db` (opened and migrated), writing times by `clock`.
     pub fn new(db: B, clock: Arc<Clock>) -> Self {
         let instance = uuid::Uuid::new_v4().to_string();
-        let key = ChainKey::default();
+        let (key, meter) = (ChainKey::default(), BatchMeter::default());
         Self {
-            batcher: Batcher::spawn(db.clone(), instance.clone(), clock.clone(), key.clone()),
+            batcher: Batcher::spawn(
+                db.clone(),
+                instance.clone(),
+                clock.clone(),
+                key.clone(),
+                meter.clone(),
+            ),
             db,
             instance,
             clock,
             key,
+            meter,
         }
     }
 

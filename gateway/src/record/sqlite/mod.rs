@@ -203,6 +203,7 @@ mod tests {
             routed: keys.lock(&[b'x'; 2048], b"y"),
             consent_ref: None,
             subject_hashes: Vec::new(),
+            trace_id: None,
         }
     }
 
@@ -344,6 +345,7 @@ mod tests {
             routed: crate::keys::KeyRing::generate(None).lock(b"x", b"y"),
             consent_ref: None,
             subject_hashes: Vec::new(),
+            trace_id: None,
         };
         assert_eq!(
             store.record(&new, OffsetDateTime::now_utc()).await.unwrap(),

@@ -25,6 +25,9 @@ pub struct QueueInfo {
     pub arguments: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub consumers: u64,
+    /// Messages in it, ready and unacknowledged.
+    #[serde(default)]
+    pub messages: u64,
     /// The settings of the policy that applies to it, if any.
     #[serde(default)]
     pub effective_policy_definition: serde_json::Value,
