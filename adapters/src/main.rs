@@ -52,7 +52,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    contract::plumbing::process::init();
+    contract::plumbing::process::init("referral-adapters");
     let cli = Cli::parse();
     match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,5 +107,6 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     contract::plumbing::process::shutdown_signal().await;
     tracing::info!("adapters shutting down");
     running.stop().await;
+    contract::plumbing::otlp::finish().await;
     Ok(())
 }

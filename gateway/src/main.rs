@@ -164,7 +164,7 @@ enum DeadAction {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    contract::plumbing::process::init();
+    contract::plumbing::process::init("referral-gateway");
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,6 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             running
                 .run_until(contract::plumbing::process::shutdown_signal())
                 .await?;
+            contract::plumbing::otlp::finish().await;
         }
         Command::Token {
             org,

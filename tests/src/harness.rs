@@ -41,7 +41,7 @@ impl Harness {
     /// A gateway whose configuration `tweak` changes first; not waited for.
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
         if std::env::var_os("REFERRAL_TEST_LOG").is_some() {
-            contract::plumbing::process::init();
+            contract::plumbing::process::init("referral-tests");
         }
         let prefix = format!("t-{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let dir = std::env::temp_dir().join(prefix.trim_end_matches('.'));

@@ -30,6 +30,8 @@ pub struct Processes<'h> {
     pub h: &'h Harness,
     /// The adapters' shared PostgreSQL ledger, if not a SQLite file of their own.
     pub ledger_url: Option<String>,
+    /// More environment for every process (an OTLP endpoint, say).
+    pub env: Vec<(String, String)>,
 }
 
 impl Processes<'_> {
@@ -42,6 +44,7 @@ impl Processes<'_> {
         let child = Command::new(binary(name))
             .args(args)
             .envs(env)
+            .envs(self.env.iter().cloned())
             .env("RUST_LOG", "warn,gateway=info,adapters=info")
             .current_dir(crate::repo())
             .stdout(Stdio::from(log.try_clone().unwrap()))

@@ -19,7 +19,8 @@ use tests::{
 #[tokio::test]
 async fn broker_restart_loses_and_duplicates_nothing_and_the_gateway_keeps_accepting() {
     if std::env::var_os("RUST_LOG").is_some() {
-        contract::plumbing::process::init_with(std::io::stderr);
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        contract::plumbing::process::init_filtered(filter, std::io::stderr);
     }
     let mut h = Harness::new().await;
     h.start_adapters().await;

@@ -24,6 +24,7 @@ async fn fiks_io_deliveries_survive_adapter_kills_and_broker_restarts() {
     let p = Processes {
         h: &h,
         ledger_url: None,
+        env: Vec::new(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (port, mut gateway, mut adapters, load) =

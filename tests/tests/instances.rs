@@ -34,6 +34,7 @@ async fn two_gateways_and_two_adapters_sharing_postgres_lose_nothing_when_one_of
     let p = Processes {
         h: &h,
         ledger_url: Some(ledger.clone()),
+        env: Vec::new(),
     };
     let ports = [free_port(), free_port()];
     let mut gateways = ports.map(|port| p.gateway(port));

@@ -19,6 +19,7 @@ async fn killing_the_gateway_and_the_adapters_mid_load_loses_nothing_accepted() 
     let p = Processes {
         h: &h,
         ledger_url: None,
+        env: Vec::new(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (port, mut gateway, mut adapters, load) =

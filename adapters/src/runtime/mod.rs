@@ -294,8 +294,13 @@ pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
 fn delivery_span(delivery: &Delivery) -> tracing::Span {
     let properties = &delivery.properties;
     let message_id = properties.message_id().as_ref().map(|m| m.to_string());
-    let trace_id = trace_of(properties);
-    tracing::info_span!("delivery", gateway_id = message_id, trace_id)
+    let traceparent = header_text(properties, contract::message::HEADER_TRACEPARENT);
+    let trace_id = traceparent.as_deref().and_then(contract::message::trace_id);
+    let span = tracing::info_span!("delivery", gateway_id = message_id, trace_id);
+    if let Some(parent) = traceparent.as_deref().filter(|_| trace_id.is_some()) {
+        contract::plumbing::otlp::continue_trace(&span, parent);
+    }
+    span
 }
 
 /// The trace id a message's AMQP properties carry (the gateway's `traceparent`), if any.

@@ -26,17 +26,18 @@ pub async fn post(
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
     let assessed = app.intake.assess(&caller, &body).await?;
-    let trace_id = headers
+    let traceparent = headers
         .get(contract::message::HEADER_TRACEPARENT)
         .and_then(|v| v.to_str().ok())
+        .filter(|t| contract::message::trace_id(t).is_some());
+    let trace_id = traceparent
         .and_then(contract::message::trace_id)
         .map(str::to_owned);
     let gateway_id = crate::record::gateway_id(&caller.agency.id, &assessed.envelope.message_id);
-    let span = tracing::info_span!(
-        "message",
-        gateway_id = %gateway_id,
-        trace_id = %crate::publish::trace_of(gateway_id, trace_id.as_deref()),
-    );
+    let trace = crate::publish::trace_of(gateway_id, trace_id.as_deref());
+    let span = tracing::info_span!("message", gateway_id = %gateway_id, trace_id = %trace);
+    let parent = traceparent.map_or_else(|| contract::message::traceparent(&trace), str::to_owned);
+    contract::plumbing::otlp::continue_trace(&span, &parent);
     let outcome = app
         .intake
         .submit(&caller, &assessed, trace_id)

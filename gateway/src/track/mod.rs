@@ -120,6 +120,10 @@ async fn apply(
             gateway_id = %event.message_id,
             trace_id = event.trace_id.as_deref()
         );
+        if let Some(trace) = &event.trace_id {
+            let parent = contract::message::traceparent(trace);
+            contract::plumbing::otlp::continue_trace(&span, &parent);
+        }
         advance(store, metrics, &event, status)
             .instrument(span)
             .await?;

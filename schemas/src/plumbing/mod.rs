@@ -7,6 +7,7 @@ pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod metrics;
+pub mod otlp;
 pub mod postgres;
 pub mod private;
 pub mod process;

@@ -7,32 +7,37 @@ use tracing_subscriber::fmt::MakeWriter;
 /// The filter used unless `RUST_LOG` says otherwise.
 pub const DEFAULT_FILTER: &str = "info,lapin=warn,sqlx=warn";
 
-/// Installs the JSON log subscriber on standard output.
-pub fn init() {
-    init_with(std::io::stdout);
-}
-
-/// Installs the JSON log subscriber writing to `writer` (filter from `RUST_LOG`, else
-/// [`DEFAULT_FILTER`]).
-pub fn init_with<W>(writer: W)
-where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-{
+/// Installs the JSON log subscriber on standard output, and the span export of
+/// [`super::otlp`] when it is configured, for the service `service`.
+pub fn init(service: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    init_filtered(filter, writer);
+    install(filter, std::io::stdout, Some(service));
 }
 
-/// Installs the JSON log subscriber writing to `writer` with `filter` (`RUST_LOG` syntax).
+/// Installs the JSON log subscriber writing to `writer` with `filter` (`RUST_LOG` syntax),
+/// without span export (tests capture the logs with it).
 pub fn init_filtered<W>(filter: impl Into<EnvFilter>, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::fmt()
+    install(filter.into(), writer, None);
+}
+
+fn install<W>(filter: EnvFilter, writer: W, service: Option<&str>)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter.into())
         .with_current_span(false)
-        .with_writer(writer)
+        .with_writer(writer);
+    let _ = tracing_subscriber::registry()
+        .with(service.and_then(super::otlp::layer))
+        .with(logs)
+        .with(filter)
         .try_init();
 }
 
