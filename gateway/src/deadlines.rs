@@ -11,9 +11,10 @@
 
 use crate::record::{DueCheck, Messages, Status, StatusEntry, StatusView, StoreError};
 use contract::directory::AgencyId;
+use contract::directory::Country;
 use contract::message::Kind;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime, Weekday};
+use time::{Duration, OffsetDateTime};
 
 /// The deadlines of one kind.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -51,8 +52,8 @@ fn delivered() -> Status {
     Status::Delivered
 }
 
-/// A period: hours, calendar days, or working days (Monday to Friday; public holidays
-/// are not known to the gateway and count as working days).
+/// A period: hours, calendar days, or working days (Monday to Friday except the public
+/// holidays of the kind's country: [`crate::calendar`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Period {
@@ -62,22 +63,12 @@ pub enum Period {
 }
 
 impl Period {
-    /// When a period that starts at `from` ends.
-    pub fn end(self, from: OffsetDateTime) -> OffsetDateTime {
+    /// When a period that starts at `from` ends, working days counted in `country`.
+    pub fn end(self, from: OffsetDateTime, country: Country) -> OffsetDateTime {
         match self {
             Self::Hours(h) => from + Duration::hours(h),
             Self::Days(d) => from + Duration::days(d),
-            Self::WorkingDays(n) => {
-                let mut end = from;
-                let mut left = n;
-                while left > 0 {
-                    end += Duration::days(1);
-                    if !matches!(end.weekday(), Weekday::Saturday | Weekday::Sunday) {
-                        left -= 1;
-                    }
-                }
-                end
-            }
+            Self::WorkingDays(n) => crate::calendar::add_working_days(country, from, n),
         }
     }
 }
@@ -275,7 +266,7 @@ impl DeadlinesConfig {
             .into_iter()
             .filter(|due| {
                 !due.met_by.iter().any(|s| at(*s).is_some())
-                    && at(due.after).is_some_and(|from| now > due.period.end(from))
+                    && at(due.after).is_some_and(|from| now > due.period.end(from, kind.country()))
             })
             .map(|due| due.missed)
             .collect()
@@ -358,8 +349,53 @@ mod tests {
     #[test]
     fn six_working_days_skip_the_weekend() {
         // Friday 2026-01-02 12:00 + 6 working days = Monday 2026-01-12 12:00.
-        let end = Period::WorkingDays(6).end(datetime!(2026-01-02 12:00 UTC));
+        let end = Period::WorkingDays(6).end(datetime!(2026-01-02 12:00 UTC), Country::DK);
         assert_eq!(end, datetime!(2026-01-12 12:00 UTC));
+    }
+
+    /// The deadlines a message of `kind` delivered at `delivered` has missed at `now`.
+    fn missed_after_delivery(kind: Kind, delivered: &str, now: OffsetDateTime) -> Vec<Missed> {
+        let history = [
+            entry(Status::Recorded, delivered),
+            entry(Status::Delivered, delivered),
+            entry(Status::Received, delivered),
+            // Feedback given: only the answers' deadlines are left.
+            entry(Status::FeedbackGiven, delivered),
+        ];
+        DeadlinesConfig::default().missed(kind, Status::FeedbackGiven, &history, now)
+    }
+
+    #[test]
+    fn the_danish_receipt_is_due_six_working_days_on_across_easter() {
+        // Delivered Wednesday 1 April 2026, 10:00 in Aarhus: Maundy Thursday, Good Friday, the
+        // weekend and Easter Monday do not count; the sixth working day is Tuesday 14 April.
+        let delivered = "2026-04-01T08:00:00.000000Z";
+        let missed = |now| missed_after_delivery(Kind::DkUnderretning, delivered, now);
+        let acknowledgement = |m: Vec<Missed>| m.contains(&Missed::Acknowledgement);
+        assert!(!acknowledgement(missed(datetime!(2026-04-09 08:01 UTC))));
+        assert!(!acknowledgement(missed(datetime!(2026-04-14 08:00 UTC))));
+        assert!(acknowledgement(missed(datetime!(2026-04-14 08:01 UTC))));
+        // From Thursday 7 May: a weekend and Ascension Day (14 May) between; the sixth
+        // working day is Monday 18 May.
+        let delivered = "2026-05-07T08:00:00.000000Z";
+        let missed = |now| missed_after_delivery(Kind::DkUnderretning, delivered, now);
+        assert!(!acknowledgement(missed(datetime!(2026-05-15 08:00 UTC))));
+        assert!(!acknowledgement(missed(datetime!(2026-05-18 08:00 UTC))));
+        assert!(acknowledgement(missed(datetime!(2026-05-18 08:01 UTC))));
+    }
+
+    #[test]
+    fn calendar_day_deadlines_run_through_weekends_and_holidays() {
+        // Sweden's förhandsbedömning: 14 days, whatever falls in them (Easter 2026 here).
+        let delivered = "2026-03-30T08:00:00.000000Z";
+        let missed = |now| missed_after_delivery(Kind::SeOrosanmalan, delivered, now);
+        assert!(!missed(datetime!(2026-04-13 08:00 UTC)).contains(&Missed::Decision));
+        assert!(missed(datetime!(2026-04-13 08:01 UTC)).contains(&Missed::Decision));
+        // Denmark's assessment: 24 hours, over a Saturday and Sunday.
+        let delivered = "2026-04-04T08:00:00.000000Z";
+        let missed = |now| missed_after_delivery(Kind::DkUnderretning, delivered, now);
+        assert!(!missed(datetime!(2026-04-05 08:00 UTC)).contains(&Missed::Assessment));
+        assert!(missed(datetime!(2026-04-05 08:01 UTC)).contains(&Missed::Assessment));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod authenticate;
 pub mod birth;
+pub mod calendar;
 pub mod catalog;
 pub mod config;
 pub mod consent;

@@ -44,6 +44,18 @@ impl Kind {
         Self::DkUnderretning,
         Self::DkSsp,
     ];
+
+    /// The country whose law the kind serves (its name's prefix).
+    pub fn country(self) -> crate::directory::Country {
+        use crate::directory::Country;
+        match self {
+            Self::NoBekymringsmelding | Self::NoPolitikontakt | Self::NoBarnevernPoliti => {
+                Country::NO
+            }
+            Self::SeSspfSig | Self::SeOrosanmalan => Country::SE,
+            Self::DkUnderretning | Self::DkSsp => Country::DK,
+        }
+    }
 }
 
 /// A message id (a UUID): the one a sender chose (its idempotency key, with the sender), or
