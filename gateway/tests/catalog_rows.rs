@@ -128,6 +128,11 @@ struct Case {
 
 impl Case {
     fn decide(&self) -> Result<Vec<Rule>, String> {
+        self.decide_on(today())
+    }
+
+    /// The refusals of the message sent on `day`.
+    fn decide_on(&self, day: Date) -> Result<Vec<Rule>, String> {
         let w = &*WORLD;
         let envelope = w
             .contracts
@@ -139,7 +144,7 @@ impl Case {
             envelope: &envelope,
             consent: self.consent.as_ref(),
             subject_key: &w.key,
-            today: today(),
+            today: day,
         };
         let decision = decide(facts, &w.directory, &w.catalog);
         Ok(decision.refusals.iter().map(|r| r.rule).collect())
@@ -727,6 +732,33 @@ fn a_bekymringsmelding_goes_only_to_the_barnevern_of_the_childs_municipality_und
     let mut case = case_for("no.bvl2021.13-2");
     case.set_birth("2008-11-23"); // 17 until tomorrow
     assert_eq!(case.decide().unwrap(), []);
+}
+
+#[test]
+fn a_basis_is_weighed_by_the_day_the_message_is_sent() {
+    // Opplæringslova 2023 applies from 1 August 2024; the 2021 barnevern act from 2023.
+    for (tag, first) in [
+        ("no.oppl2023.24-2", "2024-08-01"),
+        ("no.bvl2021.13-2", "2023-01-01"),
+    ] {
+        let mut case = case_for(tag);
+        case.set_birth("2015-01-01");
+        let first = parse_date(first).unwrap();
+        assert_eq!(case.decide_on(first).unwrap(), [], "{tag} on its first day");
+        assert_eq!(
+            case.decide_on(first.previous_day().unwrap()).unwrap(),
+            [Rule::BasisNotInForce],
+            "{tag} the day before"
+        );
+    }
+}
+
+#[test]
+fn every_row_names_its_source_and_its_first_day() {
+    for basis in WORLD.catalog.bases() {
+        assert!(!basis.source.trim().is_empty(), "{}", basis.tag);
+        assert!(parse_date(&basis.in_force_from).is_some(), "{}", basis.tag);
+    }
 }
 
 #[test]

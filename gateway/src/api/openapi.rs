@@ -326,7 +326,11 @@ fn answer_schemas() -> Vec<(&'static str, Value)> {
                 "type": "object",
                 "description": "One basis of the catalog: its statute, who may send under it to whom, and the fields it allows per kind.",
                 "required": ["tag"],
-                "properties": { "tag": string, "statute": string, "fields": { "type": "object" } }
+                "properties": {
+                    "tag": string, "statute": string, "fields": { "type": "object" },
+                    "in_force_from": { "type": "string", "format": "date", "description": "The first day messages may be sent under it." },
+                    "in_force_until": { "type": "string", "format": "date", "description": "The day it stops applying (repealed or replaced), if known." }
+                }
             }),
         ),
         (

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use time::Date;
 
 /// Whether a basis may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -213,6 +214,14 @@ pub struct Basis {
     pub statute: String,
     pub source: String,
     pub status: BasisStatus,
+    /// The first day it applies (`YYYY-MM-DD`, as the row gives it).
+    pub in_force_from: String,
+    /// The day it no longer applies (repealed or replaced), if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_force_until: Option<String>,
+    /// The days it applies, parsed: from, and until (exclusive).
+    #[serde(skip)]
+    applies: (Date, Option<Date>),
     pub kinds: Vec<Kind>,
     pub senders: Parties,
     pub barred: Vec<AgencyType>,
@@ -242,6 +251,13 @@ pub struct Basis {
 }
 
 impl Basis {
+    /// Whether messages may be sent under it on `day`: its status allows it and `day` lies
+    /// within its dates in force.
+    pub fn in_force_on(&self, day: Date) -> bool {
+        let (from, until) = self.applies;
+        self.status.usable() && from <= day && until.is_none_or(|until| day < until)
+    }
+
     /// The consent rule for a recipient of `recipient` type, if the basis asks for consent.
     pub fn consent_rule(&self, recipient: AgencyType) -> Option<&ConsentRule> {
         self.consent.iter().find(|r| {
@@ -268,6 +284,9 @@ struct BasisRow {
     statute: String,
     source: String,
     status: BasisStatus,
+    in_force_from: String,
+    #[serde(default)]
+    in_force_until: Option<String>,
     kinds: Vec<Kind>,
     senders: Vec<String>,
     #[serde(default)]
@@ -569,6 +588,25 @@ impl Catalog {
                 return Err(contradiction(tag, "max_age = \"none\" needs max_age_why"));
             }
         };
+        if row.source.trim().is_empty() {
+            return Err(contradiction(tag, "names no source"));
+        }
+        let day = |text: &str, key: &str| {
+            crate::birth::parse_date(text)
+                .ok_or_else(|| contradiction(tag, format!("{key} is not a date (YYYY-MM-DD)")))
+        };
+        let from = day(&row.in_force_from, "in_force_from")?;
+        let until = row
+            .in_force_until
+            .as_deref()
+            .map(|u| day(u, "in_force_until"))
+            .transpose()?;
+        if until.is_some_and(|until| until <= from) {
+            return Err(contradiction(
+                tag,
+                "in_force_until is not after in_force_from",
+            ));
+        }
         let senders = parties(tag, &row.senders, "senders")?;
         let recipients = parties(tag, &row.recipients, "recipients")?;
         if let Some(t) = row.barred.iter().find(|t| senders.names(**t)) {
@@ -665,6 +703,9 @@ impl Catalog {
             statute: row.statute,
             source: row.source,
             status: row.status,
+            in_force_from: row.in_force_from,
+            in_force_until: row.in_force_until,
+            applies: (from, until),
             kinds: row.kinds,
             senders,
             barred: row.barred,
@@ -808,6 +849,7 @@ title_en = "t"
 statute = "s"
 source = "s"
 status = "in_force"
+in_force_from = "2020-01-01"
 max_age = 18
 "#;
 
@@ -816,6 +858,40 @@ max_age = 18
             Err(CatalogError::Contradiction { why, .. }) => why,
             other => panic!("expected a contradiction, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_row_needs_a_source_and_its_first_day_and_stops_on_its_last() {
+        let without_date = ROW.replace("in_force_from = \"2020-01-01\"\n", "");
+        assert!(matches!(
+            load(&format!(
+                "{without_date}kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]"
+            )),
+            Err(CatalogError::Invalid { .. })
+        ));
+        let row = |extra: &str| {
+            format!("{ROW}{extra}kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]")
+        };
+        let without_source = row("").replace("source = \"s\"", "source = \" \"");
+        assert_eq!(contradiction_of(&without_source), "names no source");
+        assert_eq!(
+            contradiction_of(&row("in_force_until = \"2019-12-31\"\n")),
+            "in_force_until is not after in_force_from"
+        );
+        assert_eq!(
+            contradiction_of(&row("").replace("2020-01-01", "1 Jan 2020")),
+            "in_force_from is not a date (YYYY-MM-DD)"
+        );
+        let catalog = load(&row("in_force_until = \"2027-01-01\"\n")).unwrap();
+        let basis = catalog.get("no.x.1").unwrap();
+        let day = |d: &str| crate::birth::parse_date(d).unwrap();
+        assert!(!basis.in_force_on(day("2019-12-31")));
+        assert!(basis.in_force_on(day("2020-01-01")));
+        assert!(basis.in_force_on(day("2026-12-31")));
+        assert!(
+            !basis.in_force_on(day("2027-01-01")),
+            "replaced: refused from that day"
+        );
     }
 
     #[test]

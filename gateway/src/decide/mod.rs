@@ -126,7 +126,9 @@ pub fn decide<'a>(
             },
             None => Reason::new(Rule::BasisUnknown, TAG),
         }),
-        Some(b) if !b.status.usable() => refusals.push(Reason::new(Rule::BasisNotInForce, TAG)),
+        Some(b) if !b.in_force_on(facts.today) => {
+            refusals.push(Reason::new(Rule::BasisNotInForce, TAG))
+        }
         Some(b) => {
             let mut check = Check {
                 facts,

@@ -125,9 +125,9 @@ rules! {
         sv: "Denna tagg används inte längre: taggarna i `replacedBy` ersätter den."
     }
     BasisNotInForce => "not_in_force" {
-        en: "This legal basis is not in force, or nothing under it is (e.g. a power to make regulations under which no regulation is in force); see the statute.",
-        nb: "Dette hjemmelsgrunnlaget er ikke i kraft, eller ingenting etter det er det (f.eks. en forskriftshjemmel uten forskrift i kraft); se lovhenvisningen.",
-        sv: "Denna rättsliga grund gäller inte, eller inget som meddelats med stöd av den gäller (t.ex. ett bemyndigande utan föreskrifter i kraft); se lagrummet."
+        en: "This legal basis is not in force on the message's date (not yet, or no longer), or nothing under it is (e.g. a power to make regulations under which no regulation is in force); see the statute.",
+        nb: "Dette hjemmelsgrunnlaget er ikke i kraft på meldingens dato (ennå ikke, eller ikke lenger), eller ingenting etter det er det (f.eks. en forskriftshjemmel uten forskrift i kraft); se lovhenvisningen.",
+        sv: "Denna rättsliga grund gäller inte på meddelandets datum (ännu inte, eller inte längre), eller inget som meddelats med stöd av den gäller (t.ex. ett bemyndigande utan föreskrifter i kraft); se lagrummet."
     }
     BasisWrongKind => "wrong_kind" {
         en: "This legal basis does not cover this kind of message.",
