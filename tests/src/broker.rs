@@ -8,6 +8,32 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// Deletes the queues `names` from the test broker, from a drop (which cannot await: on a
+/// thread of its own, waiting at most 10 s).
+pub fn delete_queues(names: Vec<String>) {
+    let removal = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the removal");
+        runtime.block_on(async {
+            let removed = async {
+                let connection =
+                    lapin::Connection::connect(&amqp_url(), Default::default()).await?;
+                let channel = connection.create_channel().await?;
+                for name in &names {
+                    let options = lapin::options::QueueDeleteOptions::default();
+                    channel.queue_delete(name.as_str().into(), options).await?;
+                }
+                connection.close(0, "test removed".into()).await
+            };
+            let limit = std::time::Duration::from_secs(10);
+            let _ = tokio::time::timeout(limit, removed).await;
+        })
+    });
+    let _ = removal.join();
+}
+
 /// Stops the whole broker node (its VM too, as a host going down would).
 pub async fn broker_stop() {
     rabbitmqctl(&["stop"]).await;

@@ -4,6 +4,7 @@
 //! run a script, and take screenshots kept under `target/test-artifacts/`.
 
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -27,10 +28,13 @@ impl Browser {
     /// its screenshots go to `target/test-artifacts/<name>/`.
     pub async fn start(name: &str) -> Self {
         let port = crate::processes::free_port();
+        // A process group of its own: the browser it starts goes with it, also when a test
+        // fails before it closes the session.
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver (Debian's chromium-driver; ops/test installs it)");
         let artifacts = crate::repo().join("target/test-artifacts").join(name);
@@ -216,9 +220,10 @@ impl Browser {
 }
 
 impl Drop for Browser {
-    /// Ends the session's driver (and with it the browser).
+    /// Ends the driver and every process it started (the browser's included): its group.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }

@@ -131,8 +131,11 @@ impl Fiks {
 }
 
 impl Drop for Fiks {
+    /// Removes the test's files and our account's queues (the adapters declared them).
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        let answers = self.answers_queue();
+        crate::delete_queues(vec![format!("{answers}.dead"), answers]);
     }
 }
 

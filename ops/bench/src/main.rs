@@ -9,9 +9,12 @@
 //! store besides), which show where the gateway's time goes. With `--instances 2`
 //! (PostgreSQL) two gateways share the store and the load. With `--url` it loads a gateway
 //! that runs as a process of its own instead, and publishes nothing raw (its adapters would
-//! take it): `ops/bench/run` measures the processes' memory that way.
+//! take it): `ops/bench/run` measures the processes' memory that way, and with `--watch` the
+//! whole path ([`whole_path`]): CPU per message of each process, broker operations per
+//! delivered message, and the time from the 202 to the receiving queue.
 
 mod floors;
+mod whole_path;
 
 use clap::Parser;
 use contract::directory::{Directory, Transport};
@@ -70,6 +73,19 @@ struct Args {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     amqp_url: String,
+    /// With `--url`: a process whose CPU per message to measure, as `name=pid` (repeat it:
+    /// the gateway, the adapters, the broker); the messages are then also consumed from
+    /// their receiving queues to time their way there.
+    #[arg(long = "watch", value_parser = watched, requires = "url")]
+    watch: Vec<(String, u32)>,
+    /// The broker's management API, for its operations per message.
+    #[arg(long, default_value = "http://guest:guest@127.0.0.1:15672")]
+    management: String,
+}
+
+fn watched(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text.split_once('=').ok_or("name=pid")?;
+    Ok((name.to_owned(), pid.parse().map_err(|_| "a pid")?))
 }
 
 #[tokio::main]
@@ -112,14 +128,57 @@ async fn main() -> anyhow::Result<()> {
             .map_or(args.store.as_str(), |_| "(the process's)"),
         urls.len()
     );
-    let gateway_rate = post_all(&args, &client, &urls, &token, &bodies, "gateway").await;
-
     let topology = Topology::new(&prefix, 5);
+    let directory = Directory::load(&repo.join("ops/config/directory.dev.toml"))?;
     let (connection, channel) = contract::plumbing::broker::confirming(
         &contract::plumbing::broker::Endpoint::plain(&args.amqp_url),
         "bench",
     )
     .await?;
+    let arrivals = (!args.watch.is_empty()).then(whole_path::Arrivals::default);
+    if let Some(arrivals) = &arrivals {
+        arrivals
+            .consume(&channel, &topology, &directory.receiving_queues())
+            .await?;
+    }
+    let ops_before = whole_path::broker_ops(&args.management).await;
+    let sampler = tokio::spawn(sample_middle(args.watch.clone(), args.rate, args.messages));
+    let posted = post_all(
+        &args,
+        &client,
+        &urls,
+        &token,
+        &bodies,
+        "gateway",
+        arrivals.clone(),
+    )
+    .await;
+    let gateway_rate = posted.rate;
+    if let Some(arrivals) = &arrivals {
+        // Per accepted message: what was shed cost little and is not a message.
+        let share = posted.accepted.max(f64::EPSILON);
+        let cpu_per_message = sampler
+            .await?
+            .into_iter()
+            .map(|(name, cpu)| (name, cpu.div_f64(share)))
+            .collect();
+        let arrived = arrivals.settle(Duration::from_secs(120)).await;
+        let ops = match (ops_before, whole_path::broker_ops(&args.management).await) {
+            (Some(before), Some(after)) if arrived > 0 => {
+                Some((after - before) as f64 / arrived as f64)
+            }
+            _ => None,
+        };
+        whole_path::print(
+            &whole_path::Measured {
+                cpu_per_message,
+                broker_ops: ops,
+                accept_p99: posted.p99,
+                shed: posted.shed,
+            },
+            arrivals,
+        );
+    }
     let work = topology.work_queue(Transport::Queue);
     channel
         .queue_purge(work.as_str().into(), QueuePurgeOptions::default())
@@ -149,7 +208,9 @@ async fn main() -> anyhow::Result<()> {
                 };
                 let at = floors::serve(channel.clone(), exchange.clone(), store).await?;
                 let url = [format!("http://{at}/v1/messages")];
-                let rate = post_all(&args, &client, &url, &token, &bodies, floor.name()).await;
+                let rate = post_all(&args, &client, &url, &token, &bodies, floor.name(), None)
+                    .await
+                    .rate;
                 if args.rate.is_none() {
                     println!(
                         "ratio:    {:>8.2} ({} / raw)",
@@ -164,7 +225,6 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let directory = Directory::load(&repo.join("ops/config/directory.dev.toml"))?;
     topology
         .delete(&channel, &directory.receiving_queues())
         .await?;
@@ -184,8 +244,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What posting the bodies gave: the rate accepted, the p99 of the answers, and how many
+/// were shed (503 overloaded).
+struct Posted {
+    rate: f64,
+    p99: Duration,
+    shed: usize,
+    /// The share of the messages accepted (the rest shed or failed).
+    accepted: f64,
+}
+
 /// Posts each of `bodies` to `urls` (round robin) with `token`, as `args` say (closed loop
-/// or offered rate); reports the results as `who`'s and returns the rate accepted.
+/// or offered rate), noting each 202 in `arrivals` if given; reports the results as
+/// `who`'s.
 async fn post_all(
     args: &Args,
     client: &reqwest::Client,
@@ -193,15 +264,19 @@ async fn post_all(
     token: &str,
     bodies: &[Vec<u8>],
     who: &str,
-) -> f64 {
+    arrivals: Option<whole_path::Arrivals>,
+) -> Posted {
+    let shed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let post = |(i, body): (usize, Vec<u8>)| {
         let (client, url, token) = (
             client.clone(),
             urls[i % urls.len()].clone(),
             token.to_owned(),
         );
+        let (arrivals, shed) = (arrivals.clone(), shed.clone());
         async move {
             let started = Instant::now();
+            let id = arrivals.as_ref().and_then(|_| message_id(&body));
             let response = client
                 .post(url)
                 .bearer_auth(token)
@@ -209,13 +284,59 @@ async fn post_all(
                 .body(body)
                 .send()
                 .await;
-            (response.is_ok_and(|r| r.status() == 202), started.elapsed())
+            let status = response.map(|r| r.status().as_u16()).unwrap_or_default();
+            if let (202, Some(arrivals), Some(id)) = (status, &arrivals, id) {
+                arrivals.accepted(id);
+            }
+            if status == 503 {
+                shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            (status == 202, started.elapsed())
         }
     };
     let started = Instant::now();
     let numbered = bodies.iter().cloned().enumerate().collect();
     let results = load(args.rate, args.concurrency, numbered, post).await;
-    report(who, "accepted", &results, started.elapsed())
+    let rate = report(who, "accepted", &results, started.elapsed());
+    let mut latencies: Vec<Duration> = results.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let accepted = results.iter().filter(|(ok, _)| *ok).count();
+    Posted {
+        rate,
+        p99: percentile(&latencies, 0.99),
+        shed: shed.load(std::sync::atomic::Ordering::Relaxed),
+        accepted: accepted as f64 / results.len().max(1) as f64,
+    }
+}
+
+/// The `messageId` of a body.
+fn message_id(body: &[u8]) -> Option<contract::message::MessageId> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["messageId"].as_str()?.parse().ok()
+}
+
+/// The CPU per offered message of each of `watched` over the steady middle of a run of
+/// `messages` at `rate` a second (from a fifth to four fifths of its schedule; without a rate, the
+/// whole of it, which this does not know the end of: none).
+async fn sample_middle(
+    watched: whole_path::Watched,
+    rate: Option<u32>,
+    messages: usize,
+) -> Vec<(String, Duration)> {
+    let Some(rate) = rate.filter(|_| !watched.is_empty()) else {
+        return Vec::new();
+    };
+    let schedule = Duration::from_secs_f64(messages as f64 / f64::from(rate));
+    tokio::time::sleep(schedule / 5).await;
+    let before = whole_path::sample(&watched);
+    tokio::time::sleep(schedule * 3 / 5).await;
+    let after = whole_path::sample(&watched);
+    let offered = (messages * 3 / 5).max(1) as u32;
+    watched
+        .into_iter()
+        .zip(before.into_iter().zip(after))
+        .map(|((name, _), (b, a))| (name, a.saturating_sub(b) / offered))
+        .collect()
 }
 
 /// A store of the gateway's own kind for the store floor, of its own (a file beside the
