@@ -17,6 +17,8 @@ mod rewrap;
 mod rows;
 mod sql;
 mod sqlite;
+#[cfg(test)]
+mod testing;
 
 pub use audit::{
     AuditEntry, AuditReport, AuditTrail, Break, ChainKey, ChainLink, Pruned, SignedHead, verify,

@@ -140,8 +140,22 @@ impl<B: Backend> Payloads for SqlStore<B> {
         Ok(rows.first().map(|r| r.bytes("value")).transpose()?)
     }
 
+    /// Only once a payload was erased: reclaiming an empty table (PostgreSQL's VACUUM)
+    /// records it as empty, and the plans sessions then keep for it (the status history's
+    /// foreign-key check) scan it whole as it grows.
     async fn reclaim_erased(&self) -> Result<(), StoreError> {
-        if let Some(sql) = B::RECLAIM {
+        let Some(sql) = B::RECLAIM else {
+            return Ok(());
+        };
+        let erased = self
+            .db
+            .fetch(
+                Conn::Writer,
+                "SELECT 1 AS erased FROM messages WHERE erased_at IS NOT NULL LIMIT 1",
+                &[],
+            )
+            .await?;
+        if !erased.is_empty() {
             self.db.execute(sql, &[]).await?;
         }
         Ok(())

@@ -182,30 +182,11 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::testing::message;
     use crate::record::{AuditTrail, Messages, NewMessage, Recorded, gateway_id};
     use contract::directory::AgencyId;
     use contract::message::MessageId;
     use time::OffsetDateTime;
-
-    /// A new message from a school to `recipient`, its payload sealed with `keys`.
-    fn message(keys: &crate::keys::KeyRing, recipient: &str) -> NewMessage {
-        let (sender, client) = (AgencyId("school".into()), MessageId(uuid::Uuid::new_v4()));
-        NewMessage {
-            id: gateway_id(&sender, &client),
-            client_id: client,
-            sender,
-            supplier: None,
-            recipient: AgencyId(recipient.into()),
-            kind: contract::message::Kind::NoBekymringsmelding,
-            legal_basis: "no.bvl2021.13-2".into(),
-            body_hash: "h".into(),
-            routing_key: "queue.bv".into(),
-            routed: keys.lock(&[b'x'; 2048], b"y"),
-            consent_ref: None,
-            subject_hashes: Vec::new(),
-            trace_id: None,
-        }
-    }
 
     /// A store in a folder of its own.
     async fn scratch_store(name: &str) -> (std::path::PathBuf, SqliteStore) {
