@@ -141,6 +141,9 @@ fn defaults() -> Vec<Deadline> {
             ],
         ),
         rule(Kind::DkSsp, 24, None, vec![]),
+        rule(Kind::DkPsp, 24, None, vec![]),
+        rule(Kind::DkKsp, 24, None, vec![]),
+        rule(Kind::DkInfohus, 24, None, vec![]),
     ]
 }
 

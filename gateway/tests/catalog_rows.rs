@@ -19,7 +19,7 @@ fn schemas() -> PathBuf {
 }
 
 /// Every agency type, each as a single agency (`<type>`) and as a group (`<type>-group`).
-const TYPES: [&str; 26] = [
+const TYPES: [&str; 31] = [
     "school",
     "kindergarten",
     "school_health",
@@ -46,6 +46,11 @@ const TYPES: [&str; 26] = [
     "kommune",
     "politi",
     "ssp",
+    "psykiatri",
+    "kriminalforsorg",
+    "psp",
+    "ksp",
+    "infohus",
 ];
 
 struct World {
@@ -165,7 +170,7 @@ impl Case {
                 p["barn"]["personnummer"] = json!(format!("{}-0000", born.replace('-', "")))
             }
             "dk.underretning" => p["barn"]["cpr"] = json!(cpr(born)),
-            "dk.ssp" => p["person"]["cpr"] = json!(cpr(born)),
+            "dk.ssp" | "dk.psp" | "dk.ksp" | "dk.infohus" => p["person"]["cpr"] = json!(cpr(born)),
             _ if p.get("person").is_some() => p["person"]["fodselsdato"] = json!(born),
             _ => {}
         }
@@ -281,7 +286,9 @@ fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
             p["underretter"]["cvr"] = json!(sender_agency.orgnr);
             p
         }
-        Kind::DkSsp => example("dk.ssp")["payload"].clone(),
+        Kind::DkSsp | Kind::DkPsp | Kind::DkKsp | Kind::DkInfohus => {
+            example(kind.as_str())["payload"].clone()
+        }
         Kind::NoPolitikontakt => {
             let mut p = json!({
                 "henvisendeEnhet": "Oslo kommune",

@@ -46,6 +46,16 @@ crate::named! {
         Kommune,
         Politi,
         Ssp,
+        /// Regional psychiatry (a PSP participant).
+        Psykiatri,
+        /// The prison and probation service, Kriminalforsorgen (a KSP participant).
+        Kriminalforsorg,
+        /// The PSP cooperation (police, social services, psychiatry), as a group.
+        Psp,
+        /// The KSP cooperation (prison and probation service, municipality, police), as a group.
+        Ksp,
+        /// The local Infohus (municipality and police on radicalisation), as a group.
+        Infohus,
     }
 }
 
@@ -58,7 +68,8 @@ impl AgencyType {
             | Slt | Nav | Konfliktraad | Municipal => Country::NO,
             Forskola | Skola | Elevhalsa | ElevhalsaMedicinsk | Socialtjanst | Polis | Fritid
             | Trygghet | SspfSamordnare | Sig => Country::SE,
-            Dagtilbud | Skole | Kommune | Politi | Ssp => Country::DK,
+            Dagtilbud | Skole | Kommune | Politi | Ssp | Psykiatri | Kriminalforsorg | Psp
+            | Ksp | Infohus => Country::DK,
         }
     }
 }

@@ -30,12 +30,24 @@ crate::named! {
         /// A case shared in the SSP cooperation under retsplejeloven § 115 (Denmark).
         #[strum(serialize = "dk.ssp")]
         DkSsp,
+        /// A case shared in the PSP cooperation (police, social services, psychiatry) under
+        /// retsplejeloven § 115 (Denmark).
+        #[strum(serialize = "dk.psp")]
+        DkPsp,
+        /// A case shared in the KSP cooperation (prison and probation service, municipality,
+        /// police) about a person released from custody, under retsplejeloven § 115 (Denmark).
+        #[strum(serialize = "dk.ksp")]
+        DkKsp,
+        /// A referral to the local Infohus (municipality and police) about a risk of
+        /// radicalisation (Denmark).
+        #[strum(serialize = "dk.infohus")]
+        DkInfohus,
     }
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Self::NoBekymringsmelding,
         Self::NoPolitikontakt,
         Self::NoBarnevernPoliti,
@@ -43,6 +55,9 @@ impl Kind {
         Self::SeOrosanmalan,
         Self::DkUnderretning,
         Self::DkSsp,
+        Self::DkPsp,
+        Self::DkKsp,
+        Self::DkInfohus,
     ];
 
     /// The country whose law the kind serves (its name's prefix).
@@ -53,7 +68,9 @@ impl Kind {
                 Country::NO
             }
             Self::SeSspfSig | Self::SeOrosanmalan => Country::SE,
-            Self::DkUnderretning | Self::DkSsp => Country::DK,
+            Self::DkUnderretning | Self::DkSsp | Self::DkPsp | Self::DkKsp | Self::DkInfohus => {
+                Country::DK
+            }
         }
     }
 }

@@ -433,3 +433,62 @@ async fn an_ssp_case_goes_to_the_cooperations_inbox_from_its_members_only() {
     .await;
     h.cleanup().await;
 }
+
+/// PSP, KSP and the Infohus: each case reaches its group's inbox from a member; a type of
+/// agency the kind does not take from is refused, as is a case without the
+/// not-for-investigation attestation, or addressed to another cooperation.
+#[tokio::test]
+async fn the_other_section_115_cooperations_and_the_infohus_take_their_members_cases() {
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
+    h.start_adapters().await;
+    let cases = [
+        (
+            "dk.psp",
+            "dk-aarhus-psykiatri",
+            "dk-kriminalforsorgen-ostjylland",
+        ),
+        (
+            "dk.ksp",
+            "dk-kriminalforsorgen-ostjylland",
+            "dk-aarhus-psykiatri",
+        ),
+        ("dk.infohus", "dk-aarhus-kommune", "dk-aarhus-skole"),
+    ];
+    for (kind, member, outsider) in cases {
+        let case = example(kind);
+        assert_eq!(
+            h.post(&h.token(member), &case).await.status(),
+            202,
+            "{kind}"
+        );
+        assert!(
+            inbox
+                .wait_for("/inbox", &tests::gateway_id(member, &case), WAIT)
+                .await,
+            "{kind} delivered"
+        );
+        refused(&h, outsider, &case, "recipient-mismatch", "kind_sender").await;
+        let mut investigation = case.clone();
+        investigation["legalBasis"]["attestation"] = json!({"necessary_for_cooperation": true});
+        refused(
+            &h,
+            member,
+            &investigation,
+            "attestation-missing",
+            "attestation_missing",
+        )
+        .await;
+    }
+    // Each kind goes to its own cooperation: a PSP case addressed to KSP is refused.
+    let mut elsewhere = example("dk.psp");
+    elsewhere["recipient"] = json!("dk-aarhus-ksp");
+    refused(
+        &h,
+        "dk-aarhus-psykiatri",
+        &elsewhere,
+        "recipient-mismatch",
+        "kind_recipient",
+    )
+    .await;
+    h.cleanup().await;
+}

@@ -840,6 +840,15 @@ recipients = ["kommune"]
 [kind."dk.ssp"]
 country = "DK"
 recipients = ["ssp"]
+[kind."dk.psp"]
+country = "DK"
+recipients = ["psp"]
+[kind."dk.ksp"]
+country = "DK"
+recipients = ["ksp"]
+[kind."dk.infohus"]
+country = "DK"
+recipients = ["infohus"]
 "#;
 
     const ROW: &str = r#"[[basis]]

@@ -91,7 +91,9 @@ fn births_of(kind: Kind) -> Births {
         }
         Kind::SeSspfSig => Births::One("/personnummer", Id::Personnummer),
         Kind::SeOrosanmalan => Births::One("/barn/personnummer", Id::Personnummer),
-        Kind::DkSsp => Births::One("/person/cpr", Id::Cpr),
+        Kind::DkSsp | Kind::DkPsp | Kind::DkKsp | Kind::DkInfohus => {
+            Births::One("/person/cpr", Id::Cpr)
+        }
     }
 }
 
@@ -180,7 +182,9 @@ pub fn identity(kind: Kind, payload: &Payload) -> Option<SubjectRef> {
         Kind::SeSspfSig => at("/personnummer").map(SubjectRef::Personnummer),
         Kind::SeOrosanmalan => at("/barn/personnummer").map(SubjectRef::Personnummer),
         Kind::DkUnderretning => at("/barn/cpr").map(SubjectRef::Cpr),
-        Kind::DkSsp => at("/person/cpr").map(SubjectRef::Cpr),
+        Kind::DkSsp | Kind::DkPsp | Kind::DkKsp | Kind::DkInfohus => {
+            at("/person/cpr").map(SubjectRef::Cpr)
+        }
     }
 }
 

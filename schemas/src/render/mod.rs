@@ -38,6 +38,9 @@ pub const RENDERERS: &[Renderer] = &[
     referral::OROSANMALAN,
     referral::UNDERRETNING,
     referral::SSP,
+    referral::PSP,
+    referral::KSP,
+    referral::INFOHUS,
 ];
 
 /// The renderer of `kind`.

@@ -9,42 +9,61 @@ use crate::message::{Kind, RoutedMessage};
 pub(super) const POLITIKONTAKT: Renderer = Renderer {
     kind: Kind::NoPolitikontakt,
     recipients: &[AgencyType::Police],
-    render: |msg| as_referral(msg, "no.politikontakt"),
+    render: as_referral,
 };
 
 pub(super) const SSPF_SIG: Renderer = Renderer {
     kind: Kind::SeSspfSig,
     recipients: &[AgencyType::SspfSamordnare, AgencyType::Sig],
-    render: |msg| as_referral(msg, "se.sspf-sig"),
+    render: as_referral,
 };
 
 pub(super) const BARNEVERN_POLITI: Renderer = Renderer {
     kind: Kind::NoBarnevernPoliti,
     recipients: &[AgencyType::Police],
-    render: |msg| as_referral(msg, "no.barnevern-politi"),
+    render: as_referral,
 };
 
 pub(super) const OROSANMALAN: Renderer = Renderer {
     kind: Kind::SeOrosanmalan,
     recipients: &[AgencyType::Socialtjanst],
-    render: |msg| as_referral(msg, "se.orosanmalan"),
+    render: as_referral,
 };
 
 pub(super) const UNDERRETNING: Renderer = Renderer {
     kind: Kind::DkUnderretning,
     recipients: &[AgencyType::Kommune],
-    render: |msg| as_referral(msg, "dk.underretning"),
+    render: as_referral,
 };
 
 pub(super) const SSP: Renderer = Renderer {
     kind: Kind::DkSsp,
     recipients: &[AgencyType::Ssp],
-    render: |msg| as_referral(msg, "dk.ssp"),
+    render: as_referral,
 };
 
-fn as_referral(msg: &RoutedMessage, type_name: &'static str) -> Rendered {
+pub(super) const PSP: Renderer = Renderer {
+    kind: Kind::DkPsp,
+    recipients: &[AgencyType::Psp],
+    render: as_referral,
+};
+
+pub(super) const KSP: Renderer = Renderer {
+    kind: Kind::DkKsp,
+    recipients: &[AgencyType::Ksp],
+    render: as_referral,
+};
+
+pub(super) const INFOHUS: Renderer = Renderer {
+    kind: Kind::DkInfohus,
+    recipients: &[AgencyType::Infohus],
+    render: as_referral,
+};
+
+/// The routed message as it is, typed by its kind's name.
+fn as_referral(msg: &RoutedMessage) -> Rendered {
     Rendered {
-        type_name,
+        type_name: msg.kind.as_str(),
         body: serde_json::to_value(msg).expect("a routed message serialises"),
     }
 }
