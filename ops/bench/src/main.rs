@@ -225,10 +225,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    topology
-        .delete(&channel, &directory.receiving_queues())
-        .await?;
+    let receiving = directory.receiving_queues();
+    topology.delete(&channel, &receiving).await?;
     let _ = connection.close(200, "bench done".into()).await;
+    // The gateway set its queues' policies; left behind, they slow every later link's set-up.
+    contract::plumbing::broker::Management::new(&args.management, "/")?
+        .remove(&topology.policies(&receiving))
+        .await?;
     if let Target::InProcess(gateways) = target {
         for running in gateways.running {
             running.stop().await;
