@@ -1,7 +1,8 @@
 //! Deadlines: when delivery, the recipient's receipt, its feedback and its further answers
 //! are due, per message kind (configurable; defaults after the statutes each kind serves),
-//! and which of them a message has missed. Delivery and receipt deadlines are this
-//! gateway's operational targets (the law says "without undue delay"); the others are law:
+//! and which of them a message has missed. Each says what sets it ([`Grounds`]): delivery
+//! and receipt are this gateway's operational targets (the law says "without undue delay"),
+//! the feedback and every answer name their statute or say they are a target. The law:
 //! Norway (barnevernsloven 2021): feedback to a public reporter within three weeks of
 //! the report reaching barnevern (its delivery into barnevern's queue), and a second one
 //! within three weeks of an opened investigation's end; Sweden (socialtjänstlagen): a
@@ -28,12 +29,20 @@ pub struct Deadline {
     /// operational target).
     #[serde(default)]
     pub receipt_within_hours: Option<i64>,
-    /// Days after delivery into the recipient's system by which its feedback is due.
+    /// The recipient's feedback (`feedback_given`), due days after delivery into its system.
     #[serde(default)]
-    pub feedback_within_days: Option<i64>,
+    pub feedback: Option<FeedbackDue>,
     /// Further answers of the recipient and when each is due.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<AnswerDue>,
+}
+
+/// The recipient's feedback, due days after delivery.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackDue {
+    pub within_days: i64,
+    pub grounds: Grounds,
 }
 
 /// One answer of the recipient that is due within a period after a step of the message.
@@ -46,6 +55,33 @@ pub struct AnswerDue {
     #[serde(default = "delivered")]
     pub after: Status,
     pub within: Period,
+    pub grounds: Grounds,
+}
+
+/// What sets a deadline (`grounds = { statute = "…" }` or `{ target = "…" }`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Grounds {
+    /// A statute sets the period: its section, as a citation (saying so where the section
+    /// number is not checked against the statute's text).
+    Statute(String),
+    /// An operational target: the law names no period (or says "at once"), the operator
+    /// sets one; why.
+    Target(String),
+}
+
+/// Why delivery and the receipt have the deadlines they have.
+const TRANSPORT_TARGET: &str = "This gateway's target: the statutes ask for the report without undue delay, and name no period.";
+
+/// One deadline of a kind, as `GET /v1/legal-bases` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    /// The deadline (the name a missed one has).
+    pub deadline: Missed,
+    /// The step its period runs from.
+    pub after: Status,
+    pub within: Period,
+    pub grounds: Grounds,
 }
 
 fn delivered() -> Status {
@@ -93,17 +129,26 @@ fn defaults() -> Vec<Deadline> {
         kind,
         deliver_within_hours,
         receipt_within_hours,
-        feedback_within_days: None,
+        feedback: None,
         answers,
     };
-    let due = |answer, after, within| AnswerDue {
+    let due = |answer, after, within, grounds| AnswerDue {
         answer,
         after,
         within,
+        grounds,
     };
+    let statute = |text: &str| Grounds::Statute(text.into());
+    let norway_feedback = statute(
+        "Barnevernsloven (LOV-2021-06-18-97): feedback to the reporter within three weeks of the report, and again within three weeks of an opened investigation's end (the 1992 act's § 6-7 a; the 2021 section unverified)",
+    );
+    let transport = |kind, hours| rule(kind, hours, None, vec![]);
     vec![
         Deadline {
-            feedback_within_days: Some(21),
+            feedback: Some(FeedbackDue {
+                within_days: 21,
+                grounds: norway_feedback.clone(),
+            }),
             ..rule(
                 Kind::NoBekymringsmelding,
                 1,
@@ -112,19 +157,30 @@ fn defaults() -> Vec<Deadline> {
                     Missed::SecondFeedback,
                     Status::InvestigationEnded,
                     Period::Days(21),
+                    norway_feedback,
                 )],
             )
         },
-        rule(Kind::NoPolitikontakt, 24, None, vec![]),
-        rule(Kind::NoBarnevernPoliti, 1, None, vec![]),
-        rule(Kind::SeSspfSig, 24, None, vec![]),
+        transport(Kind::NoPolitikontakt, 24),
+        transport(Kind::NoBarnevernPoliti, 1),
+        transport(Kind::SeSspfSig, 24),
         rule(
             Kind::SeOrosanmalan,
             1,
             Some(24),
             vec![
-                due(Missed::Assessment, Status::Delivered, Period::Hours(24)),
-                due(Missed::Decision, Status::Delivered, Period::Days(14)),
+                due(
+                    Missed::Assessment,
+                    Status::Delivered,
+                    Period::Hours(24),
+                    Grounds::Target("Socialtjänstlagen asks for the protection assessment at once, the day the report arrives, and names no period: 24 hours is the operator's".into()),
+                ),
+                due(
+                    Missed::Decision,
+                    Status::Delivered,
+                    Period::Days(14),
+                    statute("Socialtjänstlagen (2025:400): the decision whether to investigate within 14 days (SoL 2001:453 11 kap. 1 a §; the 2025 section unverified)"),
+                ),
             ],
         ),
         rule(
@@ -132,18 +188,24 @@ fn defaults() -> Vec<Deadline> {
             1,
             Some(24),
             vec![
-                due(Missed::Assessment, Status::Delivered, Period::Hours(24)),
+                due(
+                    Missed::Assessment,
+                    Status::Delivered,
+                    Period::Hours(24),
+                    statute("Barnets lov: the assessment within 24 hours of the underretning (serviceloven § 155, stk. 2 until 2024; the section of barnets lov unverified)"),
+                ),
                 due(
                     Missed::Acknowledgement,
                     Status::Delivered,
                     Period::WorkingDays(6),
+                    statute("Barnets lov: the receipt to a reporter in public service within six working days (serviceloven § 155 b until 2024; the section of barnets lov unverified)"),
                 ),
             ],
         ),
-        rule(Kind::DkSsp, 24, None, vec![]),
-        rule(Kind::DkPsp, 24, None, vec![]),
-        rule(Kind::DkKsp, 24, None, vec![]),
-        rule(Kind::DkInfohus, 24, None, vec![]),
+        transport(Kind::DkSsp, 24),
+        transport(Kind::DkPsp, 24),
+        transport(Kind::DkKsp, 24),
+        transport(Kind::DkInfohus, 24),
     ]
 }
 
@@ -187,23 +249,27 @@ struct Due {
     after: Status,
     period: Period,
     met_by: Vec<Status>,
+    grounds: Grounds,
 }
 
 impl Deadline {
     /// Every deadline of the kind.
     fn dues(&self) -> Vec<Due> {
         use Status::{Delivered, FeedbackGiven, Received, Recorded};
-        let due = |missed, after, period, met_by: &[Status]| Due {
+        let due = |missed, after, period, met_by: &[Status], grounds: &Grounds| Due {
             missed,
             after,
             period,
             met_by: met_by.to_vec(),
+            grounds: grounds.clone(),
         };
+        let transport = Grounds::Target(TRANSPORT_TARGET.into());
         let mut dues = vec![due(
             Missed::Delivery,
             Recorded,
             Period::Hours(self.deliver_within_hours),
             &[Delivered, Received, FeedbackGiven],
+            &transport,
         )];
         if let Some(hours) = self.receipt_within_hours {
             dues.push(due(
@@ -211,14 +277,16 @@ impl Deadline {
                 Recorded,
                 Period::Hours(hours),
                 &[Received, FeedbackGiven],
+                &transport,
             ));
         }
-        if let Some(days) = self.feedback_within_days {
+        if let Some(feedback) = &self.feedback {
             dues.push(due(
                 Missed::Feedback,
                 Delivered,
-                Period::Days(days),
+                Period::Days(feedback.within_days),
                 &[FeedbackGiven],
+                &feedback.grounds,
             ));
         }
         for answer in &self.answers {
@@ -227,6 +295,7 @@ impl Deadline {
                 answer.after,
                 answer.within,
                 &[answer.answer.answer()],
+                &answer.grounds,
             ));
         }
         dues
@@ -244,6 +313,21 @@ impl Period {
 }
 
 impl DeadlinesConfig {
+    /// Every deadline of `kind`, with what sets it.
+    pub fn listed(&self, kind: Kind) -> Vec<Listed> {
+        self.rule
+            .iter()
+            .filter(|r| r.kind == kind)
+            .flat_map(Deadline::dues)
+            .map(|due| Listed {
+                deadline: due.missed,
+                after: due.after,
+                within: due.period,
+                grounds: due.grounds,
+            })
+            .collect()
+    }
+
     /// The deadlines a message of `kind`, with this status history, has missed at `now`
     /// (none once it is in a final status).
     pub fn missed(
@@ -347,6 +431,55 @@ mod tests {
         let example: DeadlinesConfig = file["deadlines"].clone().try_into().unwrap();
         let json = |rules: &[Deadline]| serde_json::to_value(rules).unwrap();
         assert_eq!(json(&example.rule), json(&DeadlinesConfig::default().rule));
+    }
+
+    #[test]
+    fn every_deadline_says_whether_a_statute_or_the_operator_sets_it() {
+        let deadlines = DeadlinesConfig::default();
+        let grounds = |kind, missed| {
+            let listed = deadlines.listed(kind);
+            let found = listed.into_iter().find(|l| l.deadline == missed).unwrap();
+            matches!(found.grounds, Grounds::Statute(_))
+        };
+        for kind in Kind::ALL {
+            assert!(
+                !grounds(kind, Missed::Delivery),
+                "{kind}: delivery is a target"
+            );
+        }
+        assert!(!grounds(Kind::NoBekymringsmelding, Missed::Receipt));
+        assert!(grounds(Kind::NoBekymringsmelding, Missed::Feedback));
+        assert!(grounds(Kind::NoBekymringsmelding, Missed::SecondFeedback));
+        // "At once" is the law's; the 24 hours are the operator's.
+        assert!(!grounds(Kind::SeOrosanmalan, Missed::Assessment));
+        assert!(grounds(Kind::SeOrosanmalan, Missed::Decision));
+        assert!(grounds(Kind::DkUnderretning, Missed::Assessment));
+        assert!(grounds(Kind::DkUnderretning, Missed::Acknowledgement));
+    }
+
+    #[test]
+    fn a_deadline_that_does_not_say_what_sets_it_is_refused() {
+        let rule = |extra: &str| {
+            toml::from_str::<DeadlinesConfig>(&format!(
+                "[[rule]]\nkind = \"dk.underretning\"\ndeliver_within_hours = 1\n{extra}"
+            ))
+        };
+        let within = "within = { hours = 24 }";
+        assert!(
+            rule(&format!(
+                "answers = [{{ answer = \"assessment\", {within} }}]"
+            ))
+            .is_err()
+        );
+        assert!(rule("feedback = { within_days = 21 }").is_err());
+        let stated = "grounds = { target = \"the operator's\" }";
+        assert!(
+            rule(&format!(
+                "answers = [{{ answer = \"assessment\", {within}, {stated} }}]"
+            ))
+            .is_ok()
+        );
+        assert!(rule(&format!("feedback = {{ within_days = 21, {stated} }}")).is_ok());
     }
 
     #[test]

@@ -147,6 +147,16 @@ async fn the_catalog_lists_allowed_and_required_fields_per_basis_and_kind() {
             .unwrap()
             .contains(&json!("identity"))
     );
+    // Each kind's deadlines, each saying what sets it: a statute, or the operator's target.
+    let grounds = |kind: &str, deadline: &str| {
+        let deadlines = list["kinds"][kind]["deadlines"].as_array().unwrap();
+        let found = deadlines.iter().find(|d| d["deadline"] == deadline);
+        found.unwrap()["grounds"].as_object().unwrap().clone()
+    };
+    assert!(grounds("se.orosanmalan", "decision").contains_key("statute"));
+    assert!(grounds("se.orosanmalan", "assessment").contains_key("target"));
+    assert!(grounds("no.bekymringsmelding", "feedback").contains_key("statute"));
+    assert!(grounds("dk.psp", "delivery").contains_key("target"));
     let one = h.get("/v1/legal-bases/se.osl.10-27", None).await;
     let one: Value = one.json().await.unwrap();
     assert_eq!(

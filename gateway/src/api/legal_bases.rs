@@ -1,6 +1,7 @@
 //! `GET /v1/legal-bases` and `GET /v1/legal-bases/{tag}`: the catalog, read-only, with each
 //! basis' field profiles (allowed and required fields per kind), and the data categories
-//! consent is given for, the agency types each kind may go to, and the tags no longer
+//! consent is given for, the agency types each kind may go to with its deadlines (each with
+//! the statute that sets it, or saying it is an operational target), and the tags no longer
 //! used, so a sending system can build its forms from it.
 
 use super::AppState;
@@ -25,8 +26,9 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let kinds: serde_json::Map<String, serde_json::Value> = Kind::ALL
         .iter()
         .map(|k| {
-            let rule =
+            let mut rule =
                 serde_json::to_value(app.shared.catalog.kind(*k)).expect("a kind serialises");
+            rule["deadlines"] = serde_json::json!(app.deadlines.listed(*k));
             (k.as_str().to_owned(), rule)
         })
         .collect();
