@@ -741,6 +741,33 @@ fn a_bekymringsmelding_goes_only_to_the_barnevern_of_the_childs_municipality_und
     assert_eq!(case.decide().unwrap(), []);
 }
 
+/// Correction: forvaltningsloven § 13 a nr. 2 took anonymised data from anyone; health
+/// personnel and the police have secrecy rules of their own, with rows of their own.
+#[test]
+fn anonymised_sharing_goes_under_each_senders_own_act() {
+    for (sender, own) in [
+        (AgencyType::Health, "no.hpl.23-3"),
+        (AgencyType::SchoolHealth, "no.hpl.23-3"),
+        (AgencyType::Police, "no.polregl.24-2"),
+    ] {
+        let mut under_fvl = case_for("no.fvl1967.13a-2");
+        under_fvl.sender = sender;
+        assert!(
+            under_fvl.decide().unwrap().contains(&Rule::SenderBarred),
+            "{sender:?} under fvl § 13 a nr. 2"
+        );
+        let mut under_own = case_for(own);
+        under_own.sender = sender;
+        assert_eq!(under_own.decide().unwrap(), [], "{sender:?} under {own}");
+    }
+    let mut school = case_for("no.fvl1967.13a-2");
+    school.sender = AgencyType::School;
+    assert_eq!(school.decide().unwrap(), []);
+    let mut school = case_for("no.hpl.23-3");
+    school.sender = AgencyType::School;
+    assert!(school.decide().unwrap().contains(&Rule::SenderType));
+}
+
 #[test]
 fn a_basis_is_weighed_by_the_day_the_message_is_sent() {
     // Opplæringslova 2023 applies from 1 August 2024; the 2021 barnevern act from 2023.
