@@ -768,6 +768,20 @@ fn anonymised_sharing_goes_under_each_senders_own_act() {
     assert!(school.decide().unwrap().contains(&Rule::SenderType));
 }
 
+/// Correction: politiregisterloven § 27 carried the bekymringsmelding to recipients it can
+/// never reach (an SLT); the police report to barnevern under barnevernsloven § 13-2.
+#[test]
+fn the_police_report_to_barnevern_under_the_barnevern_act_not_the_register_act() {
+    let mut report = case_for("no.bvl2021.13-2");
+    report.sender = AgencyType::Police;
+    let police = WORLD.directory.get("police").unwrap();
+    report.envelope["payload"]["offentligMelder"]["virksomhet"]["orgnr"] = json!(police.orgnr);
+    assert_eq!(report.decide().unwrap(), []);
+    report.envelope["legalBasis"] =
+        json!({"tag": "no.polregl.27", "attestation": {"necessary": true}});
+    assert!(report.decide().unwrap().contains(&Rule::BasisWrongKind));
+}
+
 #[test]
 fn a_basis_is_weighed_by_the_day_the_message_is_sent() {
     // Opplæringslova 2023 applies from 1 August 2024; the 2021 barnevern act from 2023.
