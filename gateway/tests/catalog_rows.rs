@@ -1132,15 +1132,47 @@ fn barnevern_reports_offences_only_for_its_own_tasks() {
     let rules = case.decide().unwrap();
     assert!(rules.contains(&Rule::AttestationMissing), "{rules:?}");
     assert!(rules.contains(&Rule::AttestationUnknown), "{rules:?}");
+    // Correction: "a natural link to its tasks" is not barnevern's test; barnevernsloven
+    // § 13-1 is: necessary for its tasks, or to prevent substantial danger.
     case.envelope["legalBasis"]["attestation"] =
         json!({ "sent_by_authorised_manager": true, "natural_link_to_tasks": true });
-    assert_eq!(case.decide().unwrap(), []);
+    let rules = case.decide().unwrap();
+    assert!(rules.contains(&Rule::AttestationMissing), "{rules:?}");
+    for test in [
+        "necessary_for_barnevern_tasks",
+        "prevent_substantial_danger",
+    ] {
+        case.envelope["legalBasis"]["attestation"] =
+            json!({ "sent_by_authorised_manager": true, test: true });
+        assert_eq!(case.decide().unwrap(), [], "{test}");
+    }
     // Not as a politikontakt referral, whose fields its stricter secrecy does not allow.
     let mut referral = satisfying_of(basis, Kind::NoPolitikontakt);
     referral.sender = AgencyType::Barnevern;
     referral.envelope["legalBasis"]["attestation"] =
         case.envelope["legalBasis"]["attestation"].clone();
     assert_eq!(referral.decide().unwrap(), [Rule::KindSender]);
+}
+
+/// Correction: barnevern's request for the police's assistance went under a section of the
+/// barnevern act that only limits what forvaltningsloven § 13 b nr. 5 and 6 allow it.
+#[test]
+fn barnevern_asks_for_the_polices_assistance_under_fvl_13b_5_on_its_own_test() {
+    let basis = WORLD.catalog.get("no.fvl1967.13b-1-5").unwrap();
+    let mut case = satisfying_of(basis, Kind::NoBarnevernPoliti);
+    case.sender = AgencyType::Barnevernvakt;
+    case.envelope["payload"]["bistandOnsket"] = json!("Bistand ved hjemmebesøk.");
+    case.envelope["legalBasis"]["attestation"] = json!({ "necessary_for_barnevern_tasks": true });
+    assert_eq!(case.decide().unwrap(), []);
+    case.envelope["legalBasis"]["attestation"] = json!({ "necessary_for_sender_tasks": true });
+    assert!(case.decide().unwrap().contains(&Rule::AttestationMissing));
+    case.envelope["legalBasis"] = json!({ "tag": "no.bvl2021.13-4", "attestation": { "necessary_for_barnevern_tasks": true } });
+    assert_eq!(case.decide().unwrap(), [Rule::BasisReplaced]);
+    // The assistance field stays barred under the other bases.
+    let offences = WORLD.catalog.get("no.fvl1967.13b-1-6").unwrap();
+    let mut report = satisfying_of(offences, Kind::NoBarnevernPoliti);
+    report.envelope["payload"]["bistandOnsket"] = json!("Bistand ved hjemmebesøk.");
+    assert!(report.decide().unwrap().contains(&Rule::FieldNotAllowed));
 }
 
 #[test]
