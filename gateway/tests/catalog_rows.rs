@@ -5,7 +5,7 @@
 use contract::directory::{AgencyType, Country, Directory};
 use contract::message::Kind;
 use gateway::birth::parse_date;
-use gateway::catalog::{Basis, Catalog, Parties};
+use gateway::catalog::{Basis, BasisStatus, Catalog, Parties};
 use gateway::consent::{Consent, ConsentForm, Grantor, SubjectKey};
 use gateway::decide::{Facts, Rule, decide};
 use gateway::parse::Contracts;
@@ -138,6 +138,16 @@ impl Case {
 
     /// The refusals of the message sent on `day`.
     fn decide_on(&self, day: Date) -> Result<Vec<Rule>, String> {
+        self.decision_on(day).map(|(refusals, _)| refusals)
+    }
+
+    /// The warnings of the message sent today.
+    fn warnings(&self) -> Vec<Rule> {
+        self.decision_on(today()).unwrap().1
+    }
+
+    /// The refusals and the warnings of the message sent on `day`.
+    fn decision_on(&self, day: Date) -> Result<(Vec<Rule>, Vec<Rule>), String> {
         let w = &*WORLD;
         let envelope = w
             .contracts
@@ -152,7 +162,8 @@ impl Case {
             today: day,
         };
         let decision = decide(facts, &w.directory, &w.catalog);
-        Ok(decision.refusals.iter().map(|r| r.rule).collect())
+        let rules = |reasons: &[gateway::decide::Reason]| reasons.iter().map(|r| r.rule).collect();
+        Ok((rules(&decision.refusals), rules(&decision.warnings)))
     }
 
     fn recipient_type(&self) -> AgencyType {
@@ -709,23 +720,30 @@ fn osl_10_27_is_refused_for_social_services_and_medical_pupil_health_and_warns_p
     }
     let mut case = case_for("se.osl.10-27");
     case.sender = AgencyType::Elevhalsa;
-    let w = &*WORLD;
-    let envelope = w
-        .contracts
-        .parse(case.envelope.to_string().as_bytes())
-        .unwrap();
-    let facts = Facts {
-        sender: w.directory.get("elevhalsa").unwrap(),
-        envelope: &envelope,
-        consent: None,
-        subject_key: &w.key,
-        today: today(),
-    };
-    let decision = decide(facts, &w.directory, &w.catalog);
-    assert_eq!(
-        decision.warnings.iter().map(|r| r.rule).collect::<Vec<_>>(),
-        [Rule::SenderWarned]
-    );
+    assert_eq!(case.warnings(), [Rule::SenderWarned]);
+}
+
+/// Correction 5: a row whose section is not checked against the statute's text says so in
+/// the answer to every message sent under it.
+#[test]
+fn a_message_under_an_unverified_row_is_told_so() {
+    let unverified: Vec<_> = WORLD
+        .catalog
+        .bases()
+        .into_iter()
+        .filter(|b| b.status == BasisStatus::Unverified && !b.kinds.is_empty())
+        .collect();
+    assert!(!unverified.is_empty());
+    for basis in unverified {
+        let case = satisfying_of(basis, basis.kinds[0]);
+        assert_eq!(case.decide().unwrap(), [], "{}", basis.tag);
+        assert!(
+            case.warnings().contains(&Rule::BasisUnverified),
+            "{}",
+            basis.tag
+        );
+    }
+    assert_eq!(case_for("no.hpl.23-3").warnings(), []);
 }
 
 #[test]

@@ -87,6 +87,7 @@ pub fn problem_type(rule: Rule) -> ProblemType {
         | R::SenderType
         | R::SenderBarred
         | R::SenderWarned
+        | R::BasisUnverified
         | R::RecipientType
         | R::GroupRecipient => ProblemType::LegalBasisNotApplicable,
         R::SubjectTooOld | R::SubjectUnborn | R::SubjectMismatch | R::SubjectUnknownBirth => {

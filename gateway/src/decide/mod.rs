@@ -230,6 +230,9 @@ impl Check<'_, '_> {
     }
 
     fn parties(&mut self) {
+        if self.basis.status == crate::catalog::BasisStatus::Unverified {
+            self.warnings.push(Reason::new(Rule::BasisUnverified, TAG));
+        }
         let sender = self.facts.sender.agency_type;
         if self.basis.barred.contains(&sender) {
             self.refuse(Rule::SenderBarred, TAG);

@@ -144,6 +144,11 @@ rules! {
         nb: "Denne hjemmelen kan aldri brukes av din type virksomhet.",
         sv: "Denna grund får aldrig användas av din typ av verksamhet."
     }
+    BasisUnverified => "basis_unverified" {
+        en: "The section this legal basis cites is not yet checked against the statute's text: the sharing is allowed, and the reference may be corrected.",
+        nb: "Paragrafen denne hjemmelen viser til, er ennå ikke kontrollert mot lovteksten: delingen er tillatt, og henvisningen kan bli rettet.",
+        sv: "Paragrafen som denna grund hänvisar till är ännu inte kontrollerad mot lagtexten: delningen är tillåten, och hänvisningen kan komma att rättas."
+    }
     SenderWarned => "sender_warned" {
         en: "Your type of agency may use this legal basis only after a careful weighing in the individual case.",
         nb: "Din type virksomhet kan bruke denne hjemmelen bare etter en grundig vurdering i den enkelte saken.",
