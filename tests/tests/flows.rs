@@ -280,8 +280,8 @@ async fn barnevern_refers_an_urgent_case_to_the_polices_on_call_inbox_under_its_
     let received = inbox.received.lock().unwrap().clone();
     assert_eq!(received[0].1["kind"], "no.barnevern-politi");
 
-    // Asking for assistance needs the barnevern act's own section: under forvaltningsloven
-    // § 13 b nr. 7 the field is refused.
+    // Asking for assistance goes under forvaltningsloven § 13 b nr. 5 on barnevern's own
+    // test (barnevernsloven § 13-1): under nr. 7 the field is refused.
     let mut danger = referral.clone();
     danger["legalBasis"] = json!({"tag": "no.fvl1967.13b-1-7", "attestation": {
         "danger_to_life_or_health": true, "necessary": true, "anonymised_not_sufficient": true}});
@@ -311,11 +311,17 @@ async fn barnevern_refers_an_urgent_case_to_the_polices_on_call_inbox_under_its_
         "kind_sender",
     )
     .await;
-    // Not about an adult under the barnevern act.
-    let mut adult = referral.clone();
-    adult["payload"]["person"]["fodselsdato"] = json!("1990-01-01");
-    adult["subject"] = json!({"birthDate": "1990-01-01"});
-    refused(&h, vakt, &adult, "subject-not-covered", "subject_age").await;
+    // Not on the general test of nr. 5: barnevern's own is stricter.
+    let mut general = referral.clone();
+    general["legalBasis"]["attestation"] = json!({"necessary_for_sender_tasks": true});
+    refused(
+        &h,
+        vakt,
+        &general,
+        "attestation-missing",
+        "attestation_missing",
+    )
+    .await;
     h.cleanup().await;
 }
 
