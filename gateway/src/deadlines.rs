@@ -163,6 +163,17 @@ fn defaults() -> Vec<Deadline> {
         },
         transport(Kind::NoPolitikontakt, 24),
         transport(Kind::NoBarnevernPoliti, 1),
+        rule(
+            Kind::NoRisikokonferanse,
+            24,
+            None,
+            vec![due(
+                Missed::Decision,
+                Status::Delivered,
+                Period::Days(30),
+                Grounds::Target("A risk conference meets about monthly; no statute sets when it decides: 30 days is the operator's".into()),
+            )],
+        ),
         transport(Kind::SeSspfSig, 24),
         rule(
             Kind::SeOrosanmalan,

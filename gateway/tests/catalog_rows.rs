@@ -19,7 +19,7 @@ fn schemas() -> PathBuf {
 }
 
 /// Every agency type, each as a single agency (`<type>`) and as a group (`<type>-group`).
-const TYPES: [&str; 31] = [
+const TYPES: [&str; 32] = [
     "school",
     "kindergarten",
     "school_health",
@@ -31,6 +31,7 @@ const TYPES: [&str; 31] = [
     "nav",
     "konfliktraad",
     "municipal",
+    "risikokonferanse",
     "forskola",
     "skola",
     "elevhalsa",
@@ -243,7 +244,12 @@ fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
     let sender = pick(
         &basis.senders,
         kind_senders.as_deref(),
-        kind_senders.as_ref().map_or(AgencyType::School, |k| k[0]),
+        kind_senders
+            .iter()
+            .flatten()
+            .copied()
+            .find(|t| !basis.barred.contains(t))
+            .unwrap_or(AgencyType::School),
     );
     let sender_agency = WORLD.directory.get(&type_name(sender)).unwrap();
     let person_allowed = basis
@@ -297,7 +303,7 @@ fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
             p["underretter"]["cvr"] = json!(sender_agency.orgnr);
             p
         }
-        Kind::DkSsp | Kind::DkPsp | Kind::DkKsp | Kind::DkInfohus => {
+        Kind::DkSsp | Kind::DkPsp | Kind::DkKsp | Kind::DkInfohus | Kind::NoRisikokonferanse => {
             example(kind.as_str())["payload"].clone()
         }
         Kind::NoPolitikontakt => {
@@ -313,7 +319,8 @@ fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
         }
     };
     // A cooperation that takes cases from its members only is a group.
-    let recipient_id = match WORLD.catalog.kind(kind).members_only {
+    let group = WORLD.catalog.kind(kind).members_only;
+    let recipient_id = match group {
         true => format!("{}-group", type_name(recipient)),
         false => type_name(recipient),
     };
@@ -325,7 +332,10 @@ fn satisfying_of(basis: &Basis, kind: Kind) -> Case {
     let mut legal_basis = json!({ "tag": basis.tag, "attestation": attestation });
     let consent = basis.consent_rule(recipient).map(|_| {
         legal_basis["consentRef"] = json!("c-1");
-        consent(kind, recipient)
+        Consent {
+            groups: group,
+            ..consent(kind, recipient)
+        }
     });
     let mut case = Case {
         sender,

@@ -29,6 +29,9 @@ crate::named! {
         Nav,
         Konfliktraad,
         Municipal,
+        /// A multi-agency risk conference on violence in close relationships (MARAC-style),
+        /// as a group.
+        Risikokonferanse,
         // Sweden
         Forskola,
         Skola,
@@ -65,7 +68,7 @@ impl AgencyType {
         use AgencyType::*;
         match self {
             School | Kindergarten | SchoolHealth | Health | Barnevern | Barnevernvakt | Police
-            | Slt | Nav | Konfliktraad | Municipal => Country::NO,
+            | Slt | Nav | Konfliktraad | Municipal | Risikokonferanse => Country::NO,
             Forskola | Skola | Elevhalsa | ElevhalsaMedicinsk | Socialtjanst | Polis | Fritid
             | Trygghet | SspfSamordnare | Sig => Country::SE,
             Dagtilbud | Skole | Kommune | Politi | Ssp | Psykiatri | Kriminalforsorg | Psp

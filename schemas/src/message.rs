@@ -18,6 +18,10 @@ crate::named! {
         /// Urgent referral from barnevern or the barnevernvakt to the police (Norway).
         #[strum(serialize = "no.barnevern-politi")]
         NoBarnevernPoliti,
+        /// Referral of a person at serious risk of violence in a close relationship to a
+        /// multi-agency risk conference (MARAC-style; Norway).
+        #[strum(serialize = "no.risikokonferanse")]
+        NoRisikokonferanse,
         /// Request to the SSPF coordinator or the local SIG (Sweden).
         #[strum(serialize = "se.sspf-sig")]
         SeSspfSig,
@@ -47,10 +51,11 @@ crate::named! {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Self::NoBekymringsmelding,
         Self::NoPolitikontakt,
         Self::NoBarnevernPoliti,
+        Self::NoRisikokonferanse,
         Self::SeSspfSig,
         Self::SeOrosanmalan,
         Self::DkUnderretning,
@@ -64,9 +69,10 @@ impl Kind {
     pub fn country(self) -> crate::directory::Country {
         use crate::directory::Country;
         match self {
-            Self::NoBekymringsmelding | Self::NoPolitikontakt | Self::NoBarnevernPoliti => {
-                Country::NO
-            }
+            Self::NoBekymringsmelding
+            | Self::NoPolitikontakt
+            | Self::NoBarnevernPoliti
+            | Self::NoRisikokonferanse => Country::NO,
             Self::SeSspfSig | Self::SeOrosanmalan => Country::SE,
             Self::DkUnderretning | Self::DkSsp | Self::DkPsp | Self::DkKsp | Self::DkInfohus => {
                 Country::DK

@@ -2,8 +2,9 @@
 //! into the Swedish social services' queue (on call at night) with its answers, the
 //! Norwegian feedback duty as answers with the second feedback's deadline, barnevern's
 //! urgent referral to the police's on-call inbox, the kindergarten as a reporter, the
-//! Danish underretning with its 24-hour and six-working-day deadlines, and an SSP case to
-//! the cooperation's inbox; each refused when sent by or to the wrong party.
+//! Danish underretning with its 24-hour and six-working-day deadlines, SSP, PSP, KSP and
+//! Infohus cases to their groups' inbox, and a referral to a risk conference with its
+//! decision as an answer; each refused when sent by or to the wrong party.
 
 use adapters::queue::receipts::{ANSWERS, FEEDBACK, RECEIVED};
 use serde_json::{Value, json};
@@ -494,6 +495,66 @@ async fn the_other_section_115_cooperations_and_the_infohus_take_their_members_c
         &elsewhere,
         "recipient-mismatch",
         "kind_recipient",
+    )
+    .await;
+    h.cleanup().await;
+}
+
+/// A risk conference (MARAC-style): a member refers a person at serious risk to the
+/// conference's queue without consent where danger to life or health allows it, the
+/// conference's decision comes back as an answer, and it is refused from a non-member, to
+/// a group under consent without one, and on the general test where danger is not attested.
+#[tokio::test]
+async fn a_risk_conference_takes_its_members_referrals_and_answers_with_its_decision() {
+    let mut h = as_case_system("risikokonferanse-0301").await;
+    h.start_adapters().await;
+    let barnevern = "no-oslo-barnevern";
+    let token = h.token(barnevern);
+    let referral = example("no.risikokonferanse");
+    assert_eq!(h.post(&token, &referral).await.status(), 202);
+    h.wait_status(&token, &id(&referral), "delivered", WAIT)
+        .await;
+    let queue = h.topology().receiving_queue("risikokonferanse.0301.inbox");
+    let got = h.drain(&queue, 1, Duration::from_secs(5)).await;
+    let gid = tests::gateway_id(barnevern, &referral);
+    assert_eq!(tests::message_id(&got[0]), gid);
+    h.receipt(RECEIVED, &gid, json!({})).await;
+    h.receipt(answer("decided"), &gid, json!({})).await;
+    let view = h
+        .wait_history(&token, &id(&referral), "decided", WAIT)
+        .await;
+    assert!(
+        history(&view).iter().any(|(status, _)| status == "decided"),
+        "{view}"
+    );
+
+    refused(
+        &h,
+        "no-bergen-barnevern",
+        &referral,
+        "recipient-mismatch",
+        "not_in_cooperation",
+    )
+    .await;
+    let mut under_consent = referral.clone();
+    under_consent["legalBasis"] =
+        json!({"tag": "no.fvl1967.13a-1", "attestation": {"consent_informed": true}});
+    refused(
+        &h,
+        barnevern,
+        &under_consent,
+        "consent-not-valid",
+        "consent_missing",
+    )
+    .await;
+    let mut no_danger = referral.clone();
+    no_danger["legalBasis"]["attestation"] = json!({"necessary": true});
+    refused(
+        &h,
+        barnevern,
+        &no_danger,
+        "attestation-missing",
+        "attestation_missing",
     )
     .await;
     h.cleanup().await;

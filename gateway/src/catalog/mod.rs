@@ -831,6 +831,9 @@ recipients = ["sig"]
 [kind."no.barnevern-politi"]
 country = "NO"
 recipients = ["police"]
+[kind."no.risikokonferanse"]
+country = "NO"
+recipients = ["risikokonferanse"]
 [kind."se.orosanmalan"]
 country = "SE"
 recipients = ["socialtjanst"]

@@ -86,7 +86,7 @@ fn births_of(kind: Kind) -> Births {
             unborn: "ufoedt",
             format: Id::Cpr,
         },
-        Kind::NoPolitikontakt | Kind::NoBarnevernPoliti => {
+        Kind::NoPolitikontakt | Kind::NoBarnevernPoliti | Kind::NoRisikokonferanse => {
             Births::One("/person/fodselsdato", Id::Date)
         }
         Kind::SeSspfSig => Births::One("/personnummer", Id::Personnummer),
@@ -175,10 +175,12 @@ pub fn identity(kind: Kind, payload: &Payload) -> Option<SubjectRef> {
     let at = |p| payload.str_at(p).map(str::to_owned);
     match kind {
         Kind::NoBekymringsmelding => None,
-        Kind::NoPolitikontakt | Kind::NoBarnevernPoliti => Some(SubjectRef::NameAndBirthDate {
-            name: at("/person/navn")?,
-            birth_date: at("/person/fodselsdato")?,
-        }),
+        Kind::NoPolitikontakt | Kind::NoBarnevernPoliti | Kind::NoRisikokonferanse => {
+            Some(SubjectRef::NameAndBirthDate {
+                name: at("/person/navn")?,
+                birth_date: at("/person/fodselsdato")?,
+            })
+        }
         Kind::SeSspfSig => at("/personnummer").map(SubjectRef::Personnummer),
         Kind::SeOrosanmalan => at("/barn/personnummer").map(SubjectRef::Personnummer),
         Kind::DkUnderretning => at("/barn/cpr").map(SubjectRef::Cpr),

@@ -34,6 +34,7 @@ pub const RENDERERS: &[Renderer] = &[
     ks_bekymringsmelding::RENDERER,
     referral::POLITIKONTAKT,
     referral::BARNEVERN_POLITI,
+    referral::RISIKOKONFERANSE,
     referral::SSPF_SIG,
     referral::OROSANMALAN,
     referral::UNDERRETNING,

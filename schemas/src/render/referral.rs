@@ -12,6 +12,12 @@ pub(super) const POLITIKONTAKT: Renderer = Renderer {
     render: as_referral,
 };
 
+pub(super) const RISIKOKONFERANSE: Renderer = Renderer {
+    kind: Kind::NoRisikokonferanse,
+    recipients: &[AgencyType::Risikokonferanse],
+    render: as_referral,
+};
+
 pub(super) const SSPF_SIG: Renderer = Renderer {
     kind: Kind::SeSspfSig,
     recipients: &[AgencyType::SspfSamordnare, AgencyType::Sig],
