@@ -6,65 +6,39 @@ use super::{Rendered, Renderer};
 use crate::directory::AgencyType;
 use crate::message::{Kind, RoutedMessage};
 
-pub(super) const POLITIKONTAKT: Renderer = Renderer {
-    kind: Kind::NoPolitikontakt,
-    recipients: &[AgencyType::Police],
-    render: as_referral,
-};
+pub(super) const POLITIKONTAKT: Renderer = referral(Kind::NoPolitikontakt, &[AgencyType::Police]);
 
-pub(super) const RISIKOKONFERANSE: Renderer = Renderer {
-    kind: Kind::NoRisikokonferanse,
-    recipients: &[AgencyType::Risikokonferanse],
-    render: as_referral,
-};
+pub(super) const RISIKOKONFERANSE: Renderer =
+    referral(Kind::NoRisikokonferanse, &[AgencyType::Risikokonferanse]);
 
-pub(super) const SSPF_SIG: Renderer = Renderer {
-    kind: Kind::SeSspfSig,
-    recipients: &[AgencyType::SspfSamordnare, AgencyType::Sig],
-    render: as_referral,
-};
+pub(super) const SSPF_SIG: Renderer = referral(
+    Kind::SeSspfSig,
+    &[AgencyType::SspfSamordnare, AgencyType::Sig],
+);
 
-pub(super) const BARNEVERN_POLITI: Renderer = Renderer {
-    kind: Kind::NoBarnevernPoliti,
-    recipients: &[AgencyType::Police],
-    render: as_referral,
-};
+pub(super) const BARNEVERN_POLITI: Renderer =
+    referral(Kind::NoBarnevernPoliti, &[AgencyType::Police]);
 
-pub(super) const OROSANMALAN: Renderer = Renderer {
-    kind: Kind::SeOrosanmalan,
-    recipients: &[AgencyType::Socialtjanst],
-    render: as_referral,
-};
+pub(super) const OROSANMALAN: Renderer = referral(Kind::SeOrosanmalan, &[AgencyType::Socialtjanst]);
 
-pub(super) const UNDERRETNING: Renderer = Renderer {
-    kind: Kind::DkUnderretning,
-    recipients: &[AgencyType::Kommune],
-    render: as_referral,
-};
+pub(super) const UNDERRETNING: Renderer = referral(Kind::DkUnderretning, &[AgencyType::Kommune]);
 
-pub(super) const SSP: Renderer = Renderer {
-    kind: Kind::DkSsp,
-    recipients: &[AgencyType::Ssp],
-    render: as_referral,
-};
+pub(super) const SSP: Renderer = referral(Kind::DkSsp, &[AgencyType::Ssp]);
 
-pub(super) const PSP: Renderer = Renderer {
-    kind: Kind::DkPsp,
-    recipients: &[AgencyType::Psp],
-    render: as_referral,
-};
+pub(super) const PSP: Renderer = referral(Kind::DkPsp, &[AgencyType::Psp]);
 
-pub(super) const KSP: Renderer = Renderer {
-    kind: Kind::DkKsp,
-    recipients: &[AgencyType::Ksp],
-    render: as_referral,
-};
+pub(super) const KSP: Renderer = referral(Kind::DkKsp, &[AgencyType::Ksp]);
 
-pub(super) const INFOHUS: Renderer = Renderer {
-    kind: Kind::DkInfohus,
-    recipients: &[AgencyType::Infohus],
-    render: as_referral,
-};
+pub(super) const INFOHUS: Renderer = referral(Kind::DkInfohus, &[AgencyType::Infohus]);
+
+/// The renderer of `kind` to `recipients`: the routed message as it is.
+const fn referral(kind: Kind, recipients: &'static [AgencyType]) -> Renderer {
+    Renderer {
+        kind,
+        recipients,
+        render: as_referral,
+    }
+}
 
 /// The routed message as it is, typed by its kind's name.
 fn as_referral(msg: &RoutedMessage) -> Rendered {
