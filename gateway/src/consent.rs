@@ -146,12 +146,19 @@ impl ConsentRequest {
             }
         };
         let known = catalog.category_names(self.purpose);
+        let guardians_gave = self.granted_by.contains(&Grantor::Guardians);
         for (i, c) in self.categories.iter().enumerate() {
             if !known.contains(&c.as_str()) {
                 errors.push(FieldError::new(
                     format!("/categories/{i}"),
                     "category",
                     format!("not a data category of {}", self.purpose),
+                ));
+            } else if !guardians_gave && catalog.about_guardians(self.purpose, c) {
+                errors.push(FieldError::new(
+                    format!("/categories/{i}"),
+                    "category",
+                    "data about the guardians: only their own consent covers it",
                 ));
             }
         }

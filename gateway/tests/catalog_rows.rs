@@ -5,7 +5,7 @@
 use contract::directory::{AgencyType, Country, Directory};
 use contract::message::Kind;
 use gateway::birth::parse_date;
-use gateway::catalog::{Basis, BasisStatus, Catalog, Parties};
+use gateway::catalog::{Basis, BasisStatus, Catalog, Maturity, Parties};
 use gateway::consent::{Consent, ConsentForm, Grantor, SubjectKey};
 use gateway::decide::{Facts, Rule, decide};
 use gateway::parse::Contracts;
@@ -628,7 +628,7 @@ fn check_consent(basis: &Basis, kind: Kind) {
     let case = satisfying_of(basis, kind);
     let rule = basis.consent_rule(case.recipient_type()).unwrap();
     let age = Some(16); // the satisfying message's subject
-    if rule.needs(age, true).1 {
+    if rule.needs(age, true, false).1 {
         expect_refused_as(
             basis,
             kind,
@@ -637,7 +637,7 @@ fn check_consent(basis: &Basis, kind: Kind) {
             |c| c.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject],
         );
     }
-    if rule.needs(age, false).0 {
+    if rule.needs(age, false, false).0 {
         expect_refused_as(
             basis,
             kind,
@@ -870,8 +870,9 @@ fn sig_takes_the_guardians_alone_under_15_and_both_from_15() {
     assert_eq!(case.decide().unwrap(), [], "14 years old");
 }
 
-#[test]
-fn sspf_takes_the_guardians_or_a_mature_minor_alone() {
+/// An SSPF request (not a SIG one) under OSL 12:2, about a young person born `born`, whose
+/// consent was given by `granted_by`.
+fn sspf_case(born: &str, granted_by: Vec<Grantor>) -> Case {
     let mut case = case_for("se.osl.12-2");
     case.envelope["recipient"] = json!("sspf-samordnare");
     case.envelope["payload"]["forum"] = json!("sspf");
@@ -881,18 +882,122 @@ fn sspf_takes_the_guardians_or_a_mature_minor_alone() {
         .remove("individuellPlan")
         .unwrap();
     case.envelope["payload"]["planeradeInsatser"] = plan;
-    case.consent.as_mut().unwrap().recipient_types = vec![AgencyType::SspfSamordnare];
-    case.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject];
-    assert_eq!(case.decide().unwrap(), [], "16 years old, alone");
-    case.set_birth("2012-06-15");
-    case.consent.as_mut().unwrap().subject_hash = subject_hash(&case.envelope);
+    case.set_birth(born);
+    let consent = case.consent.as_mut().unwrap();
+    consent.recipient_types = vec![AgencyType::SspfSamordnare];
+    consent.granted_by = granted_by;
+    consent.subject_hash = subject_hash(&case.envelope);
+    case
+}
+
+#[test]
+fn sspf_takes_the_guardians_or_a_mature_minor_alone() {
+    let alone = || vec![Grantor::Subject];
+    assert_eq!(sspf_case(BORN, alone()).decide().unwrap(), [], "16, alone");
+    let mut young = sspf_case("2012-06-15", alone());
     assert_eq!(
-        case.decide().unwrap(),
+        young.decide().unwrap(),
         [Rule::GuardianConsentMissing],
-        "14 years old, alone"
+        "14, alone"
     );
-    case.consent.as_mut().unwrap().granted_by = vec![Grantor::Guardians];
-    assert_eq!(case.decide().unwrap(), [], "14 years old, the guardians");
+    young.consent.as_mut().unwrap().granted_by = vec![Grantor::Guardians];
+    assert_eq!(young.decide().unwrap(), [], "14, the guardians");
+}
+
+#[test]
+fn a_mature_minors_consent_never_covers_the_guardians_data() {
+    // The old row let a 15-year-old alone release what the request says about the family.
+    for (field, value) in [
+        ("hemforhallanden", json!("Familjen är trångbodd.")),
+        ("vardnadshavare", json!([{ "namn": "Anna Testsson" }])),
+    ] {
+        let mut case = sspf_case(BORN, vec![Grantor::Subject]);
+        case.envelope["payload"][field] = value;
+        let consent = case.consent.as_mut().unwrap();
+        assert!(consent.categories.contains(&"family".to_owned()));
+        assert_eq!(
+            case.decide().unwrap(),
+            [Rule::GuardianDataConsent],
+            "{field}: 16, alone"
+        );
+        case.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject, Grantor::Guardians];
+        assert_eq!(case.decide().unwrap(), [], "{field}: 16 and the guardians");
+        case.set_birth("1990-06-15");
+        let consent = case.consent.as_mut().unwrap();
+        consent.granted_by = vec![Grantor::Subject];
+        consent.subject_hash = subject_hash(&case.envelope);
+        assert_eq!(
+            case.decide().unwrap(),
+            [Rule::GuardianDataConsent],
+            "{field}: an adult's consent covers their own data only"
+        );
+    }
+}
+
+#[test]
+fn an_individual_assessment_lets_a_younger_minor_consent_alone_down_to_its_floor() {
+    let assessed = |case: &mut Case| {
+        case.envelope["legalBasis"]["attestation"][Maturity::ASSESSED] = json!(true);
+    };
+    // The old row refused a 13-year-old alone whatever the sender had assessed.
+    let mut thirteen = sspf_case("2013-06-15", vec![Grantor::Subject]);
+    assert_eq!(thirteen.decide().unwrap(), [Rule::GuardianConsentMissing]);
+    assessed(&mut thirteen);
+    assert_eq!(thirteen.decide().unwrap(), [], "13, assessed mature");
+    let mut eleven = sspf_case("2015-06-15", vec![Grantor::Subject]);
+    assessed(&mut eleven);
+    assert_eq!(
+        eleven.decide().unwrap(),
+        [Rule::GuardianConsentMissing],
+        "11: below the floor"
+    );
+    // SIG plans need the guardians and the young person: no assessment replaces either.
+    let mut sig = case_for("se.osl.12-2");
+    assessed(&mut sig);
+    assert_eq!(sig.decide().unwrap(), [Rule::AttestationUnknown]);
+    // Norway: presumed from 15, assessed from 12, under forvaltningsloven § 13 a nr. 1.
+    let mut norway = case_for("no.fvl1967.13a-1");
+    norway.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject];
+    assert_eq!(norway.decide().unwrap(), [], "16, alone");
+    norway.set_birth("2012-06-15");
+    let hash = subject_hash(&norway.envelope);
+    norway.consent.as_mut().unwrap().subject_hash = hash;
+    assert_eq!(norway.decide().unwrap(), [Rule::GuardianConsentMissing]);
+    assessed(&mut norway);
+    assert_eq!(norway.decide().unwrap(), [], "14, assessed mature");
+}
+
+#[test]
+fn every_maturity_presumption_states_its_source() {
+    for basis in WORLD.catalog.bases() {
+        for rule in &basis.consent {
+            if let Some(m) = &rule.mature {
+                assert!(m.source.len() > 20, "{}: {}", basis.tag, m.source);
+            }
+        }
+    }
+}
+
+#[test]
+fn barnevern_may_refer_to_the_police_under_consent() {
+    // The old catalog had no consent basis for barnevern's referral to the police.
+    let basis = WORLD.catalog.get("no.fvl1967.13a-1").unwrap();
+    let case = satisfying_of(basis, Kind::NoBarnevernPoliti);
+    assert_eq!(case.sender, AgencyType::Barnevern);
+    assert_eq!(case.decide().unwrap(), []);
+    let mut assistance = case.clone();
+    assistance.envelope["payload"]["bistandOnsket"] = json!("Bistand.");
+    let refused = assistance.decide().unwrap();
+    assert!(refused.contains(&Rule::FieldNotAllowed), "{refused:?}");
+    let mut child_alone = case;
+    child_alone.set_birth("2014-06-15");
+    let consent = child_alone.consent.as_mut().unwrap();
+    consent.granted_by = vec![Grantor::Subject];
+    consent.subject_hash = subject_hash(&child_alone.envelope);
+    assert_eq!(
+        child_alone.decide().unwrap(),
+        [Rule::GuardianConsentMissing]
+    );
 }
 
 #[test]
@@ -905,7 +1010,10 @@ fn the_old_consent_tag_is_refused_and_names_its_replacement() {
 #[test]
 fn norwegian_consent_needs_the_guardians_for_a_minor() {
     let mut case = case_for("no.fvl1967.13a-1");
-    case.consent.as_mut().unwrap().granted_by = vec![Grantor::Subject];
+    case.set_birth("2013-06-15");
+    let consent = case.consent.as_mut().unwrap();
+    consent.granted_by = vec![Grantor::Subject];
+    consent.subject_hash = subject_hash(&case.envelope);
     assert_eq!(case.decide().unwrap(), [Rule::GuardianConsentMissing]);
 }
 

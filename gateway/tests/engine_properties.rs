@@ -1,13 +1,15 @@
 //! Random mutations of the valid examples through the engine: it never panics, and it never
 //! allows a message that breaks a catalog rule an independent check can see (kind and
 //! recipient type, one country, basis in force and serving kind, sender and recipient,
-//! age limit and the unborn, attestation, fields, identifiers in anonymised text).
+//! age limit and the unborn, attestation, fields, identifiers in anonymised text, and the
+//! consent per data subject: a consent covers the data of whoever gave it).
 
+use contract::directory::AgencyType;
 use contract::directory::{Agency, Directory};
 use contract::message::Kind;
-use gateway::catalog::{Basis, Catalog, leaves};
-use gateway::consent::SubjectKey;
-use gateway::decide::subject::{Birth, births_in};
+use gateway::catalog::{ADULT_AGE, Basis, Catalog, ConsentFrom, Maturity, leaves};
+use gateway::consent::{Consent, ConsentForm, Grantor, SubjectKey};
+use gateway::decide::subject::{Birth, births_in, claimed_age, identity};
 use gateway::decide::{Facts, decide};
 use gateway::parse::{Contracts, Envelope};
 use proptest::prelude::*;
@@ -68,6 +70,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
                 .collect::<Vec<_>>()
         })
         .collect();
+    statements.push(Maturity::ASSESSED.into());
     statements.sort();
     statements.dedup();
     World {
@@ -83,6 +86,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
             (example("no.politikontakt.consent"), "no-oslo-hasle-skole"),
             (example("se.sspf-sig.sspf"), "se-malmo-skola"),
             (example("se.sspf-sig.sig"), "se-malmo-skola"),
+            (example("no.barnevern-politi"), "no-oslo-barnevern"),
         ],
         tags,
         agencies: AGENCIES.to_vec(),
@@ -110,6 +114,44 @@ enum Mutation {
     AddField(usize),
     Text(usize),
     Urgent,
+    /// The subject born this many days before today, in the payload and the claim alike.
+    Born(i64),
+    /// The sender attests an individual assessment of the minor's maturity.
+    AssessedMature,
+}
+
+/// One change to the consent a message cites.
+#[derive(Debug, Clone)]
+enum ConsentChange {
+    Absent,
+    GrantedBy(Vec<Grantor>),
+    DropCategory(usize),
+    OtherPerson,
+    Expired,
+    Withdrawn,
+    OtherPurpose,
+    OnlyRecipient(AgencyType),
+    NoGroups,
+}
+
+/// Who gave a consent: nobody, either or both.
+fn grantors() -> impl Strategy<Value = Vec<Grantor>> {
+    proptest::sample::subsequence(vec![Grantor::Subject, Grantor::Guardians], 0..=2)
+}
+
+fn consent_change() -> impl Strategy<Value = ConsentChange> {
+    prop_oneof![
+        Just(ConsentChange::Absent),
+        grantors().prop_map(ConsentChange::GrantedBy),
+        (0..16usize).prop_map(ConsentChange::DropCategory),
+        Just(ConsentChange::OtherPerson),
+        Just(ConsentChange::Expired),
+        Just(ConsentChange::Withdrawn),
+        Just(ConsentChange::OtherPurpose),
+        proptest::sample::select(vec![AgencyType::Police, AgencyType::Sig, AgencyType::Nav])
+            .prop_map(ConsentChange::OnlyRecipient),
+        Just(ConsentChange::NoGroups),
+    ]
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -130,17 +172,25 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (0..FIELDS.len()).prop_map(Mutation::AddField),
         (0..TEXTS.len()).prop_map(Mutation::Text),
         Just(Mutation::Urgent),
+        (0..25 * 366i64).prop_map(Mutation::Born),
+        (0..25 * 366i64).prop_map(Mutation::Born),
+        (0..25 * 366i64).prop_map(Mutation::Born),
+        (0..FIELDS.len()).prop_map(Mutation::AddField),
+        (0..FIELDS.len()).prop_map(Mutation::AddField),
+        Just(Mutation::AssessedMature),
     ]
 }
 
 /// Fields a message of one kind or another may carry.
-const FIELDS: [(&str, &str); 6] = [
+const FIELDS: [(&str, &str); 8] = [
     ("foreslattTiltak", "Samtale med eleven."),
     ("person", "{}"),
     ("skola", "Rosengårdsskolan"),
     ("individuellPlan", "Plan."),
     ("planeradeInsatser", "Insatser."),
     ("behovForTolk", "true"),
+    ("hemforhallanden", "Familjen är trångbodd."),
+    ("vardnadshavare", "[]"),
 ];
 
 /// Texts planted in the free text: some identifying, some not.
@@ -154,6 +204,58 @@ const TEXTS: [&str; 8] = [
     "Eleven har vært borte i tre uker.",
     "Uro på ungdomstrinnet siden høsten.",
 ];
+
+/// A consent that covers `message` as it is: the person it names, every data
+/// category of its kind, its recipient, groups, given by the person and the guardians.
+fn full_consent(message: &Value) -> Option<Consent> {
+    let w = &*WORLD;
+    let envelope = w.contracts.parse(message.to_string().as_bytes()).ok()?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let person = identity(envelope.kind, &envelope.payload)?.canonical(today)?;
+    let recipient = w.directory.get(&envelope.recipient)?;
+    Some(Consent {
+        consent_id: "c-1".into(),
+        organisation: contract::directory::AgencyId("any".into()),
+        recorded_by: "tester".into(),
+        subject_hash: w.key.hash(&person),
+        granted_by: vec![Grantor::Subject, Grantor::Guardians],
+        categories: w
+            .catalog
+            .category_names(envelope.kind)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        recipient_types: vec![recipient.agency_type],
+        purpose: envelope.kind,
+        groups: true,
+        valid_from: today - time::Duration::days(30),
+        valid_to: today + time::Duration::days(30),
+        form: ConsentForm::Written,
+        recorded_at: "2026-01-01T00:00:00.000000Z".into(),
+        withdrawn_at: None,
+    })
+}
+
+fn change(consent: &mut Option<Consent>, c: &ConsentChange) {
+    let today = time::OffsetDateTime::now_utc().date();
+    let Some(k) = consent.as_mut() else { return };
+    match c {
+        ConsentChange::Absent => *consent = None,
+        ConsentChange::GrantedBy(by) => k.granted_by = by.clone(),
+        ConsentChange::DropCategory(i) => {
+            if !k.categories.is_empty() {
+                let i = i % k.categories.len();
+                k.categories.remove(i);
+            }
+        }
+        ConsentChange::OtherPerson => k.subject_hash = "someone else".into(),
+        ConsentChange::Expired => k.valid_to = today - time::Duration::days(1),
+        ConsentChange::Withdrawn => k.withdrawn_at = Some("2026-01-02T00:00:00Z".into()),
+        ConsentChange::OtherPurpose => k.purpose = Kind::NoBekymringsmelding,
+        ConsentChange::OnlyRecipient(t) => k.recipient_types = vec![*t],
+        ConsentChange::NoGroups => k.groups = false,
+    }
+}
 
 fn apply(message: &mut Value, sender: &mut &'static str, m: &Mutation) {
     let w = &*WORLD;
@@ -213,6 +315,7 @@ fn apply(message: &mut Value, sender: &mut &'static str, m: &Mutation) {
             let (name, value) = FIELDS[*i];
             p[name] = match name {
                 "person" => json!({ "navn": "Ola Testbarn", "fodselsdato": "2010-06-15" }),
+                "vardnadshavare" => json!([{ "namn": "Anna Testsson", "telefon": "040 12 34 56" }]),
                 "behovForTolk" => json!(true),
                 _ => json!(value),
             };
@@ -225,6 +328,20 @@ fn apply(message: &mut Value, sender: &mut &'static str, m: &Mutation) {
             }
         }
         Mutation::Urgent => message["urgency"] = json!("urgent"),
+        Mutation::AssessedMature => {
+            message["legalBasis"]["attestation"][Maturity::ASSESSED] = json!(true)
+        }
+        Mutation::Born(days) => {
+            let born = time::OffsetDateTime::now_utc().date() - time::Duration::days(*days);
+            let (y, mo, d) = (born.year(), u8::from(born.month()), born.day());
+            if p.get("person").is_some_and(Value::is_object) {
+                p["person"]["fodselsdato"] = json!(date(y, mo, d));
+            }
+            if p.get("personnummer").is_some() {
+                p["personnummer"] = json!(format!("{y:04}{mo:02}{d:02}-0000"));
+            }
+            message["subject"] = json!({ "birthDate": date(y, mo, d) });
+        }
     }
 }
 
@@ -235,6 +352,7 @@ fn broken_rule(
     sender: &Agency,
     recipient: &Agency,
     basis: &Basis,
+    consent: Option<&Consent>,
 ) -> Option<String> {
     let w = &*WORLD;
     let today = time::OffsetDateTime::now_utc().date();
@@ -305,21 +423,113 @@ fn broken_rule(
     {
         return Some("a required field missing".into());
     }
-    None
+    consent_broken(envelope, recipient, basis, consent)
+}
+
+/// Why the consent a message cites does not cover it, if the basis asks for one: read
+/// straight from the catalog, one data subject at a time.
+fn consent_broken(
+    envelope: &Envelope,
+    recipient: &Agency,
+    basis: &Basis,
+    consent: Option<&Consent>,
+) -> Option<String> {
+    let w = &*WORLD;
+    let today = time::OffsetDateTime::now_utc().date();
+    let rule = basis.consent_rule(recipient.agency_type)?;
+    let Some(consent) = consent.filter(|_| envelope.legal_basis.consent_ref.is_some()) else {
+        return Some("no consent".into());
+    };
+    if consent.withdrawn_at.is_some() || today < consent.valid_from || today > consent.valid_to {
+        return Some("consent not in force".into());
+    }
+    let person = identity(envelope.kind, &envelope.payload).and_then(|p| p.canonical(today));
+    if person.map(|p| w.key.hash(&p)).as_ref() != Some(&consent.subject_hash) {
+        return Some("consent of another person".into());
+    }
+    if consent.purpose != envelope.kind
+        || !consent.recipient_types.contains(&recipient.agency_type)
+        || (recipient.group && !consent.groups)
+    {
+        return Some("consent for another purpose or recipient".into());
+    }
+    let gave = |g: Grantor| consent.granted_by.contains(&g);
+    for leaf in leaves(envelope.payload.fields()) {
+        let Some(category) = w.catalog.category(envelope.kind, &leaf.path) else {
+            return Some(format!("{} has no data category", leaf.pointer()));
+        };
+        if !consent.categories.iter().any(|c| c == category) {
+            return Some(format!("consent does not cover {category}"));
+        }
+        let about_guardians = w
+            .catalog
+            .guardians_data(envelope.kind)
+            .iter()
+            .any(|c| c == category);
+        if about_guardians && !gave(Grantor::Guardians) {
+            return Some("the guardians' data without their consent".into());
+        }
+    }
+    // The subject's own data: whose consent covers it, by their age on the day.
+    let births = births_in(envelope.kind, &envelope.payload, today);
+    let age = match births.first() {
+        Some((_, Ok(birth))) => birth.age_on(today),
+        _ => claimed_age(&envelope.subject, today).flatten(),
+    };
+    let assessed = envelope
+        .legal_basis
+        .attestation
+        .as_ref()
+        .is_some_and(|a| a.contains_key(Maturity::ASSESSED));
+    let covered = match age {
+        None => gave(Grantor::Guardians),
+        Some(a) if a >= ADULT_AGE => gave(Grantor::Subject),
+        Some(a) => {
+            let at_least = |limit: Option<u8>| limit.is_none_or(|l| a >= u32::from(l));
+            let infant = !at_least(rule.guardians_only_under);
+            let mature = rule.mature.as_ref().is_some_and(|m| {
+                a >= u32::from(m.presumed_from)
+                    || (assessed && m.assessed_from.is_some_and(|f| a >= u32::from(f)))
+            });
+            if infant {
+                gave(Grantor::Guardians)
+            } else if mature && gave(Grantor::Subject) {
+                true
+            } else {
+                match rule.from {
+                    ConsentFrom::Guardians => gave(Grantor::Guardians),
+                    ConsentFrom::Both => gave(Grantor::Guardians) && gave(Grantor::Subject),
+                    ConsentFrom::Subject => {
+                        gave(Grantor::Subject)
+                            && (at_least(rule.guardians_under) || gave(Grantor::Guardians))
+                    }
+                }
+            }
+        }
+    };
+    (!covered).then(|| "the subject's own data without the consent it needs".into())
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 6000, ..ProptestConfig::default() })]
 
     #[test]
     fn the_engine_never_panics_nor_allows_what_the_catalog_forbids(
-        example in 0..5usize,
+        example in 0..6usize,
         mutations in proptest::collection::vec(mutation(), 1..6),
+        granted_by in grantors(),
+        consent_changes in proptest::collection::vec(consent_change(), 0..3),
     ) {
         let w = &*WORLD;
         let (mut message, mut sender) = w.examples[example].clone();
         for m in &mutations {
             apply(&mut message, &mut sender, m);
+        }
+        // The consent the sender recorded for the message as it now is, then changed.
+        let mut consent = full_consent(&message);
+        change(&mut consent, &ConsentChange::GrantedBy(granted_by));
+        for c in &consent_changes {
+            change(&mut consent, c);
         }
         let Ok(envelope) = w.contracts.parse(message.to_string().as_bytes()) else {
             return Ok(());
@@ -330,16 +540,15 @@ proptest! {
         let facts = Facts {
             sender,
             envelope: &envelope,
-            consent: None,
+            consent: consent.as_ref(),
             subject_key: &w.key,
             today: time::OffsetDateTime::now_utc().date(),
         };
         let decision = decide(facts, &w.directory, &w.catalog);
         if let Some(route) = decision.route() {
-            let broken = broken_rule(&envelope, sender, route.recipient, route.basis);
-            prop_assert!(broken.is_none(), "allowed although {:?}: {}", broken, message);
-            prop_assert!(envelope.kind != Kind::SeSspfSig || route.basis.consent.is_empty(),
-                "a consent-based message without a consent was allowed");
+            let broken =
+                broken_rule(&envelope, sender, route.recipient, route.basis, consent.as_ref());
+            prop_assert!(broken.is_none(), "allowed although {:?}: {} {:?}", broken, message, consent);
         }
     }
 }

@@ -221,6 +221,36 @@ async fn consents_are_recorded_idempotently_and_seen_by_their_organisation_only(
 }
 
 #[tokio::test]
+async fn a_young_persons_own_consent_is_never_recorded_for_the_guardians_data() {
+    let h = Harness::new().await;
+    let list: Value = h.get("/v1/legal-bases", None).await.json().await.unwrap();
+    assert_eq!(
+        list["kinds"]["se.sspf-sig"]["guardians_data"],
+        json!(["guardians", "family"])
+    );
+    let token = h.token("se-malmo-skola");
+    let path = tests::repo().join("schemas/examples/consents/samtycke-2026-17.json");
+    let mut alone: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    alone["consentId"] = json!("c-family");
+    alone["grantedBy"] = json!(["subject"]);
+    alone["categories"] = json!(["identity", "concern", "family"]);
+    let body = problem(
+        h.post_to("/v1/consents", &token, &alone).await,
+        422,
+        "invalid-message",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["pointer"], "/categories/2");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1);
+    let missing = h.get("/v1/consents/c-family", Some(&token)).await;
+    assert_eq!(missing.status(), 404, "nothing recorded");
+    alone["grantedBy"] = json!(["subject", "guardians"]);
+    let both = h.post_to("/v1/consents", &token, &alone).await;
+    assert_eq!(both.status(), 201);
+    h.cleanup().await;
+}
+
+#[tokio::test]
 async fn withdrawing_a_consent_stops_undelivered_messages_tells_recipients_and_refuses_new_ones() {
     let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     let token = h.token(SCHOOL);

@@ -102,6 +102,7 @@ pub fn problem_type(rule: Rule) -> ProblemType {
         | R::ConsentRecipient
         | R::ConsentCategory
         | R::GuardianConsentMissing
+        | R::GuardianDataConsent
         | R::SubjectConsentMissing => ProblemType::ConsentNotValid,
         R::AttestationMissing | R::AttestationUnknown => ProblemType::AttestationMissing,
         R::FieldNotAllowed | R::FieldRequired => ProblemType::FieldsNotMinimal,

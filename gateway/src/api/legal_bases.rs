@@ -1,7 +1,8 @@
 //! `GET /v1/legal-bases` and `GET /v1/legal-bases/{tag}`: the catalog, read-only, with each
 //! basis' field profiles (allowed and required fields per kind), and the data categories
 //! consent is given for, the agency types each kind may go to with its deadlines (each with
-//! the statute that sets it, or saying it is an operational target), and the tags no longer
+//! the statute that sets it, or saying it is an operational target) and the data categories
+//! about the guardians (which only their consent covers), and the tags no longer
 //! used, so a sending system can build its forms from it.
 
 use super::AppState;
@@ -29,6 +30,7 @@ pub async fn list(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
             let mut rule =
                 serde_json::to_value(app.shared.catalog.kind(*k)).expect("a kind serialises");
             rule["deadlines"] = serde_json::json!(app.deadlines.listed(*k));
+            rule["guardians_data"] = serde_json::json!(app.shared.catalog.guardians_data(*k));
             (k.as_str().to_owned(), rule)
         })
         .collect();

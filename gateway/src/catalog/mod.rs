@@ -87,12 +87,16 @@ pub enum ConsentFrom {
 pub const ADULT_AGE: u32 = 18;
 
 /// What consent a basis needs, for the recipients it names (all, when `recipients` is absent).
+///
+/// A consent covers the data of whoever gave it. The rule says whose consent covers the
+/// subject's own data; data about the guardians (the kind's `guardians_data` categories)
+/// always needs the guardians' consent.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRule {
     #[serde(default)]
     pub recipients: Option<Vec<AgencyType>>,
-    /// Whose consent a minor's case needs.
+    /// Whose consent a minor's own data needs, unless the minor is mature.
     pub from: ConsentFrom,
     /// Under this age the guardians must consent too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,27 +104,74 @@ pub struct ConsentRule {
     /// Under this age the guardians' consent suffices (the subject's is not asked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardians_only_under: Option<u8>,
-    /// From this age a minor's own consent suffices.
+    /// When a minor's own consent covers their own data alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_alone_from: Option<u8>,
+    pub mature: Option<Maturity>,
+}
+
+/// A mature minor decides alone on sharing their own data: presumed from an age, or found
+/// by the sender's individual assessment (the attestation [`Maturity::ASSESSED`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maturity {
+    /// From this age the catalog presumes a minor mature in the matter.
+    pub presumed_from: u8,
+    /// From this age a younger minor may be found mature by an individual assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessed_from: Option<u8>,
+    /// Where the presumption comes from (statute, preparatory works, guidance).
+    pub source: String,
+}
+
+impl Maturity {
+    /// The statement a sender attests for a minor found mature by individual assessment.
+    pub const ASSESSED: &'static str = "minor_mature";
+
+    /// Why the presumption makes no sense under `rule`, if it does not.
+    fn contradiction(&self, rule: &ConsentRule) -> Option<&'static str> {
+        let floor = rule.guardians_only_under.unwrap_or(0);
+        if self.source.trim().is_empty() {
+            Some("a maturity presumption needs its source")
+        } else if u32::from(self.presumed_from) >= ADULT_AGE {
+            Some("a maturity presumption from the age of majority presumes nothing")
+        } else if self
+            .assessed_from
+            .is_some_and(|a| a > self.presumed_from || a < floor)
+        {
+            Some("an assessed maturity must lie between guardians_only_under and presumed_from")
+        } else if self.presumed_from < floor {
+            Some("a minor presumed mature where the guardians alone consent")
+        } else {
+            None
+        }
+    }
+
+    /// Whether a minor of `age` is mature: presumed, or `assessed` from the floor up.
+    fn holds(&self, age: u32, assessed: bool) -> bool {
+        age >= u32::from(self.presumed_from)
+            || assessed
+                && self
+                    .assessed_from
+                    .is_some_and(|floor| age >= u32::from(floor))
+    }
 }
 
 impl ConsentRule {
-    /// Whether the subject and the guardians must consent, for a subject of `age` years
-    /// (`None`: unborn) whose consent `subject_gave` or not: an adult alone; for an unborn
-    /// child or a young one the guardians alone; a minor old enough to consent alone who
-    /// did so; otherwise as `from` says.
-    pub fn needs(&self, age: Option<u32>, subject_gave: bool) -> (bool, bool) {
+    /// Whether the subject and the guardians must consent to the subject's own data, for a
+    /// subject of `age` years (`None`: unborn) whose consent `subject_gave` or not, with the
+    /// minor's maturity `assessed` or not: an adult alone; for an unborn child or a young
+    /// one the guardians alone; a mature minor who consented alone; otherwise as `from`
+    /// says.
+    pub fn needs(&self, age: Option<u32>, subject_gave: bool, assessed: bool) -> (bool, bool) {
         let Some(age) = age else {
             return (false, true);
         };
         let under = |limit: Option<u8>| limit.is_some_and(|l| age < u32::from(l));
-        let from = |limit: Option<u8>| limit.is_some_and(|l| age >= u32::from(l));
         if age >= ADULT_AGE {
             (true, false)
         } else if under(self.guardians_only_under) {
             (false, true)
-        } else if subject_gave && from(self.subject_alone_from) {
+        } else if subject_gave && self.mature.as_ref().is_some_and(|m| m.holds(age, assessed)) {
             (true, false)
         } else {
             match self.from {
@@ -129,6 +180,13 @@ impl ConsentRule {
                 ConsentFrom::Both => (true, true),
             }
         }
+    }
+
+    /// Whether a sender may attest an individual assessment of a minor's maturity.
+    pub fn assesses_maturity(&self) -> bool {
+        self.mature
+            .as_ref()
+            .is_some_and(|m| m.assessed_from.is_some())
     }
 }
 
@@ -338,6 +396,8 @@ struct CatalogFile {
     profile: BTreeMap<String, ProfileRow>,
     #[serde(default)]
     categories: BTreeMap<Kind, BTreeMap<String, String>>,
+    #[serde(default)]
+    guardians_data: BTreeMap<Kind, Vec<String>>,
 }
 
 /// The catalog, by tag.
@@ -349,6 +409,8 @@ pub struct Catalog {
     aliases: HashMap<String, Alias>,
     profiles: BTreeMap<String, Arc<FieldProfile>>,
     categories: HashMap<Kind, Vec<(FieldPattern, String)>>,
+    /// Per kind, the data categories about the guardians rather than the subject.
+    guardians_data: BTreeMap<Kind, Vec<String>>,
 }
 
 /// A catalog that is malformed or contradicts itself.
@@ -467,7 +529,18 @@ impl Catalog {
             aliases: HashMap::new(),
             profiles,
             categories,
+            guardians_data: BTreeMap::new(),
         };
+        for (kind, names) in file.guardians_data {
+            let known = catalog.category_names(kind);
+            if let Some(name) = names.iter().find(|n| !known.contains(&n.as_str())) {
+                return Err(contradiction(
+                    &format!("guardians_data.{kind}"),
+                    format!("{name:?} is not a data category of {kind}"),
+                ));
+            }
+            catalog.guardians_data.insert(kind, names);
+        }
         for row in file.basis {
             let basis = catalog.basis_from_row(row)?;
             if catalog.bases.contains_key(&basis.tag) {
@@ -554,6 +627,17 @@ impl Catalog {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// Whether `category` of a `kind` payload is data about the guardians, which only
+    /// their own consent covers.
+    pub fn about_guardians(&self, kind: Kind, category: &str) -> bool {
+        self.guardians_data(kind).iter().any(|n| n == category)
+    }
+
+    /// The data categories of a `kind` payload about the guardians.
+    pub fn guardians_data(&self, kind: Kind) -> &[String] {
+        self.guardians_data.get(&kind).map_or(&[], Vec::as_slice)
     }
 
     fn basis_from_row(&self, row: BasisRow) -> Result<Basis, CatalogError> {
@@ -666,6 +750,9 @@ impl Catalog {
                     tag,
                     format!("consent rule names {t:?}, not a recipient"),
                 ));
+            }
+            if let Some(why) = rule.mature.as_ref().and_then(|m| m.contradiction(rule)) {
+                return Err(contradiction(tag, why));
             }
         }
         let mut fields = BTreeMap::new();
@@ -983,30 +1070,93 @@ max_age = 18
 
     #[test]
     fn consent_rules_never_ask_guardians_for_an_adult_nor_an_infant_itself() {
-        let rule = |from, only_under, alone_from| ConsentRule {
+        let rule = |from, only_under, mature| ConsentRule {
             recipients: None,
             from,
             guardians_under: Some(18),
             guardians_only_under: only_under,
-            subject_alone_from: alone_from,
+            mature,
         };
         let both = rule(ConsentFrom::Both, Some(15), None);
-        assert_eq!(both.needs(Some(18), false), (true, false), "adult");
-        assert_eq!(both.needs(Some(16), true), (true, true));
-        assert_eq!(both.needs(Some(14), true), (false, true));
-        assert_eq!(both.needs(None, false), (false, true), "unborn");
-        let guardians = rule(ConsentFrom::Guardians, None, Some(15));
-        assert_eq!(guardians.needs(Some(40), true), (true, false), "adult");
-        assert_eq!(
-            guardians.needs(Some(16), true),
-            (true, false),
-            "mature minor alone"
-        );
-        assert_eq!(guardians.needs(Some(16), false), (false, true));
-        assert_eq!(guardians.needs(Some(14), true), (false, true));
+        assert_eq!(both.needs(Some(18), false, false), (true, false), "adult");
+        assert_eq!(both.needs(Some(16), true, true), (true, true));
+        assert_eq!(both.needs(Some(14), true, false), (false, true));
+        assert_eq!(both.needs(None, false, false), (false, true), "unborn");
         let subject = rule(ConsentFrom::Subject, Some(12), None);
-        assert_eq!(subject.needs(Some(2), false), (false, true), "infant");
-        assert_eq!(subject.needs(Some(16), true), (true, true));
-        assert_eq!(subject.needs(Some(18), true), (true, false));
+        assert_eq!(subject.needs(Some(2), false, true), (false, true), "infant");
+        assert_eq!(subject.needs(Some(16), true, true), (true, true));
+        assert_eq!(subject.needs(Some(18), true, false), (true, false));
+    }
+
+    #[test]
+    fn a_minor_consents_alone_when_presumed_or_assessed_mature_and_never_below_the_floor() {
+        let guardians = ConsentRule {
+            recipients: None,
+            from: ConsentFrom::Guardians,
+            guardians_under: None,
+            guardians_only_under: Some(10),
+            mature: Some(Maturity {
+                presumed_from: 15,
+                assessed_from: Some(12),
+                source: "s".into(),
+            }),
+        };
+        assert_eq!(
+            guardians.needs(Some(40), true, false),
+            (true, false),
+            "adult"
+        );
+        assert_eq!(
+            guardians.needs(Some(16), true, false),
+            (true, false),
+            "presumed"
+        );
+        assert_eq!(guardians.needs(Some(16), false, false), (false, true));
+        assert_eq!(guardians.needs(Some(13), true, false), (false, true));
+        assert_eq!(
+            guardians.needs(Some(13), true, true),
+            (true, false),
+            "assessed"
+        );
+        assert_eq!(
+            guardians.needs(Some(11), true, true),
+            (false, true),
+            "below the floor"
+        );
+    }
+
+    #[test]
+    fn a_maturity_presumption_without_source_or_out_of_order_is_refused() {
+        let contradiction = |mature: &str| {
+            let text = format!(
+                "{ROW}kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\nconsent = [{{ from = \"guardians\", guardians_only_under = 12, mature = {mature} }}]\n"
+            );
+            contradiction_of(&text)
+        };
+        assert!(contradiction("{ presumed_from = 15, source = \" \" }").contains("source"));
+        assert!(contradiction("{ presumed_from = 18, source = \"s\" }").contains("majority"));
+        assert!(
+            contradiction("{ presumed_from = 15, assessed_from = 16, source = \"s\" }")
+                .contains("between")
+        );
+        assert!(
+            contradiction("{ presumed_from = 15, assessed_from = 10, source = \"s\" }")
+                .contains("between")
+        );
+        assert!(contradiction("{ presumed_from = 11, source = \"s\" }").contains("alone consent"));
+    }
+
+    #[test]
+    fn guardians_data_must_name_categories_of_its_kind() {
+        let text = format!(
+            "[categories.\"se.sspf-sig\"]\n\"/oro\" = \"concern\"\n[guardians_data]\n\"se.sspf-sig\" = [\"family\"]\n{ROW}kinds = []\nsenders = [\"*\"]\nrecipients = [\"*\"]\n"
+        );
+        match load(&text) {
+            Err(CatalogError::Contradiction { owner, why }) => {
+                assert_eq!(owner, "guardians_data.se.sspf-sig");
+                assert!(why.contains("family"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

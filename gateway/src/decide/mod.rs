@@ -16,7 +16,7 @@ pub mod subject;
 
 pub use reason::{Lang, Rule};
 
-use crate::catalog::{Basis, Catalog, GroupRule, KindRule};
+use crate::catalog::{Basis, Catalog, ConsentRule, GroupRule, KindRule, Maturity};
 use crate::consent::{Consent, Grantor, SubjectKey};
 use crate::parse::Envelope;
 use crate::scan::Identifier;
@@ -34,6 +34,17 @@ pub struct Facts<'a> {
     pub subject_key: &'a SubjectKey,
     /// The day the decision is made (ages and consent validity are taken on it).
     pub today: Date,
+}
+
+impl<'a> Facts<'a> {
+    /// The statements the sender attests.
+    fn attested(self) -> impl Iterator<Item = &'a String> {
+        self.envelope
+            .legal_basis
+            .attestation
+            .iter()
+            .flat_map(|m| m.keys())
+    }
 }
 
 /// One failed check: the rule and the field (a JSON pointer into the envelope).
@@ -342,18 +353,25 @@ impl Check<'_, '_> {
         {
             self.refuse(Rule::ConsentRecipient, "/recipient");
         }
+        let guardians_gave = consent.granted_by.contains(&Grantor::Guardians);
         for leaf in crate::catalog::leaves(envelope.payload.fields()) {
+            let pointer = format!("/payload{}", leaf.pointer());
             let category = self.catalog.category(envelope.kind, &leaf.path);
             if !category.is_some_and(|c| consent.categories.iter().any(|k| k == c)) {
-                self.refuse(Rule::ConsentCategory, format!("/payload{}", leaf.pointer()));
+                self.refuse(Rule::ConsentCategory, pointer);
+            } else if !guardians_gave
+                && category.is_some_and(|c| self.catalog.about_guardians(envelope.kind, c))
+            {
+                self.refuse(Rule::GuardianDataConsent, pointer);
             }
         }
         let subject_gave = consent.granted_by.contains(&Grantor::Subject);
-        let (subject_needed, guardians_needed) = rule.needs(age, subject_gave);
-        if guardians_needed && !consent.granted_by.contains(&Grantor::Guardians) {
+        let assessed = self.facts.attested().any(|id| id == Maturity::ASSESSED);
+        let (subject_needed, guardians_needed) = rule.needs(age, subject_gave, assessed);
+        if guardians_needed && !guardians_gave {
             self.refuse(Rule::GuardianConsentMissing, REF);
         }
-        if subject_needed && !consent.granted_by.contains(&Grantor::Subject) {
+        if subject_needed && !subject_gave {
             self.refuse(Rule::SubjectConsentMissing, REF);
         }
     }
@@ -362,14 +380,11 @@ impl Check<'_, '_> {
         const AT: &str = "/legalBasis/attestation";
         let wanted = self.basis.attestation_of(self.facts.sender.agency_type);
         let group = self.recipient.is_some_and(|r| r.group);
-        let given: Vec<&String> = self
-            .facts
-            .envelope
-            .legal_basis
-            .attestation
-            .iter()
-            .flat_map(|m| m.keys())
-            .collect();
+        let assesses_maturity = self
+            .recipient
+            .and_then(|r| self.basis.consent_rule(r.agency_type))
+            .is_some_and(ConsentRule::assesses_maturity);
+        let given: Vec<&String> = self.facts.attested().collect();
         let group_statements = wanted.group.iter().filter(|_| group);
         for id in wanted.all.iter().chain(group_statements) {
             if !given.contains(&id) {
@@ -380,7 +395,7 @@ impl Check<'_, '_> {
             self.refuse(Rule::AttestationMissing, AT);
         }
         for id in given {
-            if !wanted.knows(id) {
+            if !(wanted.knows(id) || assesses_maturity && id == Maturity::ASSESSED) {
                 self.refuse(Rule::AttestationUnknown, format!("{AT}/{id}"));
             }
         }

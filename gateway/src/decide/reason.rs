@@ -229,6 +229,11 @@ rules! {
         nb: "Foreldrene (de med foreldreansvar) må også samtykke.",
         sv: "Vårdnadshavarna måste också samtycka."
     }
+    GuardianDataConsent => "guardian_data_consent" {
+        en: "This is information about the guardians: only their own consent covers it.",
+        nb: "Dette er opplysninger om foreldrene: bare deres eget samtykke dekker dem.",
+        sv: "Detta är uppgifter om vårdnadshavarna: bara deras eget samtycke omfattar dem."
+    }
     SubjectConsentMissing => "subject_consent_missing" {
         en: "The person must consent themselves.",
         nb: "Personen må selv samtykke.",
