@@ -32,7 +32,7 @@ enum Command {
     /// (development and demonstration).
     Receipt {
         /// received, failed or feedback; or an answer: assessed, acknowledged, decided,
-        /// investigation-ended, concluded.
+        /// investigation-extended, investigation-ended, concluded.
         #[arg(long)]
         kind: String,
         /// The message the receipt is for.
@@ -92,7 +92,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 Some((t, _)) => (*t, serde_json::json!({})),
                 None => anyhow::bail!(
                     "no receipt kind {other:?}: received, failed, feedback, assessed, \
-                     acknowledged, decided, investigation-ended or concluded"
+                     acknowledged, decided, investigation-extended, investigation-ended or \
+                     concluded"
                 ),
             },
         };

@@ -102,6 +102,28 @@ pub fn add_working_days(country: Country, from: OffsetDateTime, n: i64) -> Offse
     end
 }
 
+/// `at` itself if it falls on a working day of `country`, else the same time of day on the
+/// next working day.
+pub fn next_working_day(country: Country, at: OffsetDateTime) -> OffsetDateTime {
+    let mut end = at;
+    while !is_working_day(country, local_date(end)) {
+        end += Duration::days(1);
+    }
+    end
+}
+
+/// `from` plus `n` calendar months: the same day and time of day (the month's last day
+/// where it is shorter: 31 January plus one month is the last of February).
+pub fn add_months(from: OffsetDateTime, n: i64) -> OffsetDateTime {
+    let months = i64::from(from.year()) * 12 + i64::from(u8::from(from.month())) - 1 + n;
+    let year = i32::try_from(months.div_euclid(12)).expect("a year in range");
+    let month = Month::try_from(u8::try_from(months.rem_euclid(12) + 1).expect("1 to 12"))
+        .expect("a month");
+    let day = from.day().min(time::util::days_in_month(month, year));
+    let date = Date::from_calendar_date(year, month, day).expect("a day of the month");
+    from.replace_date(date)
+}
+
 /// The date at `at` in Central European time, which Norway, Sweden and Denmark keep.
 fn local_date(at: OffsetDateTime) -> Date {
     let zoned = jiff::Timestamp::from_second(at.unix_timestamp())
@@ -158,6 +180,30 @@ mod tests {
             is_working_day(DK, date!(2026 - 05 - 01)),
             "1 May is not Danish"
         );
+    }
+
+    #[test]
+    fn months_keep_the_day_or_take_the_months_last() {
+        use time::macros::datetime;
+        let jan31 = datetime!(2027-01-31 10:00 UTC);
+        assert_eq!(add_months(jan31, 1), datetime!(2027-02-28 10:00 UTC));
+        assert_eq!(add_months(jan31, 13), datetime!(2028-02-29 10:00 UTC));
+        assert_eq!(
+            add_months(datetime!(2026-11-15 10:00 UTC), 3),
+            datetime!(2027-02-15 10:00 UTC)
+        );
+    }
+
+    #[test]
+    fn the_next_working_day_skips_weekends_and_holidays() {
+        use time::macros::datetime;
+        // Midsummer Eve 2026 (Friday 19 June) counts as a holiday in Sweden, not in Norway.
+        let eve = datetime!(2026-06-19 10:00 UTC);
+        assert_eq!(
+            next_working_day(Country::SE, eve),
+            datetime!(2026-06-22 10:00 UTC)
+        );
+        assert_eq!(next_working_day(Country::NO, eve), eve);
     }
 
     #[test]

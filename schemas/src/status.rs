@@ -40,6 +40,8 @@ crate::named! {
         Assessed,
         Acknowledged,
         Decided,
+        InvestigationOpened,
+        InvestigationExtended,
         InvestigationEnded,
         Concluded,
     }

@@ -90,7 +90,9 @@ async fn an_orosanmalan_reaches_the_social_services_and_its_answers_and_deadline
         json!({"investigationOpened": true}),
     )
     .await;
-    let view = h.wait_history(&token, &id(&report), "decided", WAIT).await;
+    let view = h
+        .wait_history(&token, &id(&report), "investigation_opened", WAIT)
+        .await;
     assert_eq!(
         view["status"], "received",
         "answers leave the status as it is"
@@ -98,9 +100,10 @@ async fn an_orosanmalan_reaches_the_social_services_and_its_answers_and_deadline
     let entries = history(&view);
     assert!(entries.contains(&("assessed".into(), None)), "{view}");
     assert!(
-        entries.contains(&("decided".into(), Some("investigation opened".into()))),
-        "{view}"
+        entries.contains(&("investigation_opened".into(), None)),
+        "a decision that opened an investigation starts its time limit: {view}"
     );
+    assert!(!entries.iter().any(|(s, _)| s == "decided"), "{view}");
     // A repeated answer enters the history once.
     h.receipt(answer("assessed"), &gid, json!({})).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -133,6 +136,17 @@ async fn an_orosanmalan_reaches_the_social_services_and_its_answers_and_deadline
         json!(["receipt", "assessment", "decision"])
     );
     let view: Value = h.status(&token, &id(&report)).await.json().await.unwrap();
+    assert!(view.get("overdue").is_none(), "{view}");
+    // The opened investigation has four months; extended, it is no longer tracked.
+    let clock = &h.gateway.as_ref().unwrap().clock;
+    clock.advance(time::Duration::days(125));
+    let view: Value = h.status(&token, &id(&report)).await.json().await.unwrap();
+    assert_eq!(view["overdue"], json!(["investigation"]));
+    h.receipt(answer("investigation-extended"), &gid, json!({}))
+        .await;
+    let view = h
+        .wait_history(&token, &id(&report), "investigation_extended", WAIT)
+        .await;
     assert!(view.get("overdue").is_none(), "{view}");
     h.cleanup().await;
 }

@@ -32,12 +32,17 @@ pub const FEEDBACK: &str = "no.ks.fiks.bekymringsmelding.tilbakemelding.v1";
 
 /// `type` of the answers, each with the event it reports: a protection or danger
 /// assessment made; the receipt sent to the reporter; the decision whether to investigate,
-/// body `{"investigationOpened": true|false}`; an investigation ended; the second feedback
-/// after it.
-pub const ANSWERS: [(&str, Event); 5] = [
+/// body `{"investigationOpened": true|false}` (an opened investigation is reported as
+/// such); the investigation's time limit extended; an investigation ended; the second
+/// feedback after it.
+pub const ANSWERS: [(&str, Event); 6] = [
     ("referral.answer.assessed.v1", Event::Assessed),
     ("referral.answer.acknowledged.v1", Event::Acknowledged),
     ("referral.answer.decided.v1", Event::Decided),
+    (
+        "referral.answer.investigation-extended.v1",
+        Event::InvestigationExtended,
+    ),
     (
         "referral.answer.investigation-ended.v1",
         Event::InvestigationEnded,
@@ -156,10 +161,13 @@ impl Queue {
                 Some(opened(&body["undersokelseApnet"], "feedback given")),
             ),
             other => match ANSWERS.iter().find(|(t, _)| *t == other) {
-                Some((_, Event::Decided)) => (
-                    Event::Decided,
-                    Some(opened(&body["investigationOpened"], "decided")),
-                ),
+                Some((_, Event::Decided)) => match body["investigationOpened"].as_bool() {
+                    Some(true) => (Event::InvestigationOpened, None),
+                    _ => (
+                        Event::Decided,
+                        Some(opened(&body["investigationOpened"], "decided")),
+                    ),
+                },
                 Some((_, event)) => (*event, None),
                 None => return Err(ReceiptRefusal::UnknownType),
             },

@@ -71,8 +71,15 @@ contract::named! {
         /// An answer: the recipient sent the reporter its receipt (Denmark: within six
         /// working days).
         Acknowledged,
-        /// An answer: the recipient decided whether to investigate (Sweden: within 14 days).
+        /// An answer: the recipient decided, without opening an investigation (Norway: the
+        /// review within a week; Sweden: the förhandsbedömning within 14 days), or a risk
+        /// conference decided on its measures.
         Decided,
+        /// An answer: the recipient decided to open an investigation (meets the deadline of
+        /// the decision, and starts the investigation's).
+        InvestigationOpened,
+        /// An answer: the investigation's time limit was extended, as the statute allows.
+        InvestigationExtended,
         /// An answer: the investigation the feedback announced has ended.
         InvestigationEnded,
         /// An answer: the second feedback, after an opened investigation ended (Norway:
@@ -99,6 +106,8 @@ impl Status {
             Self::Assessed
                 | Self::Acknowledged
                 | Self::Decided
+                | Self::InvestigationOpened
+                | Self::InvestigationExtended
                 | Self::InvestigationEnded
                 | Self::Concluded
         )
@@ -122,7 +131,13 @@ impl Status {
             // From failed too: its dead letter expired unreplayed.
             Expired => &[Recorded, Queued, Failed],
             Withdrawn => &[Recorded, Queued],
-            Assessed | Acknowledged | Decided | InvestigationEnded | Concluded => &[],
+            Assessed
+            | Acknowledged
+            | Decided
+            | InvestigationOpened
+            | InvestigationExtended
+            | InvestigationEnded
+            | Concluded => &[],
         }
     }
 }

@@ -166,6 +166,8 @@ fn status_after(event: Event) -> Option<Status> {
         Event::Assessed => Some(Status::Assessed),
         Event::Acknowledged => Some(Status::Acknowledged),
         Event::Decided => Some(Status::Decided),
+        Event::InvestigationOpened => Some(Status::InvestigationOpened),
+        Event::InvestigationExtended => Some(Status::InvestigationExtended),
         Event::InvestigationEnded => Some(Status::InvestigationEnded),
         Event::Concluded => Some(Status::Concluded),
     }
