@@ -644,6 +644,44 @@ mod tests {
     }
 
     #[test]
+    fn every_target_runs_through_weekends_and_holidays_unmoved() {
+        // From Good Friday 2026, a holiday in all three countries, before Easter's weekend:
+        // an operator's target ends exactly its hours or days later, whatever the day.
+        let start = datetime!(2026-04-03 08:00 UTC);
+        let deadlines = DeadlinesConfig::default();
+        let mut checked = 0;
+        for kind in Kind::ALL {
+            for listed in deadlines.listed(kind) {
+                let (Grounds::Target(_), Period::Hours(_) | Period::Days(_)) =
+                    (&listed.grounds, listed.within)
+                else {
+                    continue;
+                };
+                let at = contract::plumbing::clock::timestamp(start);
+                let history = [entry(listed.after, &at)];
+                let end = match listed.within {
+                    Period::Hours(h) => start + Duration::hours(h),
+                    Period::Days(d) => start + Duration::days(d),
+                    _ => unreachable!(),
+                };
+                let missed = |now| {
+                    deadlines
+                        .missed(kind, listed.after, &history, now)
+                        .contains(&listed.deadline)
+                };
+                assert!(!missed(end), "{kind} {}", listed.deadline);
+                assert!(
+                    missed(end + Duration::minutes(1)),
+                    "{kind} {}",
+                    listed.deadline
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= Kind::ALL.len(), "every kind's delivery at least");
+    }
+
+    #[test]
     fn denmarks_assessment_runs_24_hours_through_a_holiday() {
         // Delivered on Maundy Thursday 2026, due on Good Friday.
         let history = [entry(Status::Delivered, "2026-04-02T08:00:00.000000Z")];
