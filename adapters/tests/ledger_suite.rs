@@ -237,3 +237,49 @@ async fn the_id_a_transport_gave_a_delivery_finds_it_and_no_other() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_deliveries_each_get_their_own_answer_and_every_answer_is_durable() {
+    for (name, [a, b, _]) in backends().await {
+        // 200 deliveries at once, one of them naming a transport id another already has:
+        // it fails alone, the others are delivered.
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let ledger = a.clone();
+                tokio::spawn(async move {
+                    let message = id(&format!("many-{i}"));
+                    assert_eq!(ledger.claim(&message).await.unwrap(), Claim::Won);
+                    let remote = format!("remote-{}", if i == 199 { 0 } else { i });
+                    if i == 199 {
+                        // After the first has its id.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    ledger.delivered(&message, "bv", Some(&remote)).await
+                })
+            })
+            .collect();
+        let mut failed = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            if task.await.unwrap().is_err() {
+                failed.push(i);
+            }
+        }
+        assert_eq!(failed, [199], "{name}");
+        // Another handle (another process) sees every answered write.
+        let delivered = Entry::Delivered {
+            recipient: "bv".into(),
+        };
+        for i in 0..199 {
+            assert_eq!(
+                b.entry(&id(&format!("many-{i}"))).await.unwrap(),
+                delivered,
+                "{name}: {i}"
+            );
+        }
+        assert_eq!(
+            b.entry(&id("many-199")).await.unwrap(),
+            Entry::Delivering,
+            "{name}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! backend: [`SqliteLedger`] (one file per host, the default) and [`PgLedger`] (shared by adapter processes on several
 //! hosts); `adapters/tests/ledger_suite.rs` is what every backend must pass.
 
+mod group;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -1,10 +1,11 @@
 //! The ledger in SQLite, one file per host; every check-then-act is one statement, so two
-//! tasks or processes never both win.
+//! tasks or processes never both win. The statements of concurrent deliveries share their
+//! commits ([`Group`]).
 
+use super::group::Group;
 use super::sql::{Backend, SqlLedger};
 use async_trait::async_trait;
-use contract::plumbing::sql::{self as sql, Value};
-use sqlx::SqlitePool;
+use contract::plumbing::sql::Value;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::sqlite::SqliteRow;
 use std::path::Path;
@@ -13,10 +14,10 @@ use std::time::Duration;
 /// The ledger in SQLite.
 pub type SqliteLedger = SqlLedger<SqliteBackend>;
 
-/// A SQLite database holding the ledger.
+/// A SQLite database holding the ledger, written through one group-commit writer.
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
-    pool: SqlitePool,
+    group: Group,
 }
 
 /// The ledger's table, as of `user_version` 3 (0: without claims; 1: without `unknown`,
@@ -86,7 +87,8 @@ impl SqlLedger<SqliteBackend> {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Self::new(SqliteBackend { pool }, lease))
+        let group = Group::start(pool);
+        Ok(Self::new(SqliteBackend { group }, lease))
     }
 }
 
@@ -97,10 +99,10 @@ impl Backend for SqliteBackend {
     const LATER: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || $2 || ' seconds')";
 
     async fn fetch(&self, sql: &str, values: &[Value<'_>]) -> Result<Vec<SqliteRow>, sqlx::Error> {
-        sql::fetch_all(&self.pool, sql, values).await
+        self.group.rows(sql, values).await
     }
 
     async fn execute(&self, sql: &str, values: &[Value<'_>]) -> Result<u64, sqlx::Error> {
-        sql::execute(&self.pool, sql, values).await
+        self.group.count(sql, values).await
     }
 }
