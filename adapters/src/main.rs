@@ -41,9 +41,11 @@ enum Command {
         /// The case system's broker URL (its own account, which the receipt is checked against).
         #[arg(long)]
         url: String,
-        /// For feedback and decided: an investigation was opened.
-        #[arg(long)]
-        investigation_opened: bool,
+        /// For feedback and decided: whether an investigation was opened
+        /// (`--investigation-opened`, or `=false`); a decision that is not about one (a risk
+        /// conference's) leaves it out.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        investigation_opened: Option<bool>,
         /// For failed: a reason code.
         #[arg(long, default_value = "unspecified")]
         code: String,
@@ -78,16 +80,19 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             "failed" => (receipts::FAILED, serde_json::json!({ "code": code })),
             "feedback" => (
                 receipts::FEEDBACK,
-                serde_json::json!({ "undersokelseApnet": investigation_opened }),
+                serde_json::json!({ "undersokelseApnet": investigation_opened.unwrap_or(false) }),
             ),
             other => match receipts::ANSWERS
                 .iter()
                 .find(|(t, _)| *t == format!("referral.answer.{other}.v1"))
             {
-                // A decision says whether an investigation was opened.
+                // A decision about an investigation says whether one was opened.
                 Some((t, Event::Decided)) => (
                     *t,
-                    serde_json::json!({ "investigationOpened": investigation_opened }),
+                    match investigation_opened {
+                        Some(opened) => serde_json::json!({ "investigationOpened": opened }),
+                        None => serde_json::json!({}),
+                    },
                 ),
                 Some((t, _)) => (*t, serde_json::json!({})),
                 None => anyhow::bail!(
