@@ -355,14 +355,18 @@ impl Check<'_, '_> {
         }
         let guardians_gave = consent.granted_by.contains(&Grantor::Guardians);
         for leaf in crate::catalog::leaves(envelope.payload.fields()) {
-            let pointer = format!("/payload{}", leaf.pointer());
             let category = self.catalog.category(envelope.kind, &leaf.path);
-            if !category.is_some_and(|c| consent.categories.iter().any(|k| k == c)) {
-                self.refuse(Rule::ConsentCategory, pointer);
+            let refused = if !category.is_some_and(|c| consent.categories.iter().any(|k| k == c)) {
+                Some(Rule::ConsentCategory)
             } else if !guardians_gave
                 && category.is_some_and(|c| self.catalog.about_guardians(envelope.kind, c))
             {
-                self.refuse(Rule::GuardianDataConsent, pointer);
+                Some(Rule::GuardianDataConsent)
+            } else {
+                None
+            };
+            if let Some(rule) = refused {
+                self.refuse(rule, format!("/payload{}", leaf.pointer()));
             }
         }
         let subject_gave = consent.granted_by.contains(&Grantor::Subject);
