@@ -178,6 +178,10 @@ pub struct FiksIo {
     pub organisation_number: Option<String>,
     /// Our own Fiks IO account, the sender, whose queue the answers come to.
     pub sender_account: uuid::Uuid,
+    /// Fiks IO's AMQP service, where our account's answers are read
+    /// (`amqps://io.fiks.ks.no:5671`; KS's test environment `amqps://io.fiks.test.ks.no:5671`),
+    /// as the integration: user its id, password its password and a token, space-separated.
+    pub amqp_url: String,
     /// Our Fiks integration.
     pub integration_id: uuid::Uuid,
     /// The environment variable holding the integration's password.

@@ -8,6 +8,22 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The test broker's management API (`REFERRAL_TEST_MANAGEMENT_URL`, default the local guest
+/// account's).
+pub fn management_url() -> String {
+    std::env::var("REFERRAL_TEST_MANAGEMENT_URL")
+        .unwrap_or_else(|_| "http://guest:guest@127.0.0.1:15672".into())
+}
+
+/// The test broker as a Fiks IO stand-in's AMQP service: without a login (the integration
+/// logs in with its own).
+pub fn fiks_amqp_url() -> String {
+    let mut url = reqwest::Url::parse(&amqp_url()).expect("the test broker URL parses");
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.into()
+}
+
 /// Deletes the queues `names` from the test broker, from a drop (which cannot await: on a
 /// thread of its own, waiting at most 10 s).
 pub fn delete_queues(names: Vec<String>) {

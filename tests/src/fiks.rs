@@ -39,6 +39,7 @@ impl Fiks {
         let listen = ([127, 0, 0, 1], 0).into();
         let config = Config {
             broker_url: amqp_url(),
+            management_url: crate::management_url(),
             state: dir.join("fiks-io"),
             audience: "https://maskinporten.test.invalid/".into(),
             token_lifetime,
@@ -50,7 +51,7 @@ impl Fiks {
         let receiver_key = standin
             .add_account(receiver, Some("942110002"), answer)
             .unwrap();
-        standin.add_sender(sender);
+        standin.add_sender(sender).await.unwrap();
         let (_, key, certificate) =
             fiks_io_standin::accounts::key_and_certificate("gateway.test.invalid").unwrap();
         std::fs::create_dir_all(&dir).unwrap();
@@ -85,8 +86,9 @@ impl Fiks {
             "organisation_number = \"942110002\"".into()
         };
         let delivery = format!(
-            r#"delivery = {{ transport = "fiks_io", api_url = "{url}", {recipient}, sender_account = "{}", integration_id = "{}", integration_password_env = "{}", credentials = {{ token_url = "{url}/token", client_id = "gateway", assertion = {{ audience = "https://maskinporten.test.invalid/", scope = "ks:fiks", certificate = "{}", key = "{}" }} }} }}"#,
+            r#"delivery = {{ transport = "fiks_io", api_url = "{url}", {recipient}, sender_account = "{}", amqp_url = "{}", integration_id = "{}", integration_password_env = "{}", credentials = {{ token_url = "{url}/token", client_id = "gateway", assertion = {{ audience = "https://maskinporten.test.invalid/", scope = "ks:fiks", certificate = "{}", key = "{}" }} }} }}"#,
             self.sender,
+            crate::fiks_amqp_url(),
             self.integration_id,
             self.password_env,
             self.dir.join("business.cert.pem").display(),
@@ -131,7 +133,7 @@ impl Fiks {
 }
 
 impl Drop for Fiks {
-    /// Removes the test's files and our account's queues (the adapters declared them).
+    /// Removes the test's files and our account's queues.
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
         let answers = self.answers_queue();

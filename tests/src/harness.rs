@@ -60,6 +60,7 @@ impl Harness {
         )
         .expect("the development configuration loads");
         config.store.url = test_store().await;
+        config.directory = crate::dev_directory_with(&dir, &[]);
         tweak(&mut config);
         let key = DevKey::ensure(&dir.join("keys")).unwrap();
         let gateway = gateway::app::start(&config).await.expect("gateway starts");

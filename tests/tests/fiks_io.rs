@@ -28,8 +28,7 @@ async fn on_fiks(
 }
 
 /// Waits until the adapters are ready: among their consumers, the one of our account's
-/// queue, which the adapters declare (Fiks IO's own exists before; an answer the stand-in
-/// sends to a queue not yet there would be lost).
+/// queue on Fiks IO's AMQP service (logged in to as the integration).
 async fn ready(h: &Harness) {
     let until = tokio::time::Instant::now() + Duration::from_secs(30);
     while h.adapters_get("/readyz").await.status() != 200 {
@@ -219,7 +218,7 @@ async fn an_account_the_catalogue_does_not_know_or_a_certificate_it_cannot_use_i
     std::fs::write(&directory, text).unwrap();
     let mut h = Harness::with(|c| c.directory = directory).await;
     h.start_adapters().await;
-    ready(&h).await;
+    // Not ready: without a token, the adapters cannot log in to the answers either.
     let id = send(&h).await;
     assert_eq!(
         reason_at(&h, &id, "failed").await,
@@ -249,11 +248,42 @@ async fn a_token_fiks_no_longer_takes_is_renewed_once_and_a_refused_grant_fails_
     let first = send(&h).await;
     reason_at(&h, &first, "received").await;
     // Mid-run, every token Fiks issued stops working: the next send gets a fresh one.
-    fiks.standin.revoke_tokens();
+    fiks.standin.revoke_tokens().await.unwrap();
     let second = send(&h).await;
     reason_at(&h, &second, "received").await;
     assert_eq!(fiks.standin.grants(), 2, "one grant per token");
     assert_eq!(fiks.standin.received().len(), 2);
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn answers_are_read_as_the_integration_and_a_lost_login_is_renewed_with_a_fresh_token() {
+    let fiks = Fiks::start(Answer::Receipt, TOKEN_LIFETIME).await;
+    let h = on_fiks(&fiks, |_| {}).await;
+    let first = send(&h).await;
+    reason_at(&h, &first, "received").await;
+    assert_eq!(
+        fiks.standin.grants(),
+        1,
+        "one token for the login and the send"
+    );
+    // Fiks IO stops taking the token and drops the connection: the adapter's login with
+    // its cached token is refused, and it logs in again with a fresh one.
+    fiks.standin.revoke_tokens().await.unwrap();
+    fiks.standin.disconnect().await.unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    while fiks.standin.grants() < 2 {
+        assert!(tokio::time::Instant::now() < until, "a fresh token");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ready(&h).await;
+    let second = send(&h).await;
+    reason_at(&h, &second, "received").await;
+    assert_eq!(
+        fiks.standin.grants(),
+        2,
+        "the send takes the login's fresh token"
+    );
     h.cleanup().await;
 }
 
@@ -267,7 +297,7 @@ async fn a_grant_the_token_endpoint_refuses_fails_the_message_at_once() {
     std::fs::write(&key, foreign).unwrap();
     let mut h = Harness::with(|c| c.directory = directory).await;
     h.start_adapters().await;
-    ready(&h).await;
+    // Not ready: without a token, the adapters cannot log in to the answers either.
     let id = send(&h).await;
     assert_eq!(
         reason_at(&h, &id, "failed").await,

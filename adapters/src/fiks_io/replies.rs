@@ -1,23 +1,25 @@
 //! The answers to what the adapter sent over Fiks IO: KS's `mottatt` (received) and `feilet`
-//! (failed) come to our account's queue (`fiksio.konto.<account>`, on the adapters' broker,
-//! which the adapter declares) with Fiks's headers:
-//! `type`, `svar-til` (the id Fiks gave the message answered), `avsender-id` (the answering
-//! account). Each moves the message's status on at the gateway. An answer to a message this
-//! adapter did not deliver, or from another account than the one it was sent to, is refused:
-//! dead-lettered (rejected) and counted, never applied.
+//! (failed) come to our account's queue (`fiksio.konto.<account>`) on Fiks IO's AMQP service,
+//! read as the integration (user its id, password its password and a Maskinporten token, as
+//! KS's clients log in; one connection per service and integration, a fresh token after a
+//! refused or failed attempt), with Fiks's headers: `type`, `svar-til` (the id Fiks gave the
+//! message answered), `avsender-id` (the answering account). Each moves the message's status
+//! on at the gateway, over the adapters' own broker. An answer to a message this adapter did
+//! not deliver, or from another account than the one it was sent to, is refused: rejected
+//! without requeue (dead-lettered, where the account's queue has a dead-letter queue) and
+//! counted, never applied.
 
 use super::Fiks;
 use crate::health::{Count, Health};
 use crate::runtime::{Entry, Ledger};
-use contract::directory::{Delivery, Transport};
+use contract::directory::{Delivery, FiksIo, Transport};
 use contract::message::MessageId;
-use contract::plumbing::broker::{BrokerLink, until_done};
+use contract::plumbing::broker::{BrokerLink, Endpoint, EndpointError, PublishError, until_done};
 use contract::status::{Event, StatusEvent, report};
 use contract::topology::Topology;
 use lapin::message::Delivery as AmqpDelivery;
-use lapin::options::{BasicAckOptions, BasicRejectOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use std::collections::BTreeSet;
+use lapin::options::{BasicAckOptions, BasicRejectOptions};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -31,33 +33,6 @@ pub const FAILED: &str = "no.ks.fiks.bekymringsmelding.feilet.v1";
 /// The queue of Fiks IO account `account`.
 pub fn account_queue(account: Uuid) -> String {
     format!("fiksio.konto.{account}")
-}
-
-/// Declares the queue of `account` and its dead letters (`<queue>.dead`), where refused
-/// answers go.
-async fn declare(channel: &lapin::Channel, account: Uuid) -> Result<(), lapin::Error> {
-    let queue = account_queue(account);
-    let dead = format!("{queue}.dead");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    channel
-        .queue_declare(dead.as_str().into(), durable, FieldTable::default())
-        .await?;
-    let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-dead-letter-exchange".into(),
-        AMQPValue::LongString("".into()),
-    );
-    arguments.insert(
-        "x-dead-letter-routing-key".into(),
-        AMQPValue::LongString(dead.as_str().into()),
-    );
-    channel
-        .queue_declare(queue.as_str().into(), durable, arguments)
-        .await?;
-    Ok(())
 }
 
 /// How long an answer to a message not known as delivered waits for its send to be noted.
@@ -82,67 +57,107 @@ pub enum AnswerRefusal {
 /// What the answers' consumers share.
 struct Answers {
     fiks: Arc<Fiks>,
+    /// The link to the adapters' own broker, over which the statuses go to the gateway.
+    statuses: Arc<BrokerLink>,
     ledger: Arc<dyn Ledger>,
     topology: Topology,
     confirm_timeout: Duration,
     health: Arc<Health>,
 }
 
-/// Starts a consumer of the answers to each of our accounts the directory names.
+/// Starts a consumer of the answers to each of our accounts the directory names, over one
+/// link per Fiks IO AMQP service and integration.
 pub fn start(fiks: &Arc<Fiks>, start: &crate::Start, tasks: &mut tokio::task::JoinSet<()>) {
-    let accounts: BTreeSet<Uuid> = start
-        .directory
-        .agencies()
-        .filter_map(|a| match &a.delivery {
-            Some(Delivery::FiksIo(f)) => Some(f.sender_account),
-            _ => None,
-        })
-        .collect();
-    if accounts.is_empty() {
+    let mut integrations: BTreeMap<(String, Uuid), (FiksIo, BTreeSet<Uuid>)> = BTreeMap::new();
+    for agency in start.directory.agencies() {
+        if let Some(Delivery::FiksIo(f)) = &agency.delivery {
+            integrations
+                .entry((f.amqp_url.clone(), f.integration_id))
+                .or_insert_with(|| ((**f).clone(), BTreeSet::new()))
+                .1
+                .insert(f.sender_account);
+        }
+    }
+    if integrations.is_empty() {
         return;
     }
     let settings = &start.settings;
-    let declared: Vec<Uuid> = accounts.iter().copied().collect();
-    let link = BrokerLink::spawn(
+    let topology = settings.topology.clone();
+    let statuses = BrokerLink::spawn(
         settings.broker.clone(),
-        "adapter-fiks-io-answers".into(),
+        "adapter-fiks-io-statuses".into(),
         move |channel| {
-            let accounts = declared.clone();
-            async move {
-                for account in accounts {
-                    declare(&channel, account).await?;
-                }
-                Ok(())
-            }
+            let topology = topology.clone();
+            async move { topology.declare_routing(&channel).await }
         },
         start.cancel.clone(),
     );
     let answers = Arc::new(Answers {
         fiks: fiks.clone(),
+        statuses,
         ledger: settings.ledger.clone(),
         topology: settings.topology.clone(),
         confirm_timeout: settings.confirm_timeout,
         health: settings.health.clone(),
     });
-    for account in accounts {
-        let queue = account_queue(account);
-        answers.health.consumer(&queue, false);
-        let (answers, link, cancel) = (answers.clone(), link.clone(), start.cancel.clone());
-        tasks.spawn(async move {
-            contract::plumbing::broker::consume(
-                &link,
-                &queue,
-                "adapter-fiks-io-answers",
-                IN_FLIGHT,
-                &cancel,
-                |up| answers.health.consumer(&queue, up),
-                |channel, delivery| {
-                    let (answers, cancel) = (answers.clone(), cancel.clone());
-                    async move { answers.handle(&channel, delivery, &cancel).await }
-                },
-            )
-            .await;
-        });
+    for (integration, accounts) in integrations.into_values() {
+        let (fiks, integration) = (fiks.clone(), Arc::new(integration));
+        let link = BrokerLink::spawn_to(
+            move |failed| {
+                let (fiks, integration) = (fiks.clone(), integration.clone());
+                async move { fiks.amqp_endpoint(&integration, failed).await }
+            },
+            "adapter-fiks-io-answers".into(),
+            |_| std::future::ready(Ok(())),
+            start.cancel.clone(),
+        );
+        for account in accounts {
+            let queue = account_queue(account);
+            answers.health.consumer(&queue, false);
+            let (answers, link, cancel) = (answers.clone(), link.clone(), start.cancel.clone());
+            tasks.spawn(async move {
+                contract::plumbing::broker::consume(
+                    &link,
+                    &queue,
+                    "adapter-fiks-io-answers",
+                    IN_FLIGHT,
+                    &cancel,
+                    |up| answers.health.consumer(&queue, up),
+                    |_, delivery| {
+                        let (answers, cancel) = (answers.clone(), cancel.clone());
+                        async move { answers.handle(delivery, &cancel).await }
+                    },
+                )
+                .await;
+            });
+        }
+    }
+}
+
+impl Fiks {
+    /// Fiks IO's AMQP service for `integration`, logged in to as KS's clients do, with a
+    /// fresh token if the attempt before `failed` (the token may be the reason).
+    async fn amqp_endpoint(
+        &self,
+        integration: &FiksIo,
+        failed: bool,
+    ) -> Result<Endpoint, EndpointError> {
+        let variable = &integration.integration_password_env;
+        let password = std::env::var(variable)
+            .map_err(|_| format!("integration password variable {variable} is not set"))?;
+        if failed {
+            self.tokens.forget(&integration.credentials).await;
+        }
+        let token = self
+            .tokens
+            .get(&self.client, &integration.credentials)
+            .await?;
+        let mut url = reqwest::Url::parse(&integration.amqp_url)
+            .map_err(|_| "the Fiks IO amqp_url is not a URL")?;
+        url.set_username(&integration.integration_id.to_string())
+            .and_then(|()| url.set_password(Some(&format!("{password} {token}"))))
+            .map_err(|()| "the Fiks IO amqp_url cannot carry a login")?;
+        Ok(Endpoint::plain(url.as_str()))
     }
 }
 
@@ -154,12 +169,7 @@ fn header(delivery: &AmqpDelivery, name: &str) -> Option<String> {
 impl Answers {
     /// Handles one answer; false if the channel failed or `cancel` came while the ledger
     /// could not be read (the answer is then redelivered).
-    async fn handle(
-        &self,
-        channel: &lapin::Channel,
-        delivery: AmqpDelivery,
-        cancel: &CancellationToken,
-    ) -> bool {
+    async fn handle(&self, delivery: AmqpDelivery, cancel: &CancellationToken) -> bool {
         let event = match header(&delivery, "type").as_deref() {
             Some(RECEIVED) => Ok(Event::Received),
             Some(FAILED) => Ok(Event::Failed),
@@ -188,8 +198,10 @@ impl Answers {
                     trace_id: None,
                 };
                 // Held, and passed on again until the broker confirms it.
-                let passed = until_done(cancel, "Fiks IO answer not passed on", || {
-                    report(channel, &self.topology, &status, self.confirm_timeout)
+                let passed = until_done(cancel, "Fiks IO answer not passed on", || async {
+                    let channel = self.statuses.channel().await;
+                    let channel = channel.ok_or(PublishError::Unavailable)?;
+                    report(&channel, &self.topology, &status, self.confirm_timeout).await
                 });
                 if passed.await.is_none() {
                     return false;

@@ -3,17 +3,20 @@
 //! and `data` at `/fiks-io/api/v1/send`, with a Maskinporten token and the integration's
 //! headers), the catalogue's lookup and public-key endpoints, a token endpoint that takes
 //! JWT-bearer grants (RFC 7523) and issues Maskinporten-shaped tokens, and the answers of
-//! receiving accounts over AMQP, to the sending account's queue `fiksio.konto.<id>`.
+//! receiving accounts over AMQP, to the sending account's queue `fiksio.konto.<id>`, which
+//! the integration reads as Fiks IO's AMQP service lets it ([`amqp_access`]).
 //! What it received is kept (and written to `<state>/received/<id>.cms`); faults can be
 //! switched on for tests.
 
 pub mod accounts;
+pub mod amqp_access;
 pub mod envelope;
 mod routes;
 
 pub use accounts::{Account, Answer};
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use amqp_access::Access;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::collections::{HashMap, VecDeque};
@@ -34,8 +37,10 @@ pub const PROTOCOL: &str = "no.ks.fiks.bekymringsmelding.offentlig.v2";
 /// How the stand-in is set up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The broker the answers go over.
+    /// The broker the answers go over (as Fiks IO's AMQP service), and its management API
+    /// (`http://user:password@host:15672`), through which the integration is let in.
     pub broker_url: String,
+    pub management_url: String,
     /// Where keys and what was received are written.
     pub state: PathBuf,
     /// The `aud` its token endpoint takes in grants.
@@ -82,6 +87,7 @@ pub struct State {
     received: Mutex<Vec<Received>>,
     faults: Mutex<Faults>,
     grants: Mutex<usize>,
+    access: Arc<Access>,
     channel: lapin::Channel,
     _connection: Connection,
 }
@@ -108,7 +114,14 @@ impl StandIn {
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
+        let access = Access::new(
+            &config.management_url,
+            &config.broker_url,
+            config.integration_id,
+            config.integration_password.clone(),
+        )?;
         let state = Arc::new(State {
+            access: Arc::new(access),
             config,
             accounts: Mutex::default(),
             senders: Mutex::default(),
@@ -160,10 +173,33 @@ impl StandIn {
         Ok(key_file)
     }
 
-    /// Adds a sending account of the integration (the adapter that consumes its queue,
-    /// `fiksio.konto.<id>`, declares it).
-    pub fn add_sender(&self, id: Uuid) {
+    /// Adds a sending account of the integration, with its queue `fiksio.konto.<id>`, whose
+    /// refused answers are dead-lettered to `<queue>.dead`.
+    pub async fn add_sender(&self, id: Uuid) -> anyhow::Result<()> {
+        let queue = format!("fiksio.konto.{id}");
+        let dead = format!("{queue}.dead");
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        let channel = &self.state.channel;
+        channel
+            .queue_declare(dead.as_str().into(), durable, FieldTable::default())
+            .await?;
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
+        arguments.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(dead.as_str().into()),
+        );
+        channel
+            .queue_declare(queue.as_str().into(), durable, arguments)
+            .await?;
         lock(&self.state.senders).push(id);
+        Ok(())
     }
 
     /// Gives `account` a new key and certificate.
@@ -184,9 +220,16 @@ impl StandIn {
         lock(&self.state.received).clone()
     }
 
-    /// Forgets every token it issued (as if each expired now).
-    pub fn revoke_tokens(&self) {
+    /// Forgets every token it issued (as if each expired now): none opens a connection to
+    /// the answers any more either.
+    pub async fn revoke_tokens(&self) -> anyhow::Result<()> {
         lock(&self.state.tokens).clear();
+        self.state.access.revoke().await
+    }
+
+    /// Closes the integration's connections to the answers.
+    pub async fn disconnect(&self) -> anyhow::Result<()> {
+        self.state.access.disconnect().await
     }
 
     /// How many grants its token endpoint took.
@@ -208,8 +251,28 @@ impl StandIn {
 }
 
 impl Drop for StandIn {
+    /// Stops serving and removes the integration's broker user (on a thread of its own, as
+    /// a drop cannot await; at most 10 s).
     fn drop(&mut self) {
         self.cancel.cancel();
+        let access = self.state.access.clone();
+        let removal = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), access.remove()).await?
+            })
+        });
+        let _ = removal.join();
+    }
+}
+
+impl State {
+    /// Lets the integration read its accounts' answers with `token`.
+    async fn grant(&self, token: &str) -> anyhow::Result<()> {
+        let senders = lock(&self.senders).clone();
+        self.access.grant(token, &senders).await
     }
 }
 

@@ -13,6 +13,9 @@ struct Args {
     listen: std::net::SocketAddr,
     #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     broker: String,
+    /// The broker's management API, through which the integration is let in to its answers.
+    #[arg(long, default_value = "http://guest:guest@127.0.0.1:15672")]
+    management: String,
     /// Where account keys, the development business certificate and what was received are
     /// written.
     #[arg(long, default_value = "data/fiks-io")]
@@ -20,7 +23,7 @@ struct Args {
     /// A receiving account that answers `mottatt`: `<uuid>` or `<uuid>:<organisation number>`.
     #[arg(long = "account")]
     accounts: Vec<String>,
-    /// A sending account (its queue is declared).
+    /// A sending account of the integration (its queue is declared).
     #[arg(long = "sender")]
     senders: Vec<Uuid>,
     #[arg(long)]
@@ -46,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = Config {
         broker_url: args.broker,
+        management_url: args.management,
         state: args.state,
         audience: format!("http://{}/", args.listen),
         token_lifetime: Duration::from_secs(120),
@@ -61,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         standin.add_account(id.parse()?, organisation, Answer::Receipt)?;
     }
     for sender in args.senders {
-        standin.add_sender(sender);
+        standin.add_sender(sender).await?;
     }
     tracing::info!(url = %standin.url(), "Fiks IO stand-in ready");
     tokio::signal::ctrl_c().await?;

@@ -66,6 +66,10 @@ async fn token(Shared(state): Shared<Arc<State>>, body: String) -> Response {
     let token = format!("fiks-standin-{}", Uuid::new_v4().simple());
     let lifetime = state.config.token_lifetime;
     lock(&state.tokens).insert(token.clone(), Instant::now() + lifetime);
+    if let Err(error) = state.grant(&token).await {
+        tracing::warn!(%error, "cannot let the integration in to its answers");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+    }
     Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime.as_secs() }))
         .into_response()
 }

@@ -28,6 +28,9 @@ pub struct BrokerLink {
     current: RwLock<Option<Linked>>,
 }
 
+/// Why the broker to connect to is not known for an attempt (e.g. no token for its password).
+pub type EndpointError = Box<dyn std::error::Error + Send + Sync>;
+
 impl BrokerLink {
     /// Starts the supervisor. `setup` runs on every fresh channel, before it is handed out
     /// (declare topology there).
@@ -41,10 +44,28 @@ impl BrokerLink {
         F: Fn(Channel) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), lapin::Error>> + Send + 'static,
     {
+        let endpoint = move |_| std::future::ready(Ok(broker.clone()));
+        Self::spawn_to(endpoint, name, setup, cancel)
+    }
+
+    /// As [`spawn`](Self::spawn), to a broker found anew for every attempt by `endpoint`
+    /// (credentials that expire), which is told whether the attempt before failed.
+    pub fn spawn_to<E, EFut, F, Fut>(
+        endpoint: E,
+        name: String,
+        setup: F,
+        cancel: CancellationToken,
+    ) -> Arc<Self>
+    where
+        E: Fn(bool) -> EFut + Send + Sync + 'static,
+        EFut: Future<Output = Result<Endpoint, EndpointError>> + Send + 'static,
+        F: Fn(Channel) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), lapin::Error>> + Send + 'static,
+    {
         let link = Arc::new(Self {
             current: RwLock::new(None),
         });
-        tokio::spawn(supervise(link.clone(), broker, name, setup, cancel));
+        tokio::spawn(supervise(link.clone(), endpoint, name, setup, cancel));
         link
     }
 
@@ -95,19 +116,29 @@ pub fn connection_properties(name: &str) -> ConnectionProperties {
     ConnectionProperties::default().with_connection_name(name.into())
 }
 
-async fn supervise<F, Fut>(
+async fn supervise<E, EFut, F, Fut>(
     link: Arc<BrokerLink>,
-    broker: Endpoint,
+    endpoint: E,
     name: String,
     setup: F,
     cancel: CancellationToken,
 ) where
+    E: Fn(bool) -> EFut + Send + Sync + 'static,
+    EFut: Future<Output = Result<Endpoint, EndpointError>> + Send + 'static,
     F: Fn(Channel) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), lapin::Error>> + Send + 'static,
 {
     let mut backoff = RETRY;
+    let mut failed = false;
     while !cancel.is_cancelled() {
-        match open(&broker, &name, &setup).await {
+        let opened = match endpoint(failed).await {
+            Ok(broker) => open(&broker, &name, &setup)
+                .await
+                .map_err(EndpointError::from),
+            Err(error) => Err(error),
+        };
+        failed = opened.is_err();
+        match opened {
             Ok(linked) => {
                 tracing::info!(link = %name, "broker link up");
                 backoff = RETRY;

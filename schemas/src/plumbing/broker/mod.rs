@@ -11,7 +11,7 @@ mod oneshot;
 
 pub use consume::{consume, until_done};
 pub use endpoint::{BrokerTls, Endpoint, TlsFileError};
-pub use link::{BrokerLink, SETUP_TIMEOUT, connection_properties, within};
+pub use link::{BrokerLink, EndpointError, SETUP_TIMEOUT, connection_properties, within};
 pub use management::{Management, ManagementError, vhost_of};
 pub use migrate::{MigrateError, Migrated, migrate};
 pub use oneshot::{confirming, put_back, take};
