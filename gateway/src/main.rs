@@ -144,28 +144,37 @@ enum DeadAction {
     /// List an adapter's dead letters, or inspect one (ids, kind, tag, sender, why, when;
     /// never the body).
     List {
-        /// The adapter, by its transport: queue or inbox.
+        /// The adapter, by its transport: queue, inbox or fiks_io.
         #[arg(long)]
         adapter: String,
         /// Only this message.
         #[arg(long)]
         id: Option<String>,
     },
-    /// Put dead letters back into the adapter's work queue, with a fresh retry budget.
+    /// Put dead letters back into the adapter's work queue, with a fresh retry budget; each
+    /// is audited first, with its reason.
     Replay {
-        /// The adapter, by its transport: queue or inbox.
+        /// The adapter, by its transport: queue, inbox or fiks_io.
         #[arg(long)]
         adapter: String,
         /// Message ids to replay (repeatable); none: all.
         #[arg(long)]
         id: Vec<String>,
+        /// Why: recipient_fixed, transient_fault, sent_in_error, duplicate or
+        /// recipient_gone (the audit trail holds no free text).
+        #[arg(long)]
+        reason: String,
     },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    contract::plumbing::process::init("referral-gateway");
     let cli = Cli::parse();
+    // A command's standard output is its answer (a token, a list): its logs go to stderr.
+    match cli.command {
+        Command::Serve => contract::plumbing::process::init("referral-gateway"),
+        _ => contract::plumbing::process::init_for_command("referral-gateway"),
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -273,13 +282,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     letters.retain(|l| id.is_none() || l.message_id == id);
                     println!("{}", serde_json::to_string_pretty(&letters)?);
                 }
-                DeadAction::Replay { adapter: name, id } => {
-                    let replayed = gateway::operate::dead::settle(
+                DeadAction::Replay {
+                    adapter: name,
+                    id,
+                    reason,
+                } => {
+                    let reason = reason.parse().map_err(|_| {
+                        anyhow::anyhow!("no reason {reason:?}: see gateway dead replay --help")
+                    })?;
+                    let store = gateway::operate::audited_store(&config).await?;
+                    let replayed = gateway::operate::dead::replay_audited(
                         &channel,
                         &topology,
-                        adapter(&name)?,
-                        &id,
-                        gateway::operate::dead::Settle::Replay,
+                        store.as_ref(),
+                        (adapter(&name)?, &id),
+                        reason,
                     )
                     .await?;
                     println!("{}", serde_json::to_string_pretty(&replayed)?);

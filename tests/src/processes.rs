@@ -57,8 +57,30 @@ impl Processes<'_> {
     /// A gateway listening on `port`, on the harness's store (its SQLite file, or its
     /// PostgreSQL database, which several gateways share).
     pub fn gateway(&self, port: u16) -> Process {
+        self.spawn(
+            "gateway",
+            &format!("gateway-{port}"),
+            &["--config", "ops/config/gateway.dev.toml", "serve"],
+            self.gateway_env(port),
+        )
+    }
+
+    /// Runs the gateway's command `args` (an operator's: `dead replay …`) on the harness's
+    /// names, keys and store; its output.
+    pub fn gateway_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary("gateway"))
+            .args(["--config", "ops/config/gateway.dev.toml"])
+            .args(args)
+            .envs(self.gateway_env(0))
+            .current_dir(crate::repo())
+            .output()
+            .unwrap()
+    }
+
+    /// The environment of a gateway on `port` on the harness's names, keys and store.
+    fn gateway_env(&self, port: u16) -> Vec<(String, String)> {
         let c = &self.h.config;
-        let env = [
+        [
             ("DIRECTORY", c.directory.display().to_string()),
             ("HTTP__LISTEN", format!("127.0.0.1:{port}")),
             ("AUTH__ISSUER", c.auth.issuer.clone()),
@@ -94,13 +116,7 @@ impl Processes<'_> {
         .into_iter()
         .chain(c.store.url.clone().map(|url| ("STORE__URL", url)))
         .map(|(k, v)| (format!("GATEWAY__{k}"), v))
-        .collect();
-        self.spawn(
-            "gateway",
-            &format!("gateway-{port}"),
-            &["--config", "ops/config/gateway.dev.toml", "serve"],
-            env,
-        )
+        .collect()
     }
 
     /// An adapters process (the `n`th, for its log).

@@ -283,3 +283,61 @@ async fn in_a_browser_the_console_shows_a_dead_letter_and_replaying_it_delivers_
     );
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_replay_from_the_command_line_is_audited_with_its_reason_and_refused_without_one() {
+    let (h, _inbox, message, gid) = with_dead_letter().await;
+    let processes = tests::processes::Processes {
+        h: &h,
+        ledger_url: None,
+        env: Vec::new(),
+    };
+    let dead = h.topology().dead_queue(Transport::Inbox);
+    let replay = |reason: &[&str]| {
+        let mut args = vec!["dead", "replay", "--adapter", "inbox", "--id", &gid];
+        args.extend_from_slice(reason);
+        processes.gateway_command(&args)
+    };
+    let replays = |actions: Vec<(String, String, String)>| {
+        actions
+            .into_iter()
+            .filter(|(_, action, _)| action.starts_with("dead_letter_replay"))
+            .collect::<Vec<_>>()
+    };
+    // Without a reason, or with one not on the list: refused, and nothing changes.
+    for refused in [&[][..], &["--reason", "because the head teacher asked"]] {
+        let out = replay(refused);
+        assert!(!out.status.success(), "refused: {refused:?}");
+        assert_eq!(h.count(&dead).await, 1, "still dead-lettered");
+    }
+    assert_eq!(
+        replays(audit_actions(&h).await),
+        Vec::new(),
+        "nothing audited"
+    );
+
+    let out = replay(&["--reason", "transient_fault"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replayed, vec![gid.clone()]);
+    assert_eq!(
+        replays(audit_actions(&h).await),
+        vec![(
+            "gateway-command-line".to_owned(),
+            "dead_letter_replay:transient_fault".to_owned(),
+            gid.clone()
+        )],
+        "the replay is audited once, with its reason, before it is done"
+    );
+    // The inbox takes it this time.
+    let id = message["messageId"].as_str().unwrap();
+    let view = h
+        .wait_status(&h.token(SCHOOL), id, "delivered", Duration::from_secs(30))
+        .await;
+    assert_eq!(view["status"], "delivered", "{view}");
+    h.cleanup().await;
+}

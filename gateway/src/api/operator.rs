@@ -6,7 +6,7 @@
 use super::AppState;
 use super::extract::{Authorized, JsonBody, ToOperate};
 use super::problem::{Problem, ProblemType};
-use crate::operate::dead::{DeadError, Settle};
+use crate::operate::dead::{DeadError, Settle, SettleReason};
 use crate::parse::{FieldError, ParseError};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,24 +16,6 @@ use contract::directory::Transport;
 use contract::message::MessageId;
 use serde::Deserialize;
 use std::sync::Arc;
-
-contract::named! {
-    /// Why an operator replays or discards a dead letter: a fixed list, so that the audit
-    /// trail holds no free text.
-    #[strum(serialize_all = "snake_case")]
-    pub enum SettleReason {
-        /// The recipient's fault is mended (an inbox, a certificate, an account).
-        RecipientFixed,
-        /// The failure was passing (a network or broker fault).
-        TransientFault,
-        /// The message should not have been sent, or not to this recipient.
-        SentInError,
-        /// The recipient has the message already, by another way.
-        Duplicate,
-        /// The recipient no longer exists, or no longer takes this kind.
-        RecipientGone,
-    }
-}
 
 /// The body of a replay or discard.
 #[derive(Deserialize)]

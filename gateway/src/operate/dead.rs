@@ -1,9 +1,12 @@
 //! Dead letters, for operators: list what an adapter gave up on (metadata only: ids, kind,
 //! tag, sender, why and when, never the body), and replay chosen messages into the
-//! adapter's work queue, with a fresh retry budget, or discard them.
+//! adapter's work queue, with a fresh retry budget, or discard them; each replay or discard
+//! audited with its reason first.
 
 use super::peek::header_value;
+use crate::record::{Store, StoreError};
 use contract::directory::Transport;
+use contract::message::MessageId;
 use contract::plumbing::broker::{PublishError, publish_confirmed, put_back, take};
 use contract::topology::Topology;
 use lapin::Channel;
@@ -30,6 +33,28 @@ pub struct DeadLetter {
     pub dead_since: Option<serde_json::Value>,
 }
 
+contract::named! {
+    /// Why an operator replays or discards a dead letter: a fixed list, so that the audit
+    /// trail holds no free text.
+    #[strum(serialize_all = "snake_case")]
+    pub enum SettleReason {
+        /// The recipient's fault is mended (an inbox, a certificate, an account).
+        RecipientFixed,
+        /// The failure was passing (a network or broker fault).
+        TransientFault,
+        /// The message should not have been sent, or not to this recipient.
+        SentInError,
+        /// The recipient has the message already, by another way.
+        Duplicate,
+        /// The recipient no longer exists, or no longer takes this kind.
+        RecipientGone,
+    }
+}
+
+/// Who replays from the command line (`gateway dead replay`): the operator at the gateway's
+/// host, as the audit trail names them.
+pub const COMMAND_LINE: &str = "gateway-command-line";
+
 /// Why an operation on dead letters failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeadError {
@@ -39,6 +64,8 @@ pub enum DeadError {
     Publish(#[from] PublishError),
     #[error("the broker is not connected")]
     NoBroker,
+    #[error("the replay could not be audited: {0}")]
+    Audit(#[from] StoreError),
 }
 
 /// Every dead letter of `adapter`, left in place.
@@ -109,6 +136,37 @@ pub async fn settle(
     }
     put_back(channel, &kept).await?;
     Ok(settled)
+}
+
+/// `gateway dead replay`: audits each dead letter of `adapter` whose id is in `ids` (all, if
+/// `ids` is empty) as replayed from the command line for `reason`, then replays them;
+/// returns the ids replayed. A letter without a message id is not replayed (it cannot be
+/// audited); one another operator took between the audit and the replay keeps its entry.
+pub async fn replay_audited(
+    channel: &Channel,
+    topology: &Topology,
+    store: &dyn Store,
+    (adapter, ids): (Transport, &[String]),
+    reason: SettleReason,
+) -> Result<Vec<String>, DeadError> {
+    let chosen: Vec<MessageId> = list(channel, topology, adapter)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.message_id)
+        .filter(|id| ids.is_empty() || ids.contains(id))
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let action = format!("dead_letter_replay:{reason}");
+    for id in &chosen {
+        store
+            .dead_letter_event(id, COMMAND_LINE, &action, None)
+            .await?;
+    }
+    let chosen: Vec<String> = chosen.iter().map(MessageId::to_string).collect();
+    settle(channel, topology, adapter, &chosen, Settle::Replay).await
 }
 
 /// The properties of a replayed copy: the same ids, without its death and retry history.

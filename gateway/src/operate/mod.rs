@@ -106,6 +106,14 @@ pub async fn broker_migrate(
     Ok(migrated?)
 }
 
+/// The store, with the key file's audit key to chain what an operator's command audits.
+pub async fn audited_store(config: &Config) -> Result<Arc<dyn crate::record::Store>, OperateError> {
+    let keys = KeyRing::load(&config.keys, None)?;
+    let store = open_store(config, Arc::default()).await?;
+    store.chain_with(keys.audit_key());
+    Ok(store)
+}
+
 /// `gateway audit verify`: recomputes the audit trail's chain with the key file's audit key,
 /// and compares its end with the latest head exported to `head` if given.
 pub async fn audit_verify(

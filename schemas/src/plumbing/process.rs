@@ -15,6 +15,13 @@ pub fn init(service: &str) {
     install(filter, std::io::stdout, Some(service));
 }
 
+/// As [`init`], on standard error: for a command whose standard output is its answer.
+pub fn init_for_command(service: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    install(filter, std::io::stderr, Some(service));
+}
+
 /// Installs the JSON log subscriber writing to `writer` with `filter` (`RUST_LOG` syntax),
 /// without span export (tests capture the logs with it).
 pub fn init_filtered<W>(filter: impl Into<EnvFilter>, writer: W)
