@@ -92,6 +92,15 @@ pub struct TlsConfig {
     /// authenticates with a token.
     #[serde(default)]
     pub clients: Option<crate::authenticate::certificate::ClientCertificatesConfig>,
+    /// How often the files (certificate, key, client CAs, revocation lists) are read again:
+    /// a renewed certificate or a new revocation list takes effect for new connections
+    /// without a restart.
+    #[serde(default = "tls_reload_secs")]
+    pub reload_secs: u64,
+}
+
+fn tls_reload_secs() -> u64 {
+    60
 }
 
 /// How bearer tokens are checked.

@@ -1,14 +1,19 @@
 //! The HTTPS listener's TLS: the gateway's certificate, and the organisation certificates
 //! it asks clients for when `[http.tls.clients]` is set (verified against its CAs and
-//! revocation lists; a client without one may still use a token).
+//! revocation lists; a client without one may still use a token). The files are read
+//! again every `reload_secs`, and a change takes effect for new connections ([`reload`]).
 
 use crate::authenticate::certificate::ClientCertificatesConfig;
 use crate::config::TlsConfig;
+use axum_server::tls_rustls::RustlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Why the listener's TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -89,4 +94,53 @@ pub fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, TlsError> 
     .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The files of `tls`, in the order they are read.
+fn files(tls: &TlsConfig) -> Vec<&Path> {
+    let mut files = vec![tls.cert.as_path(), tls.key.as_path()];
+    if let Some(clients) = &tls.clients {
+        files.push(&clients.ca);
+        files.extend(clients.crl.iter().map(PathBuf::as_path));
+    }
+    files
+}
+
+/// A digest of what the files of `tls` hold now (a missing file counts as empty).
+fn digest(tls: &TlsConfig) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in files(tls) {
+        std::fs::read(file).unwrap_or_default().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Until `cancel`, reads the files of `tls` again every `reload_secs` and, when they
+/// changed, puts the configuration they make in `rustls` for new connections; files that
+/// do not make one (a revocation list half written, a key that does not match) are logged
+/// and the configuration in use is kept, to be tried again at the next change.
+pub async fn reload(tls: TlsConfig, rustls: RustlsConfig, cancel: CancellationToken) {
+    let mut seen = digest(&tls);
+    let mut every = tokio::time::interval(Duration::from_secs(tls.reload_secs.max(1)));
+    every.tick().await;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let now = digest(&tls);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match server_config(&tls) {
+            Ok(config) => {
+                rustls.reload_from_config(Arc::new(config));
+                tracing::info!("TLS certificate, key, CAs and revocation lists read again");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "changed TLS files not taken; the ones in use are kept")
+            }
+        }
+    }
 }

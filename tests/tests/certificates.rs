@@ -24,13 +24,14 @@ fn client(server_ca: &TestCa, identity: Option<&Issued>) -> reqwest::Client {
     builder.build().unwrap()
 }
 
-#[tokio::test]
-async fn an_organisation_certificate_names_the_sender_and_bad_ones_get_nothing_in() {
-    let (server_ca, client_ca, other_ca) = (
-        TestCa::new("api CA"),
-        TestCa::new("organisation CA"),
-        TestCa::new("another CA"),
-    );
+/// A gateway serving HTTPS with a certificate of `server_ca`, taking organisation
+/// certificates of `client_ca` (its revocation list revoking [`REVOKED`]), reading its TLS
+/// files again every `reload_secs`: the harness, its base URL, and the revocation list's file.
+async fn mutual_tls_gateway(
+    server_ca: &TestCa,
+    client_ca: &TestCa,
+    reload_secs: u64,
+) -> (Harness, String, std::path::PathBuf) {
     let dir = temp_dir();
     let (cert, key) = server_ca.issue(false).write(&dir, "api");
     let ca = client_ca.write(&dir, "clients");
@@ -43,14 +44,26 @@ async fn an_organisation_certificate_names_the_sender_and_bad_ones_get_nothing_i
             clients: Some(
                 gateway::authenticate::certificate::ClientCertificatesConfig {
                     ca,
-                    crl: vec![crl],
+                    crl: vec![crl.clone()],
                     attribute: "2.5.4.97".into(),
                 },
             ),
+            reload_secs,
         })
     })
     .await;
     let base = format!("https://localhost:{}", h.base().rsplit(':').next().unwrap());
+    (h, base, crl)
+}
+
+#[tokio::test]
+async fn an_organisation_certificate_names_the_sender_and_bad_ones_get_nothing_in() {
+    let (server_ca, client_ca, other_ca) = (
+        TestCa::new("api CA"),
+        TestCa::new("organisation CA"),
+        TestCa::new("another CA"),
+    );
+    let (h, base, _) = mutual_tls_gateway(&server_ca, &client_ca, 60).await;
     let send = |client: reqwest::Client, message: Value| {
         let url = format!("{base}/v1/messages");
         async move { client.post(url).json(&message).send().await }
@@ -159,5 +172,36 @@ async fn an_organisation_certificate_names_the_sender_and_bad_ones_get_nothing_i
         .await
         .unwrap();
     problem(anonymous, 401, "unauthenticated").await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_new_revocation_list_refuses_the_certificate_it_revokes_without_a_restart() {
+    let (server_ca, client_ca) = (TestCa::new("api CA"), TestCa::new("organisation CA"));
+    let (h, base, crl) = mutual_tls_gateway(&server_ca, &client_ca, 1).await;
+    let school = client_ca.issue_organisation(Some(SCHOOL_ID), 11, false);
+    // A fresh client each time: a new connection, a new handshake.
+    let status = || async {
+        client(&server_ca, Some(&school))
+            .get(format!("{base}/v1/messages/{}", uuid::Uuid::new_v4()))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(status().await.unwrap(), 404, "in: no such message");
+    // A list half written is not taken: the one in use stays.
+    std::fs::write(&crl, "-----BEGIN X509 CRL-----\nnot a list\n").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(status().await.unwrap(), 404, "still in");
+    // The CA revokes the school's certificate: new connections are refused.
+    std::fs::write(&crl, client_ca.revocation_list(&[REVOKED, 11])).unwrap();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while status().await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the revoked certificate is refused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     h.cleanup().await;
 }

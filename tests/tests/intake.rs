@@ -390,6 +390,7 @@ async fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
             cert: dir.join("cert.pem"),
             key: dir.join("key.pem"),
             clients: None,
+            reload_secs: 60,
         })
     })
     .await;

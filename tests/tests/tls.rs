@@ -26,6 +26,7 @@ async fn https_gateway(issued: &Issued) -> Harness {
             cert,
             key,
             clients: None,
+            reload_secs: 60,
         })
     })
     .await

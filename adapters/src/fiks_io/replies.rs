@@ -115,11 +115,13 @@ pub fn start(fiks: &Arc<Fiks>, start: &crate::Start, tasks: &mut tokio::task::Jo
             let queue = account_queue(account);
             answers.health.consumer(&queue, false);
             let (answers, link, cancel) = (answers.clone(), link.clone(), start.cancel.clone());
+            // The accounts' consumers share the link's channel: each needs its own tag.
+            let tag = format!("adapter-fiks-io-answers-{account}");
             tasks.spawn(async move {
                 contract::plumbing::broker::consume(
                     &link,
                     &queue,
-                    "adapter-fiks-io-answers",
+                    &tag,
                     IN_FLIGHT,
                     &cancel,
                     |up| answers.health.consumer(&queue, up),

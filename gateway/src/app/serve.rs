@@ -45,6 +45,11 @@ pub fn serve(
         None => tokio::spawn(server.serve(service)),
         Some(tls) => {
             let rustls = RustlsConfig::from_config(Arc::new(crate::tls::server_config(tls)?));
+            tokio::spawn(crate::tls::reload(
+                tls.clone(),
+                rustls.clone(),
+                cancel.clone(),
+            ));
             let acceptor = RustlsAcceptor::new(rustls);
             match &tls.clients {
                 Some(clients) => {
