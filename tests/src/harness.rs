@@ -238,8 +238,40 @@ impl Drop for Harness {
             runtime.block_on(async { tokio::time::timeout(REMOVAL, remove(&config)).await })
         });
         let _ = removal.join();
+        if std::thread::panicking() {
+            keep_logs(&dir);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Copies the logs a failed test's processes wrote in `dir` to
+/// `target/test-artifacts/failed/<dir's name>/`, and says where: the evidence of a failure
+/// that happens once in many runs.
+fn keep_logs(dir: &std::path::Path) {
+    let Some(name) = dir.file_name() else { return };
+    let kept = crate::repo()
+        .join("target/test-artifacts/failed")
+        .join(name);
+    let logs: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "log"))
+        .collect();
+    if logs.is_empty() || std::fs::create_dir_all(&kept).is_err() {
+        return;
+    }
+    for log in &logs {
+        if let Some(file) = log.file_name() {
+            let _ = std::fs::copy(log, kept.join(file));
+        }
+    }
+    eprintln!(
+        "the logs of this failed test's processes: {}",
+        kept.display()
+    );
 }
 
 /// Removes the broker names, policies and PostgreSQL schema of the gateway `config` describes.
