@@ -73,7 +73,13 @@ impl Harness {
             .await;
         let ids: Vec<String> = got.iter().map(message_id).collect();
         let unique: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
-        assert_eq!(&unique, expected, "{what}: every accepted message arrived");
+        if &unique != expected {
+            let missing: Vec<&String> = expected.difference(&unique).collect();
+            panic!(
+                "{what}: every accepted message arrived; missing {missing:?}; {}",
+                self.whereabouts().await
+            );
+        }
         let duplicates = ids.len() - unique.len();
         println!(
             "{what}: {} accepted, {duplicates} duplicates",
@@ -84,6 +90,38 @@ impl Harness {
             "{what}: duplicates stay within 2 %: {duplicates}"
         );
         duplicates
+    }
+
+    /// Where the queue adapter's undelivered messages are: its dead letters (id and why)
+    /// and the messages waiting in its work and retry queues, for a failure's message.
+    async fn whereabouts(&self) -> String {
+        use contract::directory::Transport;
+        let topology = self.topology();
+        let endpoint = contract::plumbing::broker::Endpoint::plain(amqp_url());
+        let dead = match contract::plumbing::broker::confirming(&endpoint, "test-whereabouts").await
+        {
+            Ok((_connection, channel)) => {
+                gateway::operate::dead::list(&channel, &topology, Transport::Queue)
+                    .await
+                    .map(|letters| {
+                        letters
+                            .into_iter()
+                            .map(|l| format!("{:?} ({:?})", l.message_id, l.reason))
+                            .collect::<Vec<_>>()
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        let mut waiting = vec![(
+            topology.work_queue(Transport::Queue),
+            self.count(&topology.work_queue(Transport::Queue)).await,
+        )];
+        for delay in contract::topology::RETRY_DELAYS_SECS {
+            let queue = topology.retry_queue(Transport::Queue, delay);
+            waiting.push((queue.clone(), self.count(&queue).await));
+        }
+        format!("dead letters: {dead:?}; waiting: {waiting:?}")
     }
 
     /// Consumers of `queue` (full name) right now; 0 if it does not exist.
