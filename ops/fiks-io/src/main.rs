@@ -68,6 +68,12 @@ async fn main() -> anyhow::Result<()> {
         standin.add_sender(sender).await?;
     }
     tracing::info!(url = %standin.url(), "Fiks IO stand-in ready");
-    tokio::signal::ctrl_c().await?;
+    // Stopped by ops/run with SIGTERM or by hand with Ctrl-C: either way the stand-in drops,
+    // and with it the integration's broker user.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped?,
+        _ = terminate.recv() => {}
+    }
     Ok(())
 }
