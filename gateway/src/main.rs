@@ -287,8 +287,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     id,
                     reason,
                 } => {
+                    // Not echoed: a reason off the list is free text, which may name someone.
                     let reason = reason.parse().map_err(|_| {
-                        anyhow::anyhow!("no reason {reason:?}: see gateway dead replay --help")
+                        anyhow::anyhow!(
+                            "--reason is not one of the reasons an operator may give (see --help)"
+                        )
                     })?;
                     let store = gateway::operate::audited_store(&config).await?;
                     let replayed = gateway::operate::dead::replay_audited(

@@ -308,6 +308,8 @@ async fn a_replay_from_the_command_line_is_audited_with_its_reason_and_refused_w
     for refused in [&[][..], &["--reason", "because the head teacher asked"]] {
         let out = replay(refused);
         assert!(!out.status.success(), "refused: {refused:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!said.contains("head teacher"), "not echoed: {said}");
         assert_eq!(h.count(&dead).await, 1, "still dead-lettered");
     }
     assert_eq!(

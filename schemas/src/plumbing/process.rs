@@ -10,16 +10,17 @@ pub const DEFAULT_FILTER: &str = "info,lapin=warn,sqlx=warn";
 /// Installs the JSON log subscriber on standard output, and the span export of
 /// [`super::otlp`] when it is configured, for the service `service`.
 pub fn init(service: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    install(filter, std::io::stdout, Some(service));
+    install(filter(), std::io::stdout, Some(service));
+}
+
+/// `RUST_LOG`'s filter, or [`DEFAULT_FILTER`].
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
 }
 
 /// As [`init`], on standard error: for a command whose standard output is its answer.
 pub fn init_for_command(service: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    install(filter, std::io::stderr, Some(service));
+    install(filter(), std::io::stderr, Some(service));
 }
 
 /// Installs the JSON log subscriber writing to `writer` with `filter` (`RUST_LOG` syntax),
