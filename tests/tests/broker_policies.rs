@@ -37,7 +37,7 @@ async fn queue_settings_are_policies_and_change_on_a_running_broker() {
     let topology = h.topology();
     let work = topology.work_queue(Transport::Inbox);
     let applied = settings(&h, &work, "delivery-limit").await;
-    assert_eq!(applied["delivery-limit"], 5, "{applied}");
+    assert_eq!(applied["delivery-limit"], 20, "{applied}");
     assert_eq!(
         applied["dead-letter-exchange"],
         topology.dead_letter_exchange()

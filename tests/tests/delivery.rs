@@ -628,6 +628,36 @@ async fn publish_routed_as(
 }
 
 #[tokio::test]
+async fn a_message_taken_back_by_many_consumer_crashes_is_still_delivered() {
+    // An adapter killed (or a broker restarted) with a message in hand returns it, and the
+    // work queue counts each return against its delivery limit: through kills and
+    // restarts in a row, a message that never failed must not be dead-lettered as poison.
+    let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
+    let police = contract::directory::Transport::Inbox;
+    let gid = publish_routed(&h, police, "no-oslo-politikontakt", 1).await;
+    let work = h.topology().work_queue(police);
+    for crash in 0..8 {
+        let channel = h.channel().await;
+        let taken = channel
+            .basic_get(work.as_str().into(), Default::default())
+            .await
+            .unwrap();
+        assert!(taken.is_some(), "crash {crash}: the message is back");
+        channel.close(0, "a consumer gone".into()).await.unwrap();
+    }
+    h.start_adapters().await;
+    assert!(
+        inbox
+            .wait_for("/inbox", &gid, Duration::from_secs(20))
+            .await,
+        "delivered, not dead-lettered"
+    );
+    assert_eq!(inbox.ids_at("/inbox"), [gid], "once");
+    assert_eq!(h.count(&h.topology().dead_queue(police)).await, 0);
+    h.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_message_whose_properties_and_body_disagree_on_its_id_is_dead_lettered() {
     let (mut h, inbox) = Harness::with_inbox(&[], |_| {}).await;
     h.start_adapters().await;

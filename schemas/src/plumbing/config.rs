@@ -13,7 +13,9 @@ pub struct BrokerConfig {
     /// Prefix of every exchange and queue name (lets several installations, or tests, share a vhost).
     #[serde(default)]
     pub prefix: String,
-    /// Deliveries of one message before a quorum queue dead-letters it.
+    /// Deliveries of one message before a quorum queue dead-letters it. RabbitMQ counts a
+    /// return by a consumer that crashed or lost its connection as one, so the limit must
+    /// outlast the kills and restarts a healthy message may meet (RabbitMQ 4.0's default).
     #[serde(default = "default_delivery_limit")]
     pub delivery_limit: u32,
     /// Seconds a dead letter is kept in its dead-letter queue for an operator's replay (at
@@ -44,7 +46,7 @@ impl BrokerConfig {
 }
 
 fn default_delivery_limit() -> u32 {
-    5
+    20
 }
 
 fn default_dead_letter_secs() -> u64 {
