@@ -142,6 +142,27 @@ async fn a_message_is_recorded_once_per_sender_and_id() {
 }
 
 #[tokio::test]
+async fn two_instances_recording_one_message_at_once_record_it_once() {
+    for (name, a, b) in backends().await {
+        for round in 0..10 {
+            let msg = message("school", &format!("same-{round}"));
+            let (x, y) = tokio::join!(a.record(&msg, now()), b.record(&msg, now()));
+            let new = [x.unwrap(), y.unwrap()]
+                .iter()
+                .filter(|r| **r == Recorded::New)
+                .count();
+            assert_eq!(new, 1, "{name}: round {round}");
+        }
+        let stored = a.keys_not_under("no such key", 100).await.unwrap();
+        assert_eq!(stored.len(), 10, "{name}: one sealed payload a message");
+        let msg = message("school", "same-0");
+        let sent = b.claim(&msg.id, now()).await.unwrap().expect("claimable");
+        let opened = KEYS.unlock(&sent.routed, msg.id.to_string().as_bytes());
+        assert_eq!(opened.unwrap(), b"the child's data", "{name}");
+    }
+}
+
+#[tokio::test]
 async fn two_instances_racing_for_a_publish_never_both_win() {
     for (name, a, b) in backends().await {
         let lease = now() + Duration::seconds(30);
