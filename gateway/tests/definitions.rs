@@ -3,14 +3,19 @@
 //! regenerate it with `gateway definitions`.
 
 use contract::directory::Directory;
-use contract::topology::Topology;
+use gateway::config::Config;
 use std::path::Path;
 
 #[test]
 fn checked_in_definitions_match_the_declared_topology() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let directory = Directory::load(&repo.join("ops/config/directory.dev.toml")).unwrap();
-    let generated = Topology::new("", 5).definitions("/", &directory.receiving_queues());
+    // As `gateway definitions` writes them: the development configuration's broker.
+    let config = Config::load(&repo.join("ops/config/gateway.dev.toml")).unwrap();
+    let generated = config
+        .broker
+        .topology()
+        .definitions("/", &directory.receiving_queues());
     let file: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo.join("ops/rabbitmq/definitions.json")).unwrap(),
     )
@@ -33,6 +38,6 @@ fn checked_in_definitions_match_the_declared_topology() {
         .find(|p| p["name"] == "adapter.queue")
         .unwrap();
     assert_eq!(work["pattern"], "^adapter\\.queue$");
-    assert_eq!(work["definition"]["delivery-limit"], 5);
+    assert_eq!(work["definition"]["delivery-limit"], 20);
     assert_eq!(work["definition"]["dead-letter-exchange"], "referrals.dead");
 }
