@@ -77,6 +77,12 @@ pub struct Policy {
 /// message (RabbitMQ 4.0 gives quorum queues a limit of 20 otherwise).
 pub const UNLIMITED_DELIVERIES: u32 = 1_000_000;
 
+/// Deliveries of one message before its work queue dead-letters it, unless the
+/// configuration says otherwise. A return by a consumer that crashed or lost its connection
+/// counts as one, so it must outlast the kills and restarts a healthy message may meet
+/// (RabbitMQ 4.0's default).
+pub const DELIVERY_LIMIT: u32 = 20;
+
 /// The delays of the retry queues, shortest first.
 pub const RETRY_DELAYS_SECS: [u32; 6] = [1, 5, 30, 120, 600, 1800];
 

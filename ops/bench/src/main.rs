@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
             .map_or(args.store.as_str(), |_| "(the process's)"),
         urls.len()
     );
-    let topology = Topology::new(&prefix, 5);
+    let topology = Topology::new(&prefix, contract::topology::DELIVERY_LIMIT);
     let directory = Directory::load(&repo.join("ops/config/directory.dev.toml"))?;
     let (connection, channel) = contract::plumbing::broker::confirming(
         &contract::plumbing::broker::Endpoint::plain(&args.amqp_url),

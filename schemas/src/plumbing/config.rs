@@ -13,9 +13,8 @@ pub struct BrokerConfig {
     /// Prefix of every exchange and queue name (lets several installations, or tests, share a vhost).
     #[serde(default)]
     pub prefix: String,
-    /// Deliveries of one message before a quorum queue dead-letters it. RabbitMQ counts a
-    /// return by a consumer that crashed or lost its connection as one, so the limit must
-    /// outlast the kills and restarts a healthy message may meet (RabbitMQ 4.0's default).
+    /// Deliveries of one message before a quorum queue dead-letters it (default
+    /// [`crate::topology::DELIVERY_LIMIT`]).
     #[serde(default = "default_delivery_limit")]
     pub delivery_limit: u32,
     /// Seconds a dead letter is kept in its dead-letter queue for an operator's replay (at
@@ -46,7 +45,7 @@ impl BrokerConfig {
 }
 
 fn default_delivery_limit() -> u32 {
-    20
+    crate::topology::DELIVERY_LIMIT
 }
 
 fn default_dead_letter_secs() -> u64 {
