@@ -126,11 +126,18 @@ pub struct Statement {
     pub values: Vec<Option<String>>,
 }
 
-/// The view of the message `sender` sent under its id `client_id`.
-pub fn status(client_id: &MessageId, sender: &str) -> Statement {
+/// The view of the message `sender` sent under its id `client_id`: found by its gateway id,
+/// or, recorded before ids were derived, by the id its sender chose, which it kept.
+pub fn status(client_id: &MessageId, sender: &AgencyId) -> Statement {
     Statement {
-        sql: format!("{VIEWS} WHERE m.client_id = $1 AND m.sender = $2 ORDER BY h.seq"),
-        values: vec![Some(client_id.to_string()), Some(sender.to_owned())],
+        sql: format!(
+            "{VIEWS} WHERE m.id IN ($1, $3) AND m.client_id = $1 AND m.sender = $2 ORDER BY h.seq"
+        ),
+        values: vec![
+            Some(client_id.to_string()),
+            Some(sender.0.clone()),
+            Some(super::gateway_id(sender, client_id).to_string()),
+        ],
     }
 }
 

@@ -254,17 +254,16 @@ impl<T: Transact> Writer<T> {
             .iter()
             .map(|[id, ..]| new.remove(id).then_some(Recorded::New))
             .collect();
-        let pairs: Vec<(&str, &str)> = sorted
+        let ids: Vec<&str> = texts
             .records
             .iter()
-            .zip(&texts.records)
             .zip(&recorded)
             .filter(|(_, r)| r.is_none())
-            .map(|(((msg, _), [_, client_id, ..]), _)| (msg.sender.0.as_str(), client_id.as_str()))
+            .flat_map(|([id, client_id, ..], _)| [id.as_str(), client_id.as_str()])
             .collect();
-        if !pairs.is_empty() {
+        if !ids.is_empty() {
             let mut lookup = Script::new();
-            existing(&mut lookup, &pairs, T::ROWS);
+            existing(&mut lookup, &ids, T::ROWS);
             let mut existing = HashMap::new();
             for row in self.backend.run(conn, &lookup).await?.into_iter().flatten() {
                 let [sender, client_id, body_hash, status] = <[String; 4]>::try_from(row)

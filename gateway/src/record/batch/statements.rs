@@ -242,27 +242,18 @@ pub fn chain<'a>(script: &mut Script<'a>, links: &'a [ChainLink], seqs: &'a [Str
     }
 }
 
-/// Finds the messages their senders hold under the ids of `pairs` (sender, client id),
-/// a statement per `rows` pairs.
-pub(super) fn existing<'a>(script: &mut Script<'a>, pairs: &[(&'a str, &'a str)], rows: usize) {
-    for chunk in pairs.chunks(rows) {
-        let values = chunk
-            .iter()
-            .flat_map(|(sender, client_id)| {
-                [Value::Text(Some(sender)), Value::Text(Some(client_id))]
-            })
-            .collect();
+/// Finds the messages held under any of `ids`, a statement per `rows` ids: for a repeated
+/// record, its gateway id and, for a message recorded before ids were derived, the id its
+/// sender chose (which that message kept as its own); the caller matches the rows to the
+/// records by sender and client id.
+pub(super) fn existing<'a>(script: &mut Script<'a>, ids: &[&'a str], rows: usize) {
+    for chunk in ids.chunks(rows) {
+        let values = chunk.iter().map(|id| Value::Text(Some(id))).collect();
         script.push(
             |first| {
-                let pairs: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let p = first + 2 * i;
-                        format!("(sender = ${p} AND client_id = ${})", p + 1)
-                    })
-                    .collect();
                 format!(
-                    "SELECT sender, client_id, body_hash, status FROM messages WHERE {}",
-                    pairs.join(" OR ")
+                    "SELECT sender, client_id, body_hash, status FROM messages WHERE id IN ({})",
+                    params(first, chunk.len())
                 )
             },
             values,

@@ -242,7 +242,7 @@ impl<B: Backend> Messages for SqlStore<B> {
         client_id: &MessageId,
         sender: &AgencyId,
     ) -> Result<Option<StatusView>, StoreError> {
-        let statement = rows::status(client_id, &sender.0);
+        let statement = rows::status(client_id, sender);
         let view = self.views(&statement).await?.pop();
         if view.as_ref().is_none_or(|v| v.status != Status::Recorded) {
             return Ok(view);

@@ -183,7 +183,7 @@ async fn run(
 mod tests {
     use super::*;
     use crate::record::testing::message;
-    use crate::record::{AuditTrail, Messages, NewMessage, Recorded, gateway_id};
+    use crate::record::{AuditTrail, Messages, NewMessage, Recorded, Status, gateway_id};
     use contract::directory::AgencyId;
     use contract::message::MessageId;
     use time::OffsetDateTime;
@@ -332,6 +332,28 @@ mod tests {
             store.record(&new, OffsetDateTime::now_utc()).await.unwrap(),
             Recorded::New
         );
+        // Its own sender repeating it finds it, however its new id would be derived.
+        let repeated = NewMessage {
+            id: gateway_id(&org("school"), &id),
+            sender: org("school"),
+            body_hash: "h".into(),
+            ..new
+        };
+        assert_eq!(
+            store
+                .record(&repeated, OffsetDateTime::now_utc())
+                .await
+                .unwrap(),
+            Recorded::Existing {
+                body_hash: "h".into(),
+                status: Status::Queued
+            }
+        );
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(&store.backend().readers)
+            .await
+            .unwrap();
+        assert_eq!(count, 2, "recorded once");
         let _ = std::fs::remove_dir_all(dir);
     }
 
