@@ -28,7 +28,7 @@ use lapin::options::{
     QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 
 /// An exchange type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,25 +217,31 @@ impl Topology {
     }
 
     /// Deletes every queue and exchange of the routing topology and of the receiving queues
-    /// `receiving` (tests and benchmarks tidy up their prefixed names with it).
+    /// `receiving` (tests and benchmarks tidy up their prefixed names with it). The queues go
+    /// all at once, a channel each: the broker deletes a quorum queue in a second or so when
+    /// busy, one after another on a channel, and a test's tidy-up has a time limit.
     pub async fn delete(
         &self,
-        channel: &Channel,
+        connection: &Connection,
         receiving: &[String],
     ) -> Result<(), lapin::Error> {
-        for d in [self.routing(), self.receiving(receiving)] {
-            for (queue, _) in &d.queues {
-                channel
-                    .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                    .await?;
-            }
-            for (exchange, _) in &d.exchanges {
-                channel
-                    .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                    .await?;
-            }
+        let (routing, agencies) = (self.routing(), self.receiving(receiving));
+        let queues = routing.queues.iter().chain(&agencies.queues);
+        futures_util::future::try_join_all(queues.map(|(queue, _)| async move {
+            let channel = connection.create_channel().await?;
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await?;
+            channel.close(200, "deleted".into()).await
+        }))
+        .await?;
+        let channel = connection.create_channel().await?;
+        for (exchange, _) in routing.exchanges.iter().chain(&agencies.exchanges) {
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await?;
         }
-        Ok(())
+        channel.close(200, "deleted".into()).await
     }
 
     /// The RabbitMQ definitions document (for `rabbitmqctl import_definitions`) of the

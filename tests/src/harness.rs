@@ -280,15 +280,18 @@ async fn remove(config: &Config) {
     let receiving = Directory::load(&config.directory)
         .map(|d| d.receiving_queues())
         .unwrap_or_default();
-    if let Ok(connection) = Connection::connect(&amqp_url(), Default::default()).await
-        && let Ok(channel) = connection.create_channel().await
-    {
-        let _ = topology.delete(&channel, &receiving).await;
-        let _ = connection.close(0, "test removed".into()).await;
-    }
-    if let Some(Ok(management)) = config.broker.management() {
-        let _ = management.remove(&topology.policies(&receiving)).await;
-    }
+    let queues = async {
+        if let Ok(connection) = Connection::connect(&amqp_url(), Default::default()).await {
+            let _ = topology.delete(&connection, &receiving).await;
+            let _ = connection.close(0, "test removed".into()).await;
+        }
+    };
+    let policies = async {
+        if let Some(Ok(management)) = config.broker.management() {
+            let _ = management.remove(&topology.policies(&receiving)).await;
+        }
+    };
+    tokio::join!(queues, policies);
     if let Some(url) = &config.store.url {
         let _ = contract::plumbing::postgres::drop_schema(url).await;
     }

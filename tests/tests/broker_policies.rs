@@ -82,8 +82,11 @@ async fn queues_declared_with_arguments_are_migrated_with_their_messages() {
     let receiving = Directory::load(&h.config.directory)
         .unwrap()
         .receiving_queues();
+    let connection = lapin::Connection::connect(&tests::amqp_url(), Default::default())
+        .await
+        .unwrap();
+    topology.delete(&connection, &receiving).await.unwrap();
     let channel = h.channel().await;
-    topology.delete(&channel, &receiving).await.unwrap();
     // The work queue and a retry queue as an earlier version declared them.
     let (work, retry) = (
         topology.work_queue(Transport::Inbox),
@@ -188,4 +191,49 @@ async fn queues_declared_with_arguments_are_migrated_with_their_messages() {
     let again = gateway::operate::broker_migrate(&h.config).await.unwrap();
     assert!(again.queues.is_empty() && again.messages == 0, "{again:?}");
     h.cleanup().await;
+}
+
+/// The queues, exchanges and policies on the test broker whose names start with `prefix`.
+async fn broker_names(prefix: &str) -> Vec<String> {
+    let mut api = reqwest::Url::parse(&tests::management_url()).unwrap();
+    let (user, password) = (api.username().to_owned(), api.password().map(str::to_owned));
+    api.set_username("").unwrap();
+    api.set_password(None).unwrap();
+    let mut names = Vec::new();
+    for kind in ["queues", "exchanges", "policies"] {
+        let url = api.join(&format!("api/{kind}/%2F?columns=name")).unwrap();
+        let request = reqwest::Client::new().get(url);
+        let response = request.basic_auth(&user, password.as_deref()).send();
+        let list: Vec<serde_json::Value> = response.await.unwrap().json().await.unwrap();
+        names.extend(
+            list.iter()
+                .filter_map(|entry| entry["name"].as_str())
+                .filter(|name| name.starts_with(prefix))
+                .map(str::to_owned),
+        );
+    }
+    names
+}
+
+#[tokio::test]
+async fn tests_ending_together_leave_no_broker_names_behind() {
+    // Two tests ending at once, each with the dev directory's receiving queues: the broker
+    // deletes their quorum queues slowly while it is busy, and each tidy-up has a time limit.
+    let harnesses = futures_util::future::join_all((0..2).map(|_| Harness::new())).await;
+    let prefixes: Vec<String> = harnesses.iter().map(|h| h.prefix.clone()).collect();
+    for prefix in &prefixes {
+        let names = broker_names(prefix).await;
+        let receiving = format!("{prefix}socialtjanst.1280.inbox");
+        assert!(names.contains(&receiving), "the test's names are there");
+    }
+    let ending: Vec<_> = harnesses
+        .into_iter()
+        .map(|h| std::thread::spawn(move || drop(h)))
+        .collect();
+    for test in ending {
+        test.join().unwrap();
+    }
+    for prefix in prefixes {
+        assert_eq!(broker_names(&prefix).await, Vec::<String>::new());
+    }
 }

@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let receiving = directory.receiving_queues();
-    topology.delete(&channel, &receiving).await?;
+    topology.delete(&connection, &receiving).await?;
     let _ = connection.close(200, "bench done".into()).await;
     // The gateway set its queues' policies; left behind, they slow every later link's set-up.
     contract::plumbing::broker::Management::new(&args.management, "/")?
