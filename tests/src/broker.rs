@@ -50,7 +50,8 @@ pub fn delete_queues(names: Vec<String>) {
     let _ = removal.join();
 }
 
-/// Stops the whole broker node (its VM too, as a host going down would).
+/// Stops the whole broker node (its VM too, as a host going down would). `ops/test` runs a
+/// test file that calls it alone, after the others (it looks for this function's name).
 pub async fn broker_stop() {
     rabbitmqctl(&["stop"]).await;
 }
