@@ -240,6 +240,10 @@ async fn a_later_status_implies_queued_and_every_accepted_message_is_counted() {
             [Status::Recorded, Status::Queued, Status::Delivered],
             "{name}"
         );
+        assert_eq!(
+            view.history[1].at, view.history[2].at,
+            "{name}: queued when the later status found it recorded"
+        );
         // A status never moves back.
         assert!(
             !store
@@ -263,16 +267,19 @@ async fn a_later_status_implies_queued_and_every_accepted_message_is_counted() {
             [("queue".to_owned(), 2)],
             "{name}"
         );
-        let open: Vec<MessageId> = store
+        let open: Vec<(MessageId, Vec<Status>)> = store
             .open_messages(Some(&org("school")))
             .await
             .unwrap()
             .into_iter()
-            .map(|v| v.message_id)
+            .map(|v| (v.message_id, v.history.iter().map(|h| h.status).collect()))
             .collect();
         assert_eq!(
             open,
-            [client("early"), client("normal")],
+            [
+                (client("early"), statuses),
+                (client("normal"), vec![Status::Recorded, Status::Queued])
+            ],
             "{name}: withdrawn is final"
         );
     }

@@ -1,8 +1,8 @@
 //! Rows as every backend reads them: the statements and the mapping of their rows.
 
 use super::{
-    Affected, AuditEntry, Disclosure, DueCheck, Outgoing, StatusEntry, StatusView, StoreError,
-    timestamp,
+    Affected, AuditEntry, Disclosure, DueCheck, Outgoing, Status, StatusEntry, StatusView,
+    StoreError, timestamp,
 };
 use crate::consent::Consent;
 use crate::keys::{Locked, LockedKey};
@@ -31,17 +31,29 @@ pub const OUTGOING: &str =
 /// The statuses after which nothing more happens to a message.
 pub const FINAL: &str = "'failed', 'expired', 'withdrawn'";
 
-/// Messages with their history, one row per history entry (add the filter and the order).
+/// Messages with their history, one row per later history entry (one with none if it has
+/// none yet; add the filter and the order: `h.seq` last). A message's first two steps are
+/// its row's times: `recorded` its `created_at`, `queued` its `queued_at` (none until then).
 pub const VIEWS: &str = "SELECT m.id, m.client_id, m.kind, m.recipient, m.legal_basis, m.status,
-        m.erased_at, h.status AS h_status, h.at, h.reason
-     FROM messages m JOIN status_history h ON h.message_id = m.id";
+        m.erased_at, m.created_at, m.queued_at, h.status AS h_status, h.at, h.reason
+     FROM messages m LEFT JOIN status_history h ON h.message_id = m.id";
 
 /// The views of rows of [`VIEWS`], ordered by message.
 pub fn views<R: Parsed>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError> {
     let mut views: Vec<StatusView> = Vec::new();
+    let entry = |status, at| StatusEntry {
+        status,
+        at,
+        reason: None,
+    };
     for row in rows {
         let id: MessageId = row.parsed("id")?;
         if views.last().is_none_or(|v| v.gateway_id != id) {
+            let mut history = vec![entry(Status::Recorded, row.text("created_at")?)];
+            history.extend(
+                row.maybe_text("queued_at")?
+                    .map(|at| entry(Status::Queued, at)),
+            );
             views.push(StatusView {
                 message_id: row.parsed("client_id")?,
                 gateway_id: id,
@@ -49,15 +61,17 @@ pub fn views<R: Parsed>(rows: Vec<R>) -> Result<Vec<StatusView>, StoreError> {
                 recipient: AgencyId(row.text("recipient")?),
                 legal_basis: row.text("legal_basis")?,
                 status: row.parsed("status")?,
-                history: Vec::new(),
+                history,
                 payload_erased_at: row.maybe_text("erased_at")?,
             });
         }
-        views.last_mut().expect("pushed").history.push(StatusEntry {
-            status: row.parsed("h_status")?,
-            at: row.text("at")?,
-            reason: row.maybe_text("reason")?,
-        });
+        if row.maybe_text("h_status")?.is_some() {
+            views.last_mut().expect("pushed").history.push(StatusEntry {
+                status: row.parsed("h_status")?,
+                at: row.text("at")?,
+                reason: row.maybe_text("reason")?,
+            });
+        }
     }
     Ok(views)
 }
@@ -167,6 +181,23 @@ pub fn recent(since: OffsetDateTime) -> Statement {
     }
 }
 
+/// Whether the history of the message `m` holds `status` (before `cutoff`, an SQL
+/// expression, if given): its row's times for the first two steps, its history's entries
+/// for the rest; `param` binds a value.
+fn reached(status: Status, cutoff: Option<&str>, param: &mut impl FnMut(&str) -> String) -> String {
+    let before = |at: &str| cutoff.map_or(String::new(), |cutoff| format!(" AND {at} < {cutoff}"));
+    match status {
+        Status::Recorded => format!("TRUE{}", before("m.created_at")),
+        Status::Queued => format!("m.queued_at IS NOT NULL{}", before("m.queued_at")),
+        status => format!(
+            "EXISTS (SELECT 1 FROM status_history h
+                 WHERE h.message_id = m.id AND h.status = {}{})",
+            param(status.as_str()),
+            before("h.at")
+        ),
+    }
+}
+
 /// The views of every message (of `sender`, if given) that one of `checks` finds, oldest
 /// first (`checks` not empty).
 pub fn past_due(checks: &[DueCheck], sender: Option<&str>) -> Statement {
@@ -178,26 +209,14 @@ pub fn past_due(checks: &[DueCheck], sender: Option<&str>) -> Statement {
     let conditions: Vec<String> = checks
         .iter()
         .map(|c| {
-            let (kind, after, cutoff) = (
-                param(c.kind.as_str()),
-                param(c.after.as_str()),
-                param(&timestamp(c.cutoff)),
-            );
-            let met_by: Vec<String> = c.met_by.iter().map(|s| param(s.as_str())).collect();
-            let unmet = if met_by.is_empty() {
-                "TRUE".to_owned()
-            } else {
-                format!(
-                    "NOT EXISTS (SELECT 1 FROM status_history d
-                        WHERE d.message_id = m.id AND d.status IN ({}))",
-                    met_by.join(", ")
-                )
-            };
-            format!(
-                "(m.kind = {kind} AND EXISTS (SELECT 1 FROM status_history a
-                    WHERE a.message_id = m.id AND a.status = {after} AND a.at < {cutoff})
-                 AND {unmet})"
-            )
+            let (kind, cutoff) = (param(c.kind.as_str()), param(&timestamp(c.cutoff)));
+            let after = reached(c.after, Some(&cutoff), &mut param);
+            let unmet: String = c
+                .met_by
+                .iter()
+                .map(|s| format!(" AND NOT ({})", reached(*s, None, &mut param)))
+                .collect();
+            format!("(m.kind = {kind} AND {after}{unmet})")
         })
         .collect();
     let sql = format!(

@@ -23,3 +23,68 @@ pub fn message(keys: &crate::keys::KeyRing, recipient: &str) -> NewMessage {
         trace_id: None,
     }
 }
+
+/// Messages as the gateway wrote them before their first steps were derived (migration
+/// "history derived"), its triggers writing each step into the history: each message's
+/// client id, its moves (status, time) after it was recorded at `t1`, and the history it
+/// must read as after the migration. One queued then delivered, one delivered before its
+/// queued mark, one only recorded.
+pub type LegacyHistory = (
+    MessageId,
+    &'static [(&'static str, &'static str)],
+    Vec<(&'static str, &'static str)>,
+);
+
+/// The messages of [`LegacyHistory`], from the sender `school`.
+pub fn legacy_histories() -> Vec<LegacyHistory> {
+    let client = |n: u128| MessageId(uuid::Uuid::from_u128(n));
+    vec![
+        (
+            client(1),
+            &[("queued", "t2"), ("delivered", "t3")],
+            vec![("recorded", "t1"), ("queued", "t2"), ("delivered", "t3")],
+        ),
+        (
+            client(2),
+            &[("delivered", "t4")],
+            vec![("recorded", "t1"), ("queued", "t4"), ("delivered", "t4")],
+        ),
+        (client(3), &[], vec![("recorded", "t1")]),
+    ]
+}
+
+/// The statements (`$n` parameters, and their values) that record and move the messages
+/// of [`legacy_histories`] as the gateway did then.
+pub fn legacy_statements() -> Vec<(&'static str, Vec<String>)> {
+    let school = AgencyId("school".into());
+    let mut statements = Vec::new();
+    for (client, moves, _) in legacy_histories() {
+        let id = gateway_id(&school, &client).to_string();
+        statements.push((
+            "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
+             VALUES ($1, $2, 'school', 'bv', 'no.bekymringsmelding', 'no.bvl2021.13-2', 'h', 'queue.bv', '', 'recorded', 't1', 't1')",
+            vec![id.clone(), client.to_string()],
+        ));
+        for (status, at) in moves {
+            statements.push((
+                "UPDATE messages SET status = $1, updated_at = $2 WHERE id = $3",
+                vec![status.to_string(), at.to_string(), id.clone()],
+            ));
+        }
+    }
+    statements
+}
+
+/// Checks that `store` reads each message of [`legacy_histories`] with the history it had.
+pub async fn read_legacy_histories(store: &impl crate::record::Messages) {
+    let school = AgencyId("school".into());
+    for (client, _, expected) in legacy_histories() {
+        let view = store.status(&client, &school).await.unwrap().unwrap();
+        let history: Vec<(&str, &str)> = view
+            .history
+            .iter()
+            .map(|e| (e.status.as_str(), e.at.as_str()))
+            .collect();
+        assert_eq!(history, expected, "message {client}");
+    }
+}

@@ -129,7 +129,7 @@ impl<'a> Statements<'a> {
     pub(super) fn mark_queued(&self, script: &mut Script<'a>, ids: &'a [String]) -> Range<usize> {
         self.changing(
             script,
-            "UPDATE messages SET status = {status}, updated_at = {at}, next_attempt_at = NULL
+            "UPDATE messages SET status = {status}, updated_at = {at}, queued_at = {at}, next_attempt_at = NULL
              WHERE status IN ({statuses}) AND id IN ({ids}) RETURNING id",
             &[
                 ("{status}", Some(Status::Queued.as_str())),

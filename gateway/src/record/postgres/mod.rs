@@ -316,6 +316,44 @@ mod tests {
             .unwrap();
     }
 
+    #[tokio::test]
+    async fn a_history_written_before_its_first_steps_were_derived_reads_the_same() {
+        use crate::record::testing::{legacy_statements, read_legacy_histories};
+        let server = contract::plumbing::postgres::test_server();
+        let url = contract::plumbing::postgres::new_schema(&server, "history")
+            .await
+            .unwrap();
+        let old = PgPool::connect(&url).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/postgres");
+        let at = before
+            .migrations
+            .iter()
+            .position(|m| m.description.contains("history derived"))
+            .expect("the migration exists");
+        before.migrations = before.migrations[..at].to_vec().into();
+        before.run(&old).await.unwrap();
+        for (sql, values) in legacy_statements() {
+            values
+                .iter()
+                .fold(sqlx::query(sql), |q, v| q.bind(v))
+                .execute(&old)
+                .await
+                .unwrap();
+        }
+        old.close().await;
+        let store = PgStore::open(&url, Arc::default()).await.unwrap();
+        read_legacy_histories(&store).await;
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM status_history")
+            .fetch_one(&store.backend().pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 2, "the first steps are no longer rows of their own");
+        store.backend().pool.close().await;
+        contract::plumbing::postgres::drop_schema(&url)
+            .await
+            .unwrap();
+    }
+
     /// A VACUUM of a table that is still empty tells the planner it is empty, and each
     /// session then keeps the plan it makes for the status history's foreign-key check on
     /// `messages` (a sequential scan) while the table grows: the closed loop fell from 2,200

@@ -3,8 +3,9 @@
 //! through one connection (SQLite has one writer; several connections would only wait on
 //! each other's locks), the hot ones (recording, marking queued, status changes) batched by
 //! one writer task ([`super::batch`]: group commit); reads have a pool of their own.
-//! Recording a message and marking it queued are one statement each: triggers write the
-//! status history and the audit trail in the same transaction. The statements are those of
+//! Recording a message and marking it queued are one statement each, their steps the
+//! row's own times; triggers write the later status history and the audit trail in the
+//! same transaction. The statements are those of
 //! [`super::sql`].
 
 mod checkpoint;
@@ -354,6 +355,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 2, "recorded once");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_history_written_before_its_first_steps_were_derived_reads_the_same() {
+        use crate::record::testing::{legacy_statements, read_legacy_histories};
+        let (dir, old) = database_before("history derived").await;
+        for (sql, values) in legacy_statements() {
+            values
+                .iter()
+                .fold(sqlx::query(sql), |q, v| q.bind(v))
+                .execute(&old)
+                .await
+                .unwrap();
+        }
+        old.close().await;
+        let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
+            .await
+            .unwrap();
+        read_legacy_histories(&store).await;
+        // The first steps are no longer rows of their own: the two deliveries are.
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM status_history")
+            .fetch_one(&store.backend().readers)
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
         let _ = std::fs::remove_dir_all(dir);
     }
 
