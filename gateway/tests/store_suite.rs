@@ -162,6 +162,35 @@ async fn two_instances_recording_one_message_at_once_record_it_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_repeated_in_its_batch_and_after_it_is_audited_once() {
+    use gateway::record::verify;
+    for (name, a, b) in backends().await {
+        // Each message eight times at once from two instances: repeats in the batch that
+        // records it, and in the other instance's batches before and after it.
+        for round in 0..5 {
+            let msg = message("school", &format!("repeated-{round}"));
+            let records = (0..8).map(|i| {
+                let (store, msg) = (if i % 2 == 0 { &a } else { &b }.clone(), msg.clone());
+                async move { store.record(&msg, now()).await.unwrap() }
+            });
+            let recorded = futures_util::future::join_all(records).await;
+            let new = recorded.iter().filter(|r| **r == Recorded::New).count();
+            assert_eq!(new, 1, "{name}: round {round}");
+        }
+        let entries = a.audit_entries(0, 100).await.unwrap();
+        let recorded: BTreeSet<&str> = entries.iter().map(|e| e.message_id.as_str()).collect();
+        assert_eq!(
+            (entries.len(), recorded.len()),
+            (5, 5),
+            "{name}: {entries:?}"
+        );
+        let report = verify(b.as_ref(), &KEYS.audit_key(), None).await.unwrap();
+        assert_eq!((report.entries, report.head.seq), (5, 5), "{name}");
+        assert!(report.breaks.is_empty(), "{name}: {:?}", report.breaks);
+    }
+}
+
 #[tokio::test]
 async fn two_instances_racing_for_a_publish_never_both_win() {
     for (name, a, b) in backends().await {

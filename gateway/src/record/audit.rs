@@ -165,19 +165,30 @@ pub fn chained(
     head: &ChainLink,
     written: Vec<Vec<String>>,
 ) -> Result<Vec<ChainLink>, StoreError> {
-    let mut previous = head.clone();
-    let mut links = Vec::new();
+    let mut own = Vec::new();
     for entry in written {
         let entry = AuditEntry::of_texts(entry)?;
         if entry.seq > head.seq {
-            previous = ChainLink {
-                chain: link(key, &previous.chain, &entry),
-                seq: entry.seq,
-            };
-            links.push(previous.clone());
+            own.push(entry);
         }
     }
-    Ok(links)
+    chain_on(key, head, &mut own);
+    Ok(own
+        .into_iter()
+        .map(|entry| ChainLink {
+            seq: entry.seq,
+            chain: entry.chain.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Gives each of `entries` (after `head`, in `seq` order) its chain value, on from `head`.
+pub fn chain_on(key: &hmac::Key, head: &ChainLink, entries: &mut [AuditEntry]) {
+    let mut previous = head.chain.clone();
+    for entry in entries {
+        previous = link(key, &previous, entry);
+        entry.chain = Some(previous.clone());
+    }
 }
 
 /// What the gateway asks of its store about the audit trail.

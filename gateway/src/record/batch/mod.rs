@@ -1,19 +1,19 @@
 //! Group commit: the hot writes of many requests (recording a message, marking it queued,
-//! moving its status) run in one transaction, with the chain values of the audit entries
-//! they write ([`super::audit`]: computed between the writes and the commit), so that
-//! one commit (one fsync: SQLite runs `synchronous = FULL`, PostgreSQL `synchronous_commit
-//! = on`) serves them all. A request waits for the commit of its batch. A batch is whatever
-//! queued up while the one before was committing, up to [`MAX_BATCH`]: nothing waits for a
-//! batch to fill. A batch is a few statements, not one per write: its records in one
-//! multi-row `INSERT`, its queued marks in one `UPDATE`, its status moves in one per status
-//! (each `RETURNING` what it changed, which answers each write), its chain values in one per
-//! [`LINKS`]. The statements are the same in every backend (`$n` parameters, which SQLite
-//! reads too), written into a [`Script`] that a backend runs in one transaction
-//! ([`Transact`]) in two calls: the writes with the trail's head before them and the entries
-//! they wrote, then the chain values and the commit (SQLite on its driver's thread,
-//! PostgreSQL a round trip each). The writer holds its connection from batch to batch while writes keep
-//! coming, giving it back to the pool at least every [`HOLD`], so that the store's other
-//! writes get their turn.
+//! moving its status) run in one transaction, with the audit entries of the messages it
+//! records, numbered and chained ([`super::audit`]) between the writes and the commit, so
+//! that one commit (one fsync: SQLite runs `synchronous = FULL`, PostgreSQL
+//! `synchronous_commit = on`) serves them all. A request waits for the commit of its batch.
+//! A batch is whatever queued up while the one before was committing, up to [`MAX_BATCH`]:
+//! nothing waits for a batch to fill. A batch is a few statements, not one per write: its
+//! records in one multi-row `INSERT`, its queued marks in one `UPDATE`, its status moves in
+//! one per status (each `RETURNING` what it changed, which answers each write), its audit
+//! entries in one multi-row `INSERT`. The statements are the same in every backend (`$n`
+//! parameters, which SQLite reads too), written into a [`Script`] that a backend runs in one
+//! transaction ([`Transact`]) in two calls: the writes with the trail's head before them,
+//! then the audit entries of the records that were new and the commit (SQLite on its
+//! driver's thread, PostgreSQL a round trip each). The writer holds its connection from
+//! batch to batch while writes keep coming, giving it back to the pool at least every
+//! [`HOLD`], so that the store's other writes get their turn.
 //!
 //! A write may also be queued without waiting for its commit ([`Batcher::enqueue`]: a
 //! request's queued mark, which a crash may lose without harm); [`Batcher::settle`] waits
@@ -36,7 +36,7 @@ use crate::record::{Recorded, StoreError, timestamp};
 use contract::plumbing::clock::Clock;
 use prometheus_client::metrics::histogram::Histogram;
 use sorted::{Answers, Reply, Sorted};
-use statements::{Statements, Texts, changed, existing};
+use statements::{Statements, Texts, append, changed, existing, recorded_entries};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
@@ -203,26 +203,23 @@ impl<T: Transact> Writer<T> {
             .zip(&texts.moves)
             .map(|(m, ids)| on.advance(&mut script, m, ids))
             .collect();
-        script.push(|_| audit::WRITTEN.into(), Vec::new());
         let mut rows = self.backend.open(conn, &script).await?;
-        let written = rows.pop().unwrap_or_default();
-        let chained = ChainLink::of_head(std::mem::take(&mut rows[0]))
-            .and_then(|head| audit::chained(key, &head, written));
-        let links = match chained {
-            Ok(links) => links,
+        let mut take = |range: Range<usize>| -> Vec<Rows> {
+            range.map(|i| std::mem::take(&mut rows[i])).collect()
+        };
+        let new: HashSet<String> = take(inserted).into_iter().flatten().flatten().collect();
+        let head = match ChainLink::of_head(take(0..1).into_iter().flatten().collect()) {
+            Ok(head) => head,
             Err(error) => {
                 self.backend.abandon(conn).await;
                 return Err(error);
             }
         };
-        let seqs: Vec<String> = links.iter().map(|l| l.seq.to_string()).collect();
+        let mut entries = recorded_entries(&sorted.records, &texts, &new, &at, head.seq);
+        audit::chain_on(key, &head, &mut entries);
         let mut close = Script::new();
-        chain(&mut close, &links, &seqs);
+        append(&mut close, &entries, T::ROWS);
         self.backend.close(conn, &close).await?;
-        let mut take = |range: Range<usize>| -> Vec<Rows> {
-            range.map(|i| std::mem::take(&mut rows[i])).collect()
-        };
-        let new: HashSet<String> = take(inserted).into_iter().flatten().flatten().collect();
         let marked = changed(&texts.queued, take(marked));
         let moved = moved
             .into_iter()

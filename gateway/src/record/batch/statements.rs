@@ -3,7 +3,7 @@
 
 use super::script::{Rows, Script};
 use super::sorted::{Move, Sorted};
-use crate::record::audit::ChainLink;
+use crate::record::audit::{AuditEntry, ChainLink};
 use crate::record::{NewMessage, Status, timestamp};
 use contract::message::MessageId;
 use contract::plumbing::sql::Value;
@@ -214,6 +214,75 @@ impl<'a> Statements<'a> {
             );
         }
         first..script.len()
+    }
+}
+
+/// The audit entries of the records that were new (their ids among `new`, each once, in
+/// the batch's order), numbered on from `after` at the time `at`, not chained yet.
+pub(super) fn recorded_entries(
+    records: &[(Box<NewMessage>, OffsetDateTime)],
+    texts: &Texts,
+    new: &HashSet<String>,
+    at: &str,
+    after: i64,
+) -> Vec<AuditEntry> {
+    let mut seen = HashSet::new();
+    records
+        .iter()
+        .zip(&texts.records)
+        .filter(|(_, [id, ..])| new.contains(id) && seen.insert(id))
+        .zip(after + 1..)
+        .map(|(((msg, _), [id, ..]), seq)| AuditEntry {
+            seq,
+            at: at.to_owned(),
+            actor: match &msg.supplier {
+                Some(supplier) => format!("{} supplier:{supplier}", msg.sender),
+                None => msg.sender.0.clone(),
+            },
+            action: "recorded".into(),
+            message_id: id.clone(),
+            kind: msg.kind.as_str().to_owned(),
+            legal_basis: msg.legal_basis.clone(),
+            recipient: msg.recipient.0.clone(),
+            subject_hash: None,
+            chain: None,
+        })
+        .collect()
+}
+
+/// Appends the chained audit `entries`, a statement per `rows`.
+pub(super) fn append<'a>(script: &mut Script<'a>, entries: &'a [AuditEntry], rows: usize) {
+    const COLUMNS: usize = 9;
+    for chunk in entries.chunks(rows) {
+        let values = chunk
+            .iter()
+            .flat_map(|e| {
+                [
+                    Value::Int(e.seq),
+                    Value::Text(Some(&e.at)),
+                    Value::Text(Some(&e.actor)),
+                    Value::Text(Some(&e.action)),
+                    Value::Text(Some(&e.message_id)),
+                    Value::Text(Some(&e.kind)),
+                    Value::Text(Some(&e.legal_basis)),
+                    Value::Text(Some(&e.recipient)),
+                    Value::Text(e.chain.as_deref()),
+                ]
+            })
+            .collect();
+        script.push(
+            |first| {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|row| format!("({})", params(first + COLUMNS * row, COLUMNS)))
+                    .collect();
+                format!(
+                    "INSERT INTO audit (seq, at, actor, action, message_id, kind, legal_basis, recipient, chain)
+                     VALUES {}",
+                    rows.join(", ")
+                )
+            },
+            values,
+        );
     }
 }
 
