@@ -53,26 +53,39 @@ pub fn legacy_histories() -> Vec<LegacyHistory> {
     ]
 }
 
-/// The statements (`$n` parameters, and their values) that record and move the messages
-/// of [`legacy_histories`] as the gateway did then.
-pub fn legacy_statements() -> Vec<(&'static str, Vec<String>)> {
+/// The script (its values written in: ids and names of the tests' own) that records and
+/// moves the messages of [`legacy_histories`] as the gateway did then.
+pub fn legacy_script() -> String {
     let school = AgencyId("school".into());
-    let mut statements = Vec::new();
+    let mut script = String::new();
     for (client, moves, _) in legacy_histories() {
-        let id = gateway_id(&school, &client).to_string();
-        statements.push((
+        let id = gateway_id(&school, &client);
+        script.push_str(&format!(
             "INSERT INTO messages (id, client_id, sender, recipient, kind, legal_basis, body_hash, routing_key, routed, status, created_at, updated_at)
-             VALUES ($1, $2, 'school', 'bv', 'no.bekymringsmelding', 'no.bvl2021.13-2', 'h', 'queue.bv', '', 'recorded', 't1', 't1')",
-            vec![id.clone(), client.to_string()],
+             VALUES ('{id}', '{client}', 'school', 'bv', 'no.bekymringsmelding', 'no.bvl2021.13-2', 'h', 'queue.bv', '', 'recorded', 't1', 't1');\n"
         ));
         for (status, at) in moves {
-            statements.push((
-                "UPDATE messages SET status = $1, updated_at = $2 WHERE id = $3",
-                vec![status.to_string(), at.to_string(), id.clone()],
+            script.push_str(&format!(
+                "UPDATE messages SET status = '{status}', updated_at = '{at}' WHERE id = '{id}';\n"
             ));
         }
     }
-    statements
+    script
+}
+
+/// `migrator` without the migration described as `migration` and those after it: a
+/// database as it was before that migration.
+pub fn migrations_before(
+    mut migrator: sqlx::migrate::Migrator,
+    migration: &str,
+) -> sqlx::migrate::Migrator {
+    let at = migrator
+        .migrations
+        .iter()
+        .position(|m| m.description.contains(migration))
+        .expect("the migration exists");
+    migrator.migrations = migrator.migrations[..at].to_vec().into();
+    migrator
 }
 
 /// Checks that `store` reads each message of [`legacy_histories`] with the history it had.

@@ -318,28 +318,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_history_written_before_its_first_steps_were_derived_reads_the_same() {
-        use crate::record::testing::{legacy_statements, read_legacy_histories};
+        use crate::record::testing::{legacy_script, migrations_before, read_legacy_histories};
         let server = contract::plumbing::postgres::test_server();
         let url = contract::plumbing::postgres::new_schema(&server, "history")
             .await
             .unwrap();
         let old = PgPool::connect(&url).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations/postgres");
-        let at = before
-            .migrations
-            .iter()
-            .position(|m| m.description.contains("history derived"))
-            .expect("the migration exists");
-        before.migrations = before.migrations[..at].to_vec().into();
+        let before = migrations_before(sqlx::migrate!("./migrations/postgres"), "history derived");
         before.run(&old).await.unwrap();
-        for (sql, values) in legacy_statements() {
-            values
-                .iter()
-                .fold(sqlx::query(sql), |q, v| q.bind(v))
-                .execute(&old)
-                .await
-                .unwrap();
-        }
+        sqlx::raw_sql(&legacy_script()).execute(&old).await.unwrap();
         old.close().await;
         let store = PgStore::open(&url, Arc::default()).await.unwrap();
         read_legacy_histories(&store).await;

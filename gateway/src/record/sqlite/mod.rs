@@ -236,13 +236,10 @@ mod tests {
             .filename(dir.join("gateway.sqlite"))
             .create_if_missing(true);
         let old = SqlitePool::connect_with(options).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations/sqlite");
-        let at = before
-            .migrations
-            .iter()
-            .position(|m| m.description.contains(migration))
-            .expect("the migration exists");
-        before.migrations = before.migrations[..at].to_vec().into();
+        let before = crate::record::testing::migrations_before(
+            sqlx::migrate!("./migrations/sqlite"),
+            migration,
+        );
         before.run(&old).await.unwrap();
         (dir, old)
     }
@@ -360,16 +357,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_history_written_before_its_first_steps_were_derived_reads_the_same() {
-        use crate::record::testing::{legacy_statements, read_legacy_histories};
+        use crate::record::testing::{legacy_script, read_legacy_histories};
         let (dir, old) = database_before("history derived").await;
-        for (sql, values) in legacy_statements() {
-            values
-                .iter()
-                .fold(sqlx::query(sql), |q, v| q.bind(v))
-                .execute(&old)
-                .await
-                .unwrap();
-        }
+        sqlx::raw_sql(&legacy_script()).execute(&old).await.unwrap();
         old.close().await;
         let store = SqliteStore::open(&dir.join("gateway.sqlite"), Arc::default())
             .await
