@@ -207,7 +207,15 @@ impl<T: Transact> Writer<T> {
         let mut take = |range: Range<usize>| -> Vec<Rows> {
             range.map(|i| std::mem::take(&mut rows[i])).collect()
         };
-        let new: HashSet<String> = take(inserted).into_iter().flatten().flatten().collect();
+        // The first write of a new message is new; the others find it, as a repeated
+        // request finds a message recorded before.
+        let mut inserted: HashSet<String> =
+            take(inserted).into_iter().flatten().flatten().collect();
+        let new: Vec<bool> = texts
+            .records
+            .iter()
+            .map(|[id, ..]| inserted.remove(id))
+            .collect();
         let head = match ChainLink::of_head(take(0..1).into_iter().flatten().collect()) {
             Ok(head) => head,
             Err(error) => {
@@ -226,7 +234,7 @@ impl<T: Transact> Writer<T> {
             .zip(&texts.moves)
             .map(|(range, ids)| changed(ids, take(range)))
             .collect();
-        let recorded = self.recorded(conn, sorted, &texts, new).await?;
+        let recorded = self.recorded(conn, sorted, &texts, &new).await?;
         Ok(Answers {
             recorded,
             marked,
@@ -242,15 +250,10 @@ impl<T: Transact> Writer<T> {
         conn: &mut T::Conn,
         sorted: &Sorted,
         texts: &Texts,
-        mut new: HashSet<String>,
+        new: &[bool],
     ) -> Result<Vec<Recorded>, StoreError> {
-        // The first write of a new message is new; the others find it, as a repeated
-        // request finds a message recorded before.
-        let mut recorded: Vec<Option<Recorded>> = texts
-            .records
-            .iter()
-            .map(|[id, ..]| new.remove(id).then_some(Recorded::New))
-            .collect();
+        let mut recorded: Vec<Option<Recorded>> =
+            new.iter().map(|new| new.then_some(Recorded::New)).collect();
         let ids: Vec<&str> = texts
             .records
             .iter()

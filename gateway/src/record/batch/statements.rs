@@ -217,20 +217,20 @@ impl<'a> Statements<'a> {
     }
 }
 
-/// The audit entries of the records that were new (their ids among `new`, each once, in
+/// The audit entries of the records that recorded a new message (where `new` says so, in
 /// the batch's order), numbered on from `after` at the time `at`, not chained yet.
 pub(super) fn recorded_entries(
     records: &[(Box<NewMessage>, OffsetDateTime)],
     texts: &Texts,
-    new: &HashSet<String>,
+    new: &[bool],
     at: &str,
     after: i64,
 ) -> Vec<AuditEntry> {
-    let mut seen = HashSet::new();
     records
         .iter()
         .zip(&texts.records)
-        .filter(|(_, [id, ..])| new.contains(id) && seen.insert(id))
+        .zip(new)
+        .filter_map(|(record, new)| new.then_some(record))
         .zip(after + 1..)
         .map(|(((msg, _), [id, ..]), seq)| AuditEntry {
             seq,
